@@ -1,0 +1,87 @@
+// The broker's protocol logic as a state machine with no sockets: frames in,
+// answers and publications out (into an outbox), plus the timed duties of
+// ending silent sessions and heartbeating. The socket loop feeds it; tests
+// and fuzzers can drive it directly.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "bcast/broker/history_store.hpp"
+#include "bcast/broker/options.hpp"
+#include "bcast/broker/outbox.hpp"
+#include "bcast/broker/room_table.hpp"
+#include "bcast/broker/session_table.hpp"
+#include "bcast/proto/error_code.hpp"
+#include "bcast/proto/messages.hpp"
+
+namespace bcast::broker {
+
+struct core_stats {
+  std::uint64_t requests = 0;
+  std::uint64_t published = 0;
+  std::array<std::uint64_t, 11> errors{};  // indexed by proto::error_code
+
+  [[nodiscard]] std::uint64_t error_count(proto::error_code code) const {
+    return errors[static_cast<std::size_t>(code)];
+  }
+};
+
+class core {
+ public:
+  core(const options& opts, history_store& history);
+
+  // Handles one request body from the peer `routing_id` (`delimiter`: the
+  // peer framed it REQ-style). `mono_now` is the monotonic time in ms.
+  void on_request(std::string_view routing_id, bool delimiter, std::string_view body,
+                  std::uint64_t mono_now, outbox& out);
+
+  // Answers a message whose envelope was neither [id][body] nor [id][][body].
+  void on_bad_envelope(std::string_view routing_id, std::size_t frames, outbox& out);
+
+  // Answers a request that arrives while stopping: `shutting-down`.
+  void refuse(std::string_view routing_id, bool delimiter, std::string_view body, outbox& out);
+
+  // Ends sessions silent for `liveness` heartbeat intervals (leave: timeout).
+  void expire(std::uint64_t mono_now, outbox& out);
+  // Publishes the `hb` heartbeat on `sys/`.
+  void heartbeat(std::uint64_t mono_now, outbox& out);
+  // Publishes the one `shutdown` notice.
+  void shutdown(outbox& out);
+
+  [[nodiscard]] const core_stats& stats() const { return stats_; }
+  [[nodiscard]] std::size_t session_count() const { return sessions_.size(); }
+
+ private:
+  struct peer {
+    std::string_view routing_id;
+    bool delimiter;
+  };
+
+  void handle(const peer& from, session* s, proto::request::hello& r, std::uint64_t now, outbox& out);
+  void handle(const peer& from, session& s, proto::request::msg& r, std::uint64_t now, outbox& out);
+  void handle(const peer& from, session& s, proto::request::dm& r, std::uint64_t now, outbox& out);
+  void handle(const peer& from, session& s, proto::request::ping& r, std::uint64_t now, outbox& out);
+  void handle(const peer& from, session& s, proto::request::who& r, std::uint64_t now, outbox& out);
+  void handle(const peer& from, session& s, proto::request::bye& r, std::uint64_t now, outbox& out);
+  void handle_history(const peer& from, proto::request::history& r, outbox& out);
+
+  [[nodiscard]] std::optional<std::pair<proto::error_code, std::string>> check_text(
+      std::string_view text) const;
+  void welcome(const peer& to, const session& s, outbox& out);
+  void end_session(const std::string& name, std::string_view reason, outbox& out);
+  void publish_sys(const proto::any_event& event, outbox& out);
+  void send(const peer& to, const proto::any_event& event, outbox& out);
+  void fail(const peer& to, proto::error_code code, std::string_view reason,
+            std::optional<std::uint64_t> id, outbox& out, std::string_view body = {});
+
+  options opts_;
+  history_store& history_;
+  session_table sessions_;
+  room_table rooms_;
+  core_stats stats_;
+};
+
+}  // namespace bcast::broker

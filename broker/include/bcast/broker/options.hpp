@@ -1,0 +1,46 @@
+// What a broker run is configured with, and the defaults the CLI shows.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "bcast/proto/limits.hpp"
+
+namespace bcast::broker {
+
+// One heartbeat a second: presence updates feel live and an idle client
+// costs one tiny ping a second.
+inline constexpr std::uint64_t default_heartbeat_ms = 1000;
+// Three missed intervals before a session is ended, as in ZMTP/MDP practice:
+// one lost heartbeat never drops a person.
+inline constexpr std::uint64_t default_liveness = 3;
+inline constexpr std::size_t default_history = 1000;
+// Far more rooms than any chat needs, few enough that welcome/hb stay small.
+inline constexpr std::size_t max_rooms = 4096;
+// Per-subscriber queue on PUB, in messages. At 4 KiB texts this bounds a
+// stalled subscriber's cost to ~400 MiB worst case, ~10 MiB at chat sizes;
+// past it ZeroMQ drops for that subscriber only and it recovers from history.
+inline constexpr int default_pub_hwm = 100000;
+// How long shutdown waits for the `shutdown` notice and replies to leave.
+inline constexpr std::chrono::milliseconds shutdown_linger{500};
+
+struct options {
+  std::string in_endpoint;   // ROUTER bind endpoint
+  std::string out_endpoint;  // PUB bind endpoint
+  std::uint64_t heartbeat_ms = default_heartbeat_ms;
+  std::uint64_t liveness = default_liveness;
+  std::size_t history = default_history;
+  std::size_t max_text = proto::default_max_text;
+  std::size_t max_frame = proto::default_max_frame;
+  int pub_hwm = default_pub_hwm;
+  // Messages per second per session (token bucket); 0 means no limit.
+  double rate = 0;
+  double burst = 0;
+  // When set, `hello` must carry this token (`unauthorized` otherwise).
+  std::optional<std::string> join_token;
+};
+
+}  // namespace bcast::broker

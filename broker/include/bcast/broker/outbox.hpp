@@ -1,0 +1,34 @@
+// What the core asks the socket loop to send after handling an input:
+// answers to one peer over ROUTER and publications over PUB. The loop owns
+// the sockets; the core never touches them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bcast/broker/history_store.hpp"
+
+namespace bcast::broker {
+
+struct reply {
+  std::string routing_id;
+  bool delimiter = false;  // send an empty frame before the body (REQ peers)
+  std::string body;
+};
+
+struct publication {
+  std::string topic;
+  shared_body body;  // the same bytes history keeps
+};
+
+struct outbox {
+  std::vector<reply> replies;
+  std::vector<publication> publications;
+
+  void clear() {
+    replies.clear();
+    publications.clear();
+  }
+};
+
+}  // namespace bcast::broker

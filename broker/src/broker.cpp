@@ -1,0 +1,154 @@
+// The broker's sockets and event loop. Every send is non-blocking: a peer
+// that cannot take a reply loses that reply (counted), never stalls the loop.
+#include "bcast/broker/broker.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <iterator>
+#include <system_error>
+#include <zmq_addon.hpp>
+
+#include "bcast/broker/clock.hpp"
+
+namespace bcast::broker {
+namespace {
+
+// Messages handled per wake-up before timers get a turn: a flood on IN
+// cannot starve heartbeats or session expiry.
+constexpr std::size_t drain_batch = 4096;
+// ZMTP heartbeats on the ROUTER find half-open TCP connections.
+constexpr int zmtp_heartbeat_ms = 5000;
+
+int linger_ms() { return static_cast<int>(shutdown_linger.count()); }
+
+}  // namespace
+
+broker::broker(zmq::context_t& context, const options& opts, history_store& history)
+    : opts_(opts),
+      router_(context, zmq::socket_type::router),
+      pub_(context, zmq::socket_type::pub),
+      core_(opts, history) {
+  // A reply to a vanished peer is an error we count, not a silent drop.
+  router_.set(zmq::sockopt::router_mandatory, 1);
+  // A client that reconnects with the same routing id takes it over.
+  router_.set(zmq::sockopt::router_handover, 1);
+  // A larger frame disconnects its sender only; the codec never sees it.
+  router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(opts.max_frame));
+  router_.set(zmq::sockopt::heartbeat_ivl, zmtp_heartbeat_ms);
+  router_.set(zmq::sockopt::heartbeat_timeout, 3 * zmtp_heartbeat_ms);
+  router_.set(zmq::sockopt::linger, linger_ms());
+  // Past this many queued messages a subscriber misses messages (and fills
+  // the gap from history); memory per subscriber stays bounded.
+  pub_.set(zmq::sockopt::sndhwm, opts.pub_hwm);
+  pub_.set(zmq::sockopt::linger, linger_ms());
+  router_.bind(opts.in_endpoint);
+  pub_.bind(opts.out_endpoint);
+  stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  frames_.reserve(4);
+}
+
+broker::~broker() {
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+std::string broker::in_endpoint() const { return router_.get(zmq::sockopt::last_endpoint); }
+std::string broker::out_endpoint() const { return pub_.get(zmq::sockopt::last_endpoint); }
+
+void broker::request_stop() noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto written = ::write(stop_fd_, &one, sizeof one);
+}
+
+void broker::run() {
+  std::uint64_t now = mono_ms();
+  const std::uint64_t expire_every = std::max<std::uint64_t>(opts_.heartbeat_ms / 4, 10);
+  std::uint64_t next_expire = now + expire_every;
+  std::uint64_t next_heartbeat = now;
+  std::vector<zmq::pollitem_t> items{{router_.handle(), 0, ZMQ_POLLIN, 0},
+                                     {nullptr, stop_fd_, ZMQ_POLLIN, 0}};
+  while (true) {
+    now = mono_ms();
+    const std::uint64_t next = std::min(next_expire, next_heartbeat);
+    const auto timeout = std::chrono::milliseconds(next > now ? next - now : 0);
+    zmq::poll(items, timeout);
+    if ((items[1].revents & ZMQ_POLLIN) != 0) break;
+    now = mono_ms();
+    if ((items[0].revents & ZMQ_POLLIN) != 0) drain_inbound(now);
+    if (now >= next_expire) {
+      core_.expire(now, out_);
+      next_expire = now + expire_every;
+    }
+    if (now >= next_heartbeat) {
+      core_.heartbeat(now, out_);
+      next_heartbeat = now + opts_.heartbeat_ms;
+    }
+    flush();
+  }
+  spdlog::info("shutting down");
+  core_.shutdown(out_);
+  refuse_inbound();
+  flush();
+  const auto& s = core_.stats();
+  std::uint64_t errors = 0;
+  for (const auto e : s.errors) errors += e;
+  spdlog::info("stopped: {} requests, {} published, {} errors answered, {} replies dropped",
+               s.requests, s.published, errors, sends_.replies_dropped);
+}
+
+void broker::drain_inbound(std::uint64_t now) {
+  for (std::size_t i = 0; i < drain_batch; ++i) {
+    frames_.clear();
+    if (!zmq::recv_multipart(router_, std::back_inserter(frames_), zmq::recv_flags::dontwait)) {
+      return;
+    }
+    const std::string_view routing_id = frames_[0].to_string_view();
+    if (frames_.size() == 2) {
+      core_.on_request(routing_id, false, frames_[1].to_string_view(), now, out_);
+    } else if (frames_.size() == 3 && frames_[1].size() == 0) {
+      core_.on_request(routing_id, true, frames_[2].to_string_view(), now, out_);
+    } else {
+      core_.on_bad_envelope(routing_id, frames_.size() - 1, out_);
+    }
+    if (out_.replies.size() + out_.publications.size() >= drain_batch) flush();
+  }
+}
+
+void broker::refuse_inbound() {
+  for (std::size_t i = 0; i < drain_batch; ++i) {
+    frames_.clear();
+    if (!zmq::recv_multipart(router_, std::back_inserter(frames_), zmq::recv_flags::dontwait)) {
+      return;
+    }
+    const bool delimiter = frames_.size() == 3 && frames_[1].size() == 0;
+    core_.refuse(frames_[0].to_string_view(), delimiter, frames_.back().to_string_view(), out_);
+  }
+}
+
+void broker::flush() {
+  for (const auto& r : out_.replies) send_reply(r);
+  for (const auto& p : out_.publications) {
+    pub_.send(zmq::buffer(p.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    pub_.send(zmq::buffer(*p.body), zmq::send_flags::dontwait);
+  }
+  out_.clear();
+}
+
+void broker::send_reply(const reply& r) {
+  try {
+    if (!router_.send(zmq::buffer(r.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      ++sends_.replies_dropped;
+      return;
+    }
+    if (r.delimiter) router_.send(zmq::message_t(), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(r.body), zmq::send_flags::none);
+  } catch (const zmq::error_t&) {
+    ++sends_.replies_dropped;  // EHOSTUNREACH: the peer is gone
+  }
+}
+
+}  // namespace bcast::broker

@@ -1,0 +1,314 @@
+// Request handling for BCAST/1 (PROTOCOL.md sections 3-7). Order of checks:
+// the body must decode (else bad-request), then every request but `hello`
+// and an anonymous `history` needs a session (else no-session), then the
+// request's own rules. Every failure is answered to its sender only, counted
+// and logged with a snippet of the bytes; nothing one peer sends reaches
+// another peer unless it is a valid message.
+#include "bcast/broker/core.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <type_traits>
+
+#include "bcast/broker/clock.hpp"
+#include "bcast/proto/codec.hpp"
+#include "bcast/proto/topics.hpp"
+#include "bcast/proto/validate.hpp"
+
+namespace bcast::broker {
+namespace {
+
+using proto::error_code;
+namespace request = proto::request;
+namespace event = proto::event;
+
+// Heartbeats list rooms that saw a message within this many intervals: long
+// enough that a client which missed a room's last message hears of it.
+constexpr std::uint64_t hb_recent_intervals = 10;
+// Bytes of a bad frame shown in the log: enough to recognise, never a flood.
+constexpr std::size_t log_snippet_bytes = 32;
+
+std::string hex(std::string_view bytes, std::size_t max_bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size() && i < max_bytes; ++i) {
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    out += digits[b >> 4];
+    out += digits[b & 0xF];
+  }
+  if (bytes.size() > max_bytes) out += "…";
+  return out;
+}
+
+template <typename Request>
+std::optional<std::uint64_t> id_of(const Request& r) {
+  if constexpr (requires { r.id; }) {
+    return r.id;
+  } else {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+core::core(const options& opts, history_store& history)
+    : opts_(opts), history_(history), sessions_(opts.rate, opts.burst), rooms_(max_rooms) {}
+
+void core::on_request(std::string_view routing_id, bool delimiter, std::string_view body,
+                      std::uint64_t mono_now, outbox& out) {
+  ++stats_.requests;
+  const peer from{routing_id, delimiter};
+  session* s = sessions_.by_route(routing_id);
+  if (s != nullptr) s->last_seen_ms = mono_now;
+
+  auto decoded = proto::decode_request(body);
+  if (const auto* error = std::get_if<proto::decode_error>(&decoded)) {
+    fail(from, error_code::bad_request, error->reason, error->id, out, body);
+    return;
+  }
+  std::visit(
+      [&](auto& r) {
+        using type = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<type, request::hello>) {
+          handle(from, s, r, mono_now, out);
+        } else if constexpr (std::is_same_v<type, request::history>) {
+          if (s == nullptr || s->limiter.allow(mono_now)) {
+            handle_history(from, r, out);
+          } else {
+            fail(from, error_code::rate_limited, "too many requests", r.id, out);
+          }
+        } else if (s == nullptr) {
+          fail(from, error_code::no_session, "no session for this connection: send hello",
+               id_of(r), out);
+        } else {
+          handle(from, *s, r, mono_now, out);
+        }
+      },
+      std::get<proto::any_request>(decoded));
+}
+
+void core::on_bad_envelope(std::string_view routing_id, std::size_t frames, outbox& out) {
+  ++stats_.requests;
+  fail({routing_id, false}, error_code::bad_request,
+       "expected one body frame (after an optional empty delimiter), got " +
+           std::to_string(frames) + " frames",
+       std::nullopt, out);
+}
+
+void core::refuse(std::string_view routing_id, bool delimiter, std::string_view body,
+                  outbox& out) {
+  auto decoded = proto::decode_request(body);
+  std::optional<std::uint64_t> id;
+  if (auto* request = std::get_if<proto::any_request>(&decoded)) {
+    id = std::visit([](const auto& r) { return id_of(r); }, *request);
+  }
+  fail({routing_id, delimiter}, error_code::shutting_down,
+       "the broker is shutting down; the request was not carried out", id, out);
+}
+
+void core::handle(const peer& from, session* current, request::hello& r, std::uint64_t now,
+                  outbox& out) {
+  if (r.v != proto::protocol_version) {
+    return fail(from, error_code::version, "this broker speaks BCAST/1 only (v=1)", std::nullopt,
+                out);
+  }
+  if (auto why = proto::check_name(r.name)) {
+    return fail(from, error_code::invalid_name, *why, std::nullopt, out);
+  }
+  if (opts_.join_token && r.token != opts_.join_token) {
+    return fail(from, error_code::unauthorized, "join token missing or wrong", std::nullopt, out);
+  }
+  for (const auto& room : r.rooms) {
+    if (auto why = proto::check_room(room)) {
+      return fail(from, error_code::invalid_room, *why, std::nullopt, out);
+    }
+  }
+  if (current != nullptr) {
+    if (current->name != r.name) {
+      return fail(from, error_code::bad_request,
+                  "this connection is already joined as '" + current->name + "'", std::nullopt,
+                  out);
+    }
+    current->rooms = std::move(r.rooms);
+    return welcome(from, *current, out);
+  }
+  if (r.session) {
+    session* resumed = sessions_.by_token(*r.session);
+    if (resumed != nullptr && resumed->name == r.name) {
+      sessions_.rebind(*resumed, std::string(from.routing_id), from.delimiter);
+      resumed->last_seen_ms = now;
+      resumed->rooms = std::move(r.rooms);
+      spdlog::info("resume {} (new connection {})", r.name, hex(from.routing_id, 8));
+      return welcome(from, *resumed, out);
+    }
+  }
+  if (sessions_.by_name(r.name) != nullptr) {
+    return fail(from, error_code::name_taken, "the name '" + r.name + "' is in use",
+                std::nullopt, out);
+  }
+  session& s = sessions_.open(r.name, std::string(from.routing_id), from.delimiter, wall_ms(), now);
+  s.rooms = std::move(r.rooms);
+  spdlog::info("join {} (connection {})", s.name, hex(from.routing_id, 8));
+  publish_sys(event::join{history_.epoch(), rooms_.next_sys_seq(), wall_ms(), s.name}, out);
+  welcome(from, s, out);
+}
+
+void core::handle(const peer& from, session& s, request::msg& r, std::uint64_t now,
+                  outbox& out) {
+  if (r.id) {
+    if (const auto* prior = s.acked.find(*r.id)) return send(from, *prior, out);
+  }
+  if (auto why = proto::check_room(r.room)) {
+    return fail(from, error_code::invalid_room, *why, r.id, out);
+  }
+  if (auto problem = check_text(r.text)) return fail(from, problem->first, problem->second, r.id, out);
+  if (!s.limiter.allow(now)) return fail(from, error_code::rate_limited, "too many messages", r.id, out);
+  const auto seq = rooms_.next_seq(r.room, now);
+  if (!seq) return fail(from, error_code::invalid_room, "the broker's room limit is reached", r.id, out);
+
+  auto body = std::make_shared<const std::string>(proto::encode(
+      event::msg{history_.epoch(), *seq, wall_ms(), r.room, s.name, std::move(r.text)}));
+  history_.append(r.room, *seq, body);
+  out.publications.push_back({proto::room_topic(r.room), std::move(body)});
+  ++stats_.published;
+  if (r.id) {
+    event::ack ack{*r.id, r.room, *seq};
+    s.acked.remember(ack);
+    send(from, ack, out);
+  }
+}
+
+void core::handle(const peer& from, session& s, request::dm& r, std::uint64_t now,
+                  outbox& out) {
+  if (r.id) {
+    if (const auto* prior = s.acked.find(*r.id)) return send(from, *prior, out);
+  }
+  if (auto problem = check_text(r.text)) return fail(from, problem->first, problem->second, r.id, out);
+  const session* target = sessions_.by_name(r.to);
+  if (target == nullptr) {
+    return fail(from, error_code::unknown_user, "no one named '" + r.to + "' is online", r.id, out);
+  }
+  if (!s.limiter.allow(now)) return fail(from, error_code::rate_limited, "too many messages", r.id, out);
+  send({target->routing_id, target->delimiter}, event::dm{s.name, std::move(r.text), wall_ms()},
+       out);
+  if (r.id) {
+    event::ack ack{*r.id, std::nullopt, std::nullopt};
+    s.acked.remember(ack);
+    send(from, ack, out);
+  }
+}
+
+void core::handle(const peer& from, session&, request::ping& r, std::uint64_t, outbox& out) {
+  send(from, event::pong{r.id}, out);
+}
+
+void core::handle(const peer& from, session& s, request::who& r, std::uint64_t now,
+                  outbox& out) {
+  if (!s.limiter.allow(now)) return fail(from, error_code::rate_limited, "too many requests", r.id, out);
+  event::who answer;
+  answer.id = r.id;
+  for (const session* live : sessions_.all()) answer.users.push_back({live->name, live->since_ms});
+  send(from, answer, out);
+}
+
+void core::handle(const peer&, session& s, request::bye&, std::uint64_t, outbox& out) {
+  end_session(s.name, "bye", out);
+}
+
+void core::handle_history(const peer& from, request::history& r, outbox& out) {
+  if (auto why = proto::check_room(r.room)) {
+    return fail(from, error_code::invalid_room, *why, r.id, out);
+  }
+  if (r.limit > proto::max_history_limit) {
+    return fail(from, error_code::too_large,
+                "history limit is at most " + std::to_string(proto::max_history_limit), r.id, out);
+  }
+  const auto slice = history_.read(r.room, r.after, static_cast<std::size_t>(r.limit));
+  const std::uint64_t last = rooms_.last_seq(r.room);
+  std::vector<std::string_view> bodies;
+  bodies.reserve(slice.bodies.size());
+  for (const auto& body : slice.bodies) bodies.emplace_back(*body);
+  const std::uint64_t first = slice.first != 0 ? slice.first : last + 1;
+  out.replies.push_back({std::string(from.routing_id), from.delimiter,
+                         proto::encode_history(r.room, bodies, first, last, r.id)});
+}
+
+std::optional<std::pair<error_code, std::string>> core::check_text(std::string_view text) const {
+  if (text.empty()) return std::pair{error_code::bad_request, std::string("text is empty")};
+  if (text.size() > opts_.max_text) {
+    return std::pair{error_code::too_large, "text is " + std::to_string(text.size()) +
+                                                " bytes; the limit is " +
+                                                std::to_string(opts_.max_text)};
+  }
+  return std::nullopt;
+}
+
+void core::welcome(const peer& to, const session& s, outbox& out) {
+  event::welcome w;
+  w.name = s.name;
+  w.session = s.token;
+  w.epoch = history_.epoch();
+  w.hb_ivl = opts_.heartbeat_ms;
+  w.liveness = opts_.liveness;
+  w.sys_seq = rooms_.sys_seq();
+  w.max_text = opts_.max_text;
+  if (s.rooms.empty()) {
+    w.rooms = rooms_.all();
+  } else {
+    for (const auto& room : s.rooms) w.rooms.push_back({room, rooms_.last_seq(room)});
+  }
+  send(to, w, out);
+}
+
+void core::expire(std::uint64_t mono_now, outbox& out) {
+  for (const auto& name : sessions_.silent_since(mono_now, opts_.liveness * opts_.heartbeat_ms)) {
+    end_session(name, "timeout", out);
+  }
+}
+
+void core::end_session(const std::string& name, std::string_view reason, outbox& out) {
+  spdlog::info("leave {} ({})", name, reason);
+  publish_sys(event::leave{history_.epoch(), rooms_.next_sys_seq(), wall_ms(), name,
+                           std::string(reason)},
+              out);
+  sessions_.close(name);
+}
+
+void core::heartbeat(std::uint64_t mono_now, outbox& out) {
+  const std::uint64_t window = hb_recent_intervals * opts_.heartbeat_ms;
+  event::hb hb;
+  hb.epoch = history_.epoch();
+  hb.ts = wall_ms();
+  hb.sys_seq = rooms_.sys_seq();
+  hb.rooms = rooms_.active_since(mono_now > window ? mono_now - window : 0);
+  hb.clients = sessions_.size();
+  out.publications.push_back({std::string(proto::sys_topic),
+                              std::make_shared<const std::string>(proto::encode(hb))});
+}
+
+void core::shutdown(outbox& out) {
+  publish_sys(event::shutdown{history_.epoch(), rooms_.next_sys_seq(), wall_ms(), "shutdown"}, out);
+}
+
+void core::publish_sys(const proto::any_event& event, outbox& out) {
+  out.publications.push_back({std::string(proto::sys_topic),
+                              std::make_shared<const std::string>(proto::encode(event))});
+  ++stats_.published;
+}
+
+void core::send(const peer& to, const proto::any_event& event, outbox& out) {
+  out.replies.push_back({std::string(to.routing_id), to.delimiter, proto::encode(event)});
+}
+
+void core::fail(const peer& to, error_code code, std::string_view reason,
+                std::optional<std::uint64_t> id, outbox& out, std::string_view body) {
+  ++stats_.errors[static_cast<std::size_t>(code)];
+  const session* s = sessions_.by_route(to.routing_id);
+  spdlog::warn("{} to {}: {}{}{}", proto::to_string(code),
+               s != nullptr ? s->name : "connection " + hex(to.routing_id, 8), reason,
+               body.empty() ? "" : " (bytes: ", body.empty() ? "" : hex(body, log_snippet_bytes) + ")");
+  send(to, event::error{std::string(proto::to_string(code)), std::string(reason), id}, out);
+}
+
+}  // namespace bcast::broker

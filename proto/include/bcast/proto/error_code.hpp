@@ -1,0 +1,29 @@
+// The error codes of PROTOCOL.md section "Errors", and their wire spellings.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace bcast::proto {
+
+enum class error_code {
+  bad_request,    // body does not decode, wrong type, unknown `t`, bad UTF-8
+  version,        // `hello.v` is not a version this broker speaks
+  no_session,     // request from a routing id without a session: say hello
+  name_taken,     // another live session holds that name
+  invalid_name,   // name breaks the naming rules
+  invalid_room,   // room name breaks the rules, or the room limit is reached
+  too_large,      // text over `max_text`, or a history limit over the maximum
+  rate_limited,   // the session sends faster than the broker allows
+  unknown_user,   // `dm` to a name that has no live session
+  unauthorized,   // join token missing or wrong
+  shutting_down,  // the broker is stopping; the request was not carried out
+};
+
+// Returns the wire spelling, e.g. "name-taken".
+[[nodiscard]] std::string_view to_string(error_code code);
+
+// Returns the code for a wire spelling, or nullopt for an unknown one.
+[[nodiscard]] std::optional<error_code> error_code_from_string(std::string_view text);
+
+}  // namespace bcast::proto

@@ -1,0 +1,44 @@
+// Every number the protocol fixes, each with the reason for its value.
+// Broker options may lower or raise the run-time ones (text, frame, history);
+// these are the defaults and hard bounds both sides agree on.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace bcast::proto {
+
+// BCAST/1: the only version this code speaks; `hello.v` must equal it.
+inline constexpr std::uint64_t protocol_version = 1;
+
+// Names and rooms fit a terminal column and a log line.
+inline constexpr std::size_t max_name_chars = 32;
+inline constexpr std::size_t max_room_chars = 32;
+
+// 4 KiB of text is a long chat message; it stays far below the frame limit so
+// an over-long text is answered `too-large` instead of cut off by ZeroMQ.
+inline constexpr std::size_t default_max_text = 4096;
+
+// ZMQ_MAXMSGSIZE on the broker's ROUTER: a larger frame drops that peer only.
+inline constexpr std::size_t default_max_frame = 64 * 1024;
+
+// One `history` answer carries at most this many messages (about 4 MiB at
+// the default text limit), so one request cannot make a huge reply.
+inline constexpr std::size_t max_history_limit = 1000;
+
+// The broker remembers at least this many request ids per session, so a
+// client retrying after a lost ack is answered, not carried out twice.
+inline constexpr std::size_t dedup_window = 1024;
+
+// A `hello` may list the rooms its client follows; more than this is abuse.
+inline constexpr std::size_t max_hello_rooms = 64;
+
+// Bodies are flat maps with at most one level of nested arrays/maps (who,
+// history, welcome.rooms): a deeper nesting is hostile input, refused before
+// it can exhaust the decoder's stack.
+inline constexpr std::size_t max_decode_depth = 8;
+
+inline constexpr std::string_view default_room = "lobby";
+
+}  // namespace bcast::proto

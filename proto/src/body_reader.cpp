@@ -1,0 +1,132 @@
+// Parsing of untrusted bytes into a keyed view of one MessagePack map.
+#include "body_reader.hpp"
+
+#include <exception>
+
+#include "bcast/proto/limits.hpp"
+#include "bcast/proto/validate.hpp"
+
+namespace bcast::proto::detail {
+namespace {
+
+// No container or string in a body can hold more entries than the frame has
+// bytes, so these caps stop a forged length from reserving gigabytes.
+msgpack::unpack_limit wire_limits() {
+  return msgpack::unpack_limit(default_max_frame, default_max_frame, default_max_frame,
+                               default_max_frame, default_max_frame, max_decode_depth);
+}
+
+}  // namespace
+
+body_reader::body_reader(std::string_view bytes) {
+  std::size_t offset = 0;
+  try {
+    handle_ = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, wire_limits());
+  } catch (const std::exception& e) {
+    fail(std::string("body is not valid MessagePack (") + e.what() + ")");
+    return;
+  }
+  if (offset != bytes.size()) {
+    fail("body has bytes after its MessagePack map");
+    return;
+  }
+  index(handle_.get());
+}
+
+body_reader::body_reader(const msgpack::object& map) { index(map); }
+
+void body_reader::index(const msgpack::object& root) {
+  if (root.type != msgpack::type::MAP) {
+    fail("body is not a MessagePack map");
+    return;
+  }
+  fields_.reserve(root.via.map.size);
+  for (std::uint32_t i = 0; i < root.via.map.size; ++i) {
+    const auto& kv = root.via.map.ptr[i];
+    if (kv.key.type != msgpack::type::STR) {
+      fail("map key is not a string");
+      return;
+    }
+    const std::string_view key(kv.key.via.str.ptr, kv.key.via.str.size);
+    if (find(key) != nullptr) {
+      fail("key '" + std::string(key) + "' appears twice");
+      return;
+    }
+    fields_.emplace_back(key, &kv.val);
+  }
+}
+
+void body_reader::fail(std::string reason) {
+  if (!error_) error_ = std::move(reason);
+}
+
+const msgpack::object* body_reader::find(std::string_view key) const {
+  for (const auto& [k, v] : fields_) {
+    if (k == key) return v;
+  }
+  return nullptr;
+}
+
+const msgpack::object* body_reader::typed(std::string_view key, msgpack::type::object_type type,
+                                          std::string_view type_name) {
+  const msgpack::object* value = find(key);
+  if (value != nullptr && value->type != type) {
+    fail("key '" + std::string(key) + "' must be " + std::string(type_name));
+    return nullptr;
+  }
+  return value;
+}
+
+std::optional<std::string> body_reader::as_str(const msgpack::object& value, std::string_view what) {
+  if (value.type != msgpack::type::STR) {
+    fail(std::string(what) + " must be a string");
+    return std::nullopt;
+  }
+  std::string_view text(value.via.str.ptr, value.via.str.size);
+  if (!is_valid_utf8(text)) {
+    fail(std::string(what) + " is not valid UTF-8");
+    return std::nullopt;
+  }
+  return std::string(text);
+}
+
+std::optional<std::uint64_t> body_reader::as_u64(const msgpack::object& value,
+                                                 std::string_view what) {
+  if (value.type != msgpack::type::POSITIVE_INTEGER) {
+    fail(std::string(what) + " must be an unsigned integer");
+    return std::nullopt;
+  }
+  return value.via.u64;
+}
+
+std::optional<std::string> body_reader::opt_str(std::string_view key) {
+  const msgpack::object* value = find(key);
+  if (value == nullptr) return std::nullopt;
+  return as_str(*value, "key '" + std::string(key) + "'");
+}
+
+std::optional<std::uint64_t> body_reader::opt_u64(std::string_view key) {
+  const msgpack::object* value = find(key);
+  if (value == nullptr) return std::nullopt;
+  return as_u64(*value, "key '" + std::string(key) + "'");
+}
+
+std::string body_reader::str(std::string_view key) {
+  if (find(key) == nullptr) fail("key '" + std::string(key) + "' is missing");
+  return opt_str(key).value_or(std::string());
+}
+
+std::uint64_t body_reader::u64(std::string_view key) {
+  if (find(key) == nullptr) fail("key '" + std::string(key) + "' is missing");
+  return opt_u64(key).value_or(0);
+}
+
+const msgpack::object* body_reader::opt_array(std::string_view key) {
+  return typed(key, msgpack::type::ARRAY, "an array");
+}
+
+const msgpack::object* body_reader::opt_map(std::string_view key) {
+  return typed(key, msgpack::type::MAP, "a map");
+}
+
+}  // namespace bcast::proto::detail

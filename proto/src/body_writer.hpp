@@ -1,0 +1,52 @@
+// Writes one MessagePack map body. Callers give the entry count first (the
+// MessagePack map header needs it), then the entries; `put_opt` skips absent
+// optionals, and `count` says how many of them are present.
+#pragma once
+
+#include <msgpack.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace bcast::proto::detail {
+
+class body_writer {
+ public:
+  void map(std::size_t entries) { packer_.pack_map(static_cast<std::uint32_t>(entries)); }
+  void array(std::size_t entries) { packer_.pack_array(static_cast<std::uint32_t>(entries)); }
+
+  void value(std::string_view text) {
+    packer_.pack_str(static_cast<std::uint32_t>(text.size()));
+    packer_.pack_str_body(text.data(), static_cast<std::uint32_t>(text.size()));
+  }
+  void value(std::uint64_t number) { packer_.pack_uint64(number); }
+
+  // Appends bytes that are already one encoded MessagePack object.
+  void raw(std::string_view encoded) { buffer_.write(encoded.data(), encoded.size()); }
+
+  template <typename T>
+  void put(std::string_view key, const T& v) {
+    value(key);
+    value(v);
+  }
+
+  template <typename T>
+  void put_opt(std::string_view key, const std::optional<T>& v) {
+    if (v) put(key, *v);
+  }
+
+  template <typename... Opt>
+  static std::size_t count(const Opt&... optionals) {
+    return (std::size_t{0} + ... + (optionals.has_value() ? 1U : 0U));
+  }
+
+  [[nodiscard]] std::string take() const { return std::string(buffer_.data(), buffer_.size()); }
+
+ private:
+  msgpack::sbuffer buffer_;
+  msgpack::packer<msgpack::sbuffer> packer_{buffer_};
+};
+
+}  // namespace bcast::proto::detail
