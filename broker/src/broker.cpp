@@ -25,6 +25,18 @@ constexpr int zmtp_heartbeat_ms = 5000;
 
 int linger_ms() { return static_cast<int>(shutdown_linger.count()); }
 
+// Polls; returns false when a signal interrupted the wait (the stop request
+// it carries is then read from the eventfd on the next turn).
+bool poll_interruptible(std::vector<zmq::pollitem_t>& items, std::chrono::milliseconds timeout) {
+  try {
+    zmq::poll(items, timeout);
+    return true;
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+    return false;
+  }
+}
+
 }  // namespace
 
 broker::broker(zmq::context_t& context, const options& opts, history_store& history)
@@ -75,7 +87,7 @@ void broker::run() {
     now = mono_ms();
     const std::uint64_t next = std::min(next_expire, next_heartbeat);
     const auto timeout = std::chrono::milliseconds(next > now ? next - now : 0);
-    zmq::poll(items, timeout);
+    if (!poll_interruptible(items, timeout)) continue;
     if ((items[1].revents & ZMQ_POLLIN) != 0) break;
     now = mono_ms();
     if ((items[0].revents & ZMQ_POLLIN) != 0) drain_inbound(now);

@@ -1,0 +1,64 @@
+// What the client subcommands (connect, send, listen) share: how they find
+// the broker, who they are, how they print, and how they notice Ctrl-C.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bcast/client/connection.hpp"
+#include "bcast/client/events.hpp"
+
+namespace bcast::app {
+
+struct client_args {
+  std::string host = "localhost";
+  std::string in = "5555";
+  std::string out = "5556";
+  std::string name;
+  std::vector<std::string> rooms;
+  std::string token;
+  double timeout_s = 10;
+  bool json = false;
+};
+
+enum class option_set { anonymous, named };
+
+// Adds --host --in --out --room --timeout --json (and --name --token when
+// `named`) to `cmd`.
+void add_client_options(CLI::App& cmd, client_args& args, option_set set);
+
+// Resolves endpoints and checks names; throws CLI::ValidationError.
+[[nodiscard]] client::options to_options(const client_args& args, bool all_rooms = false);
+
+// --name, or $USER, or guest-XXXX; throws CLI::ValidationError if invalid.
+[[nodiscard]] std::string resolve_name(const client_args& args);
+
+[[nodiscard]] std::chrono::milliseconds timeout_of(const client_args& args);
+
+// Prints `e` to stdout as text or JSON (nothing for events text mode does
+// not show), one flushed line. Errors go to stderr in text mode.
+void print_event(const client::client_event& e, const client_args& args, bool show_room);
+
+// Maps an error the broker sent about our hello to an exit code, or nullopt
+// when the error is about a single message.
+[[nodiscard]] std::optional<int> fatal_exit_code(const client::error_event& e);
+
+// SIGINT and SIGTERM as a readable file descriptor (signalfd): blocked for
+// the whole process so a poll loop can handle them like input.
+class stop_signals {
+ public:
+  stop_signals();
+  ~stop_signals();
+  stop_signals(const stop_signals&) = delete;
+  stop_signals& operator=(const stop_signals&) = delete;
+  [[nodiscard]] int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace bcast::app

@@ -1,0 +1,148 @@
+// `broadcast-server connect`: join a room as a person or a script. Each
+// stdin line is sent as a message (retried until acked); everything the
+// followed rooms and `sys/` publish is printed. At end of input it waits
+// until its messages are acked and shown, says bye and exits 0.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "bcast/proto/validate.hpp"
+#include "client_cli.hpp"
+#include "commands.hpp"
+#include "exit_codes.hpp"
+
+namespace bcast::app {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// How long one wait lasts before deadlines are checked again.
+constexpr std::chrono::milliseconds step{100};
+
+// Splits what stdin delivers into lines and checks each before it is sent.
+class line_reader {
+ public:
+  // Reads what is available; returns false at end of input.
+  bool read_available(std::vector<std::string>& lines) {
+    char chunk[65536];
+    const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+    if (n < 0) return errno == EAGAIN || errno == EINTR;
+    if (n == 0) {
+      if (!partial_.empty()) lines.push_back(std::move(partial_));
+      partial_.clear();
+      return false;
+    }
+    partial_.append(chunk, static_cast<std::size_t>(n));
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1) {
+      lines.push_back(partial_.substr(start, nl - start));
+    }
+    partial_.erase(0, start);
+    return true;
+  }
+
+ private:
+  std::string partial_;
+};
+
+struct session_run {
+  const client_args& args;
+  client::connection& conn;
+  int exit_code = exit_ok;
+  std::size_t line_number = 0;
+
+  // Sends one input line, or says on stderr why it cannot be sent.
+  void send_line(std::string line) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) return;
+    if (!proto::is_valid_utf8(line)) {
+      refuse("is not valid UTF-8");
+    } else if (line.size() > conn.max_text()) {
+      refuse("is " + std::to_string(line.size()) + " bytes; the broker takes at most " +
+             std::to_string(conn.max_text()));
+    } else {
+      conn.send(std::move(line));
+    }
+  }
+
+  void refuse(const std::string& why) {
+    std::fprintf(stderr, "broadcast-server: line %zu not sent: it %s\n", line_number, why.c_str());
+    exit_code = exit_refused;
+  }
+
+  // Prints pending events; returns an exit code when one ends the session.
+  std::optional<int> print_events() {
+    const bool show_room = args.rooms.size() > 1;
+    while (auto e = conn.next_event()) {
+      if (const auto* error = std::get_if<client::error_event>(&*e)) {
+        if (auto fatal = fatal_exit_code(*error)) {
+          print_event(*e, args, show_room);
+          return fatal;
+        }
+        exit_code = exit_refused;
+      }
+      if (std::holds_alternative<client::ack_event>(*e) && !args.json) continue;
+      print_event(*e, args, show_room);
+    }
+    return std::nullopt;
+  }
+};
+
+int run_connect(const client_args& args) {
+  stop_signals signals;
+  auto opts = to_options(args);
+  opts.name = resolve_name(args);
+  zmq::context_t context;
+  client::connection conn(context, opts);
+  session_run run{args, conn};
+  line_reader reader;
+  ::fcntl(STDIN_FILENO, F_SETFL, ::fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+
+  const auto timeout = timeout_of(args);
+  const auto started = clock::now();
+  std::optional<clock::time_point> input_ended;
+  while (true) {
+    std::vector<int> fds{signals.fd()};
+    if (!input_ended) fds.push_back(STDIN_FILENO);
+    const auto ready = conn.wait(step, fds);
+    if (auto fatal = run.print_events()) return *fatal;
+    for (const int fd : ready) {
+      if (fd == signals.fd()) {
+        conn.leave();
+        return run.exit_code;
+      }
+      std::vector<std::string> lines;
+      if (!reader.read_available(lines)) input_ended = clock::now();
+      for (auto& line : lines) run.send_line(std::move(line));
+    }
+    const auto now = clock::now();
+    if (!conn.ever_connected() && now - started > timeout) {
+      std::fprintf(stderr, "broadcast-server: no answer from the broker at %s within %.1f s\n",
+                   opts.in_endpoint.c_str(), args.timeout_s);
+      return exit_unreachable;
+    }
+    if (input_ended && conn.unacked() == 0 && conn.caught_up()) {
+      conn.leave();
+      return run.exit_code;
+    }
+    if (input_ended && now - *input_ended > timeout) {
+      std::fprintf(stderr, "broadcast-server: %zu message(s) not acknowledged within %.1f s\n",
+                   conn.unacked(), args.timeout_s);
+      return exit_unreachable;
+    }
+  }
+}
+
+}  // namespace
+
+runner add_connect_command(CLI::App& app) {
+  auto args = std::make_shared<client_args>();
+  auto* cmd = app.add_subcommand("connect", "Join a room: send stdin lines, print the room");
+  add_client_options(*cmd, *args, option_set::named);
+  return [args] { return run_connect(*args); };
+}
+
+}  // namespace bcast::app

@@ -1,0 +1,19 @@
+// The exit codes of every subcommand; `--help` and the README list them.
+#pragma once
+
+namespace bcast::app {
+
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failure = 1;      // environment: cannot bind, bad file
+inline constexpr int exit_usage = 2;        // bad options or arguments
+inline constexpr int exit_unreachable = 3;  // no broker answer within --timeout
+inline constexpr int exit_name = 4;         // name taken or invalid
+inline constexpr int exit_refused = 5;      // broker refused a request (protocol error)
+
+inline constexpr const char* exit_codes_help =
+    "Exit codes: 0 ok, 1 failure (cannot bind, cannot open a file), 2 usage error,\n"
+    "3 broker not reachable or not answering within --timeout, 4 name taken or\n"
+    "invalid, 5 the broker refused a message or request (too large, bad input,\n"
+    "unauthorized, wrong protocol version).";
+
+}  // namespace bcast::app

@@ -1,0 +1,64 @@
+// `broadcast-server send`: one message (or a private one with --to), sent
+// and acknowledged, then bye. Quiet on success, like mosquitto_pub.
+#include <cstdio>
+#include <memory>
+
+#include "bcast/proto/validate.hpp"
+#include "client_cli.hpp"
+#include "commands.hpp"
+#include "exit_codes.hpp"
+
+namespace bcast::app {
+namespace {
+
+struct send_args {
+  client_args client;
+  std::vector<std::string> words;
+  std::string to;
+};
+
+int run_send(const send_args& args) {
+  stop_signals signals;
+  std::string text;
+  for (const auto& word : args.words) text += (text.empty() ? "" : " ") + word;
+  if (!proto::is_valid_utf8(text)) throw CLI::ValidationError("TEXT", "is not valid UTF-8");
+  auto opts = to_options(args.client);
+  opts.name = resolve_name(args.client);
+  zmq::context_t context;
+  client::connection conn(context, opts);
+  const std::uint64_t id = args.to.empty() ? conn.send(text) : conn.send_dm(args.to, text);
+
+  const auto deadline = std::chrono::steady_clock::now() + timeout_of(args.client);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const int sig = signals.fd();
+    if (!conn.wait(std::chrono::milliseconds(100), {&sig, 1}).empty()) return exit_ok;
+    while (auto e = conn.next_event()) {
+      if (const auto* ack = std::get_if<client::ack_event>(&*e); ack && ack->id == id) {
+        if (args.client.json) print_event(*e, args.client, false);
+        conn.leave();
+        return exit_ok;
+      }
+      if (const auto* error = std::get_if<client::error_event>(&*e)) {
+        print_event(*e, args.client, false);
+        if (auto fatal = fatal_exit_code(*error)) return *fatal;
+        return exit_refused;
+      }
+    }
+  }
+  std::fprintf(stderr, "broadcast-server: no acknowledgement from the broker at %s within %.1f s\n",
+               opts.in_endpoint.c_str(), args.client.timeout_s);
+  return exit_unreachable;
+}
+
+}  // namespace
+
+runner add_send_command(CLI::App& app) {
+  auto args = std::make_shared<send_args>();
+  auto* cmd = app.add_subcommand("send", "Send one message and wait for its acknowledgement");
+  add_client_options(*cmd, args->client, option_set::named);
+  cmd->add_option("--to", args->to, "Send privately to this person instead of the room");
+  cmd->add_option("TEXT", args->words, "The message text")->required();
+  return [args] { return run_send(*args); };
+}
+
+}  // namespace bcast::app

@@ -1,0 +1,140 @@
+// `broadcast-server start`: the broker. Binds IN (ROUTER) and OUT (PUB),
+// logs with spdlog to stderr (and --log-file), stops cleanly on SIGINT or
+// SIGTERM: publishes `shutdown`, lingers at most 500 ms, exits 0.
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include "bcast/broker/broker.hpp"
+#include "bcast/broker/clock.hpp"
+#include "bcast/broker/memory_history.hpp"
+#include "bcast/proto/endpoint.hpp"
+#include "commands.hpp"
+#include "exit_codes.hpp"
+
+namespace bcast::app {
+namespace {
+
+struct start_args {
+  std::string in = "5555";
+  std::string out = "5556";
+  std::string bind = "127.0.0.1";
+  broker::options broker;
+  std::string join_token;
+  std::string log_file;
+  std::string log_level = "info";
+};
+
+broker::broker* running = nullptr;
+
+extern "C" void on_stop_signal(int) {
+  if (running != nullptr) running->request_stop();
+}
+
+void set_up_logging(const start_args& args) {
+  std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
+  if (!args.log_file.empty()) {
+    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(args.log_file));
+  }
+  auto logger = std::make_shared<spdlog::logger>("broker", sinks.begin(), sinks.end());
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  logger->set_level(spdlog::level::from_str(args.log_level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+std::string endpoint_or_throw(const std::string& spec, const std::string& host, const char* flag) {
+  auto endpoint = proto::resolve_endpoint(spec, host);
+  if (!endpoint) {
+    throw CLI::ValidationError(flag, "'" + spec + "' is neither a port nor a ZeroMQ endpoint");
+  }
+  return *endpoint;
+}
+
+int run_start(start_args& args) {
+  args.broker.in_endpoint = endpoint_or_throw(args.in, args.bind, "--in");
+  args.broker.out_endpoint = endpoint_or_throw(args.out, args.bind, "--out");
+  if (!args.join_token.empty()) args.broker.join_token = args.join_token;
+  if (args.broker.max_text + 1024 > args.broker.max_frame) {
+    throw CLI::ValidationError("--max-text", "must be at least 1 KiB below --max-frame");
+  }
+  set_up_logging(args);
+
+  zmq::context_t context;
+  broker::memory_history history(args.broker.history, broker::wall_ms());
+  broker::broker b(context, args.broker, history);
+  std::printf("broadcast-server listening: in %s (ROUTER), out %s (PUB)\n",
+              b.in_endpoint().c_str(), b.out_endpoint().c_str());
+  std::fflush(stdout);
+  spdlog::info("epoch {}, heartbeat {} ms, liveness {}, history {} per room, max text {} B",
+               history.epoch(), args.broker.heartbeat_ms, args.broker.liveness,
+               args.broker.history, args.broker.max_text);
+
+  running = &b;
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  b.run();
+  running = nullptr;
+  return exit_ok;
+}
+
+}  // namespace
+
+runner add_start_command(CLI::App& app) {
+  auto args = std::make_shared<start_args>();
+  auto* cmd = app.add_subcommand("start", "Run the broker");
+  cmd->add_option("--in", args->in, "Port or ZeroMQ endpoint for client requests (ROUTER)")
+      ->capture_default_str();
+  cmd->add_option("--out", args->out, "Port or ZeroMQ endpoint for broadcasts (PUB)")
+      ->capture_default_str();
+  cmd->add_option("--bind", args->bind,
+                  "Interface for bare ports; 0.0.0.0 accepts other machines")
+      ->capture_default_str();
+  cmd->add_option("--heartbeat", args->broker.heartbeat_ms, "Heartbeat interval in ms")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 60000));
+  cmd->add_option("--liveness", args->broker.liveness,
+                  "Silent heartbeat intervals before a session ends")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--history", args->broker.history, "Messages kept per room")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000000));
+  cmd->add_option("--max-text", args->broker.max_text, "Largest message text in bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--max-frame", args->broker.max_frame,
+                  "Largest request frame in bytes; a larger one drops its sender")
+      ->capture_default_str()
+      ->check(CLI::Range(2048, 1 << 24));
+  cmd->add_option("--pub-hwm", args->broker.pub_hwm,
+                  "Messages queued per subscriber before it misses some")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000000));
+  cmd->add_option("--rate", args->broker.rate, "Messages per second per session (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--burst", args->broker.burst, "Burst allowance with --rate")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--join-token", args->join_token,
+                  "Require this token in every hello (clients pass --token)");
+  cmd->add_option("--log-file", args->log_file, "Also append the log to this file");
+  cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  cmd->footer(exit_codes_help);
+  return [args] {
+    if (args->broker.rate > 0 && args->broker.burst < 1) args->broker.burst = args->broker.rate;
+    return run_start(*args);
+  };
+}
+
+}  // namespace bcast::app

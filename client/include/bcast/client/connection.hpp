@@ -1,0 +1,118 @@
+// A client's session with the broker: a SUB for what is published and a
+// DEALER for requests. It says hello (or stays an anonymous listener), keeps
+// the session alive with pings, retries every message until it is acked,
+// repairs gaps from history, notices a silent broker and rejoins when it
+// returns. Single-threaded: the owner calls wait() and reads events.
+#pragma once
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bcast/client/events.hpp"
+#include "bcast/client/options.hpp"
+#include "bcast/client/room_stream.hpp"
+#include "bcast/proto/messages.hpp"
+
+namespace bcast::client {
+
+class connection {
+ public:
+  // Connects both sockets (SUB first) and, unless anonymous, sends hello.
+  // Throws zmq::error_t when an endpoint is malformed.
+  connection(zmq::context_t& context, options opts);
+
+  // Runs the protocol for up to `timeout`. Returns early, with the subset of
+  // `fds` that became readable, as soon as an event is ready or an fd is.
+  std::vector<int> wait(std::chrono::milliseconds timeout, std::span<const int> fds = {});
+
+  // The next event, oldest first; nullopt when none is ready.
+  [[nodiscard]] std::optional<client_event> next_event();
+
+  // Queues a message to `room` (default: the first followed room) and
+  // returns its id; it is sent now if possible and retried until acked.
+  std::uint64_t send(std::string text, std::string room = {});
+  // Queues a private message, retried like send().
+  std::uint64_t send_dm(std::string to, std::string text);
+  // Asks who is online; the answer arrives as a who_event.
+  void who();
+  // Says bye (the broker publishes our leave at once).
+  void leave();
+
+  // True while a welcome holds and the broker is heard.
+  [[nodiscard]] bool joined() const;
+  // True once any welcome (or, for listeners, any publication) arrived.
+  [[nodiscard]] bool ever_connected() const { return ever_connected_; }
+  // Messages sent but not acked yet.
+  [[nodiscard]] std::size_t unacked() const { return pending_.size(); }
+  // True when every acked message has also been shown from its room stream.
+  [[nodiscard]] bool caught_up() const;
+  [[nodiscard]] std::uint64_t max_text() const { return max_text_; }
+  [[nodiscard]] const std::string& default_room() const { return opts_.rooms.front(); }
+
+ private:
+  struct pending_send {
+    std::string body;
+    std::uint64_t sent_ms = 0;  // 0: not on the wire yet
+  };
+
+  [[nodiscard]] bool anonymous() const { return opts_.name.empty(); }
+  void drain_sub(std::uint64_t now);
+  void drain_dealer(std::uint64_t now);
+  void on_published(proto::any_event event, std::uint64_t now);
+  void on_reply(proto::any_event event, std::uint64_t now);
+  void on_welcome(const proto::event::welcome& w, std::uint64_t now);
+  void on_room_msg(proto::event::msg m);
+  void on_history(const proto::event::history& h);
+  void on_error(const proto::event::error& e, std::uint64_t now);
+  void on_sys(std::uint64_t seq, client_event event);
+  void run_timers(std::uint64_t now);
+  void request_fills(std::uint64_t now);
+  void say_hello(std::uint64_t now);
+  [[nodiscard]] bool wants_write() const;
+  void write_owed(std::uint64_t now);
+  void resend_pending(std::uint64_t now, std::uint64_t older_than_ms);
+  bool transmit(const std::string& body, std::uint64_t now);
+  room_stream* stream(const std::string& room);
+  void deliver(const std::string& room, std::vector<delivery>& ready);
+  [[nodiscard]] std::optional<std::uint64_t> epoch_of(const proto::any_event& event) const;
+  [[nodiscard]] std::uint64_t silence_limit_ms() const { return liveness_ * hb_ivl_; }
+
+  options opts_;
+  zmq::socket_t sub_;
+  zmq::socket_t dealer_;
+
+  // Session state, from the last welcome.
+  std::optional<std::string> session_token_;
+  std::optional<std::uint64_t> epoch_;
+  std::uint64_t hb_ivl_;
+  std::uint64_t liveness_;
+  std::uint64_t max_text_;
+  bool ever_connected_ = false;
+  bool awaiting_welcome_ = true;
+  bool lost_ = false;
+  bool hello_on_wire_ = false;  // the last hello left (IMMEDIATE may refuse)
+
+  std::map<std::string, room_stream, std::less<>> rooms_;
+  std::map<std::string, std::uint64_t, std::less<>> fill_sent_ms_;
+  std::map<std::string, std::uint64_t, std::less<>> acked_seq_;
+  std::uint64_t sys_last_ = 0;
+  std::deque<proto::any_event> stash_;  // publications held until welcome
+
+  std::map<std::uint64_t, pending_send> pending_;
+  std::uint64_t next_id_ = 1;
+
+  std::uint64_t last_sent_ms_ = 0;
+  std::uint64_t last_heard_ms_ = 0;
+  std::uint64_t last_hello_ms_ = 0;
+  std::deque<client_event> events_;
+};
+
+}  // namespace bcast::client

@@ -1,0 +1,67 @@
+// What a client library user sees happen: messages in order, presence,
+// private messages, acks and refusals, and the state of the connection.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "bcast/proto/messages.hpp"
+
+namespace bcast::client {
+
+// A room message, shown once and in seq order.
+using message_event = proto::event::msg;
+
+struct presence_event {
+  bool joined = false;  // false: left
+  std::string name;
+  std::string reason;  // for a leave: bye, timeout, kicked
+  std::uint64_t ts = 0;
+};
+
+using direct_event = proto::event::dm;
+
+// Messages of `room` that could not be recovered (older than history keeps).
+struct lost_event {
+  std::string room;
+  std::uint64_t first_seq = 0;
+  std::uint64_t count = 0;
+};
+
+struct ack_event {
+  std::uint64_t id = 0;
+  std::optional<std::string> room;
+  std::optional<std::uint64_t> seq;
+};
+
+// The broker refused a request; `id` names it when it had one.
+struct error_event {
+  std::string code;
+  std::string reason;
+  std::optional<std::uint64_t> id;
+};
+
+struct who_event {
+  std::vector<proto::event::user> users;
+};
+
+enum class status {
+  joined,           // first welcome: the session is live
+  connection_lost,  // nothing heard from the broker for `liveness` intervals
+  reconnected,      // welcome again after a loss; missed messages follow
+  server_shutdown,  // the broker announced it is stopping
+  epoch_reset,      // the broker started a new epoch: streams restart at 1
+};
+
+struct status_event {
+  status what = status::joined;
+  std::string detail;
+};
+
+using client_event = std::variant<message_event, presence_event, direct_event, lost_event,
+                                  ack_event, error_event, who_event, status_event>;
+
+}  // namespace bcast::client

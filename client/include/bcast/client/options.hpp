@@ -1,0 +1,23 @@
+// How a client finds the broker and who it is there.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bcast::client {
+
+struct options {
+  std::string in_endpoint;   // the broker's ROUTER, e.g. tcp://localhost:5555
+  std::string out_endpoint;  // the broker's PUB, e.g. tcp://localhost:5556
+  // Empty: an anonymous listener (no hello, no presence; reads history only).
+  std::string name;
+  // Rooms followed; the first is where `send` goes by default. Empty with
+  // `all_rooms` false means the default room.
+  std::vector<std::string> rooms;
+  bool all_rooms = false;  // subscribe to every room (listeners)
+  std::optional<std::string> token;  // join token, when the broker wants one
+};
+
+}  // namespace bcast::client

@@ -1,0 +1,63 @@
+// One followed stream of room messages, seen through PUB/SUB (which may drop
+// or arrive late) and repaired from `history`: shows each seq once, in order,
+// and counts as lost only what the broker no longer keeps. Pure logic: the
+// connection feeds it and sends the history requests it asks for.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "bcast/proto/messages.hpp"
+
+namespace bcast::client {
+
+// A run of seqs that no one can deliver any more (older than history keeps).
+struct lost_run {
+  std::uint64_t first_seq = 0;
+  std::uint64_t count = 0;
+};
+
+using delivery = std::variant<proto::event::msg, lost_run>;
+
+// Messages held while an earlier gap is being filled. Past it, new live
+// messages are not held: history has them too.
+inline constexpr std::size_t max_held_messages = 100000;
+
+class room_stream {
+ public:
+  // Counts every seq up to `last` as already seen (what a new member skips).
+  void start_at(std::uint64_t last);
+  // Forgets everything: a new epoch starts at seq 1.
+  void reset();
+  [[nodiscard]] bool started() const { return started_; }
+  [[nodiscard]] std::uint64_t last() const { return last_; }
+
+  // A message from SUB. Appends what is now ready to show to `out`.
+  void on_live(proto::event::msg message, std::vector<delivery>& out);
+  // The broker announced `seq` as published (welcome, hb): a later seq than
+  // ours means we missed something even if nothing else arrives.
+  void on_announced(std::uint64_t seq);
+  // A `history` answer to our fill request. Appends deliveries to `out`.
+  void on_history(const proto::event::history& answer, std::vector<delivery>& out);
+
+  // Returns the `after` of a history request to send now, if a gap is open and
+  // no request is in flight; marks one in flight.
+  [[nodiscard]] std::optional<std::uint64_t> take_fill_request();
+  // The in-flight request went unanswered; the next take_fill_request repeats it.
+  void fill_timed_out() { fill_in_flight_ = false; }
+
+ private:
+  void hold(proto::event::msg message);
+  void release_ready(std::vector<delivery>& out);
+
+  bool started_ = false;
+  std::uint64_t last_ = 0;       // highest seq shown (or skipped as seen)
+  std::uint64_t announced_ = 0;  // highest seq known to exist
+  bool fill_in_flight_ = false;
+  std::map<std::uint64_t, proto::event::msg> held_;
+};
+
+}  // namespace bcast::client

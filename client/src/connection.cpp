@@ -1,0 +1,456 @@
+// The client side of BCAST/1 (PROTOCOL.md sections 5 and 6): joining,
+// liveness both ways, at-least-once sends made exactly-once by request ids,
+// and in-order, once-only delivery with gaps repaired from history.
+#include "bcast/client/connection.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <limits>
+#include <random>
+#include <type_traits>
+#include <zmq_addon.hpp>
+
+#include "bcast/proto/codec.hpp"
+#include "bcast/proto/error_code.hpp"
+#include "bcast/proto/topics.hpp"
+
+namespace bcast::client {
+namespace {
+
+namespace event = proto::event;
+namespace request = proto::request;
+
+// Until a welcome says otherwise, assume the protocol's defaults.
+constexpr std::uint64_t default_hb_ivl_ms = 1000;
+constexpr std::uint64_t default_liveness = 3;
+// Reconnect quickly at first, then back off so a long outage costs little.
+constexpr int reconnect_ivl_ms = 100;
+constexpr int reconnect_ivl_max_ms = 5000;
+// ZMTP heartbeats detect a half-open TCP connection (peer vanished without
+// FIN) and make ZeroMQ reconnect.
+constexpr int zmtp_heartbeat_ms = 5000;
+// Bounded linger: at exit, a final bye or ack may leave; then we are gone.
+constexpr int linger_ms = 1000;
+// Room messages a SUB holds while the program is busy; beyond this, history
+// repairs the gap.
+constexpr int sub_rcvhwm = 100000;
+// Publications kept while waiting for a welcome (they are replayed after it).
+constexpr std::size_t max_stash = 100000;
+
+std::uint64_t mono_ms() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(
+      duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+// A routing id of our own (not starting with a zero byte, which libzmq
+// reserves), so a reconnected DEALER keeps its session on the broker.
+std::string random_routing_id() {
+  std::random_device rd;
+  std::string id = "B";
+  for (int i = 0; i < 15; ++i) id.push_back(static_cast<char>(rd() & 0xFF));
+  return id;
+}
+
+void common_socket_options(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::reconnect_ivl, reconnect_ivl_ms);
+  socket.set(zmq::sockopt::reconnect_ivl_max, reconnect_ivl_max_ms);
+  socket.set(zmq::sockopt::heartbeat_ivl, zmtp_heartbeat_ms);
+  socket.set(zmq::sockopt::heartbeat_timeout, 3 * zmtp_heartbeat_ms);
+  socket.set(zmq::sockopt::linger, linger_ms);
+}
+
+}  // namespace
+
+connection::connection(zmq::context_t& context, options opts)
+    : opts_(std::move(opts)),
+      sub_(context, zmq::socket_type::sub),
+      dealer_(context, zmq::socket_type::dealer),
+      hb_ivl_(default_hb_ivl_ms),
+      liveness_(default_liveness),
+      max_text_(proto::default_max_text) {
+  if (opts_.rooms.empty()) opts_.rooms.emplace_back(proto::default_room);
+  common_socket_options(sub_);
+  sub_.set(zmq::sockopt::rcvhwm, sub_rcvhwm);
+  sub_.set(zmq::sockopt::subscribe, proto::sys_topic);
+  if (opts_.all_rooms) {
+    sub_.set(zmq::sockopt::subscribe, proto::room_topic_prefix);
+  } else {
+    for (const auto& room : opts_.rooms) {
+      sub_.set(zmq::sockopt::subscribe, proto::room_topic(room));
+      rooms_.try_emplace(room);
+    }
+  }
+  common_socket_options(dealer_);
+  // Queue nothing for a broker that is not there: sends fail fast (EAGAIN)
+  // and stay pending here, where retries and acks are tracked.
+  dealer_.set(zmq::sockopt::immediate, 1);
+  dealer_.set(zmq::sockopt::routing_id, random_routing_id());
+  // Subscribe first, then say hello: what is published after our welcome is
+  // on its way to us, and the rest comes from history.
+  sub_.connect(opts_.out_endpoint);
+  dealer_.connect(opts_.in_endpoint);
+  const std::uint64_t now = mono_ms();
+  last_heard_ms_ = now;
+  if (anonymous()) {
+    awaiting_welcome_ = false;
+  } else {
+    say_hello(now);
+  }
+}
+
+std::vector<int> connection::wait(std::chrono::milliseconds timeout, std::span<const int> fds) {
+  const std::uint64_t deadline = mono_ms() + static_cast<std::uint64_t>(timeout.count());
+  std::vector<zmq::pollitem_t> items{{sub_.handle(), 0, ZMQ_POLLIN, 0},
+                                     {dealer_.handle(), 0, ZMQ_POLLIN, 0}};
+  // A pipe whose writer closed reports POLLHUP, which zmq_poll passes on as
+  // ZMQ_POLLERR: that fd is readable too (read() returns end of input).
+  constexpr short fd_ready = ZMQ_POLLIN | ZMQ_POLLERR;
+  for (const int fd : fds) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+  std::vector<int> ready;
+  while (true) {
+    std::uint64_t now = mono_ms();
+    // Timers run at least every quarter heartbeat.
+    const std::uint64_t tick = std::max<std::uint64_t>(hb_ivl_ / 4, 10);
+    const std::uint64_t until = std::min(deadline, now + tick);
+    // With IMMEDIATE, the DEALER turns writable when a connection is up:
+    // that is the moment to send what could not be sent before.
+    items[1].events = static_cast<short>(ZMQ_POLLIN | (wants_write() ? ZMQ_POLLOUT : 0));
+    zmq::poll(items, std::chrono::milliseconds(until > now ? until - now : 0));
+    now = mono_ms();
+    if ((items[0].revents & ZMQ_POLLIN) != 0) drain_sub(now);
+    if ((items[1].revents & ZMQ_POLLIN) != 0) drain_dealer(now);
+    if ((items[1].revents & ZMQ_POLLOUT) != 0) write_owed(now);
+    run_timers(now);
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if ((items[i + 2].revents & fd_ready) != 0) ready.push_back(fds[i]);
+    }
+    if (!ready.empty() || !events_.empty() || now >= deadline) return ready;
+  }
+}
+
+std::optional<client_event> connection::next_event() {
+  if (events_.empty()) return std::nullopt;
+  client_event e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+std::uint64_t connection::send(std::string text, std::string room) {
+  const std::uint64_t id = next_id_++;
+  if (room.empty()) room = default_room();
+  pending_[id].body = proto::encode(request::msg{std::move(text), std::move(room), id});
+  if (joined()) resend_pending(mono_ms(), 0);
+  return id;
+}
+
+std::uint64_t connection::send_dm(std::string to, std::string text) {
+  const std::uint64_t id = next_id_++;
+  pending_[id].body = proto::encode(request::dm{std::move(to), std::move(text), id});
+  if (joined()) resend_pending(mono_ms(), 0);
+  return id;
+}
+
+void connection::who() { transmit(proto::encode(request::who{}), mono_ms()); }
+
+void connection::leave() {
+  if (!anonymous() && !awaiting_welcome_) transmit(proto::encode(request::bye{}), mono_ms());
+}
+
+bool connection::joined() const { return ever_connected_ && !awaiting_welcome_ && !lost_; }
+
+bool connection::caught_up() const {
+  return std::all_of(acked_seq_.begin(), acked_seq_.end(), [this](const auto& room_seq) {
+    const auto found = rooms_.find(room_seq.first);
+    return found == rooms_.end() || found->second.last() >= room_seq.second;
+  });
+}
+
+void connection::drain_sub(std::uint64_t now) {
+  std::vector<zmq::message_t> frames;
+  while (true) {
+    frames.clear();
+    if (!zmq::recv_multipart(sub_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+    if (frames.size() != 2) continue;
+    auto decoded = proto::decode_event(frames[1].to_string_view());
+    if (auto* e = std::get_if<proto::any_event>(&decoded)) on_published(std::move(*e), now);
+  }
+}
+
+void connection::drain_dealer(std::uint64_t now) {
+  while (true) {
+    zmq::message_t frame;
+    if (!dealer_.recv(frame, zmq::recv_flags::dontwait)) return;
+    last_heard_ms_ = now;
+    auto decoded = proto::decode_event(frame.to_string_view());
+    if (auto* e = std::get_if<proto::any_event>(&decoded)) on_reply(std::move(*e), now);
+  }
+}
+
+std::optional<std::uint64_t> connection::epoch_of(const proto::any_event& e) const {
+  return std::visit(
+      [](const auto& m) -> std::optional<std::uint64_t> {
+        if constexpr (requires { m.epoch; }) {
+          return m.epoch;
+        } else {
+          return std::nullopt;
+        }
+      },
+      e);
+}
+
+void connection::on_published(proto::any_event e, std::uint64_t now) {
+  last_heard_ms_ = now;
+  if (lost_ && anonymous()) {
+    lost_ = false;
+    events_.push_back(status_event{status::reconnected, {}});
+  }
+  if (awaiting_welcome_) {
+    if (stash_.size() < max_stash) stash_.push_back(std::move(e));
+    if (now >= last_hello_ms_ + hb_ivl_ / 2) say_hello(now);
+    return;
+  }
+  const auto epoch = epoch_of(e);
+  if (epoch && epoch_ && *epoch != *epoch_) {
+    if (anonymous()) {
+      epoch_ = epoch;
+      for (auto& [name, room] : rooms_) room.reset();
+      sys_last_ = 0;
+      events_.push_back(status_event{status::epoch_reset, "the broker started a new epoch"});
+    } else {
+      // A broker that restarted with a new epoch: rejoin to learn where it is.
+      awaiting_welcome_ = true;
+      stash_.push_back(std::move(e));
+      say_hello(now);
+      return;
+    }
+  }
+  if (epoch && !epoch_) epoch_ = epoch;
+  ever_connected_ = true;
+  std::visit(
+      [&](auto& m) {
+        using type = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<type, event::msg>) {
+          on_room_msg(std::move(m));
+        } else if constexpr (std::is_same_v<type, event::join>) {
+          on_sys(m.seq, presence_event{true, m.name, {}, m.ts});
+        } else if constexpr (std::is_same_v<type, event::leave>) {
+          on_sys(m.seq, presence_event{false, m.name, m.reason, m.ts});
+        } else if constexpr (std::is_same_v<type, event::shutdown>) {
+          on_sys(m.seq, status_event{status::server_shutdown, m.reason});
+          lost_ = true;
+          if (!anonymous()) awaiting_welcome_ = true;
+        } else if constexpr (std::is_same_v<type, event::hb>) {
+          for (const auto& r : m.rooms) {
+            if (room_stream* s = stream(r.room)) s->on_announced(r.seq);
+          }
+          sys_last_ = std::max(sys_last_, m.sys_seq);
+          request_fills(now);
+        }
+      },
+      e);
+}
+
+void connection::on_sys(std::uint64_t seq, client_event e) {
+  if (seq <= sys_last_) return;
+  sys_last_ = seq;
+  events_.push_back(std::move(e));
+}
+
+room_stream* connection::stream(const std::string& room) {
+  const auto found = rooms_.find(room);
+  if (found != rooms_.end()) return &found->second;
+  if (!opts_.all_rooms) return nullptr;
+  return &rooms_[room];
+}
+
+void connection::on_room_msg(event::msg m) {
+  room_stream* s = stream(m.room);
+  if (s == nullptr) return;
+  const std::string room = m.room;
+  std::vector<delivery> ready;
+  s->on_live(std::move(m), ready);
+  deliver(room, ready);
+  request_fills(mono_ms());
+}
+
+void connection::deliver(const std::string& room, std::vector<delivery>& ready) {
+  for (auto& d : ready) {
+    if (auto* m = std::get_if<event::msg>(&d)) {
+      events_.push_back(std::move(*m));
+    } else {
+      const auto& lost = std::get<lost_run>(d);
+      events_.push_back(lost_event{room, lost.first_seq, lost.count});
+    }
+  }
+}
+
+void connection::on_reply(proto::any_event e, std::uint64_t now) {
+  std::visit(
+      [&](auto& m) {
+        using type = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<type, event::welcome>) {
+          on_welcome(m, now);
+        } else if constexpr (std::is_same_v<type, event::ack>) {
+          if (pending_.erase(m.id) == 0) return;  // a duplicate ack
+          if (m.room && m.seq) {
+            auto& seq = acked_seq_[*m.room];
+            seq = std::max(seq, *m.seq);
+          }
+          events_.push_back(ack_event{m.id, m.room, m.seq});
+        } else if constexpr (std::is_same_v<type, event::error>) {
+          on_error(m, now);
+        } else if constexpr (std::is_same_v<type, event::who>) {
+          events_.push_back(who_event{std::move(m.users)});
+        } else if constexpr (std::is_same_v<type, event::history>) {
+          on_history(m);
+        } else if constexpr (std::is_same_v<type, event::dm>) {
+          events_.push_back(std::move(m));
+        }
+      },
+      e);
+}
+
+void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
+  if (!awaiting_welcome_) return;  // an answer to a retried hello
+  const bool first = !session_token_;
+  const bool was_lost = lost_;
+  const bool new_epoch = epoch_ && *epoch_ != w.epoch;
+  session_token_ = w.session;
+  epoch_ = w.epoch;
+  hb_ivl_ = std::max<std::uint64_t>(w.hb_ivl, 10);
+  liveness_ = std::max<std::uint64_t>(w.liveness, 1);
+  max_text_ = w.max_text;
+  for (auto& [name, room] : rooms_) {
+    if (new_epoch) room.reset();
+    const auto announced = std::find_if(w.rooms.begin(), w.rooms.end(),
+                                        [&](const auto& r) { return r.room == name; });
+    const std::uint64_t seq = announced == w.rooms.end() ? 0 : announced->seq;
+    if (first && !new_epoch) {
+      room.start_at(seq);
+    } else {
+      room.on_announced(seq);
+    }
+  }
+  if (first || new_epoch) sys_last_ = w.sys_seq;
+  ever_connected_ = true;
+  awaiting_welcome_ = false;
+  lost_ = false;
+  last_heard_ms_ = now;
+  if (first) events_.push_back(status_event{status::joined, w.name});
+  if (new_epoch) events_.push_back(status_event{status::epoch_reset, "the broker started a new epoch"});
+  if (!first && (was_lost || new_epoch)) events_.push_back(status_event{status::reconnected, {}});
+  std::deque<proto::any_event> held;
+  held.swap(stash_);
+  for (auto& e : held) {
+    const auto epoch = epoch_of(e);
+    if (!epoch || *epoch == *epoch_) on_published(std::move(e), now);
+  }
+  resend_pending(now, 0);
+  request_fills(now);
+}
+
+void connection::on_history(const event::history& h) {
+  fill_sent_ms_.erase(h.room);
+  if (!h.msgs.empty() && h.msgs.front().epoch != epoch_) return;  // from before a reset
+  room_stream* s = stream(h.room);
+  if (s == nullptr) return;
+  std::vector<delivery> ready;
+  s->on_history(h, ready);
+  deliver(h.room, ready);
+  request_fills(mono_ms());
+}
+
+void connection::on_error(const event::error& e, std::uint64_t now) {
+  const auto code = proto::error_code_from_string(e.code);
+  using proto::error_code;
+  // The broker lost our session (restart, timeout): join again, keep sends.
+  if (code == error_code::no_session) {
+    if (!awaiting_welcome_) {
+      awaiting_welcome_ = true;
+      say_hello(now);
+    }
+    return;
+  }
+  // Not carried out, but not refused either: retried after a rejoin or a pause.
+  if (code == error_code::shutting_down || code == error_code::rate_limited) {
+    if (e.id && pending_.count(*e.id) != 0) return;
+  }
+  if (e.id) pending_.erase(*e.id);
+  events_.push_back(error_event{e.code, e.reason, e.id});
+}
+
+void connection::run_timers(std::uint64_t now) {
+  if (ever_connected_ && !lost_ && now >= last_heard_ms_ + silence_limit_ms()) {
+    lost_ = true;
+    if (!anonymous()) awaiting_welcome_ = true;
+    events_.push_back(status_event{status::connection_lost, "no heartbeat from the broker"});
+  }
+  if (anonymous()) {
+    request_fills(now);
+    return;
+  }
+  if (awaiting_welcome_) {
+    if (now >= last_hello_ms_ + hb_ivl_) say_hello(now);
+    return;
+  }
+  if (now >= last_sent_ms_ + hb_ivl_) transmit(proto::encode(request::ping{}), now);
+  resend_pending(now, 2 * hb_ivl_);
+  request_fills(now);
+}
+
+void connection::request_fills(std::uint64_t now) {
+  if (awaiting_welcome_) return;
+  for (auto& [name, room] : rooms_) {
+    const auto sent = fill_sent_ms_.find(name);
+    if (sent != fill_sent_ms_.end() && now >= sent->second + 2 * hb_ivl_) {
+      room.fill_timed_out();
+      fill_sent_ms_.erase(sent);
+    }
+    if (const auto after = room.take_fill_request()) {
+      request::history h{name, *after, proto::max_history_limit, std::nullopt};
+      transmit(proto::encode(h), now);
+      fill_sent_ms_[name] = now;
+    }
+  }
+}
+
+bool connection::wants_write() const {
+  if (awaiting_welcome_) return !anonymous() && !hello_on_wire_;
+  return std::any_of(pending_.begin(), pending_.end(),
+                     [](const auto& p) { return p.second.sent_ms == 0; });
+}
+
+void connection::write_owed(std::uint64_t now) {
+  if (awaiting_welcome_) {
+    say_hello(now);
+  } else {
+    resend_pending(now, std::numeric_limits<std::uint64_t>::max());
+  }
+}
+
+void connection::say_hello(std::uint64_t now) {
+  request::hello h;
+  h.name = opts_.name;
+  h.session = session_token_;
+  h.token = opts_.token;
+  if (!opts_.all_rooms) h.rooms = opts_.rooms;
+  hello_on_wire_ = transmit(proto::encode(h), now);
+  last_hello_ms_ = now;
+}
+
+void connection::resend_pending(std::uint64_t now, std::uint64_t older_than_ms) {
+  for (auto& [id, p] : pending_) {
+    if (p.sent_ms != 0 && now - p.sent_ms < older_than_ms) continue;
+    if (!transmit(p.body, now)) return;
+    p.sent_ms = now;
+  }
+}
+
+bool connection::transmit(const std::string& body, std::uint64_t now) {
+  if (!dealer_.send(zmq::buffer(body), zmq::send_flags::dontwait)) return false;
+  last_sent_ms_ = now;
+  return true;
+}
+
+}  // namespace bcast::client

@@ -1,0 +1,77 @@
+// Ordering, de-duplication and gap repair for one room stream.
+#include "bcast/client/room_stream.hpp"
+
+#include <algorithm>
+
+namespace bcast::client {
+
+void room_stream::start_at(std::uint64_t last) {
+  started_ = true;
+  last_ = last;
+  announced_ = std::max(announced_, last);
+  held_.erase(held_.begin(), held_.upper_bound(last));
+}
+
+void room_stream::reset() {
+  started_ = true;
+  last_ = 0;
+  announced_ = 0;
+  fill_in_flight_ = false;
+  held_.clear();
+}
+
+void room_stream::on_live(proto::event::msg message, std::vector<delivery>& out) {
+  if (message.seq == 0) return;  // seqs start at 1
+  if (!started_) start_at(message.seq - 1);
+  if (message.seq <= last_) return;
+  announced_ = std::max(announced_, message.seq);
+  hold(std::move(message));
+  release_ready(out);
+}
+
+void room_stream::on_announced(std::uint64_t seq) {
+  if (!started_) {
+    start_at(seq);
+    return;
+  }
+  announced_ = std::max(announced_, seq);
+}
+
+void room_stream::on_history(const proto::event::history& answer, std::vector<delivery>& out) {
+  fill_in_flight_ = false;
+  announced_ = std::max(announced_, answer.last);
+  for (const auto& m : answer.msgs) {
+    if (m.seq > last_) held_.emplace(m.seq, m);
+  }
+  // Seqs below the oldest one kept, and not held from SUB, are gone for good.
+  const std::uint64_t next_known = held_.empty() ? announced_ + 1 : held_.begin()->first;
+  const std::uint64_t gone_until = std::min(answer.first, next_known);
+  if (gone_until > last_ + 1) {
+    out.emplace_back(lost_run{last_ + 1, gone_until - last_ - 1});
+    last_ = gone_until - 1;
+  }
+  release_ready(out);
+}
+
+std::optional<std::uint64_t> room_stream::take_fill_request() {
+  if (!started_ || fill_in_flight_ || announced_ <= last_) return std::nullopt;
+  fill_in_flight_ = true;
+  return last_;
+}
+
+void room_stream::hold(proto::event::msg message) {
+  if (held_.size() >= max_held_messages && message.seq > held_.rbegin()->first) return;
+  held_.emplace(message.seq, std::move(message));
+}
+
+void room_stream::release_ready(std::vector<delivery>& out) {
+  while (!held_.empty() && held_.begin()->first <= last_ + 1) {
+    auto node = held_.extract(held_.begin());
+    if (node.key() == last_ + 1) {
+      last_ = node.key();
+      out.emplace_back(std::move(node.mapped()));
+    }
+  }
+}
+
+}  // namespace bcast::client
