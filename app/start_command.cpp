@@ -109,7 +109,7 @@ runner add_start_command(CLI::App& app) {
       ->check(CLI::Range(0, 10000000));
   cmd->add_option("--max-text", args->broker.max_text, "Largest message text in bytes")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
+      ->check(CLI::Range(1, 60000));
   cmd->add_option("--max-frame", args->broker.max_frame,
                   "Largest request frame in bytes; a larger one drops its sender")
       ->capture_default_str()
@@ -121,7 +121,7 @@ runner add_start_command(CLI::App& app) {
   cmd->add_option("--rate", args->broker.rate, "Messages per second per session (0: no limit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--burst", args->broker.burst, "Burst allowance with --rate")
+  cmd->add_option("--burst", args->broker.burst, "Burst allowance with --rate (default: one second's worth)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--join-token", args->join_token,
@@ -131,10 +131,7 @@ runner add_start_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   cmd->footer(exit_codes_help);
-  return [args] {
-    if (args->broker.rate > 0 && args->broker.burst < 1) args->broker.burst = args->broker.rate;
-    return run_start(*args);
-  };
+  return [args] { return run_start(*args); };
 }
 
 }  // namespace bcast::app

@@ -102,6 +102,8 @@ void core::refuse(std::string_view routing_id, bool delimiter, std::string_view 
   std::optional<std::uint64_t> id;
   if (auto* request = std::get_if<proto::any_request>(&decoded)) {
     id = std::visit([](const auto& r) { return id_of(r); }, *request);
+  } else {
+    id = std::get<proto::decode_error>(decoded).id;
   }
   fail({routing_id, delimiter}, error_code::shutting_down,
        "the broker is shutting down; the request was not carried out", id, out);
@@ -124,12 +126,16 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
       return fail(from, error_code::invalid_room, *why, std::nullopt, out);
     }
   }
+  // welcome.rooms is a map: each room once.
+  std::sort(r.rooms.begin(), r.rooms.end());
+  r.rooms.erase(std::unique(r.rooms.begin(), r.rooms.end()), r.rooms.end());
   if (current != nullptr) {
     if (current->name != r.name) {
       return fail(from, error_code::bad_request,
                   "this connection is already joined as '" + current->name + "'", std::nullopt,
                   out);
     }
+    sessions_.rebind(*current, std::string(from.routing_id), from.delimiter);
     current->rooms = std::move(r.rooms);
     return welcome(from, *current, out);
   }
@@ -231,7 +237,7 @@ void core::handle_history(const peer& from, request::history& r, outbox& out) {
   for (const auto& body : slice.bodies) bodies.emplace_back(*body);
   const std::uint64_t first = slice.first != 0 ? slice.first : last + 1;
   out.replies.push_back({std::string(from.routing_id), from.delimiter,
-                         proto::encode_history(r.room, bodies, first, last, r.id)});
+                         proto::encode_history(r.room, bodies, first, last, history_.epoch(), r.id)});
 }
 
 std::optional<std::pair<error_code, std::string>> core::check_text(std::string_view text) const {

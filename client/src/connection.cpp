@@ -70,6 +70,13 @@ connection::connection(zmq::context_t& context, options opts)
       liveness_(default_liveness),
       max_text_(proto::default_max_text) {
   if (opts_.rooms.empty()) opts_.rooms.emplace_back(proto::default_room);
+  std::vector<std::string> unique_rooms;  // each once, first one first
+  for (auto& room : opts_.rooms) {
+    if (std::find(unique_rooms.begin(), unique_rooms.end(), room) == unique_rooms.end()) {
+      unique_rooms.push_back(std::move(room));
+    }
+  }
+  opts_.rooms = std::move(unique_rooms);
   common_socket_options(sub_);
   sub_.set(zmq::sockopt::rcvhwm, sub_rcvhwm);
   sub_.set(zmq::sockopt::subscribe, proto::sys_topic);
@@ -352,7 +359,7 @@ void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
 
 void connection::on_history(const event::history& h) {
   fill_sent_ms_.erase(h.room);
-  if (!h.msgs.empty() && h.msgs.front().epoch != epoch_) return;  // from before a reset
+  if (h.epoch != epoch_) return;  // from before a reset
   room_stream* s = stream(h.room);
   if (s == nullptr) return;
   std::vector<delivery> ready;

@@ -48,6 +48,10 @@ void body_reader::index(const msgpack::object& root) {
       return;
     }
     const std::string_view key(kv.key.via.str.ptr, kv.key.via.str.size);
+    if (!is_valid_utf8(key)) {
+      fail("map key is not valid UTF-8");
+      return;
+    }
     if (find(key) != nullptr) {
       fail("key '" + std::string(key) + "' appears twice");
       return;

@@ -141,6 +141,7 @@ const std::map<std::string, decoder<any_event>, std::less<>>& event_decoders() {
          m.room = r.str("room");
          m.first = r.u64("first");
          m.last = r.u64("last");
+         m.epoch = r.u64("epoch");
          m.id = r.opt_u64("id");
          const msgpack::object* msgs = r.opt_array("msgs");
          if (msgs == nullptr) r.fail("key 'msgs' is missing");

@@ -126,7 +126,7 @@ void write(body_writer& w, const event::who& m) {
 }
 
 void write(body_writer& w, const event::history& m) {
-  w.map(5 + body_writer::count(m.id));
+  w.map(6 + body_writer::count(m.id));
   w.put("t", std::string_view("history"));
   w.put("room", m.room);
   w.value(std::string_view("msgs"));
@@ -134,6 +134,7 @@ void write(body_writer& w, const event::history& m) {
   for (const auto& msg : m.msgs) write_msg(w, msg);
   w.put("first", m.first);
   w.put("last", m.last);
+  w.put("epoch", m.epoch);
   w.put_opt("id", m.id);
 }
 
@@ -198,10 +199,10 @@ std::string encode(const any_request& request) { return encode_variant(request);
 std::string encode(const any_event& event) { return encode_variant(event); }
 
 std::string encode_history(std::string_view room, std::span<const std::string_view> msg_bodies,
-                           std::uint64_t first, std::uint64_t last,
+                           std::uint64_t first, std::uint64_t last, std::uint64_t epoch,
                            std::optional<std::uint64_t> id) {
   body_writer w;
-  w.map(5 + body_writer::count(id));
+  w.map(6 + body_writer::count(id));
   w.put("t", std::string_view("history"));
   w.put("room", room);
   w.value(std::string_view("msgs"));
@@ -209,6 +210,7 @@ std::string encode_history(std::string_view room, std::span<const std::string_vi
   for (const auto body : msg_bodies) w.raw(body);
   w.put("first", first);
   w.put("last", last);
+  w.put("epoch", epoch);
   w.put_opt("id", id);
   return w.take();
 }

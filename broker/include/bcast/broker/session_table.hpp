@@ -3,6 +3,7 @@
 // already had carried out. Knows nothing of sockets; the core drives it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -36,7 +37,10 @@ class recent_ids {
 // Token bucket: `rate` requests a second on average, `burst` at once.
 class rate_limiter {
  public:
-  rate_limiter(double rate, double burst) : rate_(rate), burst_(burst), tokens_(burst) {}
+  // A burst below one request would refuse everything: it then defaults to
+  // one second's worth of requests.
+  rate_limiter(double rate, double burst)
+      : rate_(rate), burst_(burst >= 1 ? burst : std::max(rate, 1.0)), tokens_(burst_) {}
   // Returns true (and spends a token) when a request may pass at `now_ms`.
   [[nodiscard]] bool allow(std::uint64_t now_ms);
 

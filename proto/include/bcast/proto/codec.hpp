@@ -28,7 +28,7 @@ struct decode_error {
 [[nodiscard]] std::string encode_history(std::string_view room,
                                          std::span<const std::string_view> msg_bodies,
                                          std::uint64_t first, std::uint64_t last,
-                                         std::optional<std::uint64_t> id);
+                                         std::uint64_t epoch, std::optional<std::uint64_t> id);
 
 // Decodes a body sent by a client. Fails on anything that is not one map with
 // string keys, a known `t` and known keys of the right type in valid UTF-8.

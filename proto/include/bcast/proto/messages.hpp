@@ -122,6 +122,7 @@ struct history {
   std::vector<msg> msgs;  // seq ascending
   std::uint64_t first = 0;  // oldest seq kept (last + 1 when none is kept)
   std::uint64_t last = 0;   // newest seq published in the room
+  std::uint64_t epoch = 0;  // the epoch these seqs belong to
   std::optional<std::uint64_t> id;
 };
 

@@ -1,0 +1,679 @@
+// The broker's protocol core (broker/core.hpp) driven directly: request
+// bodies in, the outbox's replies and publications out, decoded back with
+// proto::decode_event and checked against PROTOCOL.md. Covers joining
+// (welcome, join, every hello refusal, resume, retried hello), publishing
+// (seq, stamped `from`, acks, de-duplication, text and room rules, rate
+// limit), dm, who, history (with and without a session), bye, expiry at the
+// exact liveness boundary, heartbeat, shutdown, refusal while stopping, and
+// the per-code error counters. No sockets; monotonic time is passed in.
+#include <msgpack.hpp>
+#include <spdlog/spdlog.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "bcast/broker/clock.hpp"
+#include "bcast/broker/core.hpp"
+#include "bcast/broker/memory_history.hpp"
+#include "bcast/proto/codec.hpp"
+#include "bcast/proto/error_code.hpp"
+
+namespace {
+
+using namespace bcast::proto;
+using bcast::broker::default_heartbeat_ms;
+using bcast::broker::default_liveness;
+using bcast::broker::memory_history;
+using bcast::broker::options;
+using bcast::broker::outbox;
+using bcast::broker::wall_ms;
+
+constexpr std::uint64_t test_epoch = 4242;
+constexpr std::uint64_t t0 = 100000;  // monotonic ms of the first request
+
+template <typename T>
+T as(std::string_view body) {
+  auto decoded = decode_event(body);
+  if (const auto* error = std::get_if<decode_error>(&decoded)) {
+    ADD_FAILURE() << "broker sent an undecodable body: " << error->reason;
+    return T{};
+  }
+  const auto& event = std::get<any_event>(decoded);
+  if (!std::holds_alternative<T>(event)) {
+    const auto* e = std::get_if<event::error>(&event);
+    ADD_FAILURE() << "unexpected event (index " << event.index() << ")"
+                  << (e != nullptr ? " error " + e->code + ": " + e->reason : std::string());
+    return T{};
+  }
+  return std::get<T>(event);
+}
+
+class core : public ::testing::Test {
+ protected:
+  core() { spdlog::set_level(spdlog::level::off); }
+
+  // (Re)creates the core under `o`; tests that need no special options skip it.
+  void start(options o) {
+    opts_ = std::move(o);
+    core_.emplace(opts_, history_);
+  }
+
+  bcast::broker::core& broker() {
+    if (!core_) start({});
+    return *core_;
+  }
+
+  // Sends one body from `route` at monotonic `now`; returns what came out.
+  outbox send_raw(std::string_view route, std::string_view body, std::uint64_t now = t0) {
+    outbox out;
+    broker().on_request(route, false, body, now, out);
+    return out;
+  }
+  outbox send(std::string_view route, const any_request& r, std::uint64_t now = t0) {
+    return send_raw(route, encode(r), now);
+  }
+
+  // The one reply `out` must hold, addressed to `route`, as a T.
+  template <typename T>
+  T reply(const outbox& out, std::string_view route) {
+    if (out.replies.size() != 1) {
+      ADD_FAILURE() << "expected one reply, got " << out.replies.size();
+      return T{};
+    }
+    EXPECT_EQ(out.replies[0].routing_id, route);
+    return as<T>(out.replies[0].body);
+  }
+
+  // The one error reply `out` must hold; checks its code.
+  event::error error(const outbox& out, std::string_view route, error_code code) {
+    auto e = reply<event::error>(out, route);
+    EXPECT_EQ(e.code, to_string(code)) << e.reason;
+    EXPECT_FALSE(e.reason.empty());
+    EXPECT_TRUE(out.publications.empty()) << "a refused request published something";
+    return e;
+  }
+
+  // Joins `name` from `route`; returns the welcome.
+  event::welcome hello(std::string_view route, std::string name, std::uint64_t now = t0) {
+    request::hello h;
+    h.name = std::move(name);
+    return reply<event::welcome>(send(route, h, now), route);
+  }
+
+  outbox msg(std::string_view route, std::string text, std::optional<std::uint64_t> id = {},
+             std::string room = "lobby", std::uint64_t now = t0) {
+    return send(route, request::msg{std::move(text), std::move(room), id}, now);
+  }
+
+  options opts_;
+  memory_history history_{1000, test_epoch};
+  std::optional<bcast::broker::core> core_;
+};
+
+// Waits for the wall clock to tick (at most a millisecond of spinning), so
+// two joins get distinct `since` times and oldest-first order is observable.
+void next_wall_ms() {
+  const auto start = wall_ms();
+  while (wall_ms() == start) {
+  }
+}
+
+std::string raw_map(std::initializer_list<std::pair<std::string_view, std::string_view>> strs,
+                    std::optional<std::uint64_t> id = {}) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_map(static_cast<std::uint32_t>(strs.size() + (id ? 1 : 0)));
+  for (const auto& [k, v] : strs) {
+    pk.pack(std::string(k));
+    pk.pack(std::string(v));
+  }
+  if (id) {
+    pk.pack(std::string("id"));
+    pk.pack_uint64(*id);
+  }
+  return std::string(buffer.data(), buffer.size());
+}
+
+// --- hello ---------------------------------------------------------------
+
+TEST_F(core, hello_is_welcomed_and_publishes_join) {
+  request::hello h;
+  h.name = "alice";
+  const auto out = send("r1", h);
+  const auto w = reply<event::welcome>(out, "r1");
+  EXPECT_EQ(w.v, protocol_version);
+  EXPECT_EQ(w.name, "alice");
+  EXPECT_FALSE(w.session.empty());
+  EXPECT_EQ(w.epoch, test_epoch);
+  EXPECT_EQ(w.hb_ivl, default_heartbeat_ms);
+  EXPECT_EQ(w.liveness, default_liveness);
+  EXPECT_EQ(w.max_text, default_max_text);
+  EXPECT_EQ(w.sys_seq, 1U) << "sys_seq counts the client's own join";
+  EXPECT_FALSE(out.replies[0].delimiter);
+
+  ASSERT_EQ(out.publications.size(), 1U);
+  EXPECT_EQ(out.publications[0].topic, "sys/");
+  const auto join = as<event::join>(*out.publications[0].body);
+  EXPECT_EQ(join.name, "alice");
+  EXPECT_EQ(join.seq, 1U);
+  EXPECT_EQ(join.epoch, test_epoch);
+  EXPECT_GT(join.ts, 0U);
+  EXPECT_EQ(broker().session_count(), 1U);
+}
+
+TEST_F(core, welcome_names_the_rooms_with_their_last_seq) {
+  hello("r1", "alice");
+  msg("r1", "one");
+  msg("r1", "two", {}, "dev");
+  msg("r1", "three", {}, "dev");
+  const auto w = hello("r2", "bob");
+  EXPECT_EQ(w.sys_seq, 2U);
+  EXPECT_EQ(w.rooms, (std::vector<event::room_seq>{{"dev", 2}, {"lobby", 1}}));
+
+  request::hello h;
+  h.name = "carol";
+  h.rooms = {"dev", "quiet"};
+  const auto followed = reply<event::welcome>(send("r3", h), "r3");
+  EXPECT_EQ(followed.rooms, (std::vector<event::room_seq>{{"dev", 2}, {"quiet", 0}}));
+}
+
+TEST_F(core, delimited_peer_is_answered_with_a_delimiter) {
+  outbox out;
+  broker().on_request("r1", true, encode(any_request{request::hello{1, "alice", {}, {}, {}}}),
+                      t0, out);
+  ASSERT_EQ(out.replies.size(), 1U);
+  EXPECT_TRUE(out.replies[0].delimiter);
+  as<event::welcome>(out.replies[0].body);
+}
+
+TEST_F(core, hello_with_a_taken_name_is_refused) {
+  hello("r1", "alice");
+  request::hello h;
+  h.name = "alice";
+  error(send("r2", h), "r2", error_code::name_taken);
+  EXPECT_EQ(broker().session_count(), 1U);
+}
+
+TEST_F(core, hello_with_an_invalid_name_is_refused) {
+  for (const std::string& name :
+       std::vector<std::string>{"", "al ice", "al\xe2\x80\xaeice", std::string(33, 'a')}) {
+    request::hello h;
+    h.name = name;
+    error(send("r1", h), "r1", error_code::invalid_name);
+  }
+  EXPECT_EQ(broker().session_count(), 0U);
+}
+
+TEST_F(core, hello_with_another_version_is_refused) {
+  request::hello h;
+  h.v = 2;
+  h.name = "alice";
+  error(send("r1", h), "r1", error_code::version);
+  EXPECT_EQ(broker().session_count(), 0U);
+}
+
+TEST_F(core, hello_following_an_invalid_room_is_refused) {
+  request::hello h;
+  h.name = "alice";
+  h.rooms = {"lobby", "Bad Room"};
+  error(send("r1", h), "r1", error_code::invalid_room);
+}
+
+TEST_F(core, join_token_is_required_when_set) {
+  options o;
+  o.join_token = "s3cret";
+  start(o);
+  request::hello h;
+  h.name = "alice";
+  error(send("r1", h), "r1", error_code::unauthorized);
+  h.token = "wrong";
+  error(send("r1", h), "r1", error_code::unauthorized);
+  h.token = "";
+  error(send("r1", h), "r1", error_code::unauthorized);
+  h.token = "s3cret";
+  const auto w = reply<event::welcome>(send("r1", h), "r1");
+  EXPECT_EQ(w.name, "alice");
+}
+
+TEST_F(core, resume_with_the_session_token_moves_the_session) {
+  const auto first = hello("old", "alice");
+  request::hello h;
+  h.name = "alice";
+  h.session = first.session;
+  const auto out = send("new", h, t0 + 500);
+  const auto w = reply<event::welcome>(out, "new");
+  EXPECT_EQ(w.session, first.session);
+  EXPECT_EQ(w.name, "alice");
+  EXPECT_EQ(w.sys_seq, 1U);
+  EXPECT_TRUE(out.publications.empty()) << "a resume publishes no second join";
+  EXPECT_EQ(broker().session_count(), 1U);
+
+  const auto e = error(msg("old", "from the old connection", 5), "old", error_code::no_session);
+  EXPECT_EQ(e.id, 5U);
+  EXPECT_EQ(reply<event::ack>(msg("new", "from the new one", 5), "new").seq, 1U);
+}
+
+TEST_F(core, resume_with_a_wrong_token_is_name_taken) {
+  hello("old", "alice");
+  request::hello h;
+  h.name = "alice";
+  h.session = "not-the-token";
+  error(send("new", h), "new", error_code::name_taken);
+}
+
+TEST_F(core, retried_hello_gets_the_same_welcome) {
+  const auto first = hello("r1", "alice");
+  request::hello h;
+  h.name = "alice";
+  const auto out = send("r1", h);
+  const auto again = reply<event::welcome>(out, "r1");
+  EXPECT_EQ(again.session, first.session);
+  EXPECT_EQ(again.name, first.name);
+  EXPECT_EQ(again.sys_seq, first.sys_seq);
+  EXPECT_EQ(again.epoch, first.epoch);
+  EXPECT_TRUE(out.publications.empty()) << "no second join";
+  EXPECT_EQ(broker().session_count(), 1U);
+}
+
+TEST_F(core, hello_with_another_name_on_a_live_session_is_bad_request) {
+  hello("r1", "alice");
+  request::hello h;
+  h.name = "mallory";
+  error(send("r1", h), "r1", error_code::bad_request);
+  EXPECT_EQ(broker().session_count(), 1U);
+}
+
+// --- msg -----------------------------------------------------------------
+
+TEST_F(core, msg_without_a_session_is_no_session_with_its_id) {
+  const auto e = error(msg("stranger", "hi", 7), "stranger", error_code::no_session);
+  EXPECT_EQ(e.id, 7U);
+  EXPECT_FALSE(error(msg("stranger", "hi"), "stranger", error_code::no_session).id);
+  error(send("stranger", request::ping{}), "stranger", error_code::no_session);
+  error(send("stranger", request::who{}), "stranger", error_code::no_session);
+  error(send("stranger", request::bye{}), "stranger", error_code::no_session);
+}
+
+TEST_F(core, msg_is_published_with_gap_free_seq_and_stamped_from) {
+  hello("r1", "alice");
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+    const auto out = msg("r1", "hello " + std::to_string(seq));
+    EXPECT_TRUE(out.replies.empty()) << "no ack without an id";
+    ASSERT_EQ(out.publications.size(), 1U);
+    EXPECT_EQ(out.publications[0].topic, "room/lobby/");
+    const auto m = as<event::msg>(*out.publications[0].body);
+    EXPECT_EQ(m.seq, seq);
+    EXPECT_EQ(m.epoch, test_epoch);
+    EXPECT_EQ(m.room, "lobby");
+    EXPECT_EQ(m.from, "alice");
+    EXPECT_EQ(m.text, "hello " + std::to_string(seq));
+    EXPECT_GT(m.ts, 0U);
+  }
+  const auto other = msg("r1", "elsewhere", {}, "dev");
+  ASSERT_EQ(other.publications.size(), 1U);
+  EXPECT_EQ(other.publications[0].topic, "room/dev/");
+  EXPECT_EQ(as<event::msg>(*other.publications[0].body).seq, 1U);
+}
+
+TEST_F(core, msg_from_sent_by_the_client_is_ignored) {
+  hello("r1", "alice");
+  hello("r2", "bob");
+  const auto out = send_raw("r1", raw_map({{"t", "msg"}, {"text", "I am bob"}, {"from", "bob"}}));
+  ASSERT_EQ(out.publications.size(), 1U);
+  EXPECT_EQ(as<event::msg>(*out.publications[0].body).from, "alice");
+}
+
+TEST_F(core, msg_with_id_is_acked_with_room_and_seq) {
+  hello("r1", "alice");
+  msg("r1", "first");
+  const auto out = msg("r1", "second", 99, "lobby");
+  const auto a = reply<event::ack>(out, "r1");
+  EXPECT_EQ(a.id, 99U);
+  EXPECT_EQ(a.room, "lobby");
+  EXPECT_EQ(a.seq, 2U);
+  EXPECT_EQ(out.publications.size(), 1U);
+}
+
+TEST_F(core, resent_id_is_acked_again_without_publishing) {
+  hello("r1", "alice");
+  const auto first = reply<event::ack>(msg("r1", "once", 7), "r1");
+  msg("r1", "something else", 8);
+  const auto out = msg("r1", "once", 7);
+  const auto again = reply<event::ack>(out, "r1");
+  EXPECT_EQ(again.id, 7U);
+  EXPECT_EQ(again.room, first.room);
+  EXPECT_EQ(again.seq, first.seq);
+  EXPECT_TRUE(out.publications.empty()) << "carried out twice";
+  EXPECT_EQ(reply<event::ack>(msg("r1", "new", 9), "r1").seq, 3U) << "no seq was used up";
+}
+
+TEST_F(core, text_of_max_text_is_accepted_and_one_more_byte_is_too_large) {
+  options o;
+  o.max_text = 16;
+  start(o);
+  hello("r1", "alice");
+  EXPECT_EQ(hello("r2", "bob").max_text, 16U);
+  EXPECT_EQ(reply<event::ack>(msg("r1", std::string(16, 'x'), 1), "r1").seq, 1U);
+  const auto e = error(msg("r1", std::string(17, 'x'), 2), "r1", error_code::too_large);
+  EXPECT_EQ(e.id, 2U);
+  // Bytes, not characters: 6 three-byte characters are 18 bytes.
+  error(msg("r1", "\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad", 3),
+        "r1", error_code::too_large);
+}
+
+TEST_F(core, text_of_default_max_text_is_accepted) {
+  hello("r1", "alice");
+  EXPECT_EQ(reply<event::ack>(msg("r1", std::string(default_max_text, 'x'), 1), "r1").seq, 1U);
+  error(msg("r1", std::string(default_max_text + 1, 'x'), 2), "r1", error_code::too_large);
+}
+
+TEST_F(core, empty_text_is_bad_request) {
+  hello("r1", "alice");
+  EXPECT_EQ(error(msg("r1", "", 4), "r1", error_code::bad_request).id, 4U);
+}
+
+TEST_F(core, invalid_room_is_refused) {
+  hello("r1", "alice");
+  for (const std::string& room :
+       std::vector<std::string>{"Lobby", "a/b", "", std::string(33, 'r'), "with space"}) {
+    EXPECT_EQ(error(msg("r1", "hi", 5, room), "r1", error_code::invalid_room).id, 5U);
+  }
+}
+
+TEST_F(core, undecodable_body_is_bad_request_with_its_id) {
+  hello("r1", "alice");
+  error(send_raw("r1", "\xc1"), "r1", error_code::bad_request);
+  const auto text_as_int = [] {
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    pk.pack_map(3);
+    pk.pack(std::string("t"));
+    pk.pack(std::string("msg"));
+    pk.pack(std::string("id"));
+    pk.pack_uint64(7);
+    pk.pack(std::string("text"));
+    pk.pack_uint64(1);
+    return std::string(buffer.data(), buffer.size());
+  }();
+  EXPECT_EQ(error(send_raw("r1", text_as_int), "r1", error_code::bad_request).id, 7U);
+  EXPECT_EQ(error(send_raw("stranger", text_as_int), "stranger", error_code::bad_request).id, 7U)
+      << "bad-request comes before no-session";
+}
+
+TEST_F(core, rate_limit_refuses_past_the_burst) {
+  options o;
+  o.rate = 1;
+  o.burst = 2;
+  start(o);
+  hello("r1", "alice");
+  EXPECT_EQ(reply<event::ack>(msg("r1", "one", 1), "r1").seq, 1U);
+  EXPECT_EQ(reply<event::ack>(msg("r1", "two", 2), "r1").seq, 2U);
+  EXPECT_EQ(error(msg("r1", "three", 3), "r1", error_code::rate_limited).id, 3U);
+  EXPECT_EQ(reply<event::ack>(msg("r1", "later", 4, "lobby", t0 + 1000), "r1").seq, 3U)
+      << "a second later one token is back";
+  hello("r2", "bob");
+  EXPECT_EQ(reply<event::ack>(msg("r2", "bob is not limited by alice", 1), "r2").seq, 4U);
+}
+
+// --- dm ------------------------------------------------------------------
+
+TEST_F(core, dm_reaches_only_its_target_and_acks_the_sender) {
+  hello("r1", "alice");
+  hello("r2", "bob");
+  hello("r3", "carol");
+  const auto out = send("r1", request::dm{"bob", "psst", 12});
+  EXPECT_TRUE(out.publications.empty()) << "a dm is never published";
+  ASSERT_EQ(out.replies.size(), 2U);
+  for (const auto& r : out.replies) EXPECT_NE(r.routing_id, "r3");
+  const auto to_bob = std::find_if(out.replies.begin(), out.replies.end(),
+                                   [](const auto& r) { return r.routing_id == "r2"; });
+  ASSERT_NE(to_bob, out.replies.end());
+  const auto d = as<event::dm>(to_bob->body);
+  EXPECT_EQ(d.from, "alice");
+  EXPECT_EQ(d.text, "psst");
+  EXPECT_GT(d.ts, 0U);
+  const auto to_alice = std::find_if(out.replies.begin(), out.replies.end(),
+                                     [](const auto& r) { return r.routing_id == "r1"; });
+  ASSERT_NE(to_alice, out.replies.end());
+  const auto a = as<event::ack>(to_alice->body);
+  EXPECT_EQ(a.id, 12U);
+  EXPECT_FALSE(a.seq);
+  EXPECT_TRUE(history_.read("lobby", std::nullopt, 10).bodies.empty()) << "never stored";
+}
+
+TEST_F(core, dm_to_an_unknown_name_is_unknown_user) {
+  hello("r1", "alice");
+  EXPECT_EQ(error(send("r1", request::dm{"nobody", "hi", 3}), "r1", error_code::unknown_user).id,
+            3U);
+}
+
+TEST_F(core, dm_follows_a_resumed_target) {
+  hello("r1", "alice");
+  const auto w = hello("r2", "bob");
+  request::hello h;
+  h.name = "bob";
+  h.session = w.session;
+  reply<event::welcome>(send("r2b", h), "r2b");
+  const auto out = send("r1", request::dm{"bob", "still there?", std::nullopt});
+  ASSERT_EQ(out.replies.size(), 1U);
+  EXPECT_EQ(out.replies[0].routing_id, "r2b");
+}
+
+// --- ping, who -----------------------------------------------------------
+
+TEST_F(core, ping_is_answered_with_pong) {
+  hello("r1", "alice");
+  EXPECT_EQ(reply<event::pong>(send("r1", request::ping{31}), "r1").id, 31U);
+  EXPECT_FALSE(reply<event::pong>(send("r1", request::ping{}), "r1").id);
+}
+
+TEST_F(core, who_lists_users_oldest_first) {
+  hello("r1", "zed");
+  next_wall_ms();
+  hello("r2", "amy");
+  next_wall_ms();
+  hello("r3", "mia");
+  const auto w = reply<event::who>(send("r2", request::who{4}), "r2");
+  EXPECT_EQ(w.id, 4U);
+  ASSERT_EQ(w.users.size(), 3U);
+  EXPECT_EQ(w.users[0].name, "zed");
+  EXPECT_EQ(w.users[1].name, "amy");
+  EXPECT_EQ(w.users[2].name, "mia");
+  EXPECT_LT(w.users[0].since, w.users[1].since);
+  EXPECT_LT(w.users[1].since, w.users[2].since);
+}
+
+// --- history -------------------------------------------------------------
+
+TEST_F(core, history_returns_stored_msgs_with_first_and_last) {
+  hello("r1", "alice");
+  for (int i = 1; i <= 3; ++i) msg("r1", "m" + std::to_string(i));
+  msg("r1", "other room", {}, "dev");
+  const auto h = reply<event::history>(send("r1", request::history{"lobby", {}, 1000, 6}), "r1");
+  EXPECT_EQ(h.room, "lobby");
+  EXPECT_EQ(h.id, 6U);
+  EXPECT_EQ(h.first, 1U);
+  EXPECT_EQ(h.last, 3U);
+  ASSERT_EQ(h.msgs.size(), 3U);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(h.msgs[i].seq, i + 1);
+    EXPECT_EQ(h.msgs[i].text, "m" + std::to_string(i + 1));
+    EXPECT_EQ(h.msgs[i].from, "alice");
+    EXPECT_EQ(h.msgs[i].room, "lobby");
+  }
+  const auto after = reply<event::history>(send("r1", request::history{"lobby", 1, 1, {}}), "r1");
+  ASSERT_EQ(after.msgs.size(), 1U);
+  EXPECT_EQ(after.msgs[0].seq, 2U);
+  EXPECT_EQ(after.first, 1U);
+  EXPECT_EQ(after.last, 3U);
+}
+
+TEST_F(core, history_of_an_empty_room_has_first_past_last) {
+  hello("r1", "alice");
+  const auto h = reply<event::history>(send("r1", request::history{"quiet", {}, 10, {}}), "r1");
+  EXPECT_TRUE(h.msgs.empty());
+  EXPECT_EQ(h.last, 0U);
+  EXPECT_EQ(h.first, 1U);
+}
+
+TEST_F(core, history_works_without_a_session) {
+  hello("r1", "alice");
+  msg("r1", "visible to anyone");
+  const auto out = send("anonymous", request::history{});
+  const auto h = reply<event::history>(out, "anonymous");
+  ASSERT_EQ(h.msgs.size(), 1U);
+  EXPECT_EQ(h.msgs[0].text, "visible to anyone");
+  EXPECT_TRUE(out.publications.empty());
+  EXPECT_EQ(broker().session_count(), 1U) << "history opens no session";
+}
+
+TEST_F(core, history_limit_over_1000_is_too_large) {
+  EXPECT_EQ(error(send("r1", request::history{"lobby", {}, 1001, 2}), "r1", error_code::too_large).id,
+            2U);
+  reply<event::history>(send("r1", request::history{"lobby", {}, 1000, {}}), "r1");
+}
+
+TEST_F(core, history_of_an_invalid_room_is_invalid_room) {
+  error(send("r1", request::history{"No/Such", {}, 10, {}}), "r1", error_code::invalid_room);
+}
+
+// --- leaving -------------------------------------------------------------
+
+TEST_F(core, bye_publishes_leave_and_ends_the_session) {
+  hello("r1", "alice");
+  const auto out = send("r1", request::bye{});
+  EXPECT_TRUE(out.replies.empty());
+  ASSERT_EQ(out.publications.size(), 1U);
+  EXPECT_EQ(out.publications[0].topic, "sys/");
+  const auto leave = as<event::leave>(*out.publications[0].body);
+  EXPECT_EQ(leave.name, "alice");
+  EXPECT_EQ(leave.reason, "bye");
+  EXPECT_EQ(leave.seq, 2U);
+  EXPECT_EQ(leave.epoch, test_epoch);
+  EXPECT_EQ(broker().session_count(), 0U);
+  error(msg("r1", "still here?"), "r1", error_code::no_session);
+  EXPECT_EQ(hello("r2", "alice").name, "alice") << "the name is free again";
+}
+
+TEST_F(core, expire_ends_a_session_after_liveness_intervals_not_sooner) {
+  hello("r1", "alice", t0);
+  const std::uint64_t silence = default_liveness * default_heartbeat_ms;
+  outbox early;
+  broker().expire(t0 + silence - 1, early);
+  EXPECT_TRUE(early.publications.empty());
+  EXPECT_EQ(broker().session_count(), 1U);
+
+  outbox due;
+  broker().expire(t0 + silence, due);
+  ASSERT_EQ(due.publications.size(), 1U);
+  EXPECT_EQ(due.publications[0].topic, "sys/");
+  const auto leave = as<event::leave>(*due.publications[0].body);
+  EXPECT_EQ(leave.name, "alice");
+  EXPECT_EQ(leave.reason, "timeout");
+  EXPECT_EQ(broker().session_count(), 0U);
+}
+
+TEST_F(core, any_traffic_keeps_a_session_alive) {
+  hello("r1", "alice", t0);
+  const std::uint64_t silence = default_liveness * default_heartbeat_ms;
+  send("r1", request::ping{}, t0 + 2000);
+  outbox out;
+  broker().expire(t0 + silence, out);
+  EXPECT_TRUE(out.publications.empty());
+  broker().expire(t0 + 2000 + silence - 1, out);
+  EXPECT_TRUE(out.publications.empty());
+  broker().expire(t0 + 2000 + silence, out);
+  EXPECT_EQ(out.publications.size(), 1U);
+}
+
+// --- timed duties --------------------------------------------------------
+
+TEST_F(core, heartbeat_publishes_clients_and_recently_active_rooms) {
+  hello("r1", "alice", 1000);
+  hello("r2", "bob", 1000);
+  msg("r1", "long ago", {}, "old", 1000);
+  msg("r1", "just now", {}, "lobby", 20000);
+  msg("r1", "again", {}, "lobby", 20000);
+  outbox out;
+  broker().heartbeat(25000, out);
+  EXPECT_TRUE(out.replies.empty());
+  ASSERT_EQ(out.publications.size(), 1U);
+  EXPECT_EQ(out.publications[0].topic, "sys/");
+  const auto hb = as<event::hb>(*out.publications[0].body);
+  EXPECT_EQ(hb.clients, 2U);
+  EXPECT_EQ(hb.epoch, test_epoch);
+  EXPECT_EQ(hb.sys_seq, 2U);
+  EXPECT_GT(hb.ts, 0U);
+  EXPECT_EQ(hb.rooms, (std::vector<event::room_seq>{{"lobby", 2}}));
+
+  outbox again;
+  broker().heartbeat(25000, again);
+  EXPECT_EQ(as<event::hb>(*again.publications[0].body).sys_seq, 2U) << "hb is not sequenced";
+}
+
+TEST_F(core, shutdown_publishes_one_shutdown) {
+  hello("r1", "alice");
+  outbox out;
+  broker().shutdown(out);
+  EXPECT_TRUE(out.replies.empty());
+  ASSERT_EQ(out.publications.size(), 1U);
+  EXPECT_EQ(out.publications[0].topic, "sys/");
+  const auto s = as<event::shutdown>(*out.publications[0].body);
+  EXPECT_EQ(s.reason, "shutdown");
+  EXPECT_EQ(s.seq, 2U);
+  EXPECT_EQ(s.epoch, test_epoch);
+}
+
+TEST_F(core, refuse_answers_shutting_down_with_the_id) {
+  hello("r1", "alice");
+  outbox out;
+  broker().refuse("r1", true, encode(any_request{request::msg{"late", "lobby", 9}}), out);
+  const auto e = error(out, "r1", error_code::shutting_down);
+  EXPECT_EQ(e.id, 9U);
+  EXPECT_TRUE(out.replies[0].delimiter);
+  outbox garbage;
+  broker().refuse("r2", false, "\xc1", garbage);
+  EXPECT_FALSE(error(garbage, "r2", error_code::shutting_down).id);
+}
+
+TEST_F(core, bad_envelope_is_bad_request) {
+  outbox out;
+  broker().on_bad_envelope("r1", 3, out);
+  const auto e = error(out, "r1", error_code::bad_request);
+  EXPECT_NE(e.reason.find('3'), std::string::npos) << e.reason;
+}
+
+TEST_F(core, stats_count_requests_publications_and_errors_by_code) {
+  hello("r1", "alice");                                  // 1 publication
+  msg("r1", "hi");                                       // 1 publication
+  msg("stranger", "hi");                                 // no-session
+  msg("stranger", "hi");                                 // no-session
+  send("r1", request::dm{"nobody", "x", {}});            // unknown-user
+  send_raw("r1", "\xc1");                                // bad-request
+  outbox out;
+  broker().on_bad_envelope("r9", 1, out);                // bad-request
+  const auto& stats = broker().stats();
+  EXPECT_EQ(stats.requests, 7U);
+  EXPECT_EQ(stats.published, 2U);
+  EXPECT_EQ(stats.error_count(error_code::no_session), 2U);
+  EXPECT_EQ(stats.error_count(error_code::unknown_user), 1U);
+  EXPECT_EQ(stats.error_count(error_code::bad_request), 2U);
+  EXPECT_EQ(stats.error_count(error_code::too_large), 0U);
+  EXPECT_EQ(stats.error_count(error_code::shutting_down), 0U);
+}
+
+TEST_F(core, one_peers_bad_input_does_not_affect_another) {
+  hello("r1", "alice");
+  hello("r2", "bob");
+  error(send_raw("r2", std::string(100, '\x91')), "r2", error_code::bad_request);
+  error(msg("r2", "", 1), "r2", error_code::bad_request);
+  EXPECT_EQ(reply<event::ack>(msg("r1", "fine", 1), "r1").seq, 1U);
+  EXPECT_EQ(broker().session_count(), 2U);
+}
+
+}  // namespace

@@ -1,0 +1,190 @@
+// Room history and sequencing, without sockets: `memory_history` keeps the
+// last N encoded bodies of each room and serves them newest-`limit` or
+// after-a-seq, oldest first, naming the oldest seq it still keeps; and
+// `room_table` hands out gap-free seqs per room and for `sys`, enforces the
+// room limit for new rooms only, and reports which rooms were active
+// recently. Bodies here are plain strings: the store never looks inside.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bcast/broker/memory_history.hpp"
+#include "bcast/broker/room_table.hpp"
+
+namespace {
+
+using bcast::broker::history_slice;
+using bcast::broker::memory_history;
+using bcast::broker::room_table;
+using bcast::proto::event::room_seq;
+
+std::string body_of(std::string_view room, std::uint64_t seq) {
+  return std::string(room) + "#" + std::to_string(seq);
+}
+
+// Appends seqs 1..count to `room`, each body naming its room and seq.
+void fill(memory_history& h, std::string_view room, std::uint64_t count) {
+  for (std::uint64_t seq = 1; seq <= count; ++seq) {
+    h.append(room, seq, std::make_shared<const std::string>(body_of(room, seq)));
+  }
+}
+
+// The seqs a slice holds, read back from the bodies fill() wrote.
+std::vector<std::uint64_t> seqs(const history_slice& slice) {
+  std::vector<std::uint64_t> out;
+  for (const auto& body : slice.bodies) {
+    out.push_back(std::stoull(body->substr(body->find('#') + 1)));
+  }
+  return out;
+}
+
+using seq_list = std::vector<std::uint64_t>;
+
+// --- memory_history ------------------------------------------------------
+
+TEST(memory_history, keeps_the_last_n_per_room) {
+  memory_history h(5, 1);
+  fill(h, "lobby", 12);
+  const auto slice = h.read("lobby", std::nullopt, 100);
+  EXPECT_EQ(seqs(slice), (seq_list{8, 9, 10, 11, 12}));
+  EXPECT_EQ(slice.first, 8U);
+}
+
+TEST(memory_history, reports_its_epoch) { EXPECT_EQ(memory_history(5, 77).epoch(), 77U); }
+
+TEST(memory_history, read_without_after_returns_the_newest_limit) {
+  memory_history h(100, 1);
+  fill(h, "lobby", 10);
+  EXPECT_EQ(seqs(h.read("lobby", std::nullopt, 3)), (seq_list{8, 9, 10}));
+  EXPECT_EQ(seqs(h.read("lobby", std::nullopt, 1)), (seq_list{10}));
+  EXPECT_EQ(seqs(h.read("lobby", std::nullopt, 10)).size(), 10U);
+  EXPECT_EQ(h.read("lobby", std::nullopt, 3).first, 1U) << "first is the oldest kept, not returned";
+  EXPECT_TRUE(h.read("lobby", std::nullopt, 0).bodies.empty());
+}
+
+TEST(memory_history, read_after_returns_the_following_oldest_first) {
+  memory_history h(100, 1);
+  fill(h, "lobby", 10);
+  EXPECT_EQ(seqs(h.read("lobby", 4, 100)), (seq_list{5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(seqs(h.read("lobby", 4, 2)), (seq_list{5, 6}));
+  EXPECT_EQ(seqs(h.read("lobby", 0, 3)), (seq_list{1, 2, 3}));
+  EXPECT_EQ(seqs(h.read("lobby", 9, 5)), (seq_list{10}));
+}
+
+TEST(memory_history, read_after_an_evicted_seq_starts_at_the_oldest_kept) {
+  memory_history h(4, 1);
+  fill(h, "lobby", 10);  // keeps 7..10
+  const auto slice = h.read("lobby", 2, 100);
+  EXPECT_EQ(seqs(slice), (seq_list{7, 8, 9, 10}));
+  EXPECT_EQ(slice.first, 7U);
+  EXPECT_EQ(seqs(h.read("lobby", 6, 2)), (seq_list{7, 8}));
+}
+
+TEST(memory_history, read_after_the_newest_returns_none) {
+  memory_history h(4, 1);
+  fill(h, "lobby", 10);
+  const auto at_newest = h.read("lobby", 10, 100);
+  EXPECT_TRUE(at_newest.bodies.empty());
+  EXPECT_EQ(at_newest.first, 7U);
+  EXPECT_TRUE(h.read("lobby", 11, 100).bodies.empty());
+  EXPECT_TRUE(h.read("lobby", UINT64_MAX, 100).bodies.empty());
+  EXPECT_TRUE(h.read("lobby", UINT64_MAX - 1, 1000).bodies.empty());
+}
+
+TEST(memory_history, unknown_room_has_nothing) {
+  memory_history h(4, 1);
+  const auto slice = h.read("nowhere", std::nullopt, 10);
+  EXPECT_TRUE(slice.bodies.empty());
+  EXPECT_EQ(slice.first, 0U);
+}
+
+TEST(memory_history, rooms_are_independent) {
+  memory_history h(3, 1);
+  fill(h, "lobby", 5);
+  fill(h, "dev", 2);
+  const auto lobby = h.read("lobby", std::nullopt, 10);
+  const auto dev = h.read("dev", std::nullopt, 10);
+  EXPECT_EQ(seqs(lobby), (seq_list{3, 4, 5}));
+  EXPECT_EQ(seqs(dev), (seq_list{1, 2}));
+  EXPECT_EQ(*dev.bodies.front(), "dev#1");
+  EXPECT_EQ(dev.first, 1U);
+  EXPECT_EQ(lobby.first, 3U);
+}
+
+TEST(memory_history, shares_the_bodies_it_was_given) {
+  memory_history h(3, 1);
+  const auto body = std::make_shared<const std::string>("bytes");
+  h.append("lobby", 1, body);
+  EXPECT_EQ(h.read("lobby", std::nullopt, 1).bodies.front(), body) << "no copy of the bytes";
+}
+
+TEST(memory_history, per_room_zero_keeps_nothing) {
+  memory_history h(0, 1);
+  fill(h, "lobby", 5);
+  const auto slice = h.read("lobby", std::nullopt, 10);
+  EXPECT_TRUE(slice.bodies.empty());
+  EXPECT_EQ(slice.first, 0U);
+  EXPECT_TRUE(h.read("lobby", 0, 10).bodies.empty());
+}
+
+// --- room_table ----------------------------------------------------------
+
+TEST(history_room_table, counts_seq_per_room_independently) {
+  room_table rooms(10);
+  EXPECT_EQ(rooms.next_seq("lobby", 1), 1U);
+  EXPECT_EQ(rooms.next_seq("lobby", 2), 2U);
+  EXPECT_EQ(rooms.next_seq("dev", 3), 1U);
+  EXPECT_EQ(rooms.next_seq("lobby", 4), 3U);
+  EXPECT_EQ(rooms.next_seq("dev", 5), 2U);
+  EXPECT_EQ(rooms.last_seq("lobby"), 3U);
+  EXPECT_EQ(rooms.last_seq("dev"), 2U);
+  EXPECT_EQ(rooms.last_seq("never"), 0U);
+}
+
+TEST(history_room_table, sys_seq_is_separate) {
+  room_table rooms(10);
+  EXPECT_EQ(rooms.sys_seq(), 0U);
+  EXPECT_EQ(rooms.next_sys_seq(), 1U);
+  EXPECT_EQ(rooms.next_seq("lobby", 1), 1U);
+  EXPECT_EQ(rooms.next_sys_seq(), 2U);
+  EXPECT_EQ(rooms.sys_seq(), 2U);
+  EXPECT_EQ(rooms.last_seq("lobby"), 1U);
+  EXPECT_EQ(rooms.last_seq("sys"), 0U) << "a room called sys is not the sys stream";
+}
+
+TEST(history_room_table, room_limit_refuses_only_new_rooms) {
+  room_table rooms(2);
+  EXPECT_EQ(rooms.next_seq("a", 1), 1U);
+  EXPECT_EQ(rooms.next_seq("b", 1), 1U);
+  EXPECT_EQ(rooms.next_seq("c", 1), std::nullopt);
+  EXPECT_EQ(rooms.last_seq("c"), 0U);
+  EXPECT_EQ(rooms.next_seq("a", 2), 2U);
+  EXPECT_EQ(rooms.next_seq("b", 2), 2U);
+  EXPECT_EQ(rooms.all().size(), 2U);
+}
+
+TEST(history_room_table, all_lists_rooms_by_name) {
+  room_table rooms(10);
+  (void)rooms.next_seq("lobby", 1);
+  (void)rooms.next_seq("dev", 1);
+  (void)rooms.next_seq("dev", 1);
+  EXPECT_EQ(rooms.all(), (std::vector<room_seq>{{"dev", 2}, {"lobby", 1}}));
+  EXPECT_TRUE(room_table(10).all().empty());
+}
+
+TEST(history_room_table, active_since_filters_by_time) {
+  room_table rooms(10);
+  (void)rooms.next_seq("old", 1000);
+  (void)rooms.next_seq("mid", 5000);
+  (void)rooms.next_seq("new", 9000);
+  (void)rooms.next_seq("old", 2000);
+  EXPECT_EQ(rooms.active_since(5000), (std::vector<room_seq>{{"mid", 1}, {"new", 1}}));
+  EXPECT_EQ(rooms.active_since(5001), (std::vector<room_seq>{{"new", 1}}));
+  EXPECT_EQ(rooms.active_since(2000),
+            (std::vector<room_seq>{{"mid", 1}, {"new", 1}, {"old", 2}}));
+  EXPECT_TRUE(rooms.active_since(9001).empty());
+}
+
+}  // namespace
