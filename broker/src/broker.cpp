@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <iterator>
 #include <system_error>
 #include <zmq_addon.hpp>
@@ -59,12 +60,22 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
   pub_.set(zmq::sockopt::linger, linger_ms());
   router_.bind(opts.in_endpoint);
   pub_.bind(opts.out_endpoint);
+  const std::string monitor_endpoint =
+      "inproc://bcast-connections-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+  if (zmq_socket_monitor(router_.handle(), monitor_endpoint.c_str(),
+                         ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    throw zmq::error_t();
+  }
+  monitor_ = zmq::socket_t(context, zmq::socket_type::pair);
+  monitor_.set(zmq::sockopt::linger, 0);
+  monitor_.connect(monitor_endpoint);
   stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   frames_.reserve(4);
 }
 
 broker::~broker() {
+  zmq_socket_monitor(router_.handle(), nullptr, 0);
   if (stop_fd_ >= 0) ::close(stop_fd_);
 }
 
@@ -82,7 +93,8 @@ void broker::run() {
   std::uint64_t next_expire = now + expire_every;
   std::uint64_t next_heartbeat = now;
   std::vector<zmq::pollitem_t> items{{router_.handle(), 0, ZMQ_POLLIN, 0},
-                                     {nullptr, stop_fd_, ZMQ_POLLIN, 0}};
+                                     {nullptr, stop_fd_, ZMQ_POLLIN, 0},
+                                     {monitor_.handle(), 0, ZMQ_POLLIN, 0}};
   while (true) {
     now = mono_ms();
     const std::uint64_t next = std::min(next_expire, next_heartbeat);
@@ -91,6 +103,7 @@ void broker::run() {
     if ((items[1].revents & ZMQ_POLLIN) != 0) break;
     now = mono_ms();
     if ((items[0].revents & ZMQ_POLLIN) != 0) drain_inbound(now);
+    if ((items[2].revents & ZMQ_POLLIN) != 0) watch_connections();
     if (now >= next_expire) {
       core_.expire(now, out_);
       next_expire = now + expire_every;
@@ -127,6 +140,23 @@ void broker::drain_inbound(std::uint64_t now) {
       core_.on_bad_envelope(routing_id, frames_.size() - 1, out_);
     }
     if (out_.replies.size() + out_.publications.size() >= drain_batch) flush();
+  }
+}
+
+void broker::watch_connections() {
+  std::vector<zmq::message_t> frames;
+  while (zmq::recv_multipart(monitor_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+    std::uint16_t event = 0;
+    if (frames.size() == 2 && frames[0].size() >= sizeof event) {
+      std::memcpy(&event, frames[0].data(), sizeof event);
+      if (event == ZMQ_EVENT_ACCEPTED) {
+        spdlog::info("connection accepted on {} ({} open)", frames[1].to_string_view(),
+                     ++open_connections_);
+      } else if (event == ZMQ_EVENT_DISCONNECTED && open_connections_ > 0) {
+        spdlog::info("connection closed ({} open)", --open_connections_);
+      }
+    }
+    frames.clear();
   }
 }
 

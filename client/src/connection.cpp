@@ -328,6 +328,8 @@ void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
   hb_ivl_ = std::max<std::uint64_t>(w.hb_ivl, 10);
   liveness_ = std::max<std::uint64_t>(w.liveness, 1);
   max_text_ = w.max_text;
+  // Seqs of an old epoch mean nothing in the new one.
+  if (new_epoch) acked_seq_.clear();
   for (auto& [name, room] : rooms_) {
     if (new_epoch) room.reset();
     const auto announced = std::find_if(w.rooms.begin(), w.rooms.end(),

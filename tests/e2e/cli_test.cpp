@@ -140,6 +140,50 @@ TEST_F(cli, sigint_stops_the_broker_with_exit_0) {
   EXPECT_EQ(broker_->wait(), 0) << broker_->err();
 }
 
+TEST(cli_endpoints, a_join_token_keeps_strangers_out) {
+  process broker({binary, "start", "--in", "0", "--out", "0", "--join-token", "s3cret",
+                  "--log-level", "off"});
+  const auto banner = broker.line();
+  ASSERT_TRUE(banner);
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(*banner, match, std::regex("in (\\S+) .*out (\\S+) ")));
+  const std::string in = match[1], out = match[2];
+  process stranger({binary, "send", "--name", "eve", "--in", in, "--out", out, "hi"});
+  EXPECT_EQ(stranger.wait(), 5);
+  EXPECT_NE(stranger.err().find("unauthorized"), std::string::npos);
+  process member({binary, "send", "--name", "ann", "--token", "s3cret", "--in", in, "--out", out, "hi"});
+  EXPECT_EQ(member.wait(), 0) << member.err();
+  broker.signal(SIGTERM);
+  EXPECT_EQ(broker.wait(), 0);
+}
+
+TEST(cli_endpoints, clients_notice_a_killed_broker_and_rejoin_its_successor) {
+  auto first = std::make_unique<process>(std::vector<std::string>{
+      binary, "start", "--in", "0", "--out", "0", "--heartbeat", "100", "--log-level", "off"});
+  const auto banner = first->line();
+  ASSERT_TRUE(banner);
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(*banner, match, std::regex("in (\\S+) .*out (\\S+) ")));
+  const std::string in = match[1], out = match[2];
+  process alice({binary, "connect", "--name", "alice", "--json", "--in", in, "--out", out});
+  ASSERT_TRUE(alice.line_containing(R"("status":"joined")")) << alice.err();
+  first->signal(SIGKILL);  // no shutdown notice: only silence tells
+  EXPECT_TRUE(first->wait());
+  EXPECT_TRUE(alice.line_containing(R"("status":"connection-lost")"));
+  alice.write("sent while the broker is down\n");
+  process second({binary, "start", "--in", in, "--out", out, "--heartbeat", "100", "--log-level", "off"});
+  ASSERT_TRUE(second.line()) << second.err();
+  EXPECT_TRUE(alice.line_containing(R"("status":"reconnected")"));
+  const auto msg = alice.line_containing(R"("type":"msg")");
+  ASSERT_TRUE(msg);
+  EXPECT_NE(msg->find(R"("seq":1,)"), std::string::npos) << *msg;  // a new epoch
+  EXPECT_NE(msg->find("sent while the broker is down"), std::string::npos) << *msg;
+  alice.close_stdin();
+  EXPECT_EQ(alice.wait(), 0) << alice.err();
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait(), 0);
+}
+
 TEST(cli_endpoints, ipc_endpoints_work_end_to_end) {
   const std::string dir = ::testing::TempDir();
   const std::string in = "ipc://" + dir + "bcast-e2e-in-" + std::to_string(::getpid());

@@ -14,7 +14,11 @@ namespace bcast::test {
 
 process::process(std::vector<std::string> argv, std::vector<std::string> env) {
   int in[2], out[2], err[2];
-  if (::pipe(in) != 0 || ::pipe(out) != 0 || ::pipe(err) != 0) throw std::runtime_error("pipe");
+  // O_CLOEXEC: a later child must not inherit these ends (it would hold
+  // our stdin pipe open, and its reader would never see end of input).
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe");
+  }
   pid_ = ::fork();
   if (pid_ == 0) {
     ::dup2(in[0], 0);

@@ -1,6 +1,6 @@
 // The broker process: binds ROUTER (IN) and PUB (OUT), and runs one event
-// loop whose phases are drain inbound, send what the core produced, end
-// silent sessions and heartbeat, until asked to stop; then it publishes
+// loop whose phases are drain inbound, log connection events, send what the
+// core produced, end silent sessions and heartbeat, until asked to stop; then it publishes
 // `shutdown`, refuses what is still queued and closes with a bounded linger.
 #pragma once
 
@@ -44,6 +44,7 @@ class broker {
 
  private:
   void drain_inbound(std::uint64_t now);
+  void watch_connections();
   void refuse_inbound();
   void flush();
   void send_reply(const reply& r);
@@ -51,6 +52,8 @@ class broker {
   options opts_;
   zmq::socket_t router_;
   zmq::socket_t pub_;
+  zmq::socket_t monitor_;  // connection events of the ROUTER (accepted, closed)
+  std::size_t open_connections_ = 0;
   int stop_fd_ = -1;
   core core_;
   outbox out_;
