@@ -233,7 +233,11 @@ void connection::on_published(proto::any_event e, std::uint64_t now) {
     }
   }
   if (epoch && !epoch_) epoch_ = epoch;
-  ever_connected_ = true;
+  if (!ever_connected_) {
+    // A listener's first publication proves its subscription is live.
+    ever_connected_ = true;
+    events_.push_back(status_event{status::joined, "listening"});
+  }
   std::visit(
       [&](auto& m) {
         using type = std::decay_t<decltype(m)>;

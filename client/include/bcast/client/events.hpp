@@ -49,7 +49,7 @@ struct who_event {
 };
 
 enum class status {
-  joined,           // first welcome: the session is live
+  joined,           // first welcome (listeners: first publication): we are in
   connection_lost,  // nothing heard from the broker for `liveness` intervals
   reconnected,      // welcome again after a loss; missed messages follow
   server_shutdown,  // the broker announced it is stopping

@@ -1,0 +1,429 @@
+#!/usr/bin/python3
+"""A small Python client for broadcast-server (BCAST/1; proto/PROTOCOL.md is the spec).
+
+Protocol steps, as this client follows them:
+
+1. A SUB socket connects to the broker's OUT (PUB) endpoint and subscribes to
+   ``sys/`` and ``room/<r>/`` per followed room *before* the hello, so all that
+   is published after the welcome is on its way to us. Publications are two
+   frames, [topic][body]; every body is one MessagePack map, key ``t`` its type.
+2. A DEALER connects to IN (ROUTER) with IMMEDIATE=1 and a random routing id
+   not starting with a zero byte; a request or an answer is one frame.
+3. ``{t: hello, v: 1, name, rooms, [token], [session]}`` is repeated every
+   heartbeat until ``{t: welcome, session, epoch, hb_ivl (ms), liveness,
+   sys_seq, rooms: {room: last seq}, max_text}``; each stream starts after
+   those seqs. The constructor also waits for a first publication (a heartbeat
+   at the latest): it proves the subscription live.
+4. Rooms publish ``{t: msg, epoch, seq, ts, room, from, text}``; ``sys/`` has
+   ``join``/``leave``/``shutdown`` (sequenced) and ``hb`` (``rooms``: room ->
+   last seq, ``sys_seq``). Seqs run 1, 2, 3... per stream: duplicates are
+   dropped, later seqs held, and a gap is filled with ``{t: history, room,
+   after: last, limit}``, answered by ``{t: history, room, msgs, first, last}``;
+   seqs below ``first`` (the oldest kept) are reported as ``lost``.
+5. ``{t: msg, room, text, id}`` and ``{t: dm, to, text, id}`` are re-sent every
+   2*hb_ivl until ``{t: ack, id, [room, seq]}``: the broker acks a repeated id
+   without carrying it out twice. A dm arrives on the DEALER: ``{t: dm, from,
+   text, ts}``. ``who``/``ping`` may carry an ``id``, echoed in the answer.
+6. An idle client pings every hb_ivl; the broker ends a session silent for
+   ``liveness`` intervals (``leave``, reason ``timeout``). A broker silent that
+   long, a ``shutdown``, a new ``epoch`` or ``error`` ``no-session`` make the
+   client say hello again, with its session token to resume.
+7. ``{t: bye}`` ends the session (``leave``, reason ``bye``).
+"""
+import argparse
+import collections
+import itertools
+import os
+import sys
+import time
+
+import msgpack
+import zmq
+
+
+class ProtocolError(Exception):
+    """The broker refused the hello: args are (code, reason)."""
+
+
+class Client:
+    """One named session: ``send()`` to speak, iterate ``events()`` to hear."""
+
+    def __init__(self, name, in_endpoint, out_endpoint, rooms=("lobby",), token=None,
+                 timeout=10.0, report_acks=False):
+        self.name, self.rooms, self.token = name, list(rooms) or ["lobby"], token
+        self.report_acks, self.acked = report_acks, {}  # acked: request id -> seq
+        self.hb_ivl, self.liveness, self.max_text = 1.0, 3, 4096
+        self.session = self.epoch = None
+        self._joined = self._heard_sub = False
+        self._last = dict.fromkeys(self.rooms, 0)       # last seq delivered
+        self._announced = dict.fromkeys(self.rooms, 0)  # highest seq known to exist
+        self._held = {r: {} for r in self.rooms}        # seq -> msg after a gap
+        self._fill_sent, self._sys_last, self._acked_seq = {}, 0, {}
+        self._pending = {}  # id -> [packed body, when last sent or None]
+        self._events, self._stash, self._replies = collections.deque(), [], {}
+        self._ids, self._last_sent, self._hello_sent = itertools.count(1), 0.0, float("-inf")
+        self._ctx = zmq.Context()
+        self._sub, self._dealer = self._ctx.socket(zmq.SUB), self._ctx.socket(zmq.DEALER)
+        self._poller = zmq.Poller()
+        for s in (self._sub, self._dealer):
+            s.setsockopt(zmq.LINGER, 1000)
+            s.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)
+            self._poller.register(s, zmq.POLLIN)
+        for topic in ["sys/"] + [f"room/{r}/" for r in self.rooms]:
+            self._sub.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        self._sub.connect(out_endpoint)
+        self._dealer.setsockopt(zmq.IMMEDIATE, 1)
+        self._dealer.setsockopt(zmq.ROUTING_ID, b"P" + os.urandom(15))
+        self._dealer.connect(in_endpoint)
+        self._last_heard = time.monotonic()
+        deadline = self._last_heard + timeout
+        try:
+            self._say_hello()
+            while not (self._joined and self._heard_sub):
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"no welcome from the broker at {in_endpoint}")
+                self.poll(deadline - time.monotonic())
+        except BaseException:
+            self._ctx.destroy(linger=0)
+            raise
+
+    def send(self, text, room=None):
+        """Queues a room message, sent until acked; returns its id."""
+        return self._request({"t": "msg", "room": room or self.rooms[0], "text": text})
+
+    def dm(self, to, text):
+        """Queues a private message to ``to``, sent until acked; returns its id."""
+        return self._request({"t": "dm", "to": to, "text": text})
+
+    def who(self, timeout=5.0):
+        """Returns the users online: a list of {name, since}."""
+        rid, deadline, sent = next(self._ids), time.monotonic() + timeout, float("-inf")
+        while rid not in self._replies:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("no answer to who")
+            if time.monotonic() - sent >= self.hb_ivl and self._transmit({"t": "who", "id": rid}):
+                sent = time.monotonic()
+            self.poll(deadline - time.monotonic())
+        return self._replies.pop(rid).get("users", [])
+
+    def events(self, timeout=None):
+        """Yields events in order until ``timeout`` s have passed (None: ever):
+        the bodies (dicts) of msg, join, leave, shutdown, dm, error; acks with
+        report_acks; {t: lost, room, first_seq, count} for unrecoverable seqs."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            while self._events:
+                yield self._events.popleft()
+            left = 3600.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.poll(left)
+
+    @property
+    def unacked(self):
+        return len(self._pending)
+
+    def caught_up(self):
+        """True when every acked message of ours has been delivered on SUB."""
+        return all(self._last.get(r, s) >= s for r, s in self._acked_seq.items())
+
+    def close(self):
+        """Says bye when joined; closes the sockets (bounded linger)."""
+        if not self._ctx.closed:
+            if self._joined:
+                self._transmit({"t": "bye"})
+            self._sub.close(linger=0)
+            self._dealer.close()
+            self._ctx.term()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def poll(self, timeout=0.1, fds=()):
+        """Handles traffic and timers for up to ``timeout`` s (a quarter
+        heartbeat at most); returns those of ``fds`` ready to read."""
+        for fd in fds:
+            self._poller.register(fd, zmq.POLLIN)
+        try:
+            ready = dict(self._poller.poll(int(max(0.0, min(timeout, self.hb_ivl / 4) * 1000))))
+        finally:
+            for fd in fds:
+                self._poller.unregister(fd)
+        for sock, handle, nframes in ((self._sub, self._on_published, 2),
+                                      (self._dealer, self._on_reply, 1)):
+            while sock in ready:
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                try:  # undecodable bodies are ignored
+                    body = msgpack.unpackb(frames[-1], raw=False) if len(frames) == nframes else None
+                except Exception:
+                    body = None
+                if isinstance(body, dict):
+                    handle(body)
+        self._timers()
+        return [fd for fd in fds if fd in ready]
+
+    def _request(self, body):
+        rid = body["id"] = next(self._ids)
+        self._pending[rid] = [msgpack.packb(body), None]
+        if self._joined:
+            self._resend(float("inf"))
+        return rid
+
+    def _transmit(self, body):
+        try:
+            self._dealer.send(body if isinstance(body, bytes) else msgpack.packb(body), zmq.NOBLOCK)
+        except zmq.Again:  # IMMEDIATE: no connection to the broker now
+            return False
+        self._last_sent = time.monotonic()
+        return True
+
+    def _resend(self, older_than):
+        now = time.monotonic()
+        for entry in self._pending.values():
+            if entry[1] is None or now - entry[1] >= older_than:
+                if not self._transmit(entry[0]):
+                    return
+                entry[1] = now
+
+    def _say_hello(self):
+        hello = {"t": "hello", "v": 1, "name": self.name, "rooms": self.rooms}
+        hello.update({k: v for k, v in (("session", self.session), ("token", self.token)) if v})
+        self._transmit(hello)
+        self._hello_sent = time.monotonic()
+
+    def _rejoin(self):
+        if self._joined:
+            self._joined = False
+            self._say_hello()
+
+    def _timers(self):
+        now = time.monotonic()
+        if self._joined and now - self._last_heard > self.liveness * self.hb_ivl:
+            self._rejoin()  # the broker is silent: gone, or restarted
+        if not self._joined:
+            if now - self._hello_sent >= self.hb_ivl:
+                self._say_hello()
+            return
+        if now - self._last_sent >= self.hb_ivl:
+            self._transmit({"t": "ping"})
+        self._resend(2 * self.hb_ivl)
+        self._request_fills()
+
+    def _on_reply(self, m):
+        self._last_heard = time.monotonic()
+        t, rid, code = m.get("t"), m.get("id"), m.get("code")
+        if t == "welcome":
+            self._on_welcome(m)
+        elif t == "ack" and self._pending.pop(rid, None) is not None:
+            room, seq = m.get("room"), m.get("seq")
+            self.acked[rid] = seq
+            if room in self._last and isinstance(seq, int):
+                self._acked_seq[room] = max(self._acked_seq.get(room, 0), seq)
+            if self.report_acks:
+                self._events.append(m)
+        elif t == "error" and code == "no-session":
+            self._rejoin()
+        elif t == "error" and rid is None and self.epoch is None:
+            raise ProtocolError(code, m.get("reason"))
+        elif t == "error" and not (code in ("shutting-down", "rate-limited") and rid in self._pending):
+            self._pending.pop(rid, None)  # refused for good (else retried later)
+            self._events.append(m)
+        elif t == "history":
+            self._on_history(m)
+        elif t == "dm":
+            self._events.append(m)
+        elif t in ("who", "pong") and rid is not None:
+            self._replies[rid] = m
+
+    def _on_welcome(self, w):
+        if self._joined:
+            return  # the answer to a repeated hello
+        first, new_epoch = self.epoch is None, self.epoch not in (None, w.get("epoch"))
+        self.session, self.epoch = w.get("session"), w.get("epoch")
+        self.hb_ivl = max(w.get("hb_ivl", 1000), 10) / 1000
+        self.liveness, self.max_text = max(w.get("liveness", 3), 1), w.get("max_text", 4096)
+        for r in self.rooms:
+            seq = (w.get("rooms") or {}).get(r, 0)
+            if new_epoch:  # a new history: start over from its beginning
+                self._last[r], self._announced[r], self._held[r] = 0, 0, {}
+            elif first:
+                self._last[r] = seq
+            self._announced[r] = max(self._announced[r], seq)
+        if first or new_epoch:
+            self._sys_last = w.get("sys_seq", 0)
+        self._joined, self._fill_sent = True, {}
+        stash, self._stash = self._stash, []
+        for m in stash:
+            if m.get("epoch") in (None, self.epoch):
+                self._on_published(m)
+        self._resend(0)
+        self._request_fills()
+
+    def _on_published(self, m):
+        self._last_heard, self._heard_sub = time.monotonic(), True
+        if self._joined and m.get("epoch") not in (None, self.epoch):
+            self._rejoin()  # the broker started a new epoch
+        if not self._joined:
+            if len(self._stash) < 100000:
+                self._stash.append(m)
+            return
+        t, seq, r = m.get("t"), m.get("seq"), m.get("room")
+        if t == "msg" and r in self._last and isinstance(seq, int) and seq > self._last[r]:
+            self._announced[r] = max(self._announced[r], seq)
+            self._held[r][seq] = m
+            self._release(r)
+        elif t in ("join", "leave", "shutdown") and isinstance(seq, int) and seq > self._sys_last:
+            self._sys_last = seq
+            self._events.append(m)
+            self._joined = self._joined and t != "shutdown"  # then hello until it is back
+        elif t == "hb":
+            for room, last in (m.get("rooms") or {}).items():
+                if room in self._announced and isinstance(last, int):
+                    self._announced[room] = max(self._announced[room], last)
+            self._sys_last = max(self._sys_last, m.get("sys_seq", 0))
+        self._request_fills()
+
+    def _on_history(self, h):
+        r = h.get("room")
+        msgs = [m for m in h.get("msgs", []) if isinstance(m, dict) and isinstance(m.get("seq"), int)]
+        if r not in self._last or (msgs and msgs[0].get("epoch") != self.epoch):
+            return  # not ours, or from before an epoch change
+        self._fill_sent.pop(r, None)
+        held, last = self._held[r], self._last[r]
+        self._announced[r] = max(self._announced[r], h.get("last", 0))
+        for m in msgs:
+            if m["seq"] > last:
+                held.setdefault(m["seq"], m)
+        # Seqs older than the oldest kept, and not held from SUB, are gone.
+        gone_until = min(h.get("first", 0), min(held) if held else self._announced[r] + 1)
+        if gone_until > last + 1:
+            self._events.append({"t": "lost", "room": r, "first_seq": last + 1,
+                                 "count": gone_until - last - 1})
+            self._last[r] = gone_until - 1
+        self._release(r)
+        self._request_fills()
+
+    def _release(self, r):
+        while self._last[r] + 1 in self._held[r]:
+            self._last[r] += 1
+            self._events.append(self._held[r].pop(self._last[r]))
+
+    def _request_fills(self):
+        now = time.monotonic()
+        for r in self.rooms if self._joined else ():
+            sent = self._fill_sent.get(r)
+            if self._announced[r] > self._last[r] and (sent is None or now - sent >= 2 * self.hb_ivl):
+                if self._transmit({"t": "history", "room": r, "after": self._last[r], "limit": 1000}):
+                    self._fill_sent[r] = now
+
+
+# -- the renderings of the C++ client (client/src/format.cpp) -------------------
+def sanitize(text):
+    return "".join("^" + chr(ord(c) + 0x40) if ord(c) < 0x20 else "^?" if c == "\x7f"
+                   else f"\\u{ord(c):04x}" if "\x80" <= c <= "\x9f" else c for c in str(text))
+
+
+def text_line(e):
+    t, clock = e.get("t"), time.strftime("%H:%M:%S", time.localtime(e.get("ts", 0) / 1000))
+    s, why = sanitize, e.get("reason") or "bye"
+    return {"msg": lambda: f"{clock} {s(e['from'])}: {s(e['text'])}",
+            "dm": lambda: f"{clock} (private) {s(e['from'])}: {s(e['text'])}",
+            "join": lambda: f"* {s(e['name'])} joined",
+            "leave": lambda: f"* {s(e['name'])} left" + ("" if why == "bye" else f" ({s(why)})"),
+            "lost": lambda: f"* {e['count']} message(s) in {e['room']} could not be recovered "
+                            f"(seq {e['first_seq']}-{e['first_seq'] + e['count'] - 1})",
+            "shutdown": lambda: "* server shut down — waiting for it to return"}.get(t, lambda: None)()
+
+
+def json_string(text):
+    return '"' + "".join("\\" + c if c in '"\\' else f"\\u{ord(c):04x}" if ord(c) < 0x20 else c
+                         for c in str(text)) + '"'
+
+
+JSON_FIELDS = {"msg": ("room", "seq", "ts", "from", "text"), "join": ("name", "ts"),
+               "leave": ("name", "reason", "ts"), "dm": ("from", "text", "ts"),
+               "lost": ("room", "first_seq", "count"), "ack": ("id", "room", "seq"),
+               "error": ("code", "reason", "id")}
+
+
+def json_line(e):
+    if e.get("t") == "shutdown":
+        return '{"type":"status","status":"server-shutdown","detail":' + json_string(e.get("reason", "")) + "}"
+    return "{" + ",".join([f'"type":"{e["t"]}"'] + [
+        f'"{k}":' + (json_string(e[k]) if isinstance(e[k], str) else str(e[k]))
+        for k in JSON_FIELDS[e["t"]] if e.get(k) is not None]) + "}"
+
+
+def chat(args):
+    """Sends each stdin line and prints each event; at end of input waits until
+    its messages are acked and seen, says bye; returns the exit code."""
+    client = Client(args.name, args.in_ep, args.out_ep, rooms=args.room or ["lobby"],
+                    token=args.token, timeout=args.timeout, report_acks=args.json)
+    if args.json:
+        print('{"type":"status","status":"joined","detail":' + json_string(args.name) + "}", flush=True)
+    code, partial, ended, number = 0, b"", None, 0
+    try:
+        while ended is None or client.unacked or not client.caught_up():
+            if client.poll(0.1, () if ended else (0,)):
+                chunk = os.read(0, 65536)
+                *lines, partial = (partial + chunk).split(b"\n") if chunk else (partial, b"")
+                ended = None if chunk else time.monotonic()
+                for line in (line.removesuffix(b"\r") for line in lines):
+                    number += 1
+                    try:
+                        if line and len(line) <= client.max_text:
+                            client.send(line.decode())
+                        elif line:
+                            raise ValueError(f"is {len(line)} bytes; the limit is {client.max_text}")
+                    except ValueError as e:  # UnicodeDecodeError is one too
+                        print(f"bcast_client: line {number} not sent: {e}", file=sys.stderr)
+                        code = 5
+            for e in client.events(0):
+                if e.get("t") == "error":
+                    code = 5
+                    if not args.json:
+                        ref = f"message {e['id']} refused: " if e.get("id") is not None else ""
+                        print(f"bcast_client: {ref}{e.get('code')}: {e.get('reason')}", file=sys.stderr)
+                line = json_line(e) if args.json else text_line(e)
+                if line is not None:
+                    print(line, flush=True)
+            if ended is not None and time.monotonic() - ended > args.timeout:
+                print(f"bcast_client: {client.unacked} message(s) not acknowledged", file=sys.stderr)
+                return 3
+        return code
+    except KeyboardInterrupt:
+        return code
+    finally:
+        client.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="A Python client for broadcast-server.")
+    p = parser.add_subparsers(dest="command", required=True).add_parser(
+        "chat", help="send stdin lines to a room, print what happens there")
+    p.add_argument("--name", required=True)
+    p.add_argument("--in", dest="in_ep", default="tcp://127.0.0.1:5555")
+    p.add_argument("--out", dest="out_ep", default="tcp://127.0.0.1:5556")
+    p.add_argument("--room", action="append", help="room to follow (the first gets what you send)")
+    p.add_argument("--token", help="join token, when the broker requires one")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the broker")
+    p.add_argument("--json", action="store_true", help="print one JSON object per event")
+    args = parser.parse_args(argv)
+    try:
+        return chat(args)
+    except ProtocolError as e:
+        print(f"bcast_client: {e.args[0]}: {e.args[1]}", file=sys.stderr)
+        return 4 if e.args[0] in ("name-taken", "invalid-name") else 5
+    except TimeoutError as e:
+        print(f"bcast_client: {e}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
