@@ -30,9 +30,24 @@ struct start_args {
 };
 
 broker::broker* running = nullptr;
+volatile std::sig_atomic_t stop_before_running = 0;
 
 extern "C" void on_stop_signal(int) {
-  if (running != nullptr) running->request_stop();
+  if (running != nullptr) {
+    running->request_stop();
+  } else {
+    stop_before_running = 1;
+  }
+}
+
+// Installed before anything binds, so a stop request is never lost to the
+// default action (which would exit non-zero without a shutdown notice).
+void catch_stop_signals() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 }
 
 void set_up_logging(const start_args& args) {
@@ -63,10 +78,13 @@ int run_start(start_args& args) {
     throw CLI::ValidationError("--max-text", "must be at least 1 KiB below --max-frame");
   }
   set_up_logging(args);
+  catch_stop_signals();
 
   zmq::context_t context;
   broker::memory_history history(args.broker.history, broker::wall_ms());
   broker::broker b(context, args.broker, history);
+  running = &b;
+  if (stop_before_running != 0) b.request_stop();
   std::printf("broadcast-server listening: in %s (ROUTER), out %s (PUB)\n",
               b.in_endpoint().c_str(), b.out_endpoint().c_str());
   std::fflush(stdout);
@@ -74,12 +92,6 @@ int run_start(start_args& args) {
                history.epoch(), args.broker.heartbeat_ms, args.broker.liveness,
                args.broker.history, args.broker.max_text);
 
-  running = &b;
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
   b.run();
   running = nullptr;
   return exit_ok;

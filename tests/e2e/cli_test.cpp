@@ -46,24 +46,24 @@ TEST_F(cli, start_prints_where_it_listens) {
 }
 
 TEST_F(cli, connect_sends_stdin_lines_and_prints_the_room) {
-  auto bob = client({"connect", "--name", "bob"});
-  // Bob is in once Alice's join reaches him.
+  auto bob = client({"connect", "--name", "bob", "--json"});
+  ASSERT_TRUE(bob->line_containing(R"("status":"joined")")) << bob->err();
   auto alice = client({"connect", "--name", "alice"});
-  ASSERT_TRUE(bob->line_containing("* alice joined")) << bob->err();
   alice->write("hello bob\nsecond line\n");
   alice->close_stdin();
-  const auto first = bob->line_containing("alice: hello bob");
-  ASSERT_TRUE(first) << bob->err();
-  EXPECT_TRUE(std::regex_match(*first, std::regex(R"(\d\d:\d\d:\d\d alice: hello bob)"))) << *first;
-  EXPECT_TRUE(bob->line_containing("alice: second line"));
-  EXPECT_TRUE(bob->line_containing("* alice left"));
+  EXPECT_TRUE(bob->line_containing(R"({"type":"join","name":"alice")"));
+  EXPECT_TRUE(bob->line_containing(R"("from":"alice","text":"hello bob"})"));
+  EXPECT_TRUE(bob->line_containing(R"("from":"alice","text":"second line"})"));
+  EXPECT_TRUE(bob->line_containing(R"({"type":"leave","name":"alice","reason":"bye")"));
   // Alice shows her own messages, once each, then exits 0.
   EXPECT_EQ(alice->wait(), 0) << alice->err();
   std::vector<std::string> alice_lines;
   while (auto l = alice->line(std::chrono::milliseconds(100))) alice_lines.push_back(*l);
   ASSERT_EQ(alice_lines.size(), 2U);
-  EXPECT_NE(alice_lines[0].find("alice: hello bob"), std::string::npos);
-  EXPECT_NE(alice_lines[1].find("alice: second line"), std::string::npos);
+  EXPECT_TRUE(std::regex_match(alice_lines[0], std::regex(R"(\d\d:\d\d:\d\d alice: hello bob)")))
+      << alice_lines[0];
+  EXPECT_TRUE(std::regex_match(alice_lines[1], std::regex(R"(\d\d:\d\d:\d\d alice: second line)")))
+      << alice_lines[1];
   bob->close_stdin();
   EXPECT_EQ(bob->wait(), 0);
 }
