@@ -86,15 +86,30 @@ void print_event(const client::client_event& e, const client_args& args, bool sh
     return;
   }
   if (const auto* error = std::get_if<client::error_event>(&e)) {
-    std::fprintf(stderr, "broadcast-server: %s%s: %s\n",
-                 error->id ? ("message " + std::to_string(*error->id) + " refused: ").c_str() : "",
-                 error->code.c_str(), error->reason.c_str());
+    std::fprintf(stderr, "broadcast-server: %s: %s\n", error->code.c_str(), error->reason.c_str());
     return;
   }
   if (auto line = client::text_line(e, show_room)) {
     std::printf("%s\n", line->c_str());
     std::fflush(stdout);
   }
+}
+
+std::optional<int> pump_events(
+    client::connection& conn, const stop_signals& signals,
+    std::optional<std::chrono::milliseconds> limit,
+    const std::function<std::optional<int>(const client::client_event&)>& on_event,
+    const std::function<void()>& on_idle) {
+  const auto deadline = std::chrono::steady_clock::now() + limit.value_or(std::chrono::milliseconds(0));
+  const int sig = signals.fd();
+  while (!limit || std::chrono::steady_clock::now() < deadline) {
+    if (!conn.wait(std::chrono::milliseconds(100), {&sig, 1}).empty()) return exit_ok;
+    while (auto e = conn.next_event()) {
+      if (auto code = on_event(*e)) return code;
+    }
+    if (on_idle) on_idle();
+  }
+  return std::nullopt;
 }
 
 std::optional<int> fatal_exit_code(const client::error_event& e) {

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,9 +44,32 @@ void add_client_options(CLI::App& cmd, client_args& args, option_set set);
 // not show), one flushed line. Errors go to stderr in text mode.
 void print_event(const client::client_event& e, const client_args& args, bool show_room);
 
+class stop_signals;
+
+// Runs `conn`, handing every event to `on_event`, until it returns an exit
+// code, a stop signal arrives (exit 0), or `limit` passes (nullopt).
+// `on_idle` runs after every wake-up.
+std::optional<int> pump_events(client::connection& conn, const stop_signals& signals,
+                               std::optional<std::chrono::milliseconds> limit,
+                               const std::function<std::optional<int>(const client::client_event&)>& on_event,
+                               const std::function<void()>& on_idle = {});
+
 // Maps an error the broker sent about our hello to an exit code, or nullopt
 // when the error is about a single message.
 [[nodiscard]] std::optional<int> fatal_exit_code(const client::error_event& e);
+
+// Says bye when it goes out of scope, on every exit path: a client that
+// fails must not keep its name taken until its session times out.
+class leave_on_exit {
+ public:
+  explicit leave_on_exit(client::connection& conn) : conn_(conn) {}
+  ~leave_on_exit() { conn_.leave(); }
+  leave_on_exit(const leave_on_exit&) = delete;
+  leave_on_exit& operator=(const leave_on_exit&) = delete;
+
+ private:
+  client::connection& conn_;
+};
 
 // SIGINT and SIGTERM as a readable file descriptor (signalfd): blocked for
 // the whole process so a poll loop can handle them like input.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include "bcast/proto/validate.hpp"
@@ -52,6 +53,7 @@ struct session_run {
   client::connection& conn;
   int exit_code = exit_ok;
   std::size_t line_number = 0;
+  std::map<std::uint64_t, std::size_t> line_of_id;  // for refusals from the broker
 
   // Sends one input line, or says on stderr why it cannot be sent.
   void send_line(std::string line) {
@@ -64,13 +66,25 @@ struct session_run {
       refuse("is " + std::to_string(line.size()) + " bytes; the broker takes at most " +
              std::to_string(conn.max_text()));
     } else {
-      conn.send(std::move(line));
+      line_of_id[conn.send(std::move(line))] = line_number;
     }
   }
 
   void refuse(const std::string& why) {
     std::fprintf(stderr, "broadcast-server: line %zu not sent: it %s\n", line_number, why.c_str());
     exit_code = exit_refused;
+  }
+
+  // A message the broker refused: said with its input line number.
+  void report_refused(const client::error_event& error) {
+    exit_code = exit_refused;
+    const auto line = error.id ? line_of_id.find(*error.id) : line_of_id.end();
+    if (args.json || line == line_of_id.end()) {
+      print_event(error, args, false);
+      return;
+    }
+    std::fprintf(stderr, "broadcast-server: line %zu refused: %s: %s\n", line->second,
+                 error.code.c_str(), error.reason.c_str());
   }
 
   // Prints pending events; returns an exit code when one ends the session.
@@ -82,9 +96,13 @@ struct session_run {
           print_event(*e, args, show_room);
           return fatal;
         }
-        exit_code = exit_refused;
+        report_refused(*error);
+        continue;
       }
-      if (std::holds_alternative<client::ack_event>(*e) && !args.json) continue;
+      if (const auto* ack = std::get_if<client::ack_event>(&*e)) {
+        line_of_id.erase(ack->id);
+        if (!args.json) continue;
+      }
       print_event(*e, args, show_room);
     }
     return std::nullopt;
@@ -97,7 +115,8 @@ int run_connect(const client_args& args) {
   opts.name = resolve_name(args);
   zmq::context_t context;
   client::connection conn(context, opts);
-  session_run run{args, conn};
+  const leave_on_exit leave(conn);
+  session_run run{args, conn, exit_ok, 0, {}};
   line_reader reader;
   ::fcntl(STDIN_FILENO, F_SETFL, ::fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 
@@ -106,14 +125,13 @@ int run_connect(const client_args& args) {
   std::optional<clock::time_point> input_ended;
   while (true) {
     std::vector<int> fds{signals.fd()};
-    if (!input_ended) fds.push_back(STDIN_FILENO);
+    // Input is read once joined: lines are checked against the broker's own
+    // max_text, told in its welcome.
+    if (!input_ended && conn.ever_connected()) fds.push_back(STDIN_FILENO);
     const auto ready = conn.wait(step, fds);
     if (auto fatal = run.print_events()) return *fatal;
     for (const int fd : ready) {
-      if (fd == signals.fd()) {
-        conn.leave();
-        return run.exit_code;
-      }
+      if (fd == signals.fd()) return run.exit_code;
       std::vector<std::string> lines;
       if (!reader.read_available(lines)) input_ended = clock::now();
       for (auto& line : lines) run.send_line(std::move(line));
@@ -124,10 +142,7 @@ int run_connect(const client_args& args) {
                    opts.in_endpoint.c_str(), args.timeout_s);
       return exit_unreachable;
     }
-    if (input_ended && conn.unacked() == 0 && conn.caught_up()) {
-      conn.leave();
-      return run.exit_code;
-    }
+    if (input_ended && conn.unacked() == 0 && conn.caught_up()) return run.exit_code;
     if (input_ended && now - *input_ended > timeout) {
       std::fprintf(stderr, "broadcast-server: %zu message(s) not acknowledged within %.1f s\n",
                    conn.unacked(), args.timeout_s);

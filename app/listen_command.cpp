@@ -26,22 +26,23 @@ int run_listen(const listen_args& args) {
   const auto started = std::chrono::steady_clock::now();
   bool warned = false;
   std::uint64_t messages = 0;
-  while (true) {
-    const int sig = signals.fd();
-    if (!conn.wait(std::chrono::milliseconds(200), {&sig, 1}).empty()) return exit_ok;
-    while (auto e = conn.next_event()) {
-      print_event(*e, args.client, show_room);
-      if (std::holds_alternative<client::message_event>(*e) && ++messages == args.count) {
-        return exit_ok;
-      }
-    }
-    if (!warned && !conn.ever_connected() &&
-        std::chrono::steady_clock::now() - started > timeout_of(args.client)) {
-      std::fprintf(stderr, "broadcast-server: nothing heard from %s yet; still trying\n",
-                   opts.out_endpoint.c_str());
-      warned = true;
-    }
-  }
+  const auto result = pump_events(
+      conn, signals, std::nullopt,
+      [&](const client::client_event& e) -> std::optional<int> {
+        print_event(e, args.client, show_room);
+        const bool counted = std::holds_alternative<client::message_event>(e);
+        if (counted && ++messages == args.count) return exit_ok;
+        return std::nullopt;
+      },
+      [&] {
+        if (!warned && !conn.ever_connected() &&
+            std::chrono::steady_clock::now() - started > timeout_of(args.client)) {
+          std::fprintf(stderr, "broadcast-server: nothing heard from %s yet; still trying\n",
+                       opts.out_endpoint.c_str());
+          warned = true;
+        }
+      });
+  return result.value_or(exit_ok);
 }
 
 }  // namespace

@@ -26,25 +26,21 @@ int run_send(const send_args& args) {
   opts.name = resolve_name(args.client);
   zmq::context_t context;
   client::connection conn(context, opts);
+  const leave_on_exit leave(conn);
   const std::uint64_t id = args.to.empty() ? conn.send(text) : conn.send_dm(args.to, text);
-
-  const auto deadline = std::chrono::steady_clock::now() + timeout_of(args.client);
-  while (std::chrono::steady_clock::now() < deadline) {
-    const int sig = signals.fd();
-    if (!conn.wait(std::chrono::milliseconds(100), {&sig, 1}).empty()) return exit_ok;
-    while (auto e = conn.next_event()) {
-      if (const auto* ack = std::get_if<client::ack_event>(&*e); ack && ack->id == id) {
-        if (args.client.json) print_event(*e, args.client, false);
-        conn.leave();
-        return exit_ok;
-      }
-      if (const auto* error = std::get_if<client::error_event>(&*e)) {
-        print_event(*e, args.client, false);
-        if (auto fatal = fatal_exit_code(*error)) return *fatal;
-        return exit_refused;
-      }
+  const auto result = pump_events(conn, signals, timeout_of(args.client),
+                                  [&](const client::client_event& e) -> std::optional<int> {
+    if (const auto* ack = std::get_if<client::ack_event>(&e); ack && ack->id == id) {
+      if (args.client.json) print_event(e, args.client, false);
+      return exit_ok;
     }
-  }
+    if (const auto* error = std::get_if<client::error_event>(&e)) {
+      print_event(e, args.client, false);
+      return fatal_exit_code(*error).value_or(exit_refused);
+    }
+    return std::nullopt;
+  });
+  if (result) return *result;
   std::fprintf(stderr, "broadcast-server: no acknowledgement from the broker at %s within %.1f s\n",
                opts.in_endpoint.c_str(), args.client.timeout_s);
   return exit_unreachable;

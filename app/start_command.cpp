@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -24,17 +25,18 @@ struct start_args {
   std::string out = "5556";
   std::string bind = "127.0.0.1";
   broker::options broker;
+  std::size_t history_mb = broker::default_history_bytes >> 20;
   std::string join_token;
   std::string log_file;
   std::string log_level = "info";
 };
 
-broker::broker* running = nullptr;
+std::atomic<broker::broker*> running{nullptr};
 volatile std::sig_atomic_t stop_before_running = 0;
 
 extern "C" void on_stop_signal(int) {
-  if (running != nullptr) {
-    running->request_stop();
+  if (broker::broker* b = running.load()) {
+    b->request_stop();
   } else {
     stop_before_running = 1;
   }
@@ -74,6 +76,7 @@ int run_start(start_args& args) {
   args.broker.in_endpoint = endpoint_or_throw(args.in, args.bind, "--in");
   args.broker.out_endpoint = endpoint_or_throw(args.out, args.bind, "--out");
   if (!args.join_token.empty()) args.broker.join_token = args.join_token;
+  args.broker.history_bytes = args.history_mb << 20;
   if (args.broker.max_text + 1024 > args.broker.max_frame) {
     throw CLI::ValidationError("--max-text", "must be at least 1 KiB below --max-frame");
   }
@@ -81,7 +84,7 @@ int run_start(start_args& args) {
   catch_stop_signals();
 
   zmq::context_t context;
-  broker::memory_history history(args.broker.history, broker::wall_ms());
+  broker::memory_history history(args.broker.history, args.broker.history_bytes, broker::wall_ms());
   broker::broker b(context, args.broker, history);
   running = &b;
   if (stop_before_running != 0) b.request_stop();
@@ -119,6 +122,10 @@ runner add_start_command(CLI::App& app) {
   cmd->add_option("--history", args->broker.history, "Messages kept per room")
       ->capture_default_str()
       ->check(CLI::Range(0, 10000000));
+  cmd->add_option("--history-mb", args->history_mb,
+                  "Memory for history over all rooms, MiB; past it the oldest messages go")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--max-text", args->broker.max_text, "Largest message text in bytes")
       ->capture_default_str()
       ->check(CLI::Range(1, 60000));
@@ -139,7 +146,7 @@ runner add_start_command(CLI::App& app) {
   cmd->add_option("--join-token", args->join_token,
                   "Require this token in every hello (clients pass --token)");
   cmd->add_option("--log-file", args->log_file, "Also append the log to this file");
-  cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error or off")
+  cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   cmd->footer(exit_codes_help);

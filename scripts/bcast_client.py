@@ -292,7 +292,7 @@ class Client:
     def _on_history(self, h):
         r = h.get("room")
         msgs = [m for m in h.get("msgs", []) if isinstance(m, dict) and isinstance(m.get("seq"), int)]
-        if r not in self._last or (msgs and msgs[0].get("epoch") != self.epoch):
+        if r not in self._last or h.get("epoch") != self.epoch:
             return  # not ours, or from before an epoch change
         self._fill_sent.pop(r, None)
         held, last = self._held[r], self._last[r]

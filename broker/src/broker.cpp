@@ -186,8 +186,11 @@ void broker::send_reply(const reply& r) {
       ++sends_.replies_dropped;
       return;
     }
-    if (r.delimiter) router_.send(zmq::message_t(), zmq::send_flags::sndmore);
-    router_.send(zmq::buffer(r.body), zmq::send_flags::none);
+    // Once the first frame is accepted, ZeroMQ takes the whole message.
+    if (r.delimiter) {
+      router_.send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    }
+    router_.send(zmq::buffer(r.body), zmq::send_flags::dontwait);
   } catch (const zmq::error_t&) {
     ++sends_.replies_dropped;  // EHOSTUNREACH: the peer is gone
   }

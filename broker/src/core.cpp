@@ -28,6 +28,8 @@ namespace event = proto::event;
 constexpr std::uint64_t hb_recent_intervals = 10;
 // Bytes of a bad frame shown in the log: enough to recognise, never a flood.
 constexpr std::size_t log_snippet_bytes = 32;
+// Error lines logged per second; past it they are counted, not written.
+constexpr std::uint64_t error_logs_per_second = 20;
 
 std::string hex(std::string_view bytes, std::size_t max_bytes) {
   static constexpr char digits[] = "0123456789abcdef";
@@ -53,7 +55,11 @@ std::optional<std::uint64_t> id_of(const Request& r) {
 }  // namespace
 
 core::core(const options& opts, history_store& history)
-    : opts_(opts), history_(history), sessions_(opts.rate, opts.burst), rooms_(max_rooms) {}
+    : opts_(opts),
+      history_(history),
+      sessions_(opts.rate, opts.burst),
+      rooms_(max_rooms),
+      error_log_(error_logs_per_second) {}
 
 void core::on_request(std::string_view routing_id, bool delimiter, std::string_view body,
                       std::uint64_t mono_now, outbox& out) {
@@ -310,11 +316,15 @@ void core::send(const peer& to, const proto::any_event& event, outbox& out) {
 void core::fail(const peer& to, error_code code, std::string_view reason,
                 std::optional<std::uint64_t> id, outbox& out, std::string_view body) {
   ++stats_.errors[static_cast<std::size_t>(code)];
+  send(to, event::error{std::string(proto::to_string(code)), std::string(reason), id}, out);
+  std::uint64_t suppressed = 0;
+  const bool log = error_log_.allow(mono_ms(), suppressed);
+  if (suppressed != 0) spdlog::warn("{} more errors answered but not logged", suppressed);
+  if (!log) return;
   const session* s = sessions_.by_route(to.routing_id);
   spdlog::warn("{} to {}: {}{}{}", proto::to_string(code),
                s != nullptr ? s->name : "connection " + hex(to.routing_id, 8), reason,
                body.empty() ? "" : " (bytes: ", body.empty() ? "" : hex(body, log_snippet_bytes) + ")");
-  send(to, event::error{std::string(proto::to_string(code)), std::string(reason), id}, out);
 }
 
 }  // namespace bcast::broker

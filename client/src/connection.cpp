@@ -36,6 +36,12 @@ constexpr int linger_ms = 1000;
 constexpr int sub_rcvhwm = 100000;
 // Publications kept while waiting for a welcome (they are replayed after it).
 constexpr std::size_t max_stash = 100000;
+// Messages on the wire without an ack. Far below the broker's memory of
+// request ids (proto::dedup_window), so a retry is always recognised.
+constexpr std::size_t max_in_flight = 256;
+static_assert(max_in_flight < proto::dedup_window);
+// flush_sends(): send what is not on the wire yet, retry nothing.
+constexpr std::uint64_t never_retry = std::numeric_limits<std::uint64_t>::max();
 
 std::uint64_t mono_ms() {
   using namespace std::chrono;
@@ -147,14 +153,14 @@ std::uint64_t connection::send(std::string text, std::string room) {
   const std::uint64_t id = next_id_++;
   if (room.empty()) room = default_room();
   pending_[id].body = proto::encode(request::msg{std::move(text), std::move(room), id});
-  if (joined()) resend_pending(mono_ms(), 0);
+  if (joined()) flush_sends(mono_ms(), never_retry);
   return id;
 }
 
 std::uint64_t connection::send_dm(std::string to, std::string text) {
   const std::uint64_t id = next_id_++;
   pending_[id].body = proto::encode(request::dm{std::move(to), std::move(text), id});
-  if (joined()) resend_pending(mono_ms(), 0);
+  if (joined()) flush_sends(mono_ms(), never_retry);
   return id;
 }
 
@@ -217,27 +223,35 @@ void connection::on_published(proto::any_event e, std::uint64_t now) {
     if (now >= last_hello_ms_ + hb_ivl_ / 2) say_hello(now);
     return;
   }
-  const auto epoch = epoch_of(e);
-  if (epoch && epoch_ && *epoch != *epoch_) {
-    if (anonymous()) {
-      epoch_ = epoch;
-      for (auto& [name, room] : rooms_) room.reset();
-      sys_last_ = 0;
-      events_.push_back(status_event{status::epoch_reset, "the broker started a new epoch"});
-    } else {
-      // A broker that restarted with a new epoch: rejoin to learn where it is.
-      awaiting_welcome_ = true;
-      stash_.push_back(std::move(e));
-      say_hello(now);
-      return;
-    }
-  }
-  if (epoch && !epoch_) epoch_ = epoch;
+  if (!adopt_epoch(e, now)) return;
   if (!ever_connected_) {
     // A listener's first publication proves its subscription is live.
     ever_connected_ = true;
     events_.push_back(status_event{status::joined, "listening"});
   }
+  dispatch_published(e, now);
+}
+
+bool connection::adopt_epoch(proto::any_event& e, std::uint64_t now) {
+  const auto epoch = epoch_of(e);
+  if (!epoch) return true;
+  if (!epoch_) epoch_ = epoch;
+  if (*epoch == *epoch_) return true;
+  if (!anonymous()) {
+    // A broker that restarted with a new epoch: rejoin to learn where it is.
+    awaiting_welcome_ = true;
+    stash_.push_back(std::move(e));
+    say_hello(now);
+    return false;
+  }
+  epoch_ = epoch;
+  for (auto& [name, room] : rooms_) room.reset();
+  sys_last_ = 0;
+  events_.push_back(status_event{status::epoch_reset, "the broker started a new epoch"});
+  return true;
+}
+
+void connection::dispatch_published(proto::any_event& e, std::uint64_t now) {
   std::visit(
       [&](auto& m) {
         using type = std::decay_t<decltype(m)>;
@@ -304,6 +318,7 @@ void connection::on_reply(proto::any_event e, std::uint64_t now) {
           on_welcome(m, now);
         } else if constexpr (std::is_same_v<type, event::ack>) {
           if (pending_.erase(m.id) == 0) return;  // a duplicate ack
+          flush_sends(now, never_retry);          // the window moved
           if (m.room && m.seq) {
             auto& seq = acked_seq_[*m.room];
             seq = std::max(seq, *m.seq);
@@ -359,7 +374,7 @@ void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
     const auto epoch = epoch_of(e);
     if (!epoch || *epoch == *epoch_) on_published(std::move(e), now);
   }
-  resend_pending(now, 0);
+  flush_sends(now, 0);  // everything in flight again: the broker de-duplicates
   request_fills(now);
 }
 
@@ -385,11 +400,15 @@ void connection::on_error(const event::error& e, std::uint64_t now) {
     }
     return;
   }
-  // Not carried out, but not refused either: retried after a rejoin or a pause.
-  if (code == error_code::shutting_down || code == error_code::rate_limited) {
-    if (e.id && pending_.count(*e.id) != 0) return;
+  // Not carried out, but not refused either: a hello is repeated anyway, and
+  // a message stays pending and is retried after a rejoin or a pause.
+  const bool retryable = code == error_code::shutting_down || code == error_code::rate_limited;
+  if (retryable && (!e.id || pending_.count(*e.id) != 0)) return;
+  if (e.id) {
+    // An id we do not hold pending is one of our own pings or history fills
+    // (which are repeated on their own timers) or an answer to a retry.
+    if (pending_.erase(*e.id) == 0) return;
   }
-  if (e.id) pending_.erase(*e.id);
   events_.push_back(error_event{e.code, e.reason, e.id});
 }
 
@@ -407,8 +426,8 @@ void connection::run_timers(std::uint64_t now) {
     if (now >= last_hello_ms_ + hb_ivl_) say_hello(now);
     return;
   }
-  if (now >= last_sent_ms_ + hb_ivl_) transmit(proto::encode(request::ping{}), now);
-  resend_pending(now, 2 * hb_ivl_);
+  if (now >= last_sent_ms_ + hb_ivl_) transmit(proto::encode(request::ping{next_id_++}), now);
+  flush_sends(now, 2 * hb_ivl_);
   request_fills(now);
 }
 
@@ -421,7 +440,7 @@ void connection::request_fills(std::uint64_t now) {
       fill_sent_ms_.erase(sent);
     }
     if (const auto after = room.take_fill_request()) {
-      request::history h{name, *after, proto::max_history_limit, std::nullopt};
+      request::history h{name, *after, proto::max_history_limit, next_id_++};
       transmit(proto::encode(h), now);
       fill_sent_ms_[name] = now;
     }
@@ -430,15 +449,17 @@ void connection::request_fills(std::uint64_t now) {
 
 bool connection::wants_write() const {
   if (awaiting_welcome_) return !anonymous() && !hello_on_wire_;
-  return std::any_of(pending_.begin(), pending_.end(),
-                     [](const auto& p) { return p.second.sent_ms == 0; });
+  const auto unsent = std::find_if(pending_.begin(), pending_.end(),
+                                   [](const auto& p) { return p.second.sent_ms == 0; });
+  return unsent != pending_.end() &&
+         static_cast<std::size_t>(std::distance(pending_.begin(), unsent)) < max_in_flight;
 }
 
 void connection::write_owed(std::uint64_t now) {
   if (awaiting_welcome_) {
     say_hello(now);
   } else {
-    resend_pending(now, std::numeric_limits<std::uint64_t>::max());
+    flush_sends(now, never_retry);
   }
 }
 
@@ -452,9 +473,11 @@ void connection::say_hello(std::uint64_t now) {
   last_hello_ms_ = now;
 }
 
-void connection::resend_pending(std::uint64_t now, std::uint64_t older_than_ms) {
+void connection::flush_sends(std::uint64_t now, std::uint64_t retry_after_ms) {
+  std::size_t in_flight = 0;
   for (auto& [id, p] : pending_) {
-    if (p.sent_ms != 0 && now - p.sent_ms < older_than_ms) continue;
+    if (in_flight++ == max_in_flight) return;
+    if (p.sent_ms != 0 && now - p.sent_ms < retry_after_ms) continue;
     if (!transmit(p.body, now)) return;
     p.sent_ms = now;
   }

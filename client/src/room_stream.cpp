@@ -1,4 +1,7 @@
-// Ordering, de-duplication and gap repair for one room stream.
+// Ordering, de-duplication and gap repair for one room stream. Messages
+// wait in `held_` (keyed by seq) until every earlier seq has been shown or
+// declared lost; a gap is known when a later seq is seen or announced, and
+// closed by a history answer. The connection owns the sockets and timers.
 #include "bcast/client/room_stream.hpp"
 
 #include <algorithm>

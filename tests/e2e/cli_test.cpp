@@ -96,7 +96,7 @@ TEST_F(cli, send_and_listen_work_like_mosquitto_pub_and_sub) {
 
 TEST_F(cli, exit_codes_say_what_went_wrong) {
   auto holder = client({"connect", "--name", "taken", "--json"});
-  EXPECT_TRUE(holder->line_containing(R"("status":"joined")"));
+  ASSERT_TRUE(holder->line_containing(R"("status":"joined")"));
   auto second = client({"send", "--name", "taken", "hi"});
   EXPECT_EQ(second->wait(), 4);
   EXPECT_NE(second->err().find("name-taken"), std::string::npos);
@@ -123,6 +123,36 @@ TEST_F(cli, lines_the_broker_would_refuse_are_reported_and_the_rest_sent) {
   const auto err = alice->err();
   EXPECT_NE(err.find("line 2 not sent: it is 5000 bytes"), std::string::npos) << err;
   EXPECT_NE(err.find("line 3 not sent: it is not valid UTF-8"), std::string::npos) << err;
+}
+
+TEST_F(cli, thousands_of_piped_lines_arrive_once_each_and_in_order) {
+  auto listener = client({"listen", "--json", "--count", "3000"});
+  ASSERT_TRUE(listener->line_containing(R"("status":"joined")")) << listener->err();
+  auto alice = client({"connect", "--name", "alice", "--timeout", "60"});
+  std::string input;
+  for (int i = 1; i <= 3000; ++i) input += "line " + std::to_string(i) + "\n";
+  alice->write(input);
+  alice->close_stdin();
+  for (int i = 1; i <= 3000; ++i) {
+    const auto msg = listener->line_containing(R"("type":"msg")");
+    ASSERT_TRUE(msg) << "message " << i << " missing";
+    ASSERT_NE(msg->find(R"("text":"line )" + std::to_string(i) + "\"}"), std::string::npos)
+        << "expected line " << i << ", got " << *msg;
+    // Alice shows her own messages too (and must be read, or her pipe fills).
+    const auto own = alice->line();
+    ASSERT_TRUE(own);
+    ASSERT_TRUE(own->ends_with("alice: line " + std::to_string(i))) << *own;
+  }
+  EXPECT_EQ(listener->wait(), 0);
+  EXPECT_EQ(alice->wait(std::chrono::seconds(60)), 0) << alice->err();
+}
+
+TEST_F(cli, a_failed_send_frees_its_name_at_once) {
+  auto lost = client({"send", "--name", "ci", "--to", "nobody", "hello?"});
+  EXPECT_EQ(lost->wait(), 5);
+  EXPECT_NE(lost->err().find("unknown-user"), std::string::npos) << lost->err();
+  auto next = client({"send", "--name", "ci", "build 813 passed"});
+  EXPECT_EQ(next->wait(), 0) << next->err();
 }
 
 TEST_F(cli, sigterm_shuts_the_broker_down_and_clients_say_so) {
@@ -182,6 +212,24 @@ TEST(cli_endpoints, clients_notice_a_killed_broker_and_rejoin_its_successor) {
   EXPECT_EQ(alice.wait(), 0) << alice.err();
   second.signal(SIGTERM);
   EXPECT_EQ(second.wait(), 0);
+}
+
+TEST(cli_endpoints, connect_checks_lines_against_the_brokers_max_text) {
+  process broker({binary, "start", "--in", "0", "--out", "0", "--max-text", "100", "--log-level", "off"});
+  const auto banner = broker.line();
+  ASSERT_TRUE(banner);
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(*banner, match, std::regex("in (\\S+) .*out (\\S+) ")));
+  process alice({binary, "connect", "--name", "alice", "--in", match[1], "--out", match[2]});
+  alice.write(std::string(101, 'x') + "\nshort\n");
+  alice.close_stdin();
+  EXPECT_TRUE(alice.line_containing("alice: short"));
+  EXPECT_EQ(alice.wait(), 5);
+  EXPECT_NE(alice.err().find("line 1 not sent: it is 101 bytes; the broker takes at most 100"),
+            std::string::npos)
+      << alice.err();
+  broker.signal(SIGTERM);
+  EXPECT_EQ(broker.wait(), 0);
 }
 
 TEST(cli_endpoints, ipc_endpoints_work_end_to_end) {

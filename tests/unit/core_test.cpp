@@ -111,7 +111,7 @@ class core : public ::testing::Test {
   }
 
   options opts_;
-  memory_history history_{1000, test_epoch};
+  memory_history history_{1000, bcast::broker::default_history_bytes, test_epoch};
   std::optional<bcast::broker::core> core_;
 };
 

@@ -42,20 +42,22 @@ std::vector<std::uint64_t> seqs(const history_slice& slice) {
 
 using seq_list = std::vector<std::uint64_t>;
 
+constexpr std::size_t no_budget = std::size_t{1} << 40;
+
 // --- memory_history ------------------------------------------------------
 
 TEST(memory_history, keeps_the_last_n_per_room) {
-  memory_history h(5, 1);
+  memory_history h(5, no_budget, 1);
   fill(h, "lobby", 12);
   const auto slice = h.read("lobby", std::nullopt, 100);
   EXPECT_EQ(seqs(slice), (seq_list{8, 9, 10, 11, 12}));
   EXPECT_EQ(slice.first, 8U);
 }
 
-TEST(memory_history, reports_its_epoch) { EXPECT_EQ(memory_history(5, 77).epoch(), 77U); }
+TEST(memory_history, reports_its_epoch) { EXPECT_EQ(memory_history(5, no_budget, 77).epoch(), 77U); }
 
 TEST(memory_history, read_without_after_returns_the_newest_limit) {
-  memory_history h(100, 1);
+  memory_history h(100, no_budget, 1);
   fill(h, "lobby", 10);
   EXPECT_EQ(seqs(h.read("lobby", std::nullopt, 3)), (seq_list{8, 9, 10}));
   EXPECT_EQ(seqs(h.read("lobby", std::nullopt, 1)), (seq_list{10}));
@@ -65,7 +67,7 @@ TEST(memory_history, read_without_after_returns_the_newest_limit) {
 }
 
 TEST(memory_history, read_after_returns_the_following_oldest_first) {
-  memory_history h(100, 1);
+  memory_history h(100, no_budget, 1);
   fill(h, "lobby", 10);
   EXPECT_EQ(seqs(h.read("lobby", 4, 100)), (seq_list{5, 6, 7, 8, 9, 10}));
   EXPECT_EQ(seqs(h.read("lobby", 4, 2)), (seq_list{5, 6}));
@@ -74,7 +76,7 @@ TEST(memory_history, read_after_returns_the_following_oldest_first) {
 }
 
 TEST(memory_history, read_after_an_evicted_seq_starts_at_the_oldest_kept) {
-  memory_history h(4, 1);
+  memory_history h(4, no_budget, 1);
   fill(h, "lobby", 10);  // keeps 7..10
   const auto slice = h.read("lobby", 2, 100);
   EXPECT_EQ(seqs(slice), (seq_list{7, 8, 9, 10}));
@@ -83,7 +85,7 @@ TEST(memory_history, read_after_an_evicted_seq_starts_at_the_oldest_kept) {
 }
 
 TEST(memory_history, read_after_the_newest_returns_none) {
-  memory_history h(4, 1);
+  memory_history h(4, no_budget, 1);
   fill(h, "lobby", 10);
   const auto at_newest = h.read("lobby", 10, 100);
   EXPECT_TRUE(at_newest.bodies.empty());
@@ -94,14 +96,14 @@ TEST(memory_history, read_after_the_newest_returns_none) {
 }
 
 TEST(memory_history, unknown_room_has_nothing) {
-  memory_history h(4, 1);
+  memory_history h(4, no_budget, 1);
   const auto slice = h.read("nowhere", std::nullopt, 10);
   EXPECT_TRUE(slice.bodies.empty());
   EXPECT_EQ(slice.first, 0U);
 }
 
 TEST(memory_history, rooms_are_independent) {
-  memory_history h(3, 1);
+  memory_history h(3, no_budget, 1);
   fill(h, "lobby", 5);
   fill(h, "dev", 2);
   const auto lobby = h.read("lobby", std::nullopt, 10);
@@ -114,14 +116,14 @@ TEST(memory_history, rooms_are_independent) {
 }
 
 TEST(memory_history, shares_the_bodies_it_was_given) {
-  memory_history h(3, 1);
+  memory_history h(3, no_budget, 1);
   const auto body = std::make_shared<const std::string>("bytes");
   h.append("lobby", 1, body);
   EXPECT_EQ(h.read("lobby", std::nullopt, 1).bodies.front(), body) << "no copy of the bytes";
 }
 
 TEST(memory_history, per_room_zero_keeps_nothing) {
-  memory_history h(0, 1);
+  memory_history h(0, no_budget, 1);
   fill(h, "lobby", 5);
   const auto slice = h.read("lobby", std::nullopt, 10);
   EXPECT_TRUE(slice.bodies.empty());
@@ -188,3 +190,28 @@ TEST(history_room_table, active_since_filters_by_time) {
 }
 
 }  // namespace
+
+TEST(memory_history, a_byte_budget_evicts_the_oldest_message_of_any_room) {
+  // Bodies are "a#1" … (3 bytes) and "b#1" … (3 bytes): 12 bytes hold four.
+  memory_history h(100, 12, 1);
+  fill(h, "a", 3);
+  h.append("b", 1, std::make_shared<const std::string>(body_of("b", 1)));
+  EXPECT_EQ(h.bytes(), 12U);
+  h.append("b", 2, std::make_shared<const std::string>(body_of("b", 2)));
+  EXPECT_EQ(seqs(h.read("a", std::nullopt, 10)), (seq_list{2, 3}));
+  EXPECT_EQ(h.read("a", std::nullopt, 10).first, 2U);
+  h.append("b", 3, std::make_shared<const std::string>(body_of("b", 3)));
+  h.append("b", 4, std::make_shared<const std::string>(body_of("b", 4)));
+  EXPECT_TRUE(h.read("a", std::nullopt, 10).bodies.empty());
+  EXPECT_EQ(seqs(h.read("b", std::nullopt, 10)), (seq_list{1, 2, 3, 4}));
+  EXPECT_LE(h.bytes(), 12U);
+}
+
+TEST(memory_history, the_budget_and_the_per_room_cap_work_together) {
+  memory_history h(2, 9, 1);
+  fill(h, "a", 5);  // the cap keeps a#4, a#5 (6 bytes)
+  fill(h, "b", 3);  // b#2 goes over the budget: a#4 leaves; b#3 pushes out b#1
+  EXPECT_EQ(seqs(h.read("a", std::nullopt, 10)), (seq_list{5}));
+  EXPECT_EQ(seqs(h.read("b", std::nullopt, 10)), (seq_list{2, 3}));
+  EXPECT_EQ(h.bytes(), 9U);
+}

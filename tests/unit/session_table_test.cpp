@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bcast/broker/log_limiter.hpp"
 #include "bcast/broker/session_table.hpp"
 
 namespace {
@@ -210,3 +211,17 @@ TEST(session_rate_limiter, refills_as_time_passes) {
 }
 
 }  // namespace
+
+// --- log_limiter (broker/log_limiter.hpp) ---------------------------------
+
+TEST(session_log_limiter, passes_a_few_lines_a_second_and_counts_the_rest) {
+  bcast::broker::log_limiter limiter(2);
+  std::uint64_t suppressed = 0;
+  EXPECT_TRUE(limiter.allow(5000, suppressed));
+  EXPECT_TRUE(limiter.allow(5100, suppressed));
+  EXPECT_FALSE(limiter.allow(5200, suppressed));
+  EXPECT_FALSE(limiter.allow(5900, suppressed));
+  EXPECT_EQ(suppressed, 0U);
+  EXPECT_TRUE(limiter.allow(6000, suppressed));
+  EXPECT_EQ(suppressed, 2U);
+}

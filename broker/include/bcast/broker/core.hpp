@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "bcast/broker/history_store.hpp"
+#include "bcast/broker/log_limiter.hpp"
 #include "bcast/broker/options.hpp"
 #include "bcast/broker/outbox.hpp"
 #include "bcast/broker/room_table.hpp"
@@ -82,6 +83,7 @@ class core {
   session_table sessions_;
   room_table rooms_;
   core_stats stats_;
+  log_limiter error_log_;
 };
 
 }  // namespace bcast::broker

@@ -18,6 +18,9 @@ inline constexpr std::uint64_t default_heartbeat_ms = 1000;
 // one lost heartbeat never drops a person.
 inline constexpr std::uint64_t default_liveness = 3;
 inline constexpr std::size_t default_history = 1000;
+// All rooms' history together: without a budget, one client spreading
+// messages over max_rooms rooms could make the broker hold 16 GiB.
+inline constexpr std::size_t default_history_bytes = std::size_t{256} << 20;
 // Far more rooms than any chat needs, few enough that welcome/hb stay small.
 inline constexpr std::size_t max_rooms = 4096;
 // Per-subscriber queue on PUB, in messages. At 4 KiB texts this bounds a
@@ -33,6 +36,7 @@ struct options {
   std::uint64_t heartbeat_ms = default_heartbeat_ms;
   std::uint64_t liveness = default_liveness;
   std::size_t history = default_history;
+  std::size_t history_bytes = default_history_bytes;
   std::size_t max_text = proto::default_max_text;
   std::size_t max_frame = proto::default_max_frame;
   int pub_hwm = default_pub_hwm;

@@ -67,6 +67,10 @@ class connection {
   void drain_sub(std::uint64_t now);
   void drain_dealer(std::uint64_t now);
   void on_published(proto::any_event event, std::uint64_t now);
+  // Returns false when `event` belongs to a new epoch and was kept for
+  // after the rejoin it started.
+  bool adopt_epoch(proto::any_event& event, std::uint64_t now);
+  void dispatch_published(proto::any_event& event, std::uint64_t now);
   void on_reply(proto::any_event event, std::uint64_t now);
   void on_welcome(const proto::event::welcome& w, std::uint64_t now);
   void on_room_msg(proto::event::msg m);
@@ -78,7 +82,9 @@ class connection {
   void say_hello(std::uint64_t now);
   [[nodiscard]] bool wants_write() const;
   void write_owed(std::uint64_t now);
-  void resend_pending(std::uint64_t now, std::uint64_t older_than_ms);
+  // Sends pending messages in id order, at most max_in_flight unacked on
+  // the wire; those sent at least `retry_after_ms` ago are sent again.
+  void flush_sends(std::uint64_t now, std::uint64_t retry_after_ms);
   bool transmit(const std::string& body, std::uint64_t now);
   room_stream* stream(const std::string& room);
   void deliver(const std::string& room, std::vector<delivery>& ready);
