@@ -89,10 +89,10 @@ void print_event(const client::client_event& e, const client_args& args, bool sh
     std::fprintf(stderr, "broadcast-server: %s: %s\n", error->code.c_str(), error->reason.c_str());
     return;
   }
-  if (auto line = client::text_line(e, show_room)) {
-    std::printf("%s\n", line->c_str());
-    std::fflush(stdout);
-  }
+  client::line_style style;
+  style.show_room = show_room;
+  for (const auto& line : client::text_lines(e, style)) std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
 }
 
 std::optional<int> pump_events(

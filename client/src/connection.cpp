@@ -164,6 +164,33 @@ std::uint64_t connection::send_dm(std::string to, std::string text) {
   return id;
 }
 
+bool connection::join_room(const std::string& room) {
+  if (rooms_.count(room) != 0) return false;
+  sub_.set(zmq::sockopt::subscribe, proto::room_topic(room));
+  opts_.rooms.push_back(room);
+  // A backlog answer (even of 0 messages) tells where the room stands.
+  rooms_[room].expect_backlog();
+  request_fills(mono_ms());
+  return true;
+}
+
+bool connection::leave_room(const std::string& room) {
+  if (rooms_.count(room) == 0 || opts_.rooms.size() <= 1) return false;
+  sub_.set(zmq::sockopt::unsubscribe, proto::room_topic(room));
+  opts_.rooms.erase(std::find(opts_.rooms.begin(), opts_.rooms.end(), room));
+  rooms_.erase(room);
+  fill_sent_ms_.erase(room);
+  acked_seq_.erase(room);
+  return true;
+}
+
+void connection::request_history(const std::string& room, std::size_t count) {
+  const std::uint64_t id = next_id_++;
+  asked_history_ids_.push_back(id);
+  transmit(proto::encode(request::history{room, std::nullopt, std::min(count, proto::max_history_limit), id}),
+           mono_ms());
+}
+
 void connection::who() { transmit(proto::encode(request::who{}), mono_ms()); }
 
 void connection::leave() {
@@ -343,6 +370,7 @@ void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
   const bool was_lost = lost_;
   const bool new_epoch = epoch_ && *epoch_ != w.epoch;
   session_token_ = w.session;
+  name_ = w.name;
   epoch_ = w.epoch;
   hb_ivl_ = std::max<std::uint64_t>(w.hb_ivl, 10);
   liveness_ = std::max<std::uint64_t>(w.liveness, 1);
@@ -354,7 +382,9 @@ void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
     const auto announced = std::find_if(w.rooms.begin(), w.rooms.end(),
                                         [&](const auto& r) { return r.room == name; });
     const std::uint64_t seq = announced == w.rooms.end() ? 0 : announced->seq;
-    if (first && !new_epoch) {
+    if (first && opts_.backlog > 0) {
+      room.expect_backlog();
+    } else if (first) {
       room.start_at(seq);
     } else {
       room.on_announced(seq);
@@ -379,6 +409,13 @@ void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
 }
 
 void connection::on_history(const event::history& h) {
+  const auto asked = h.id ? std::find(asked_history_ids_.begin(), asked_history_ids_.end(), *h.id)
+                          : asked_history_ids_.end();
+  if (asked != asked_history_ids_.end()) {
+    asked_history_ids_.erase(asked);
+    events_.push_back(history_event{h.room, h.msgs});
+    return;
+  }
   fill_sent_ms_.erase(h.room);
   if (h.epoch != epoch_) return;  // from before a reset
   room_stream* s = stream(h.room);
@@ -438,6 +475,11 @@ void connection::request_fills(std::uint64_t now) {
     if (sent != fill_sent_ms_.end() && now >= sent->second + 2 * hb_ivl_) {
       room.fill_timed_out();
       fill_sent_ms_.erase(sent);
+    }
+    if (room.take_backlog_request()) {
+      request::history h{name, std::nullopt, opts_.backlog, next_id_++};
+      transmit(proto::encode(h), now);
+      fill_sent_ms_[name] = now;
     }
     if (const auto after = room.take_fill_request()) {
       request::history h{name, *after, proto::max_history_limit, next_id_++};

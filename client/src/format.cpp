@@ -1,6 +1,8 @@
-// Text and JSON renderings of client events.
+// Text and JSON renderings of client events. Colour is applied only here,
+// and only when the caller's line_style asks for it.
 #include "bcast/client/format.hpp"
 
+#include <array>
 #include <ctime>
 #include <type_traits>
 
@@ -9,6 +11,11 @@
 namespace bcast::client {
 namespace {
 
+// Mid-tone 256-colour entries, readable on dark and light backgrounds.
+constexpr std::array<int, 16> palette{33, 35, 37, 40, 71, 74, 97, 103,
+                                      130, 133, 136, 166, 167, 169, 172, 176};
+constexpr std::string_view action_prefix = "/me ";
+
 std::string hex_escape(char32_t c) {
   char buffer[8];
   std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
@@ -16,6 +23,39 @@ std::string hex_escape(char32_t c) {
 }
 
 std::string number(std::uint64_t n) { return std::to_string(n); }
+
+class painter {
+ public:
+  explicit painter(const line_style& style) : style_(style) {}
+
+  std::string name(std::string_view raw) const {
+    const bool own = !style_.self.empty() && raw == style_.self;
+    std::string shown = sanitize(raw);
+    if (style_.colour) {
+      shown = "\x1b[" + std::string(own ? "1;" : "") + "38;5;" +
+              std::to_string(name_colour(raw)) + "m" + shown + "\x1b[0m";
+    }
+    return own ? shown + " (you)" : shown;
+  }
+
+  // System lines (presence, status) are dimmed; trouble is bold.
+  std::string system(const std::string& line, bool trouble = false) const {
+    if (!style_.colour) return line;
+    return (trouble ? "\x1b[1m" : "\x1b[2m") + line + "\x1b[0m";
+  }
+
+  std::string message(const message_event& m) const {
+    std::string line = clock_time(m.ts) + " ";
+    if (style_.show_room) line += "[" + m.room + "] ";
+    if (std::string_view(m.text).substr(0, action_prefix.size()) == action_prefix) {
+      return line + "* " + name(m.from) + " " + sanitize(m.text.substr(action_prefix.size()));
+    }
+    return line + name(m.from) + ": " + sanitize(m.text);
+  }
+
+ private:
+  const line_style& style_;
+};
 
 }  // namespace
 
@@ -48,6 +88,15 @@ std::string clock_time(std::uint64_t ts_ms) {
   return buffer;
 }
 
+int name_colour(std::string_view name) {
+  std::uint32_t hash = 2166136261U;  // FNV-1a
+  for (const char c : name) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 16777619U;
+  }
+  return palette[hash % palette.size()];
+}
+
 std::string_view status_name(status s) {
   switch (s) {
     case status::joined: return "joined";
@@ -59,41 +108,49 @@ std::string_view status_name(status s) {
   return "unknown";
 }
 
-std::optional<std::string> text_line(const client_event& e, bool show_room) {
+std::vector<std::string> text_lines(const client_event& e, const line_style& style) {
+  const painter paint(style);
   return std::visit(
-      [show_room](const auto& m) -> std::optional<std::string> {
+      [&paint](const auto& m) -> std::vector<std::string> {
         using type = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<type, message_event>) {
-          std::string line = clock_time(m.ts) + " ";
-          if (show_room) line += "[" + m.room + "] ";
-          return line + sanitize(m.from) + ": " + sanitize(m.text);
+          return {paint.message(m)};
         } else if constexpr (std::is_same_v<type, presence_event>) {
-          if (m.joined) return "* " + sanitize(m.name) + " joined";
-          if (m.reason == "bye" || m.reason.empty()) return "* " + sanitize(m.name) + " left";
-          return "* " + sanitize(m.name) + " left (" + sanitize(m.reason) + ")";
+          std::string line = "* " + sanitize(m.name) + (m.joined ? " joined" : " left");
+          if (!m.joined && m.reason != "bye" && !m.reason.empty()) line += " (" + sanitize(m.reason) + ")";
+          return {paint.system(line)};
         } else if constexpr (std::is_same_v<type, direct_event>) {
-          return clock_time(m.ts) + " (private) " + sanitize(m.from) + ": " + sanitize(m.text);
+          return {clock_time(m.ts) + " (private) " + paint.name(m.from) + ": " + sanitize(m.text)};
         } else if constexpr (std::is_same_v<type, lost_event>) {
-          return "* " + number(m.count) + " message(s) in " + m.room +
-                 " could not be recovered (seq " + number(m.first_seq) + "-" +
-                 number(m.first_seq + m.count - 1) + ")";
+          return {paint.system("* " + number(m.count) + " message(s) in " + m.room +
+                                   " could not be recovered (seq " + number(m.first_seq) + "-" +
+                                   number(m.first_seq + m.count - 1) + ")",
+                               true)};
         } else if constexpr (std::is_same_v<type, who_event>) {
           std::string line = "* online:";
           for (const auto& u : m.users) {
             line += " " + sanitize(u.name) + " (since " + clock_time(u.since) + ")";
           }
-          return line;
+          return {paint.system(line)};
+        } else if constexpr (std::is_same_v<type, history_event>) {
+          std::vector<std::string> lines{paint.system("— last " + number(m.msgs.size()) +
+                                                      " message(s) in " + m.room + " —")};
+          for (const auto& msg : m.msgs) lines.push_back(paint.message(msg));
+          return lines;
         } else if constexpr (std::is_same_v<type, status_event>) {
           switch (m.what) {
-            case status::joined: return std::nullopt;
-            case status::connection_lost: return "* connection lost — reconnecting…";
-            case status::reconnected: return "* reconnected";
-            case status::server_shutdown: return "* server shut down — waiting for it to return";
-            case status::epoch_reset: return "* the server started a new history; numbering restarts";
+            case status::joined: return {};
+            case status::connection_lost:
+              return {paint.system("* connection lost — reconnecting…", true)};
+            case status::reconnected: return {paint.system("* reconnected")};
+            case status::server_shutdown:
+              return {paint.system("* server shut down — waiting for it to return", true)};
+            case status::epoch_reset:
+              return {paint.system("* the server started a new history; numbering restarts", true)};
           }
-          return std::nullopt;
+          return {};
         } else {
-          return std::nullopt;  // acks and errors: the program reports them
+          return {};  // acks and errors: the program reports them
         }
       },
       e);
@@ -115,14 +172,22 @@ std::string json_string(std::string_view text) {
   return out + "\"";
 }
 
+namespace {
+
+std::string json_msg(const message_event& m, std::string_view type) {
+  return R"({"type":")" + std::string(type) + R"(","room":)" + json_string(m.room) +
+         R"(,"seq":)" + number(m.seq) + R"(,"ts":)" + number(m.ts) + R"(,"from":)" +
+         json_string(m.from) + R"(,"text":)" + json_string(m.text) + "}";
+}
+
+}  // namespace
+
 std::string json_line(const client_event& e) {
   return std::visit(
       [](const auto& m) -> std::string {
         using type = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<type, message_event>) {
-          return R"({"type":"msg","room":)" + json_string(m.room) + R"(,"seq":)" + number(m.seq) +
-                 R"(,"ts":)" + number(m.ts) + R"(,"from":)" + json_string(m.from) +
-                 R"(,"text":)" + json_string(m.text) + "}";
+          return json_msg(m, "msg");
         } else if constexpr (std::is_same_v<type, presence_event>) {
           std::string line = R"({"type":")" + std::string(m.joined ? "join" : "leave") +
                              R"(","name":)" + json_string(m.name);
@@ -150,6 +215,12 @@ std::string json_line(const client_event& e) {
             if (i != 0) line += ",";
             line += R"({"name":)" + json_string(m.users[i].name) + R"(,"since":)" +
                     number(m.users[i].since) + "}";
+          }
+          return line + "]}";
+        } else if constexpr (std::is_same_v<type, history_event>) {
+          std::string line = R"({"type":"history","room":)" + json_string(m.room) + R"(,"msgs":[)";
+          for (std::size_t i = 0; i < m.msgs.size(); ++i) {
+            line += (i != 0 ? "," : "") + json_msg(m.msgs[i], "msg");
           }
           return line + "]}";
         } else {

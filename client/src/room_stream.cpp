@@ -16,6 +16,7 @@ void room_stream::start_at(std::uint64_t last) {
 }
 
 void room_stream::reset() {
+  awaiting_backlog_ = false;
   started_ = true;
   last_ = 0;
   announced_ = 0;
@@ -25,6 +26,10 @@ void room_stream::reset() {
 
 void room_stream::on_live(proto::event::msg message, std::vector<delivery>& out) {
   if (message.seq == 0) return;  // seqs start at 1
+  if (awaiting_backlog_) {
+    hold(std::move(message));
+    return;
+  }
   if (!started_) start_at(message.seq - 1);
   if (message.seq <= last_) return;
   announced_ = std::max(announced_, message.seq);
@@ -33,7 +38,7 @@ void room_stream::on_live(proto::event::msg message, std::vector<delivery>& out)
 }
 
 void room_stream::on_announced(std::uint64_t seq) {
-  if (!started_) {
+  if (!started_ && !awaiting_backlog_) {
     start_at(seq);
     return;
   }
@@ -41,6 +46,11 @@ void room_stream::on_announced(std::uint64_t seq) {
 }
 
 void room_stream::on_history(const proto::event::history& answer, std::vector<delivery>& out) {
+  if (awaiting_backlog_) {
+    // The backlog: show it all, then carry on from its end.
+    awaiting_backlog_ = false;
+    start_at(answer.msgs.empty() ? answer.last : answer.msgs.front().seq - 1);
+  }
   fill_in_flight_ = false;
   announced_ = std::max(announced_, answer.last);
   for (const auto& m : answer.msgs) {
@@ -57,9 +67,15 @@ void room_stream::on_history(const proto::event::history& answer, std::vector<de
 }
 
 std::optional<std::uint64_t> room_stream::take_fill_request() {
-  if (!started_ || fill_in_flight_ || announced_ <= last_) return std::nullopt;
+  if (!started_ || awaiting_backlog_ || fill_in_flight_ || announced_ <= last_) return std::nullopt;
   fill_in_flight_ = true;
   return last_;
+}
+
+bool room_stream::take_backlog_request() {
+  if (!awaiting_backlog_ || fill_in_flight_) return false;
+  fill_in_flight_ = true;
+  return true;
 }
 
 void room_stream::hold(proto::event::msg message) {

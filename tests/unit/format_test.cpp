@@ -3,11 +3,20 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <set>
 
 #include "bcast/client/format.hpp"
 
 namespace bcast::client {
 namespace {
+
+// The single line `e` renders to ("" when none).
+std::string one(const client_event& e, bool show_room = false) {
+  line_style style;
+  style.show_room = show_room;
+  const auto lines = text_lines(e, style);
+  return lines.empty() ? "" : lines.at(0);
+}
 
 TEST(format, sanitize_neutralises_control_characters_and_escapes) {
   EXPECT_EQ(sanitize("plain text, ünïcödé ✓"), "plain text, ünïcödé ✓");
@@ -19,22 +28,21 @@ TEST(format, sanitize_neutralises_control_characters_and_escapes) {
 
 TEST(format, message_lines_have_time_name_and_text) {
   const message_event m{1, 3, 0, "lobby", "bob", "hi\x1b[31m"};
-  const auto line = text_line(m, false);
-  ASSERT_TRUE(line);
-  EXPECT_TRUE(std::regex_match(*line, std::regex(R"(\d\d:\d\d:\d\d bob: hi\^\[\[31m)"))) << *line;
-  EXPECT_NE(text_line(m, true)->find("[lobby] bob: "), std::string::npos);
+  const auto line = one(m);
+  EXPECT_TRUE(std::regex_match(line, std::regex(R"(\d\d:\d\d:\d\d bob: hi\^\[\[31m)"))) << line;
+  EXPECT_NE(one(m, true).find("[lobby] bob: "), std::string::npos);
 }
 
 TEST(format, presence_and_status_lines) {
-  EXPECT_EQ(text_line(presence_event{true, "bob", "", 0}, false), "* bob joined");
-  EXPECT_EQ(text_line(presence_event{false, "bob", "bye", 0}, false), "* bob left");
-  EXPECT_EQ(text_line(presence_event{false, "bob", "timeout", 0}, false), "* bob left (timeout)");
-  EXPECT_EQ(text_line(status_event{status::server_shutdown, ""}, false),
+  EXPECT_EQ(one(presence_event{true, "bob", "", 0}), "* bob joined");
+  EXPECT_EQ(one(presence_event{false, "bob", "bye", 0}), "* bob left");
+  EXPECT_EQ(one(presence_event{false, "bob", "timeout", 0}), "* bob left (timeout)");
+  EXPECT_EQ(one(status_event{status::server_shutdown, ""}),
             "* server shut down — waiting for it to return");
-  EXPECT_EQ(text_line(lost_event{"lobby", 3, 12}, false),
+  EXPECT_EQ(one(lost_event{"lobby", 3, 12}),
             "* 12 message(s) in lobby could not be recovered (seq 3-14)");
-  EXPECT_FALSE(text_line(ack_event{1, "lobby", 1}, false));
-  EXPECT_FALSE(text_line(status_event{status::joined, "bob"}, false));
+  EXPECT_EQ(one(ack_event{1, "lobby", 1}), "");
+  EXPECT_EQ(one(status_event{status::joined, "bob"}), "");
 }
 
 TEST(format, json_lines_escape_strings) {
@@ -47,6 +55,46 @@ TEST(format, json_lines_escape_strings) {
             R"({"type":"error","code":"too-large","reason":"big","id":4})");
   EXPECT_EQ(json_line(status_event{status::connection_lost, "x"}),
             R"({"type":"status","status":"connection-lost","detail":"x"})");
+}
+
+TEST(format, actions_render_as_star_lines) {
+  const message_event m{1, 3, 0, "lobby", "alice", "/me waves"};
+  EXPECT_TRUE(std::regex_match(one(m), std::regex(R"(\d\d:\d\d:\d\d \* alice waves)"))) << one(m);
+}
+
+TEST(format, colour_marks_names_own_messages_and_dims_system_lines) {
+  line_style style;
+  style.colour = true;
+  style.self = "alice";
+  const auto own = text_lines(message_event{1, 1, 0, "lobby", "alice", "hi"}, style).at(0);
+  EXPECT_NE(own.find("\x1b[1;38;5;" + std::to_string(name_colour("alice")) + "malice\x1b[0m (you): hi"),
+            std::string::npos)
+      << own;
+  const auto other = text_lines(message_event{1, 2, 0, "lobby", "bob", "yo"}, style).at(0);
+  EXPECT_NE(other.find("\x1b[38;5;" + std::to_string(name_colour("bob")) + "mbob\x1b[0m: yo"),
+            std::string::npos);
+  EXPECT_EQ(text_lines(presence_event{true, "bob", "", 0}, style).at(0), "\x1b[2m* bob joined\x1b[0m");
+  // Without colour: no escape at all, own messages still marked.
+  style.colour = false;
+  const auto plain = text_lines(message_event{1, 1, 0, "lobby", "alice", "hi"}, style).at(0);
+  EXPECT_EQ(plain.find('\x1b'), std::string::npos);
+  EXPECT_NE(plain.find("alice (you): hi"), std::string::npos);
+}
+
+TEST(format, name_colours_are_stable_and_spread) {
+  EXPECT_EQ(name_colour("alice"), name_colour("alice"));
+  std::set<int> used;
+  for (const char* n : {"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"}) {
+    used.insert(name_colour(n));
+  }
+  EXPECT_GE(used.size(), 5U);
+}
+
+TEST(format, history_renders_a_header_and_its_messages) {
+  const auto lines = text_lines(history_event{"dev", {{1, 4, 0, "dev", "bob", "old"}}}, line_style{});
+  ASSERT_EQ(lines.size(), 2U);
+  EXPECT_EQ(lines[0], "— last 1 message(s) in dev —");
+  EXPECT_NE(lines[1].find("bob: old"), std::string::npos);
 }
 
 }  // namespace

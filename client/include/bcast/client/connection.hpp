@@ -46,6 +46,18 @@ class connection {
   // Says bye (the broker publishes our leave at once).
   void leave();
 
+  // Follows `room` from now on, showing its backlog first; false if followed.
+  bool join_room(const std::string& room);
+  // Stops following `room`; false if not followed or the last one followed.
+  bool leave_room(const std::string& room);
+  // The rooms followed, in the order they were joined.
+  [[nodiscard]] const std::vector<std::string>& rooms() const { return opts_.rooms; }
+  // Asks for the newest `count` messages of `room`; they arrive as one
+  // history_event, apart from the room's stream.
+  void request_history(const std::string& room, std::size_t count);
+  // The name the broker registered (empty until the first welcome).
+  [[nodiscard]] const std::string& name() const { return name_; }
+
   // True while a welcome holds and the broker is heard.
   [[nodiscard]] bool joined() const;
   // True once any welcome (or, for listeners, any publication) arrived.
@@ -97,6 +109,7 @@ class connection {
 
   // Session state, from the last welcome.
   std::optional<std::string> session_token_;
+  std::string name_;
   std::optional<std::uint64_t> epoch_;
   std::uint64_t hb_ivl_;
   std::uint64_t liveness_;
@@ -114,6 +127,7 @@ class connection {
 
   std::map<std::uint64_t, pending_send> pending_;
   std::uint64_t next_id_ = 1;
+  std::vector<std::uint64_t> asked_history_ids_;  // request_history() in flight
 
   std::uint64_t last_sent_ms_ = 0;
   std::uint64_t last_heard_ms_ = 0;

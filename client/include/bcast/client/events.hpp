@@ -44,6 +44,12 @@ struct error_event {
   std::optional<std::uint64_t> id;
 };
 
+// An answer to request_history(): past messages, not part of the stream.
+struct history_event {
+  std::string room;
+  std::vector<proto::event::msg> msgs;
+};
+
 struct who_event {
   std::vector<proto::event::user> users;
 };
@@ -62,6 +68,6 @@ struct status_event {
 };
 
 using client_event = std::variant<message_event, presence_event, direct_event, lost_event,
-                                  ack_event, error_event, who_event, status_event>;
+                                  ack_event, error_event, who_event, history_event, status_event>;
 
 }  // namespace bcast::client

@@ -1,16 +1,24 @@
-// How events look to people (one text line each) and to programs (one JSON
-// object per line). Received text is sanitised for the terminal here, so no
-// message can move the cursor, change colours or retitle a window.
+// How events look to people (text lines, optionally coloured) and to
+// programs (one JSON object per line). Received text is sanitised for the
+// terminal here, so no message can move the cursor, change colours or
+// retitle a window.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bcast/client/events.hpp"
 
 namespace bcast::client {
+
+struct line_style {
+  bool show_room = false;  // prefix "[room] " (several rooms followed)
+  bool colour = false;     // ANSI colours: names, dimmed system lines
+  std::string self;        // our own name: our messages are marked "(you)"
+};
 
 // Returns `text` with every control character (C0, DEL, C1) shown as a
 // visible escape (^[ for ESC, ^J for newline, \u009b for CSI) instead.
@@ -19,10 +27,13 @@ namespace bcast::client {
 // "HH:MM:SS" in local time for a `ts` in ms since the Unix epoch.
 [[nodiscard]] std::string clock_time(std::uint64_t ts_ms);
 
-// The line a person sees for `e`, or nullopt when it shows nothing (acks,
-// errors: the program reports those itself). `show_room` prefixes messages
-// with "[room] " when several rooms are followed.
-[[nodiscard]] std::optional<std::string> text_line(const client_event& e, bool show_room);
+// The 256-colour palette index for `name`: stable, spread by a hash.
+[[nodiscard]] int name_colour(std::string_view name);
+
+// The lines a person sees for `e`; none for acks and errors (the program
+// reports those itself). A message whose text starts with "/me " is an
+// action: "HH:MM:SS * alice waves".
+[[nodiscard]] std::vector<std::string> text_lines(const client_event& e, const line_style& style);
 
 // One JSON object for `e` (every event type, acks and errors included).
 [[nodiscard]] std::string json_line(const client_event& e);

@@ -18,6 +18,8 @@ struct options {
   std::vector<std::string> rooms;
   bool all_rooms = false;  // subscribe to every room (listeners)
   std::optional<std::string> token;  // join token, when the broker wants one
+  // Messages of each room shown on joining it (the newest ones kept).
+  std::size_t backlog = 0;
 };
 
 }  // namespace bcast::client

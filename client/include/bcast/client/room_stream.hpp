@@ -30,6 +30,10 @@ class room_stream {
  public:
   // Counts every seq up to `last` as already seen (what a new member skips).
   void start_at(std::uint64_t last);
+  // Starts with the newest messages from a history answer still to come
+  // (`backlog` on join): live messages are held until it arrives.
+  void expect_backlog() { awaiting_backlog_ = true; }
+  [[nodiscard]] bool awaiting_backlog() const { return awaiting_backlog_; }
   // Forgets everything: a new epoch starts at seq 1.
   void reset();
   [[nodiscard]] bool started() const { return started_; }
@@ -46,6 +50,8 @@ class room_stream {
   // Returns the `after` of a history request to send now, if a gap is open and
   // no request is in flight; marks one in flight.
   [[nodiscard]] std::optional<std::uint64_t> take_fill_request();
+  // True (once per attempt) when the backlog should be asked for now.
+  [[nodiscard]] bool take_backlog_request();
   // The in-flight request went unanswered; the next take_fill_request repeats it.
   void fill_timed_out() { fill_in_flight_ = false; }
 
@@ -54,6 +60,7 @@ class room_stream {
   void release_ready(std::vector<delivery>& out);
 
   bool started_ = false;
+  bool awaiting_backlog_ = false;
   std::uint64_t last_ = 0;       // highest seq shown (or skipped as seen)
   std::uint64_t announced_ = 0;  // highest seq known to exist
   bool fill_in_flight_ = false;
