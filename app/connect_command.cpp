@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 
 #include "bcast/proto/validate.hpp"
+#include "chat_terminal.hpp"
 #include "client_cli.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
@@ -109,13 +111,39 @@ struct session_run {
   }
 };
 
-int run_connect(const client_args& args) {
+struct connect_args {
+  client_args client;
+  int history = -1;  // -1: 20 on a terminal, 0 in a pipe
+  bool no_color = false;
+};
+
+// A person at a terminal gets the chat; a pipe gets line-per-event output.
+bool interactive(const connect_args& args) {
+  return !args.client.json && ::isatty(STDIN_FILENO) != 0 && ::isatty(STDOUT_FILENO) != 0;
+}
+
+// Colour on a terminal only, and never with NO_COLOR (https://no-color.org).
+bool use_colour(const connect_args& args) {
+  const char* no_color = std::getenv("NO_COLOR");
+  return !args.no_color && (no_color == nullptr || *no_color == '\0');
+}
+
+int run_script(client::connection& conn, const client_args& args, const stop_signals& signals);
+
+int run_connect(const connect_args& args) {
   stop_signals signals;
-  auto opts = to_options(args);
-  opts.name = resolve_name(args);
+  const bool person = interactive(args);
+  auto opts = to_options(args.client);
+  opts.name = resolve_name(args.client);
+  opts.backlog = static_cast<std::size_t>(args.history >= 0 ? args.history : (person ? 20 : 0));
   zmq::context_t context;
   client::connection conn(context, opts);
   const leave_on_exit leave(conn);
+  if (person) return run_chat_terminal(conn, args.client, use_colour(args), signals);
+  return run_script(conn, args.client, signals);
+}
+
+int run_script(client::connection& conn, const client_args& args, const stop_signals& signals) {
   session_run run{args, conn, exit_ok, 0, {}};
   line_reader reader;
   ::fcntl(STDIN_FILENO, F_SETFL, ::fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
@@ -138,8 +166,8 @@ int run_connect(const client_args& args) {
     }
     const auto now = clock::now();
     if (!conn.ever_connected() && now - started > timeout) {
-      std::fprintf(stderr, "broadcast-server: no answer from the broker at %s within %.1f s\n",
-                   opts.in_endpoint.c_str(), args.timeout_s);
+      std::fprintf(stderr, "broadcast-server: no answer from the broker within %.1f s\n",
+                   args.timeout_s);
       return exit_unreachable;
     }
     if (input_ended && conn.unacked() == 0 && conn.caught_up()) return run.exit_code;
@@ -154,9 +182,14 @@ int run_connect(const client_args& args) {
 }  // namespace
 
 runner add_connect_command(CLI::App& app) {
-  auto args = std::make_shared<client_args>();
-  auto* cmd = app.add_subcommand("connect", "Join a room: send stdin lines, print the room");
-  add_client_options(*cmd, *args, option_set::named);
+  auto args = std::make_shared<connect_args>();
+  auto* cmd = app.add_subcommand(
+      "connect", "Join a room: chat at a terminal, or send stdin lines and print the room");
+  add_client_options(*cmd, args->client, option_set::named);
+  cmd->add_option("--history", args->history,
+                  "Messages of each room shown on joining (default: 20 at a terminal, 0 in a pipe)")
+      ->check(CLI::Range(0, 1000));
+  cmd->add_flag("--no-color", args->no_color, "No colours (NO_COLOR in the environment does the same)");
   return [args] { return run_connect(*args); };
 }
 

@@ -156,6 +156,13 @@ std::vector<std::string> text_lines(const client_event& e, const line_style& sty
       e);
 }
 
+std::string sent_private_line(std::string_view to, std::string_view text, std::uint64_t ts_ms,
+                              const line_style& style) {
+  const painter paint(style);
+  return clock_time(ts_ms) + " (private to " + paint.name(to) + ") " + paint.name(style.self) +
+         ": " + sanitize(text);
+}
+
 std::string json_string(std::string_view text) {
   std::string out = "\"";
   for (const char ch : text) {

@@ -35,6 +35,11 @@ struct line_style {
 // action: "HH:MM:SS * alice waves".
 [[nodiscard]] std::vector<std::string> text_lines(const client_event& e, const line_style& style);
 
+// The line for a private message we sent to `to` (it is not published, so
+// the sender shows it once the broker acknowledged it).
+[[nodiscard]] std::string sent_private_line(std::string_view to, std::string_view text,
+                                            std::uint64_t ts_ms, const line_style& style);
+
 // One JSON object for `e` (every event type, acks and errors included).
 [[nodiscard]] std::string json_line(const client_event& e);
 
