@@ -128,8 +128,9 @@ std::vector<std::string> text_lines(const client_event& e, const line_style& sty
                                true)};
         } else if constexpr (std::is_same_v<type, who_event>) {
           std::string line = "* online:";
-          for (const auto& u : m.users) {
-            line += " " + sanitize(u.name) + " (since " + clock_time(u.since) + ")";
+          for (std::size_t i = 0; i < m.users.size(); ++i) {
+            line += std::string(i == 0 ? " " : ", ") + sanitize(m.users[i].name) + " (since " +
+                    clock_time(m.users[i].since) + ")";
           }
           return {paint.system(line)};
         } else if constexpr (std::is_same_v<type, history_event>) {
