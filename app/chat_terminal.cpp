@@ -210,7 +210,8 @@ class chat {
   }
 
   void on_line(char* raw) {
-    if (raw == nullptr) {  // Ctrl-D
+    if (raw == nullptr) {  // Ctrl-D: libedit echoed "^D" on the prompt row
+      std::printf("\r\x1b[2K");
       exit_code_ = exit_ok;
       return;
     }
