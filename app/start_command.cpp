@@ -1,14 +1,18 @@
 // `broadcast-server start`: the broker. Binds IN (ROUTER) and OUT (PUB),
 // logs with spdlog to stderr (and --log-file), stops cleanly on SIGINT or
-// SIGTERM: publishes `shutdown`, lingers at most 500 ms, exits 0.
+// SIGTERM (taken by a sigwait thread): publishes `shutdown`, lingers at most
+// 500 ms, exits 0.
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <memory>
+#include <thread>
 
 #include "bcast/broker/broker.hpp"
 #include "bcast/broker/clock.hpp"
@@ -31,25 +35,14 @@ struct start_args {
   std::string log_level = "info";
 };
 
-std::atomic<broker::broker*> running{nullptr};
-volatile std::sig_atomic_t stop_before_running = 0;
-
-extern "C" void on_stop_signal(int) {
-  if (broker::broker* b = running.load()) {
-    b->request_stop();
-  } else {
-    stop_before_running = 1;
-  }
-}
-
-// Installed before anything binds, so a stop request is never lost to the
-// default action (which would exit non-zero without a shutdown notice).
-void catch_stop_signals() {
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+// SIGINT and SIGTERM, blocked in every thread (so no ZeroMQ call is ever
+// interrupted) and taken by one thread that asks the broker to stop.
+sigset_t stop_signal_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
 }
 
 void set_up_logging(const start_args& args) {
@@ -80,14 +73,13 @@ int run_start(start_args& args) {
   if (args.broker.max_text + 1024 > args.broker.max_frame) {
     throw CLI::ValidationError("--max-text", "must be at least 1 KiB below --max-frame");
   }
+  const sigset_t stop_set = stop_signal_set();
+  pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);  // before any thread starts
   set_up_logging(args);
-  catch_stop_signals();
 
   zmq::context_t context;
   broker::memory_history history(args.broker.history, args.broker.history_bytes, broker::wall_ms());
   broker::broker b(context, args.broker, history);
-  running = &b;
-  if (stop_before_running != 0) b.request_stop();
   std::printf("broadcast-server listening: in %s (ROUTER), out %s (PUB)\n",
               b.in_endpoint().c_str(), b.out_endpoint().c_str());
   std::fflush(stdout);
@@ -95,8 +87,16 @@ int run_start(start_args& args) {
                history.epoch(), args.broker.heartbeat_ms, args.broker.liveness,
                args.broker.history, args.broker.max_text);
 
+  std::atomic<bool> finished{false};
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&stop_set, &sig);
+    if (!finished) b.request_stop();
+  });
   b.run();
-  running = nullptr;
+  finished = true;
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);  // wakes its sigwait
+  signal_waiter.join();
   return exit_ok;
 }
 
