@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Interop of the Python client (scripts/bcast_client.py) with the C++ broker
+"""Interop of the Python client (scripts/clients/python/bcast_client.py) with the C++ broker
 and the C++ client, over loopback. Usage: python_interop_test.py BROKER_BINARY
 
 Every wait polls with a deadline; every subprocess is killed in tearDown; the
@@ -17,7 +17,7 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(HERE, "..", "..", "scripts", "bcast_client.py")
+SCRIPT = os.path.join(HERE, "..", "..", "scripts", "clients", "python", "bcast_client.py")
 sys.path.insert(0, os.path.dirname(SCRIPT))
 import bcast_client  # noqa: E402
 

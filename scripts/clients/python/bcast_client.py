@@ -40,6 +40,71 @@ import time
 import msgpack
 import zmq
 
+# The canonical key order of every body (PROTOCOL.md section 6), after "t".
+# encode() writes keys in this order, so bodies match proto/vectors byte for
+# byte; receivers never depend on it.
+KEY_ORDER = {
+    "hello": ("v", "name", "session", "token", "rooms"),
+    "msg": ("room", "text", "id"),
+    "dm": ("to", "text", "id"),
+    "ping": ("id",), "bye": (), "who": ("id",),
+    "history": ("room", "after", "limit", "id"),
+}
+EVENT_KEY_ORDER = {
+    "welcome": ("v", "name", "session", "epoch", "hb_ivl", "liveness", "sys_seq", "rooms", "max_text"),
+    "ack": ("id", "room", "seq"),
+    "error": ("code", "reason", "id"),
+    "pong": ("id",),
+    "who": ("users", "id"),
+    "history": ("room", "msgs", "first", "last", "epoch", "id"),
+    "dm": ("from", "text", "ts"),
+    "msg": ("epoch", "seq", "ts", "room", "from", "text"),
+    "join": ("epoch", "seq", "ts", "name"),
+    "leave": ("epoch", "seq", "ts", "name", "reason"),
+    "hb": ("epoch", "ts", "sys_seq", "rooms", "clients"),
+    "shutdown": ("epoch", "seq", "ts", "reason"),
+}
+
+
+def canonical(body, event=False):
+    """``body`` (a dict with ``t``) with its keys in canonical order; keys
+    whose value is None are left out. ``event``: a broker-to-client body."""
+    order = (EVENT_KEY_ORDER if event else KEY_ORDER)[body["t"]]
+    out = {"t": body["t"]}
+    for key in order:
+        value = body.get(key)
+        if key == "msgs" and value is not None:
+            value = [canonical(m, event=True) for m in value]
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _unique_pairs(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys) or not all(isinstance(k, str) for k in keys):
+        raise ValueError("duplicate or non-string map key")
+    return dict(pairs)
+
+
+def decode(data):
+    """The body in ``data`` as a dict; ValueError unless it is exactly one
+    MessagePack map with unique string keys, valid UTF-8 and a string ``t``."""
+    try:
+        body = msgpack.unpackb(data, raw=False, object_pairs_hook=_unique_pairs)
+    except ValueError:
+        raise
+    except Exception as e:  # truncated, extra data, invalid UTF-8, ...
+        raise ValueError(f"not one MessagePack map: {e}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("t"), str):
+        raise ValueError("not a map with a string 't'")
+    return body
+
+
+def encode(body, event=False):
+    """The MessagePack bytes of ``body``, keys in canonical order."""
+    return msgpack.packb(canonical(body, event), use_bin_type=True)
+
 
 class ProtocolError(Exception):
     """The broker refused the hello: args are (code, reason)."""
@@ -160,24 +225,23 @@ class Client:
                 except zmq.Again:
                     break
                 try:  # undecodable bodies are ignored
-                    body = msgpack.unpackb(frames[-1], raw=False) if len(frames) == nframes else None
-                except Exception:
-                    body = None
-                if isinstance(body, dict):
-                    handle(body)
+                    if len(frames) == nframes:
+                        handle(decode(frames[-1]))
+                except ValueError:
+                    pass
         self._timers()
         return [fd for fd in fds if fd in ready]
 
     def _request(self, body):
         rid = body["id"] = next(self._ids)
-        self._pending[rid] = [msgpack.packb(body), None]
+        self._pending[rid] = [encode(body), None]
         if self._joined:
             self._resend(float("inf"))
         return rid
 
     def _transmit(self, body):
         try:
-            self._dealer.send(body if isinstance(body, bytes) else msgpack.packb(body), zmq.NOBLOCK)
+            self._dealer.send(body if isinstance(body, bytes) else encode(body), zmq.NOBLOCK)
         except zmq.Again:  # IMMEDIATE: no connection to the broker now
             return False
         self._last_sent = time.monotonic()
@@ -332,6 +396,8 @@ def sanitize(text):
 def text_line(e):
     t, clock = e.get("t"), time.strftime("%H:%M:%S", time.localtime(e.get("ts", 0) / 1000))
     s, why = sanitize, e.get("reason") or "bye"
+    if t == "msg" and str(e.get("text", "")).startswith("/me "):  # an action
+        return f"{clock} * {s(e['from'])} {s(e['text'][4:])}"
     return {"msg": lambda: f"{clock} {s(e['from'])}: {s(e['text'])}",
             "dm": lambda: f"{clock} (private) {s(e['from'])}: {s(e['text'])}",
             "join": lambda: f"* {s(e['name'])} joined",

@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""The Python client against the shared vectors (proto/vectors): it decodes
+every valid body to its logical message, encodes every logical message to
+the exact bytes, and its decoder rejects every body that is malformed as
+MessagePack (the other invalid vectors need a broker: the C++ tests and the
+conformance runner check those)."""
+import json
+import os
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..", "..")
+sys.path.insert(0, os.path.join(ROOT, "scripts", "clients", "python"))
+import bcast_client  # noqa: E402
+
+VECTORS = os.path.join(ROOT, "proto", "vectors")
+# Invalid vectors whose fault is in the encoding itself, not in the meaning.
+MALFORMED = {"empty", "not_msgpack", "array_not_map", "truncated_map", "trailing_bytes",
+             "missing_t", "duplicate_key", "invalid_utf8_text"}
+
+
+def load(name):
+    with open(os.path.join(VECTORS, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+class Vectors(unittest.TestCase):
+    def test_valid_vectors_decode_and_encode_byte_for_byte(self):
+        vectors = load("messages.json")
+        self.assertGreaterEqual(len(vectors), 20)
+        for v in vectors:
+            with self.subTest(v["name"]):
+                data = bytes.fromhex(v["msgpack"])
+                self.assertEqual(bcast_client.decode(data), v["message"])
+                encoded = bcast_client.encode(v["message"], event=v["kind"] == "event")
+                self.assertEqual(encoded.hex(), v["msgpack"])
+
+    def test_malformed_vectors_are_rejected(self):
+        vectors = {v["name"]: v for v in load("invalid.json")}
+        self.assertTrue(MALFORMED <= set(vectors))
+        for name in sorted(MALFORMED):
+            with self.subTest(name), self.assertRaises(ValueError):
+                bcast_client.decode(bytes.fromhex(vectors[name]["msgpack"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
