@@ -92,7 +92,7 @@ const std::map<std::string, decoder<any_request>, std::less<>>& request_decoders
          m.id = r.opt_u64("id");
          return m;
        }},
-      {"bye", [](body_reader&) -> any_request { return request::bye{}; }},
+      {"bye", [](body_reader& r) -> any_request { return request::bye{r.opt_u64("id")}; }},
   };
   return table;
 }

@@ -75,10 +75,7 @@ void write(body_writer& w, const request::history& m) {
   w.put_opt("id", m.id);
 }
 
-void write(body_writer& w, const request::bye&) {
-  w.map(1);
-  w.put("t", std::string_view("bye"));
-}
+void write(body_writer& w, const request::bye& m) { write_simple(w, "bye", m); }
 
 void write(body_writer& w, const event::welcome& m) {
   w.map(10);

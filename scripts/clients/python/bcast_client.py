@@ -213,7 +213,9 @@ class Client:
         for fd in fds:
             self._poller.register(fd, zmq.POLLIN)
         try:
-            ready = dict(self._poller.poll(int(max(0.0, min(timeout, self.hb_ivl / 4) * 1000))))
+            # Until the first hello is out, look again soon (20 ms).
+            tick = self.hb_ivl / 4 if self._hello_sent > float("-inf") else 0.02
+            ready = dict(self._poller.poll(int(max(0.0, min(timeout, tick) * 1000))))
         finally:
             for fd in fds:
                 self._poller.unregister(fd)
@@ -258,8 +260,8 @@ class Client:
     def _say_hello(self):
         hello = {"t": "hello", "v": 1, "name": self.name, "rooms": self.rooms}
         hello.update({k: v for k, v in (("session", self.session), ("token", self.token)) if v})
-        self._transmit(hello)
-        self._hello_sent = time.monotonic()
+        if self._transmit(hello):  # IMMEDIATE refuses it until connected
+            self._hello_sent = time.monotonic()
 
     def _rejoin(self):
         if self._joined:

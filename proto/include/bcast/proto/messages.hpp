@@ -51,7 +51,9 @@ struct history {
   std::optional<std::uint64_t> id;
 };
 
-struct bye {};
+struct bye {
+  std::optional<std::uint64_t> id;  // echoed in a no-session error
+};
 
 }  // namespace request
 

@@ -1,0 +1,614 @@
+# frozen_string_literal: true
+
+# A small Ruby client for broadcast-server (BCAST/1; proto/PROTOCOL.md is the
+# spec), on ffi-rzmq and msgpack (Debian ruby-ffi-rzmq, ruby-msgpack).
+#
+#   Bcast::Client.connect("alice", "tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556") do |chat|
+#     chat.send("hello")
+#     chat.each_event(timeout: 5) { |e| puts "#{e['from']}: #{e['text']}" if e["t"] == "msg" }
+#   end
+#
+# What the client does (PROTOCOL.md section 10):
+# 1. A SUB connects to OUT and subscribes to sys/ and room/<r>/ before the
+#    hello; a DEALER (IMMEDIATE, random routing id) connects to IN.
+# 2. hello is repeated every heartbeat until welcome; SUB traffic is stashed
+#    until then. The constructor also waits for a first publication.
+# 3. Each room is delivered in seq order, once: duplicates are dropped, later
+#    seqs held, gaps filled with history; seqs no longer kept are reported as
+#    {"t" => "lost"} events.
+# 4. msg and dm carry ids and are re-sent (same id) every 2 * hb_ivl until
+#    acked, at most WINDOW of them on the wire.
+# 5. An idle client pings every hb_ivl. no-session, shutdown, a new epoch or
+#    a silent broker make it say hello again (with its session token).
+# Events are the wire bodies as Hashes with String keys.
+require "ffi-rzmq"
+require "msgpack"
+require "securerandom"
+
+module Bcast
+  VERSION = 1
+  WINDOW = 256 # unacked requests on the wire at once
+  MAX_DEPTH = 8
+  MAX_ENTRIES = 65_536
+
+  class Error < StandardError; end
+
+  # The bytes are not a valid BCAST/1 body.
+  class DecodeError < Error; end
+
+  # The broker refused the hello (code is the error code, e.g. "name-taken").
+  class ProtocolError < Error
+    attr_reader :code, :reason
+
+    def initialize(code, reason)
+      @code, @reason = code, reason
+      super("#{code}: #{reason}")
+    end
+  end
+
+  # The broker did not answer in time.
+  class TimeoutError < Error; end
+
+  # Keys of each type in canonical order (section 6); "?" marks optional keys.
+  REQUESTS = {
+    "hello" => %w[v name session? token? rooms?],
+    "msg" => %w[room? text id?],
+    "dm" => %w[to text id?],
+    "ping" => %w[id?],
+    "who" => %w[id?],
+    "history" => %w[room? after? limit? id?],
+    "bye" => %w[]
+  }.freeze
+  EVENTS = {
+    "welcome" => %w[v name session epoch hb_ivl liveness sys_seq rooms max_text],
+    "ack" => %w[id room? seq?],
+    "error" => %w[code reason id?],
+    "pong" => %w[id?],
+    "who" => %w[users id?],
+    "history" => %w[room msgs first last epoch id?],
+    "dm" => %w[from text ts],
+    "msg" => %w[epoch seq ts room from text],
+    "join" => %w[epoch seq ts name],
+    "leave" => %w[epoch seq ts name reason],
+    "hb" => %w[epoch ts sys_seq rooms clients],
+    "shutdown" => %w[epoch seq ts reason]
+  }.freeze
+  STR_KEYS = %w[t name session token room text to from code reason].freeze
+  UINT_KEYS = %w[v id epoch seq ts after limit first last hb_ivl liveness sys_seq max_text clients since].freeze
+
+  module_function
+
+  # A Hash -> MessagePack bytes: keys in canonical order, shortest integers,
+  # every String as str (UTF-8). Raises ArgumentError on invalid UTF-8.
+  def encode(body)
+    MessagePack.pack(canonical(body))
+  end
+
+  # MessagePack bytes -> Hash (String keys), checked like the broker checks:
+  # one map, no trailing bytes, str keys once each, `t` a str, `id` a uint,
+  # the known keys of a known type present and well typed. kind is :event
+  # (broker -> client; unknown types pass) or :request (client -> broker).
+  def decode(bytes, kind = :event)
+    unpacker = MessagePack::Unpacker.new
+    unpacker.feed(bytes.to_s.b)
+    body = {}
+    unpacker.read_map_header.times do
+      key = unpacker.read
+      value = unpacker.read
+      raise DecodeError, "map key is not a valid UTF-8 str" unless str?(key)
+      raise DecodeError, "key '#{key}' appears twice" if body.key?(key)
+
+      body[key] = value
+    end
+    raise DecodeError, "body has bytes after its MessagePack map" unless unpacker.buffer.empty?
+
+    check_limits(body, 1)
+    check_body(body, kind == :request ? REQUESTS : EVENTS, kind == :request)
+    body
+  rescue DecodeError
+    raise
+  rescue MessagePack::UnexpectedTypeError
+    raise DecodeError, "body is not a MessagePack map"
+  rescue StandardError => e # EOFError, MalformedFormatError, StackError...
+    raise DecodeError, "body is not valid MessagePack (#{e.message})"
+  end
+
+  # "5555" -> "tcp://localhost:5555"; full endpoints unchanged.
+  def endpoint(spec, host = "localhost")
+    spec.to_s.match?(/\A\d+\z/) ? "tcp://#{host}:#{spec}" : spec.to_s
+  end
+
+  def str?(value)
+    value.is_a?(String) && value.encoding == Encoding::UTF_8 && value.valid_encoding?
+  end
+
+  def uint?(value)
+    value.is_a?(Integer) && value >= 0
+  end
+
+  def utf8(text)
+    s = text.is_a?(Symbol) ? text.to_s : text
+    s = s.dup.force_encoding(Encoding::UTF_8) unless s.encoding == Encoding::UTF_8
+    raise ArgumentError, "not valid UTF-8: #{s.inspect}" unless s.valid_encoding?
+
+    s
+  end
+
+  def canonical(body, table = nil)
+    body = body.to_h { |k, v| [utf8(k), v] }
+    keys = table_for(body, table)&.map { |k| k.delete_suffix("?") } || []
+    ordered = (%w[t] + keys).select { |k| body.key?(k) }
+    (ordered | body.keys).to_h { |k| [k, canonical_value(k, body[k])] }
+  end
+
+  def table_for(body, table)
+    return table[body["t"]] if table
+
+    request = REQUESTS[body["t"]]
+    known = request && %w[t] + request.map { |k| k.delete_suffix("?") }
+    known && (body.keys - known).empty? ? request : EVENTS[body["t"]]
+  end
+
+  def canonical_value(key, value)
+    case value
+    when String, Symbol then utf8(value)
+    when Array
+      value.map do |v|
+        next canonical(v, EVENTS) if key == "msgs" && v.is_a?(Hash)
+        next canonical(v, { nil => %w[name since] }) if key == "users" && v.is_a?(Hash)
+
+        canonical_value(nil, v)
+      end
+    when Hash
+      pairs = value.map { |k, v| [utf8(k), canonical_value(nil, v)] }
+      (key == "rooms" ? pairs.sort_by { |k, _| k.b } : pairs).to_h
+    else value
+    end
+  end
+
+  def check_limits(value, depth)
+    raise DecodeError, "nested deeper than #{MAX_DEPTH}" if depth > MAX_DEPTH && (value.is_a?(Hash) || value.is_a?(Array))
+
+    case value
+    when Hash
+      raise DecodeError, "map too large" if value.size > MAX_ENTRIES
+
+      value.each_value { |v| check_limits(v, depth + 1) }
+    when Array
+      raise DecodeError, "array too large" if value.size > MAX_ENTRIES
+
+      value.each { |v| check_limits(v, depth + 1) }
+    when String
+      raise DecodeError, "string too large" if value.bytesize > MAX_ENTRIES
+    end
+  end
+
+  def check_body(body, table, strict)
+    raise DecodeError, "key 't' is missing" unless body.key?("t")
+    raise DecodeError, "key 't' must be a string" unless str?(body["t"])
+    raise DecodeError, "key 'id' must be an unsigned integer" if body.key?("id") && !uint?(body["id"])
+
+    keys = table[body["t"]]
+    raise DecodeError, "unknown type '#{body['t']}'" if keys.nil? && strict
+    return if keys.nil? # clients ignore types they do not know
+
+    keys.each do |spec|
+      key = spec.delete_suffix("?")
+      next unless body.key?(key) || spec == key
+
+      raise DecodeError, "key '#{key}' is missing" unless body.key?(key)
+
+      check_value(body["t"], key, body[key])
+    end
+    raise DecodeError, "empty text" if strict && %w[msg dm].include?(body["t"]) && body["text"].empty?
+
+    true
+  end
+
+  def check_value(type, key, value)
+    ok =
+      if STR_KEYS.include?(key) then str?(value)
+      elsif UINT_KEYS.include?(key) then uint?(value)
+      elsif key == "rooms" && type == "hello" then value.is_a?(Array) && value.size <= 64 && value.all? { |r| str?(r) }
+      elsif key == "rooms" then value.is_a?(Hash) && value.all? { |r, s| str?(r) && uint?(s) }
+      elsif key == "msgs" then value.is_a?(Array) && value.all? { |m| m.is_a?(Hash) && msg_body?(m) }
+      elsif key == "users" then value.is_a?(Array) && value.all? { |u| u.is_a?(Hash) && str?(u["name"]) && uint?(u["since"]) }
+      else true
+      end
+    raise DecodeError, "key '#{key}' has the wrong type" unless ok
+  end
+
+  def msg_body?(body)
+    body.each_key { |k| raise DecodeError, "map key is not a valid UTF-8 str" unless str?(k) }
+    check_body(body, EVENTS, false)
+    body["t"] == "msg"
+  end
+
+  # One named session: send to speak, each_event to hear.
+  class Client
+    attr_reader :name, :rooms, :session, :epoch, :hb_ivl, :liveness, :max_text, :acked
+
+    # Connects; with a block, yields the client and closes it afterwards.
+    def self.connect(*args, **opts)
+      client = new(*args, **opts)
+      return client unless block_given?
+
+      begin
+        yield client
+      ensure
+        client.close
+      end
+    end
+
+    # Joins as +name+; returns once welcomed and hearing the PUB socket.
+    # Raises ProtocolError if the broker refuses, TimeoutError after +timeout+ s.
+    def initialize(name, in_endpoint, out_endpoint, rooms: ["lobby"], token: nil, timeout: 10.0,
+                   report_acks: false)
+      @name, @token, @report_acks = Bcast.utf8(name.to_s), token, report_acks
+      @rooms = Array(rooms).map(&:to_s)
+      @rooms = ["lobby"] if @rooms.empty?
+      @hb_ivl, @liveness, @max_text = 1.0, 3, 4096
+      @session = @epoch = nil
+      @joined = @heard_sub = @closed = false
+      @last = @rooms.to_h { |r| [r, 0] }      # last seq delivered (or skipped)
+      @announced = @rooms.to_h { |r| [r, 0] } # highest seq known to exist
+      @held = @rooms.to_h { |r| [r, {}] }     # seq -> msg after a gap
+      @fill_sent, @sys_last, @acked_seq, @acked = {}, 0, {}, {}
+      @pending = {} # id -> [bytes, when last sent or nil], in id order
+      @events, @stash, @replies = [], [], {}
+      @next_id, @last_sent, @hello_sent = 0, 0.0, -Float::INFINITY
+      open_sockets(Bcast.endpoint(in_endpoint), Bcast.endpoint(out_endpoint))
+      @last_heard = now
+      deadline = @last_heard + timeout
+      begin
+        say_hello
+        until @joined && @heard_sub
+          raise TimeoutError, "no welcome from the broker at #{in_endpoint}" if now >= deadline
+
+          poll(deadline - now)
+        end
+      rescue StandardError, Interrupt
+        close_sockets(0)
+        raise
+      end
+    end
+
+    # Queues a message to +room+ (default: the first followed room), sent until
+    # acked; returns its id.
+    def send(text, room: nil)
+      request({ "t" => "msg", "room" => room || @rooms.first, "text" => text })
+    end
+    alias say send
+
+    # Queues a private message, sent until acked; returns its id.
+    def dm(to, text)
+      request({ "t" => "dm", "to" => to, "text" => text })
+    end
+
+    # The users online: an Array of {"name" => ..., "since" => ms}.
+    def who(timeout: 5.0)
+      id = next_id
+      deadline, sent = now + timeout, -Float::INFINITY
+      until @replies.key?(id)
+        raise TimeoutError, "no answer to who" if now >= deadline
+
+        sent = now if now - sent >= @hb_ivl && transmit({ "t" => "who", "id" => id })
+        poll(deadline - now)
+      end
+      @replies.delete(id).fetch("users", [])
+    end
+
+    # Yields events in order for +timeout+ s (nil: for ever): msg, join,
+    # leave, shutdown, dm and error bodies; ack bodies with report_acks;
+    # {"t" => "lost", "room", "first_seq", "count"} for seqs gone for good.
+    # Without a block, returns an Enumerator.
+    def each_event(timeout: nil)
+      return enum_for(:each_event, timeout: timeout) unless block_given?
+
+      deadline = timeout && now + timeout
+      loop do
+        yield @events.shift until @events.empty?
+        left = deadline ? deadline - now : 3600.0
+        return self if left <= 0
+
+        poll(left)
+      end
+    end
+
+    # Requests not acknowledged yet.
+    def unacked
+      @pending.size
+    end
+
+    # True when every acked message of ours has come back on SUB.
+    def caught_up?
+      @acked_seq.all? { |room, seq| @last.fetch(room, seq) >= seq }
+    end
+
+    # Says bye when joined; closes the sockets (bounded linger).
+    def close
+      return if @closed
+
+      transmit({ "t" => "bye" }) if @joined
+      close_sockets(1000)
+    end
+
+    def closed?
+      @closed
+    end
+
+    # Handles traffic and timers for up to +timeout+ s (a quarter heartbeat at
+    # most); returns those of +ios+ that are ready to read.
+    def poll(timeout = 0.1, ios = [])
+      cap = @hello_sent.finite? ? @hb_ivl / 4 : 0.02 # the first hello is not out yet
+      ms = ([[timeout, cap].min, 0].max * 1000).round
+      sub, dealer, *ready = wait([@sub, @dealer] + ios, ms)
+      drain(@sub, 2) { |body| on_published(body) } if sub
+      drain(@dealer, 1) { |body| on_reply(body) } if dealer
+      timers
+      ios.select.with_index { |_, i| ready[i] }
+    end
+
+    private
+
+    def now
+      Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    end
+
+    def next_id
+      @next_id += 1
+    end
+
+    def open_sockets(in_endpoint, out_endpoint)
+      @ctx = ZMQ::Context.new
+      @sub = @ctx.socket(ZMQ::SUB)
+      @dealer = @ctx.socket(ZMQ::DEALER)
+      [@sub, @dealer].each do |s|
+        option(s, ZMQ::LINGER, 1000)
+        option(s, ZMQ::RECONNECT_IVL, 100)
+        option(s, ZMQ::RECONNECT_IVL_MAX, 5000)
+        option(s, ZMQ::HEARTBEAT_IVL, 5000)
+        option(s, ZMQ::HEARTBEAT_TIMEOUT, 15_000)
+      end
+      option(@sub, ZMQ::RCVHWM, 100_000)
+      (["sys/"] + @rooms.map { |r| "room/#{r}/" }).each { |topic| check(@sub.setsockopt(ZMQ::SUBSCRIBE, topic), "subscribe") }
+      check(@sub.connect(out_endpoint), "connect to #{out_endpoint}") # SUB first
+      option(@dealer, ZMQ::IMMEDIATE, 1)
+      check(@dealer.setsockopt(ZMQ::IDENTITY, "R".b + SecureRandom.random_bytes(15)), "routing id")
+      check(@dealer.connect(in_endpoint), "connect to #{in_endpoint}")
+    rescue StandardError
+      close_sockets(0)
+      raise
+    end
+
+    # zmq_poll on sockets and IOs for +ms+ ms: which are readable (an IO also
+    # at end of file or on error, which zmq_poll reports as POLLERR).
+    def wait(pollables, ms)
+      items = FFI::MemoryPointer.new(::LibZMQ::PollItem, pollables.size)
+      structs = pollables.each_with_index.map do |pollable, i|
+        item = ::LibZMQ::PollItem.new(items + i * ::LibZMQ::PollItem.size)
+        if pollable.is_a?(ZMQ::Socket)
+          item[:socket] = pollable.socket
+        else
+          item[:fd] = pollable.fileno
+        end
+        item[:events] = ZMQ::POLLIN
+        item
+      end
+      rc = ::LibZMQ.zmq_poll(items, pollables.size, ms)
+      return pollables.map { false } unless rc.positive? # none, or EINTR
+
+      structs.map { |item| (item[:revents] & (ZMQ::POLLIN | ZMQ::POLLERR)).positive? }
+    end
+
+    # An int socket option, also those ffi-rzmq does not know (heartbeats).
+    def option(socket, name, value)
+      pointer = FFI::MemoryPointer.new(:int)
+      pointer.write_int(value)
+      check(::LibZMQ.zmq_setsockopt(socket.socket, name, pointer, pointer.size), "socket option #{name}")
+    end
+
+    def check(rc, what)
+      raise Error, "#{what}: #{ZMQ::Util.error_string}" unless ZMQ::Util.resultcode_ok?(rc)
+    end
+
+    def close_sockets(linger)
+      @closed = true
+      @sub&.setsockopt(ZMQ::LINGER, 0)
+      @sub&.close
+      @dealer&.setsockopt(ZMQ::LINGER, linger)
+      @dealer&.close
+      @ctx&.terminate
+    end
+
+    # Reads every waiting message of +socket+; yields the bodies that decode
+    # and have +frames+ frames (others are ignored).
+    def drain(socket, frames)
+      loop do
+        parts = []
+        break unless ZMQ::Util.resultcode_ok?(socket.recv_strings(parts, ZMQ::DONTWAIT))
+
+        body = parts.size == frames ? (Bcast.decode(parts.last) rescue nil) : nil
+        yield body if body
+      end
+    end
+
+    def request(body)
+      body["id"] = id = next_id
+      @pending[id] = [Bcast.encode(body), nil]
+      resend(Float::INFINITY) if @joined
+      id
+    end
+
+    def transmit(body)
+      bytes = body.is_a?(String) ? body : Bcast.encode(body)
+      return false unless ZMQ::Util.resultcode_ok?(@dealer.send_string(bytes, ZMQ::DONTWAIT))
+
+      @last_sent = now
+      true
+    end
+
+    # Sends the never-sent requests, and those unacked for +older_than+ s, of
+    # the first WINDOW pending.
+    def resend(older_than)
+      t = now
+      @pending.each_value.first(WINDOW).each do |entry|
+        next unless entry[1].nil? || t - entry[1] >= older_than
+        return unless transmit(entry[0])
+
+        entry[1] = t
+      end
+    end
+
+    def say_hello
+      hello = { "t" => "hello", "v" => VERSION, "name" => @name }
+      hello["session"] = @session if @session
+      hello["token"] = @token if @token
+      hello["rooms"] = @rooms
+      # Until the DEALER is connected (IMMEDIATE), the hello cannot leave:
+      # then it is tried again at the next poll, not a heartbeat later.
+      @hello_sent = now if transmit(hello)
+    end
+
+    def rejoin
+      return unless @joined
+
+      @joined = false
+      say_hello
+    end
+
+    def timers
+      t = now
+      rejoin if @joined && t - @last_heard > @liveness * @hb_ivl # gone, or restarted
+      unless @joined
+        say_hello if t - @hello_sent >= @hb_ivl
+        return
+      end
+      transmit({ "t" => "ping" }) if t - @last_sent >= @hb_ivl
+      resend(2 * @hb_ivl)
+      request_fills
+    end
+
+    def on_reply(m)
+      @last_heard = now
+      t, id, code = m["t"], m["id"], m["code"]
+      case t
+      when "welcome" then on_welcome(m)
+      when "ack" then on_ack(m) if @pending.delete(id)
+      when "error"
+        if code == "no-session"
+          rejoin
+        elsif id.nil? && @epoch.nil?
+          raise ProtocolError.new(code, m["reason"])
+        elsif !(%w[shutting-down rate-limited].include?(code) && @pending.key?(id))
+          @pending.delete(id) # refused for good (else retried later)
+          @events << m
+        end
+      when "history" then on_history(m)
+      when "dm" then @events << m
+      when "who", "pong" then @replies[id] = m unless id.nil?
+      end
+    end
+
+    def on_ack(m)
+      room, seq = m["room"], m["seq"]
+      @acked[m["id"]] = seq
+      @acked_seq[room] = [@acked_seq.fetch(room, 0), seq].max if @last.key?(room) && seq
+      @events << m if @report_acks
+    end
+
+    def on_welcome(w)
+      return if @joined # the answer to a repeated hello
+
+      first = @epoch.nil?
+      new_epoch = !first && @epoch != w["epoch"]
+      @session, @epoch = w["session"], w["epoch"]
+      @hb_ivl = [w["hb_ivl"], 10].max / 1000.0
+      @liveness, @max_text = [w["liveness"], 1].max, w["max_text"]
+      @rooms.each do |r|
+        seq = w["rooms"].fetch(r, 0)
+        if new_epoch # a new history: start over from its beginning
+          @last[r], @announced[r], @held[r] = 0, 0, {}
+        elsif first
+          @last[r] = seq
+        end
+        @announced[r] = [@announced[r], seq].max
+      end
+      @sys_last = w["sys_seq"] if first || new_epoch
+      @joined, @fill_sent = true, {}
+      stash, @stash = @stash, []
+      stash.each { |m| on_published(m) if m["epoch"].nil? || m["epoch"] == @epoch }
+      resend(0)
+      request_fills
+    end
+
+    def on_published(m)
+      @last_heard, @heard_sub = now, true
+      rejoin if @joined && !m["epoch"].nil? && m["epoch"] != @epoch # a new epoch
+      unless @joined
+        @stash << m if @stash.size < 100_000
+        return
+      end
+      t, seq, r = m["t"], m["seq"], m["room"]
+      case t
+      when "msg"
+        if @last.key?(r) && seq > @last[r]
+          @announced[r] = [@announced[r], seq].max
+          @held[r][seq] = m
+          release(r)
+        end
+      when "join", "leave", "shutdown"
+        if seq > @sys_last
+          @sys_last = seq
+          @events << m
+          @joined = false if t == "shutdown" # then hello until it is back
+        end
+      when "hb"
+        m["rooms"].each { |room, last| @announced[room] = [@announced[room], last].max if @announced.key?(room) }
+        @sys_last = [@sys_last, m["sys_seq"]].max
+      end
+      request_fills
+    end
+
+    def on_history(h)
+      r = h["room"]
+      return unless @last.key?(r) && h["epoch"] == @epoch # not ours, or an old epoch
+
+      @fill_sent.delete(r)
+      held, last = @held[r], @last[r]
+      @announced[r] = [@announced[r], h["last"]].max
+      h["msgs"].each { |m| held[m["seq"]] ||= m if m["seq"] > last }
+      # Seqs older than the oldest kept, and not held from SUB, are gone.
+      gone_until = [h["first"], held.empty? ? @announced[r] + 1 : held.keys.min].min
+      if gone_until > last + 1
+        @events << { "t" => "lost", "room" => r, "first_seq" => last + 1, "count" => gone_until - last - 1 }
+        @last[r] = gone_until - 1
+      end
+      release(r)
+      request_fills
+    end
+
+    def release(r)
+      while (m = @held[r].delete(@last[r] + 1))
+        @last[r] += 1
+        @events << m
+      end
+    end
+
+    def request_fills
+      return unless @joined
+
+      t = now
+      @rooms.each do |r|
+        sent = @fill_sent[r]
+        next unless @announced[r] > @last[r] && (sent.nil? || t - sent >= 2 * @hb_ivl)
+
+        @fill_sent[r] = t if transmit({ "t" => "history", "room" => r, "after" => @last[r], "limit" => 1000 })
+      end
+    end
+  end
+
+  def self.connect(*args, **opts, &block)
+    Client.connect(*args, **opts, &block)
+  end
+end

@@ -1,0 +1,80 @@
+# frozen_string_literal: true
+
+# The Ruby codec against proto/vectors: every logical message decodes from and
+# encodes to its exact bytes, and the malformed bodies are rejected.
+require "json"
+require "minitest/autorun"
+require_relative "../bcast"
+
+class TestVectors < Minitest::Test
+  VECTORS = File.expand_path("../../../../proto/vectors", __dir__)
+  MESSAGES = JSON.parse(File.read(File.join(VECTORS, "messages.json")))
+  INVALID = JSON.parse(File.read(File.join(VECTORS, "invalid.json")))
+  # Refusals that need the broker's state or rules, not the decoder's.
+  BROKER_RULES = {
+    "too-large" => "max_text and the history limit are broker settings",
+    "invalid-room" => "the room rule is checked by the broker, after decoding",
+    "unknown-user" => "only the broker knows who is online",
+    "version" => "the version is checked by the broker when it answers hello",
+    "invalid-name" => "the name rule is checked by the broker when it answers hello"
+  }.freeze
+
+  def self.bytes(hex)
+    [hex].pack("H*")
+  end
+
+  def kind(vector)
+    vector["kind"] == "request" ? :request : :event
+  end
+
+  def test_vector_files_are_complete
+    assert_operator MESSAGES.size, :>=, 28
+    assert_equal MESSAGES.size, MESSAGES.map { |v| v["name"] }.uniq.size
+    assert_equal (Bcast::REQUESTS.keys + Bcast::EVENTS.keys).uniq.sort,
+                 MESSAGES.map { |v| v["message"]["t"] }.uniq.sort
+  end
+
+  MESSAGES.each do |v|
+    define_method("test_decode_#{v['name']}") do
+      assert_equal v["message"], Bcast.decode(self.class.bytes(v["msgpack"]), kind(v))
+    end
+
+    define_method("test_encode_#{v['name']}") do
+      assert_equal v["msgpack"], Bcast.encode(v["message"]).unpack1("H*")
+    end
+
+    # Key order given by the caller does not matter: the encoder writes canonically.
+    define_method("test_encode_reordered_#{v['name']}") do
+      shuffled = v["message"].to_a.reverse.to_h
+      assert_equal v["msgpack"], Bcast.encode(shuffled).unpack1("H*")
+    end
+
+    next if v["topic"].nil?
+
+    define_method("test_topic_#{v['name']}") do
+      message = v["message"]
+      expected = message["t"] == "msg" ? "room/#{message['room']}/" : "sys/"
+      assert_equal expected, v["topic"]
+    end
+  end
+
+  INVALID.each do |v|
+    define_method("test_invalid_#{v['name']}") do
+      skip "#{v['error']}: #{BROKER_RULES.fetch(v['error'])}" unless v["error"] == "bad-request"
+      assert_raises(Bcast::DecodeError) { Bcast.decode(self.class.bytes(v["msgpack"]), :request) }
+    end
+  end
+
+  def test_binary_strings_are_encoded_as_str
+    assert_equal "82a174a470696e67a2696403", Bcast.encode({ "t" => "ping".b, id: 3 }).unpack1("H*")
+  end
+
+  def test_events_of_unknown_type_are_accepted
+    assert_equal({ "t" => "launch", "id" => 6 }, Bcast.decode(self.class.bytes("82a174a66c61756e6368a2696406")))
+  end
+
+  def test_nesting_deeper_than_eight_is_rejected
+    deep = { "t" => "ping", "x" => [[[[[[[[1]]]]]]]] }
+    assert_raises(Bcast::DecodeError) { Bcast.decode(MessagePack.pack(deep)) }
+  end
+end
