@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build pkg-config libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
           libcli11-dev libspdlog-dev libgtest-dev libedit-dev nlohmann-json3-dev python3 python3-zmq python3-msgpack
-          tmux)
+          tmux ruby ruby-ffi-rzmq ruby-msgpack)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,6 +17,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Node.js client's pinned packages (zeromq ships its binaries inside).
+if [ ! -d scripts/clients/node/node_modules ]; then
+  command -v npm >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"; $sudo apt-get install -y -qq nodejs npm >/dev/null; }
+  (cd scripts/clients/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 build_dir=${BUILD_DIR:-build}

@@ -1,0 +1,721 @@
+// A small Node.js client for broadcast-server (BCAST/1; proto/PROTOCOL.md is
+// the spec). It follows the same steps as scripts/bcast_client.py:
+//
+// 1. A SUB connects to the broker's OUT (PUB) endpoint and subscribes to
+//    `sys/` and `room/<r>/` per followed room *before* the hello. Publications
+//    are two frames, [topic][body]; every body is one MessagePack map.
+// 2. A DEALER (IMMEDIATE, random routing id not starting with a zero byte)
+//    connects to IN (ROUTER); a request or an answer is one frame.
+// 3. `hello` is repeated every heartbeat until `welcome`; each stream starts
+//    after the seqs it announces. connect() also waits for a first
+//    publication (an `hb` at the latest): it proves the subscription live.
+// 4. Room `msg`s are numbered per room: duplicates are dropped, later seqs
+//    held, and a gap is filled from `history`; seqs below `first` are lost.
+// 5. `msg`/`dm` carry ids and are re-sent every 2 * hb_ivl until acked
+//    (at most 256 unacked on the wire); the broker de-duplicates by id.
+// 6. An idle client pings every hb_ivl. A silent broker, `shutdown`, a new
+//    `epoch` or `no-session` make the client say hello again (with its
+//    session token, to resume).
+//
+// uint64 values decode as Number when they are safe integers and as BigInt
+// beyond Number.MAX_SAFE_INTEGER; either may be given to encode(), which
+// writes every integer in its shortest form, as the broker does.
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { Encoder } from "@msgpack/msgpack";
+import * as zmq from "zeromq";
+
+// ---------------------------------------------------------------- encoding --
+
+/** A body the decoder refuses (the broker would answer `bad-request`). */
+export class DecodeError extends Error {}
+
+/** The broker refused our hello: `code` is the error code of PROTOCOL.md 11. */
+export class ProtocolError extends Error {
+  constructor(code, reason) {
+    super(`${code}: ${reason}`);
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true });
+const TWO_32 = 2 ** 32;
+const MAX_U64 = (1n << 64n) - 1n;
+
+// Integers in their shortest encoding: small ones as Numbers, those of 2^32
+// and more as BigInt (the encoder writes a BigInt as uint 64, and with
+// useBigInt64 it would write a large Number as a float).
+function canonical(value) {
+  if (typeof value === "bigint") {
+    if (value < 0n || value > MAX_U64) throw new RangeError(`integer out of range: ${value}`);
+    return value < BigInt(TWO_32) ? Number(value) : value;
+  }
+  if (typeof value === "number" && Number.isInteger(value) && value >= TWO_32) {
+    if (!Number.isSafeInteger(value)) throw new RangeError(`unsafe integer: ${value}; use a BigInt`);
+    return BigInt(value);
+  }
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
+    const out = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (v !== undefined) Object.defineProperty(out, k, { value: canonical(v), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  return value;
+}
+
+/** Encodes one body (keys in the object's order) as MessagePack bytes. */
+export function encode(body) {
+  return encoder.encode(canonical(body));
+}
+
+const MAX_DEPTH = 8;
+const MAX_ENTRIES = 65536;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+// A strict reader of one MessagePack value: well-formed UTF-8 str, string
+// keys that appear once per map, depth and size limits (PROTOCOL.md 5).
+// Map keys are set as own properties, so a room named `__proto__` is safe.
+class Reader {
+  constructor(bytes) {
+    this.b = bytes;
+    this.v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+  }
+
+  need(n) {
+    if (this.pos + n > this.b.length) throw new DecodeError("body is cut short");
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
+  u8() { return this.b[this.need(1)]; }
+  u16() { return this.v.getUint16(this.need(2)); }
+  u32() { return this.v.getUint32(this.need(4)); }
+
+  count(n) {
+    if (n > MAX_ENTRIES) throw new DecodeError(`declares ${n} entries or bytes; the limit is ${MAX_ENTRIES}`);
+    return n;
+  }
+
+  str(n) {
+    const at = this.need(this.count(n));
+    try {
+      return utf8.decode(this.b.subarray(at, at + n));
+    } catch {
+      throw new DecodeError("string is not valid UTF-8");
+    }
+  }
+
+  bin(n) {
+    const at = this.need(this.count(n));
+    return this.b.slice(at, at + n);
+  }
+
+  big(unsigned) {
+    const at = this.need(8);
+    const n = unsigned ? this.v.getBigUint64(at) : this.v.getBigInt64(at);
+    return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+  }
+
+  array(n, depth) {
+    const out = [];
+    for (let i = this.count(n); i > 0; i--) out.push(this.value(depth));
+    return out;
+  }
+
+  map(n, depth) {
+    const out = {};
+    for (let i = this.count(n); i > 0; i--) {
+      const key = this.value(depth);
+      if (typeof key !== "string") throw new DecodeError("map key is not a string");
+      if (Object.prototype.hasOwnProperty.call(out, key)) throw new DecodeError(`key "${key}" appears twice`);
+      Object.defineProperty(out, key, { value: this.value(depth), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+
+  value(depth = 0) {
+    const c = this.u8();
+    if (c <= 0x7f) return c;
+    if (c >= 0xe0) return c - 0x100;
+    if (c >= 0xa0 && c <= 0xbf) return this.str(c & 0x1f);
+    const nested = (c >= 0x80 && c <= 0x9f) || (c >= 0xdc && c <= 0xdf);
+    if (nested && depth >= MAX_DEPTH) throw new DecodeError(`nested deeper than ${MAX_DEPTH} levels`);
+    if (c >= 0x80 && c <= 0x8f) return this.map(c & 0x0f, depth + 1);
+    if (c >= 0x90 && c <= 0x9f) return this.array(c & 0x0f, depth + 1);
+    switch (c) {
+      case 0xc0: return null;
+      case 0xc2: return false;
+      case 0xc3: return true;
+      case 0xc4: return this.bin(this.u8());
+      case 0xc5: return this.bin(this.u16());
+      case 0xc6: return this.bin(this.u32());
+      case 0xca: return this.v.getFloat32(this.need(4));
+      case 0xcb: return this.v.getFloat64(this.need(8));
+      case 0xcc: return this.u8();
+      case 0xcd: return this.u16();
+      case 0xce: return this.u32();
+      case 0xcf: return this.big(true);
+      case 0xd0: return this.v.getInt8(this.need(1));
+      case 0xd1: return this.v.getInt16(this.need(2));
+      case 0xd2: return this.v.getInt32(this.need(4));
+      case 0xd3: return this.big(false);
+      case 0xd9: return this.str(this.u8());
+      case 0xda: return this.str(this.u16());
+      case 0xdb: return this.str(this.u32());
+      case 0xdc: return this.array(this.u16(), depth + 1);
+      case 0xdd: return this.array(this.u32(), depth + 1);
+      case 0xde: return this.map(this.u16(), depth + 1);
+      case 0xdf: return this.map(this.u32(), depth + 1);
+      case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: { // fixext: skipped as opaque
+        this.need(1 + 2 ** (c - 0xd4));
+        return undefined;
+      }
+      case 0xc7: case 0xc8: case 0xc9: { // ext 8/16/32
+        const n = c === 0xc7 ? this.u8() : c === 0xc8 ? this.u16() : this.u32();
+        this.need(1 + this.count(n));
+        return undefined;
+      }
+      default: throw new DecodeError(`0x${c.toString(16)} is not MessagePack`);
+    }
+  }
+}
+
+const isUint = (x) => (typeof x === "number" && Number.isInteger(x) && x >= 0) || (typeof x === "bigint" && x >= 0n);
+const isStr = (x) => typeof x === "string";
+const isArray = (x) => Array.isArray(x);
+const isMap = (x) => x !== null && typeof x === "object" && !Array.isArray(x) && !(x instanceof Uint8Array);
+const isText = (x) => isStr(x) && x.length > 0;
+const isStrArray = (x) => isArray(x) && x.every(isStr);
+const isSeqMap = (x) => isMap(x) && Object.values(x).every(isUint);
+
+// Known keys per type, with their types (requests and events share `t` for
+// msg, dm, who and history: a key has the same type in both).
+const KEYS = {
+  hello: { v: isUint, name: isStr, session: isStr, token: isStr, rooms: isStrArray },
+  msg: { room: isStr, text: isText, epoch: isUint, seq: isUint, ts: isUint, from: isStr },
+  dm: { to: isStr, text: isText, from: isStr, ts: isUint },
+  ping: {}, pong: {}, bye: {},
+  who: { users: (x) => isArray(x) && x.every((u) => isMap(u) && isStr(u.name) && isUint(u.since)) },
+  history: { room: isStr, after: isUint, limit: isUint, msgs: (x) => isArray(x) && x.every(isMap),
+             first: isUint, last: isUint, epoch: isUint },
+  welcome: { v: isUint, name: isStr, session: isStr, epoch: isUint, hb_ivl: isUint, liveness: isUint,
+             sys_seq: isUint, rooms: isSeqMap, max_text: isUint },
+  ack: { room: isStr, seq: isUint },
+  error: { code: isStr, reason: isStr },
+  join: { epoch: isUint, seq: isUint, ts: isUint, name: isStr },
+  leave: { epoch: isUint, seq: isUint, ts: isUint, name: isStr, reason: isStr },
+  hb: { epoch: isUint, ts: isUint, sys_seq: isUint, rooms: isSeqMap, clients: isUint },
+  shutdown: { epoch: isUint, seq: isUint, ts: isUint, reason: isStr },
+};
+
+// Keys a broker's body must have (PROTOCOL.md 6.2, 6.3), by type.
+const EVENT_REQUIRED = {
+  welcome: Object.keys(KEYS.welcome), ack: ["id"], error: ["code", "reason"], pong: [],
+  who: ["users"], history: ["room", "msgs", "first", "last", "epoch"], dm: ["from", "text", "ts"],
+  msg: ["epoch", "seq", "ts", "room", "from", "text"], join: Object.keys(KEYS.join),
+  leave: Object.keys(KEYS.leave), hb: Object.keys(KEYS.hb), shutdown: Object.keys(KEYS.shutdown),
+};
+const REQUEST_REQUIRED = {
+  hello: ["v", "name"], msg: ["text"], dm: ["to", "text"], ping: [], who: [], history: [], bye: [],
+};
+
+/**
+ * Decodes one body: exactly one MessagePack map with a known string `t`, a
+ * uint `id` if any, and known keys of the right types. `kind` "event" (what
+ * a broker sends) or "request" (what a client sends) also checks the
+ * REQUIRED keys of that direction. Throws DecodeError.
+ */
+export function decode(bytes, kind) {
+  const reader = new Reader(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+  if (reader.b.length === 0) throw new DecodeError("empty body");
+  const body = reader.value();
+  if (reader.pos !== reader.b.length) throw new DecodeError("body has bytes after its MessagePack map");
+  if (!isMap(body)) throw new DecodeError("body is not a MessagePack map");
+  if ("id" in body && !isUint(body.id)) throw new DecodeError("id must be an unsigned integer");
+  if (!isStr(body.t)) throw new DecodeError("t (the type) is missing or not a string");
+  const keys = KEYS[body.t];
+  const required = (kind === "event" ? EVENT_REQUIRED : kind === "request" ? REQUEST_REQUIRED : KEYS)[body.t];
+  if (!keys || !required) throw new DecodeError(`unknown type "${body.t}"`);
+  for (const [key, check] of Object.entries(keys)) {
+    if (key in body && !check(body[key])) throw new DecodeError(`${body.t}.${key} has the wrong type or is empty`);
+  }
+  for (const key of kind ? required : []) {
+    if (!(key in body)) throw new DecodeError(`${body.t} without ${key}`);
+  }
+  return body;
+}
+
+// ------------------------------------------------------------------ client --
+
+const WINDOW = 256; // unacked requests on the wire (PROTOCOL.md 10.3)
+const STASH_MAX = 100000;
+const same = (a, b) => a !== undefined && b !== undefined && BigInt(a) === BigInt(b);
+const max = (a, b) => (BigInt(a) >= BigInt(b) ? a : b);
+const now = () => performance.now();
+
+/**
+ * One named session. `await connect()`, then `send()`/`dm()`/`who()`; read
+ * events with `for await (const e of client.events())` or an `onEvent`
+ * callback (also emitted as "event"). Events are broker bodies (msg, join,
+ * leave, shutdown, dm, error; ack with reportAcks), `{t: "lost", room,
+ * first_seq, count}` for seqs history no longer has, and `{t: "status",
+ * status, detail}` as the C++ client reports them (joined, connection-lost,
+ * reconnected, server-shutdown, epoch-reset).
+ */
+export class Client extends EventEmitter {
+  constructor({ name, in: inEndpoint = "tcp://127.0.0.1:5555", out: outEndpoint = "tcp://127.0.0.1:5556",
+                rooms = ["lobby"], token, timeout = 10000, reportAcks = false, onEvent } = {}) {
+    super();
+    if (!name) throw new TypeError("a name is required");
+    Object.assign(this, { name, inEndpoint, outEndpoint, token, timeout, reportAcks });
+    this.rooms = rooms.length ? [...rooms] : ["lobby"];
+    this.hbIvl = 1000;
+    this.liveness = 3;
+    this.maxText = 4096;
+    this.session = undefined;
+    this.epoch = undefined;
+    this.acked = new Map(); // request id -> seq (undefined for a dm)
+    this._streams = new Map(this.rooms.map((r) => [r, { last: 0, announced: 0, held: new Map(), fillSent: undefined }]));
+    this._sysLast = 0;
+    this._ackedSeq = new Map(); // room -> highest seq of ours acked
+    this._pending = new Map(); // id -> {bytes, sentAt}; Map order is id order
+    this._replies = new Map(); // id -> resolve, for who
+    this._queue = [];
+    this._wake = null;
+    this._onEvent = onEvent;
+    this._nextId = 1;
+    this._joined = false;
+    this._everJoined = false;
+    this._heardSub = false;
+    this._lost = false;
+    this._closed = false;
+    this._stash = [];
+    this._lastSent = -Infinity;
+    this._helloSent = -Infinity;
+    this._lastHeard = now();
+  }
+
+  /** Joins: resolves once welcomed and the SUB is live; rejects with
+   * ProtocolError when the broker refuses, or on timeout. */
+  async connect() {
+    const common = { linger: 1000, reconnectInterval: 100, reconnectMaxInterval: 5000,
+                     heartbeatInterval: 5000, heartbeatTimeout: 15000 };
+    this._sub = new zmq.Subscriber({ ...common, receiveHighWaterMark: 100000 });
+    this._sub.subscribe("sys/", ...this.rooms.map((r) => `room/${r}/`));
+    this._sub.connect(this.outEndpoint);
+    const id = randomBytes(16);
+    id[0] = 0x4e; // "N": never a zero first byte
+    this._dealer = new zmq.Dealer({ ...common, immediate: true, sendTimeout: 0, routingId: id.toString("latin1") });
+    this._dealer.connect(this.inEndpoint);
+    const joined = new Promise((resolve, reject) => { this._joinWaiter = { resolve, reject }; });
+    const deadline = setTimeout(() => this._failJoin(new Error(`no welcome from the broker at ${this.inEndpoint}`)), this.timeout);
+    this._receive(this._sub, 2, (m) => this._onPublished(m));
+    this._receive(this._dealer, 1, (m) => this._onReply(m));
+    this._lastHeard = now();
+    this._sayHello();
+    this._schedule();
+    try {
+      await joined;
+    } catch (e) {
+      await this.close();
+      throw e;
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  /** Queues a room message, sent until acked; returns its id. */
+  send(text, room = this.rooms[0]) {
+    this._checkText(text);
+    return this._request({ t: "msg", room, text });
+  }
+
+  /** Queues a private message to `to`, sent until acked; returns its id. */
+  dm(to, text) {
+    this._checkText(text);
+    return this._request({ t: "dm", to, text });
+  }
+
+  /** Resolves to the users online: [{name, since}]. */
+  who(timeout = 5000) {
+    const id = this._nextId++;
+    return new Promise((resolve, reject) => {
+      const ask = () => this._transmit(encode({ t: "who", id }));
+      const retry = setInterval(ask, this.hbIvl);
+      const done = setTimeout(() => finish(null, new Error("no answer to who")), timeout);
+      const finish = (users, err) => {
+        clearInterval(retry);
+        clearTimeout(done);
+        this._replies.delete(id);
+        if (err) reject(err); else resolve(users);
+      };
+      this._replies.set(id, (m) => finish(m.users));
+      ask();
+    });
+  }
+
+  /** Yields events in order until the client is closed. */
+  async *events() {
+    while (true) {
+      while (this._queue.length) yield this._queue.shift();
+      if (this._closed) return;
+      await new Promise((resolve) => { this._wake = resolve; });
+    }
+  }
+
+  /** Requests not acked yet. */
+  get unacked() { return this._pending.size; }
+
+  /** True when every acked message of ours has come back on SUB. */
+  caughtUp() {
+    for (const [room, seq] of this._ackedSeq) if (BigInt(this._streams.get(room).last) < BigInt(seq)) return false;
+    return true;
+  }
+
+  /** Says bye when joined and closes the sockets (bounded linger). */
+  async close() {
+    if (this._closed) return;
+    this._closed = true;
+    clearTimeout(this._timer);
+    if (this._joined) this._transmit(encode({ t: "bye" }));
+    this._joined = false;
+    this._sub?.close();
+    this._dealer?.close();
+    this._wake?.();
+  }
+
+  // -- internals ---------------------------------------------------------
+
+  _checkText(text) {
+    const n = Buffer.byteLength(String(text));
+    if (n === 0 || n > this.maxText) throw new RangeError(`text is ${n} bytes; the broker takes 1 to ${this.maxText}`);
+  }
+
+  _emit(e) {
+    if (this._onEvent) this._onEvent(e);
+    else this._queue.push(e);
+    this.emit("event", e);
+    if (this._wake) { const wake = this._wake; this._wake = null; wake(); }
+  }
+
+  _failJoin(err) {
+    if (this._joinWaiter) { this._joinWaiter.reject(err); this._joinWaiter = null; }
+  }
+
+  async _receive(socket, frames, handle) {
+    try {
+      for await (const msg of socket) {
+        if (msg.length !== frames) continue; // not a publication / an answer
+        let body;
+        try {
+          body = decode(msg[msg.length - 1], "event");
+        } catch {
+          continue; // undecodable bodies are ignored
+        }
+        handle(body);
+      }
+    } catch (e) {
+      if (!this._closed) this.emit("error", e);
+    }
+  }
+
+  _schedule() {
+    if (this._closed) return;
+    this._timer = setTimeout(() => { this._timers(); this._schedule(); }, Math.max(this.hbIvl / 4, 5));
+  }
+
+  _request(body) {
+    body.id = this._nextId++;
+    this._pending.set(body.id, { bytes: encode(body), sentAt: undefined });
+    if (this._joined) this._resend(Infinity);
+    return body.id;
+  }
+
+  // Sends without blocking; false when there is no connection (IMMEDIATE).
+  _transmit(bytes, onFail) {
+    if (!this._dealer || this._dealer.closed) return false;
+    try {
+      this._dealer.send(bytes).catch(() => onFail?.());
+    } catch {
+      return false; // busy: try again on the next tick
+    }
+    this._lastSent = now();
+    return true;
+  }
+
+  _resend(olderThan) {
+    const t = now();
+    let inFlight = 0;
+    for (const entry of this._pending.values()) {
+      if (++inFlight > WINDOW) return;
+      if (entry.sentAt === undefined || t - entry.sentAt >= olderThan) {
+        entry.sentAt = t;
+        if (!this._transmit(entry.bytes, () => { entry.sentAt = undefined; })) { entry.sentAt = undefined; return; }
+      }
+    }
+  }
+
+  _sayHello() {
+    const hello = { t: "hello", v: 1, name: this.name };
+    if (this.session) hello.session = this.session;
+    if (this.token) hello.token = this.token;
+    hello.rooms = this.rooms;
+    this._transmit(encode(hello));
+    this._helloSent = now();
+  }
+
+  _rejoin(status, detail) {
+    if (status) this._emit({ t: "status", status, detail });
+    if (this._joined) {
+      this._joined = false;
+      this._sayHello();
+    }
+  }
+
+  _timers() {
+    const t = now();
+    if (this._joined && !this._lost && t - this._lastHeard > this.liveness * this.hbIvl) {
+      this._lost = true; // the broker is silent: gone, or restarted
+      this._rejoin("connection-lost", "no heartbeat from the broker");
+    }
+    if (!this._joined) {
+      if (t - this._helloSent >= this.hbIvl) this._sayHello();
+      return;
+    }
+    if (t - this._lastSent >= this.hbIvl) this._transmit(encode({ t: "ping" }));
+    this._resend(2 * this.hbIvl);
+    this._requestFills();
+  }
+
+  _onReply(m) {
+    this._lastHeard = now();
+    const { t, id, code } = m;
+    if (t === "welcome") {
+      this._onWelcome(m);
+    } else if (t === "ack") {
+      if (!this._pending.delete(id)) return;
+      this.acked.set(id, m.seq);
+      if (this._streams.has(m.room) && m.seq !== undefined) {
+        this._ackedSeq.set(m.room, max(this._ackedSeq.get(m.room) ?? 0, m.seq));
+      }
+      if (this.reportAcks) this._emit(m);
+      this._resend(Infinity); // the window moved
+    } else if (t === "error" && code === "no-session") {
+      this._rejoin();
+    } else if (t === "error" && id === undefined && !this._everJoined) {
+      this._failJoin(new ProtocolError(code, m.reason));
+    } else if (t === "error") {
+      if ((code === "shutting-down" || code === "rate-limited") && this._pending.has(id)) return;
+      if (id !== undefined && !this._pending.delete(id)) return; // a ping, a fill, a retry
+      this._emit(m);
+    } else if (t === "history") {
+      this._onHistory(m);
+    } else if (t === "dm") {
+      this._emit(m);
+    } else if (t === "who" && this._replies.has(id)) {
+      this._replies.get(id)(m);
+    }
+  }
+
+  _onWelcome(w) {
+    if (this._joined) return; // the answer to a repeated hello
+    const first = this.epoch === undefined;
+    const newEpoch = !first && !same(this.epoch, w.epoch);
+    const wasLost = this._lost;
+    Object.assign(this, { session: w.session, epoch: w.epoch, hbIvl: Math.max(Number(w.hb_ivl), 10),
+                          liveness: Math.max(Number(w.liveness), 1), maxText: Number(w.max_text) });
+    for (const [room, s] of this._streams) {
+      const seq = Object.prototype.hasOwnProperty.call(w.rooms, room) ? w.rooms[room] : 0;
+      if (newEpoch) Object.assign(s, { last: 0, announced: 0, held: new Map() });
+      else if (first) s.last = seq;
+      s.announced = max(s.announced, seq);
+      s.fillSent = undefined;
+    }
+    if (first || newEpoch) this._sysLast = w.sys_seq;
+    if (newEpoch) this._ackedSeq.clear();
+    this._joined = true;
+    this._lost = false;
+    this._lastHeard = now();
+    if (first) this._emit({ t: "status", status: "joined", detail: w.name });
+    if (newEpoch) this._emit({ t: "status", status: "epoch-reset", detail: "the broker started a new epoch" });
+    if (!first && (wasLost || newEpoch)) this._emit({ t: "status", status: "reconnected", detail: "" });
+    this._everJoined = true;
+    const stash = this._stash;
+    this._stash = [];
+    for (const m of stash) if (m.epoch === undefined || same(m.epoch, this.epoch)) this._onPublished(m);
+    this._resend(0);
+    this._requestFills();
+    this._checkJoined();
+  }
+
+  _checkJoined() {
+    if (this._joinWaiter && this._joined && this._heardSub) {
+      this._joinWaiter.resolve();
+      this._joinWaiter = null;
+    }
+  }
+
+  _onPublished(m) {
+    this._lastHeard = now();
+    if (!this._heardSub) {
+      this._heardSub = true;
+      this._checkJoined();
+    }
+    if (this._joined && m.epoch !== undefined && !same(m.epoch, this.epoch)) {
+      this._rejoin(); // the broker started a new epoch
+    }
+    if (!this._joined) {
+      if (this._stash.length < STASH_MAX) this._stash.push(m);
+      return;
+    }
+    const s = this._streams.get(m.room);
+    if (m.t === "msg" && s && BigInt(m.seq) > BigInt(s.last)) {
+      s.announced = max(s.announced, m.seq);
+      s.held.set(BigInt(m.seq), m);
+      this._release(s);
+    } else if ((m.t === "join" || m.t === "leave" || m.t === "shutdown") && BigInt(m.seq) > BigInt(this._sysLast)) {
+      this._sysLast = m.seq;
+      if (m.t === "shutdown") {
+        this._emit({ t: "status", status: "server-shutdown", detail: m.reason, ts: m.ts });
+        this._lost = true;
+        this._joined = false; // then hello until it is back
+      } else {
+        this._emit(m);
+      }
+    } else if (m.t === "hb") {
+      for (const [room, last] of Object.entries(m.rooms)) {
+        const r = this._streams.get(room);
+        if (r) r.announced = max(r.announced, last);
+      }
+      this._sysLast = max(this._sysLast, m.sys_seq);
+    }
+    this._requestFills();
+  }
+
+  _onHistory(h) {
+    const s = this._streams.get(h.room);
+    if (!s || !same(h.epoch, this.epoch)) return; // not ours, or from before an epoch change
+    s.fillSent = undefined;
+    s.announced = max(s.announced, h.last);
+    for (const m of h.msgs) {
+      if (isUint(m.seq) && BigInt(m.seq) > BigInt(s.last) && !s.held.has(BigInt(m.seq))) s.held.set(BigInt(m.seq), m);
+    }
+    // Seqs older than the oldest kept, and not held from SUB, are gone.
+    let goneUntil = BigInt(h.first);
+    for (const seq of s.held.keys()) if (seq < goneUntil) goneUntil = seq;
+    if (s.held.size === 0 && BigInt(s.announced) + 1n < goneUntil) goneUntil = BigInt(s.announced) + 1n;
+    const last = BigInt(s.last);
+    if (goneUntil > last + 1n) {
+      const count = goneUntil - last - 1n;
+      const small = (n) => (n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
+      this._emit({ t: "lost", room: h.room, first_seq: small(last + 1n), count: small(count) });
+      s.last = small(goneUntil - 1n);
+    }
+    this._release(s);
+    this._requestFills();
+  }
+
+  _release(s) {
+    for (let next = BigInt(s.last) + 1n; s.held.has(next); next++) {
+      const m = s.held.get(next);
+      s.held.delete(next);
+      s.last = m.seq;
+      this._emit(m);
+    }
+  }
+
+  _requestFills() {
+    if (!this._joined) return;
+    const t = now();
+    for (const [room, s] of this._streams) {
+      if (BigInt(s.announced) > BigInt(s.last) && (s.fillSent === undefined || t - s.fillSent >= 2 * this.hbIvl)) {
+        if (this._transmit(encode({ t: "history", room, after: s.last, limit: 1000 }))) s.fillSent = t;
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------- rendering --
+// The renderings of the C++ client in a pipe (client/src/format.cpp).
+
+const pad = (n) => String(n).padStart(2, "0");
+
+/** HH:MM:SS, local time, of a broker timestamp in ms. */
+export function clock(ts) {
+  const d = new Date(Number(ts));
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** Control characters shown as ^X, ^? and \u00XX, as the C++ client does. */
+export function sanitize(text) {
+  let out = "";
+  for (const ch of String(text)) {
+    const c = ch.codePointAt(0);
+    if (c < 0x20) out += "^" + String.fromCharCode(c + 0x40);
+    else if (c === 0x7f) out += "^?";
+    else if (c >= 0x80 && c <= 0x9f) out += "\\u" + c.toString(16).padStart(4, "0");
+    else out += ch;
+  }
+  return out;
+}
+
+/** The text line of an event, or null for events shown as nothing. */
+export function textLine(e, { showRoom = false } = {}) {
+  const s = sanitize;
+  switch (e.t) {
+    case "msg": {
+      const head = `${clock(e.ts)} ${showRoom ? `[${e.room}] ` : ""}`;
+      return e.text.startsWith("/me ") ? `${head}* ${s(e.from)} ${s(e.text.slice(4))}` : `${head}${s(e.from)}: ${s(e.text)}`;
+    }
+    case "dm": return `${clock(e.ts)} (private) ${s(e.from)}: ${s(e.text)}`;
+    case "join": return `* ${s(e.name)} joined`;
+    case "leave": return `* ${s(e.name)} left${e.reason && e.reason !== "bye" ? ` (${s(e.reason)})` : ""}`;
+    case "lost": {
+      const last = BigInt(e.first_seq) + BigInt(e.count) - 1n;
+      return `* ${e.count} message(s) in ${e.room} could not be recovered (seq ${e.first_seq}-${last})`;
+    }
+    case "status": return {
+      "connection-lost": "* connection lost — reconnecting…",
+      reconnected: "* reconnected",
+      "server-shutdown": "* server shut down — waiting for it to return",
+      "epoch-reset": "* the server started a new history; numbering restarts",
+    }[e.status] ?? null;
+    default: return null;
+  }
+}
+
+/** A JSON string as the C++ client writes it (only ", \ and C0 escaped). */
+export function jsonString(text) {
+  let out = '"';
+  for (const ch of String(text)) {
+    const c = ch.codePointAt(0);
+    if (ch === '"' || ch === "\\") out += "\\" + ch;
+    else if (c < 0x20) out += "\\u" + c.toString(16).padStart(4, "0");
+    else out += ch;
+  }
+  return out + '"';
+}
+
+const JSON_FIELDS = {
+  msg: ["room", "seq", "ts", "from", "text"], join: ["name", "ts"], leave: ["name", "reason", "ts"],
+  dm: ["from", "text", "ts"], lost: ["room", "first_seq", "count"], ack: ["id", "room", "seq"],
+  error: ["code", "reason", "id"], status: ["status", "detail"],
+};
+
+/** The --json line of an event: the C++ client's json_line. */
+export function jsonLine(e) {
+  const fields = JSON_FIELDS[e.t];
+  if (!fields) return null;
+  const parts = [`"type":"${e.t}"`];
+  for (const k of fields) {
+    const v = e[k];
+    if (v === undefined || v === null) continue;
+    parts.push(`"${k}":${typeof v === "string" ? jsonString(v) : String(v)}`);
+  }
+  return `{${parts.join(",")}}`;
+}
