@@ -185,7 +185,7 @@ bool connection::leave_room(const std::string& room) {
 }
 
 void connection::request_history(const std::string& room, std::size_t count) {
-  const std::uint64_t id = next_id_++;
+  const std::uint64_t id = next_internal_id_++;
   asked_history_ids_.push_back(id);
   transmit(proto::encode(request::history{room, std::nullopt, std::min(count, proto::max_history_limit), id}),
            mono_ms());
@@ -463,7 +463,7 @@ void connection::run_timers(std::uint64_t now) {
     if (now >= last_hello_ms_ + hb_ivl_) say_hello(now);
     return;
   }
-  if (now >= last_sent_ms_ + hb_ivl_) transmit(proto::encode(request::ping{next_id_++}), now);
+  if (now >= last_sent_ms_ + hb_ivl_) transmit(proto::encode(request::ping{next_internal_id_++}), now);
   flush_sends(now, 2 * hb_ivl_);
   request_fills(now);
 }
@@ -477,12 +477,12 @@ void connection::request_fills(std::uint64_t now) {
       fill_sent_ms_.erase(sent);
     }
     if (room.take_backlog_request()) {
-      request::history h{name, std::nullopt, opts_.backlog, next_id_++};
+      request::history h{name, std::nullopt, opts_.backlog, next_internal_id_++};
       transmit(proto::encode(h), now);
       fill_sent_ms_[name] = now;
     }
     if (const auto after = room.take_fill_request()) {
-      request::history h{name, *after, proto::max_history_limit, next_id_++};
+      request::history h{name, *after, proto::max_history_limit, next_internal_id_++};
       transmit(proto::encode(h), now);
       fill_sent_ms_[name] = now;
     }

@@ -63,7 +63,9 @@ TEST(client, connections_chat_and_see_every_message_once_in_order) {
     for (auto& c : conns) c->send("line " + std::to_string(i));
   }
   for (auto& c : conns) {
-    const auto events = run_until(*c, [](const auto& seen) { return messages(seen).size() >= 30; });
+    // Acks (DEALER) and publications (SUB) race: wait for both.
+    const auto events = run_until(
+        *c, [&c](const auto& seen) { return messages(seen).size() >= 30 && c->unacked() == 0; });
     const auto got = messages(events);
     ASSERT_EQ(got.size(), 30U);
     for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].seq, i + 1);

@@ -126,7 +126,11 @@ class connection {
   std::deque<proto::any_event> stash_;  // publications held until welcome
 
   std::map<std::uint64_t, pending_send> pending_;
+  // Messages are numbered 1, 2, 3… in the order they were sent (so a
+  // script can tell which line an ack or error is about); the client's own
+  // pings and history requests use ids from the upper half, apart from them.
   std::uint64_t next_id_ = 1;
+  std::uint64_t next_internal_id_ = std::uint64_t{1} << 63;
   std::vector<std::uint64_t> asked_history_ids_;  // request_history() in flight
 
   std::uint64_t last_sent_ms_ = 0;
