@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <clocale>
 #include <cstdio>
 #include <cstdlib>
@@ -133,12 +134,24 @@ class chat {
     }
     rl_callback_handler_remove();
     std::printf("\n");
+    flush_unacked();
     if (!history_file_.empty()) write_history(history_file_.c_str());
     active_ = nullptr;
     return *exit_code_;
   }
 
  private:
+  // What was typed just before leaving still goes out: wait a moment for
+  // the acks (the session ends with bye either way).
+  void flush_unacked() {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (conn_.joined() && conn_.unacked() > 0 && std::chrono::steady_clock::now() < until) {
+      conn_.wait(std::chrono::milliseconds(50));
+      while (conn_.next_event()) {
+      }
+    }
+  }
+
   static void on_line_callback(char* line) {
     if (active_ != nullptr) active_->on_line(line);
     std::free(line);
@@ -185,7 +198,7 @@ class chat {
 
   void on_error(const client::error_event& error) {
     if (auto fatal = fatal_exit_code(error)) {
-      print({"* " + error.code + ": " + error.reason});
+      print({"* " + client::sanitize(error.code) + ": " + client::sanitize(error.reason)});
       exit_code_ = *fatal;
       return;
     }
@@ -197,7 +210,7 @@ class chat {
         private_sent_.erase(dm);
       }
     }
-    print({"* " + what + ": " + error.code + ": " + client::sanitize(error.reason)});
+    print({"* " + what + ": " + client::sanitize(error.code) + ": " + client::sanitize(error.reason)});
   }
 
   // A private message is not published: show it once the broker took it.
@@ -243,9 +256,15 @@ class chat {
   void run_command(const command::dm& c) {
     private_sent_[conn_.send_dm(c.to, c.text)] = {c.to, c.text};
   }
-  void run_command(const command::who&) { conn_.who(); }
+  void run_command(const command::who&) {
+    if (!conn_.who()) print({"* not sent: not connected to the broker right now"});
+  }
   void run_command(const command::join& c) {
-    conn_.join_room(c.room);
+    const auto& followed = conn_.rooms();
+    if (std::find(followed.begin(), followed.end(), c.room) == followed.end() &&
+        !conn_.join_room(c.room)) {
+      return print({"* you follow 64 rooms, the most there can be: /leave one first"});
+    }
     switch_room(c.room);
   }
   void run_command(const command::leave& c) {
@@ -261,7 +280,11 @@ class chat {
     for (const auto& r : conn_.rooms()) line += " " + r + (r == current_room_ ? " (current)" : "");
     print({line});
   }
-  void run_command(const command::history& c) { conn_.request_history(current_room_, c.count); }
+  void run_command(const command::history& c) {
+    if (!conn_.request_history(current_room_, c.count)) {
+      print({"* not sent: not connected to the broker right now"});
+    }
+  }
   void run_command(const command::help&) { print(command::help_lines()); }
   void run_command(const command::quit&) { exit_code_ = exit_ok; }
   void run_command(const command::hint& c) { print({"* " + c.text}); }

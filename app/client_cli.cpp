@@ -86,7 +86,8 @@ void print_event(const client::client_event& e, const client_args& args, bool sh
     return;
   }
   if (const auto* error = std::get_if<client::error_event>(&e)) {
-    std::fprintf(stderr, "broadcast-server: %s: %s\n", error->code.c_str(), error->reason.c_str());
+    std::fprintf(stderr, "broadcast-server: %s: %s\n", client::sanitize(error->code).c_str(),
+                 client::sanitize(error->reason).c_str());
     return;
   }
   client::line_style style;

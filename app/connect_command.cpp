@@ -2,7 +2,6 @@
 // stdin line is sent as a message (retried until acked); everything the
 // followed rooms and `sys/` publish is printed. At end of input it waits
 // until its messages are acked and shown, says bye and exits 0.
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -86,7 +85,7 @@ struct session_run {
       return;
     }
     std::fprintf(stderr, "broadcast-server: line %zu refused: %s: %s\n", line->second,
-                 error.code.c_str(), error.reason.c_str());
+                 client::sanitize(error.code).c_str(), client::sanitize(error.reason).c_str());
   }
 
   // Prints pending events; returns an exit code when one ends the session.
@@ -146,7 +145,6 @@ int run_connect(const connect_args& args) {
 int run_script(client::connection& conn, const client_args& args, const stop_signals& signals) {
   session_run run{args, conn, exit_ok, 0, {}};
   line_reader reader;
-  ::fcntl(STDIN_FILENO, F_SETFL, ::fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 
   const auto timeout = timeout_of(args);
   const auto started = clock::now();

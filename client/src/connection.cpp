@@ -165,7 +165,7 @@ std::uint64_t connection::send_dm(std::string to, std::string text) {
 }
 
 bool connection::join_room(const std::string& room) {
-  if (rooms_.count(room) != 0) return false;
+  if (rooms_.count(room) != 0 || opts_.rooms.size() >= proto::max_hello_rooms) return false;
   sub_.set(zmq::sockopt::subscribe, proto::room_topic(room));
   opts_.rooms.push_back(room);
   // A backlog answer (even of 0 messages) tells where the room stands.
@@ -179,19 +179,22 @@ bool connection::leave_room(const std::string& room) {
   sub_.set(zmq::sockopt::unsubscribe, proto::room_topic(room));
   opts_.rooms.erase(std::find(opts_.rooms.begin(), opts_.rooms.end(), room));
   rooms_.erase(room);
-  fill_sent_ms_.erase(room);
+  fills_.erase(room);
   acked_seq_.erase(room);
   return true;
 }
 
-void connection::request_history(const std::string& room, std::size_t count) {
+bool connection::request_history(const std::string& room, std::size_t count) {
   const std::uint64_t id = next_internal_id_++;
+  if (!transmit(proto::encode(request::history{room, std::nullopt, std::min(count, proto::max_history_limit), id}),
+                mono_ms())) {
+    return false;
+  }
   asked_history_ids_.push_back(id);
-  transmit(proto::encode(request::history{room, std::nullopt, std::min(count, proto::max_history_limit), id}),
-           mono_ms());
+  return true;
 }
 
-void connection::who() { transmit(proto::encode(request::who{}), mono_ms()); }
+bool connection::who() { return transmit(proto::encode(request::who{}), mono_ms()); }
 
 void connection::leave() {
   if (!anonymous() && !awaiting_welcome_) transmit(proto::encode(request::bye{}), mono_ms());
@@ -416,10 +419,18 @@ void connection::on_history(const event::history& h) {
     events_.push_back(history_event{h.room, h.msgs});
     return;
   }
-  fill_sent_ms_.erase(h.room);
-  if (h.epoch != epoch_) return;  // from before a reset
+  // Only the answer to the request in flight counts: a late answer to a
+  // timed-out or abandoned one (a room left and joined again) is dropped.
+  const auto fill = fills_.find(h.room);
+  if (fill == fills_.end() || h.id != fill->second.id) return;
+  fills_.erase(fill);
   room_stream* s = stream(h.room);
   if (s == nullptr) return;
+  if (h.epoch != epoch_) {  // from before a reset: ask again
+    s->fill_timed_out();
+    request_fills(mono_ms());
+    return;
+  }
   std::vector<delivery> ready;
   s->on_history(h, ready);
   deliver(h.room, ready);
@@ -471,20 +482,20 @@ void connection::run_timers(std::uint64_t now) {
 void connection::request_fills(std::uint64_t now) {
   if (awaiting_welcome_) return;
   for (auto& [name, room] : rooms_) {
-    const auto sent = fill_sent_ms_.find(name);
-    if (sent != fill_sent_ms_.end() && now >= sent->second + 2 * hb_ivl_) {
+    const auto fill = fills_.find(name);
+    if (fill != fills_.end() && now >= fill->second.sent_ms + 2 * hb_ivl_) {
       room.fill_timed_out();
-      fill_sent_ms_.erase(sent);
+      fills_.erase(fill);
     }
+    std::optional<request::history> ask;
     if (room.take_backlog_request()) {
-      request::history h{name, std::nullopt, opts_.backlog, next_internal_id_++};
-      transmit(proto::encode(h), now);
-      fill_sent_ms_[name] = now;
+      ask = request::history{name, std::nullopt, opts_.backlog, next_internal_id_++};
+    } else if (const auto after = room.take_fill_request()) {
+      ask = request::history{name, *after, proto::max_history_limit, next_internal_id_++};
     }
-    if (const auto after = room.take_fill_request()) {
-      request::history h{name, *after, proto::max_history_limit, next_internal_id_++};
-      transmit(proto::encode(h), now);
-      fill_sent_ms_[name] = now;
+    if (ask) {
+      transmit(proto::encode(*ask), now);  // if refused, it times out and is asked again
+      fills_[name] = {*ask->id, now};
     }
   }
 }

@@ -17,12 +17,19 @@ constexpr std::array<int, 16> palette{33, 35, 37, 40, 71, 74, 97, 103,
 constexpr std::string_view action_prefix = "/me ";
 
 std::string hex_escape(char32_t c) {
-  char buffer[8];
+  char buffer[16];
   std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
   return buffer;
 }
 
 std::string number(std::uint64_t n) { return std::to_string(n); }
+
+// Invisible and direction-changing characters: shown, never obeyed, so no
+// one can reorder or hide text on another person's screen.
+bool is_invisible_format(char32_t c) {
+  return c == 0x061C || (c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) ||
+         (c >= 0x2060 && c <= 0x2069) || c == 0xFEFF;
+}
 
 class painter {
  public:
@@ -70,7 +77,7 @@ std::string sanitize(std::string_view text) {
       out += static_cast<char>(c + 0x40);
     } else if (c == 0x7F) {
       out += "^?";
-    } else if (c >= 0x80 && c <= 0x9F) {
+    } else if ((c >= 0x80 && c <= 0x9F) || is_invisible_format(c)) {
       out += hex_escape(c);
     } else {
       out.append(text.substr(start, pos - start));

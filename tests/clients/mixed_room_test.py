@@ -12,6 +12,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -33,8 +34,10 @@ def command(lang, name, in_ep, out_ep):
 
 class Peer:
     def __init__(self, argv):
+        # stderr goes to a file: an undrained pipe could block a chatty peer.
+        self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=self.stderr)
         self.buffer = b""
         self.events = []
 
@@ -62,6 +65,9 @@ class MixedRoom(unittest.TestCase):
     def setUp(self):
         self.broker = subprocess.Popen([BINARY, "start", "--in", "0", "--out", "0", "--heartbeat", "200",
                                         "--log-level", "off"], stdout=subprocess.PIPE)
+        self.addCleanup(lambda: self.broker.poll() is None and self.broker.kill())
+        ready, _, _ = select.select([self.broker.stdout], [], [], DEADLINE)
+        self.assertTrue(ready, "the broker printed no banner")
         banner = self.broker.stdout.readline().decode()
         self.in_ep, self.out_ep = re.search(r"in (\S+) \(ROUTER\), out (\S+) \(PUB\)", banner).groups()
         self.peers = {}
@@ -71,7 +77,7 @@ class MixedRoom(unittest.TestCase):
             if peer.proc.poll() is None:
                 peer.proc.kill()
             peer.proc.wait()
-            for pipe in (peer.proc.stdin, peer.proc.stdout, peer.proc.stderr):
+            for pipe in (peer.proc.stdin, peer.proc.stdout, peer.stderr):
                 pipe.close()
         self.broker.send_signal(signal.SIGINT)
         self.assertEqual(self.broker.wait(timeout=10), 0)
@@ -99,7 +105,8 @@ class MixedRoom(unittest.TestCase):
             ok = peer.read_until(lambda ev: len([e for e in ev if e.get("type") == "msg"]) >= 12)
             if not ok:
                 peer.proc.kill()
-                self.fail(f"{lang} saw only {peer.messages()}; stderr: {peer.proc.stderr.read()}")
+                peer.stderr.seek(0)
+                self.fail(f"{lang} saw only {peer.messages()}; stderr: {peer.stderr.read()}")
             seen[lang] = [(m["seq"], m["from"], m["text"]) for m in peer.messages()]
         reference = seen["cpp"]
         self.assertEqual([s for s, _, _ in reference], list(range(1, 13)))

@@ -24,6 +24,8 @@ TEST(format, sanitize_neutralises_control_characters_and_escapes) {
   EXPECT_EQ(sanitize("two\nlines\r"), "two^Jlines^M");
   EXPECT_EQ(sanitize("del\x7f"), "del^?");
   EXPECT_EQ(sanitize("csi\xc2\x9b" "31m"), "csi\\u009b31m");
+  EXPECT_EQ(sanitize("abc\xe2\x80\xae" "fed"), "abc\\u202efed");  // right-to-left override
+  EXPECT_EQ(sanitize("zero\xe2\x80\x8bwidth"), "zero\\u200bwidth");
 }
 
 TEST(format, message_lines_have_time_name_and_text) {

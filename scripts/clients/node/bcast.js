@@ -1,5 +1,5 @@
 // A small Node.js client for broadcast-server (BCAST/1; proto/PROTOCOL.md is
-// the spec). It follows the same steps as scripts/bcast_client.py:
+// the spec). It follows the same steps as scripts/clients/python/bcast_client.py:
 //
 // 1. A SUB connects to the broker's OUT (PUB) endpoint and subscribes to
 //    `sys/` and `room/<r>/` per followed room *before* the hello. Publications

@@ -41,20 +41,23 @@ class connection {
   std::uint64_t send(std::string text, std::string room = {});
   // Queues a private message, retried like send().
   std::uint64_t send_dm(std::string to, std::string text);
-  // Asks who is online; the answer arrives as a who_event.
-  void who();
+  // Asks who is online; the answer arrives as a who_event. Returns false
+  // when it could not be sent (no connection to the broker right now).
+  bool who();
   // Says bye (the broker publishes our leave at once).
   void leave();
 
-  // Follows `room` from now on, showing its backlog first; false if followed.
+  // Follows `room` from now on, showing its backlog first; false if it is
+  // followed already or 64 rooms are (the most a hello may name).
   bool join_room(const std::string& room);
   // Stops following `room`; false if not followed or the last one followed.
   bool leave_room(const std::string& room);
   // The rooms followed, in the order they were joined.
   [[nodiscard]] const std::vector<std::string>& rooms() const { return opts_.rooms; }
   // Asks for the newest `count` messages of `room`; they arrive as one
-  // history_event, apart from the room's stream.
-  void request_history(const std::string& room, std::size_t count);
+  // history_event, apart from the room's stream. Returns false when it could
+  // not be sent (no connection to the broker right now).
+  bool request_history(const std::string& room, std::size_t count);
   // The name the broker registered (empty until the first welcome).
   [[nodiscard]] const std::string& name() const { return name_; }
 
@@ -120,7 +123,11 @@ class connection {
   bool hello_on_wire_ = false;  // the last hello left (IMMEDIATE may refuse)
 
   std::map<std::string, room_stream, std::less<>> rooms_;
-  std::map<std::string, std::uint64_t, std::less<>> fill_sent_ms_;
+  struct fill_request {
+    std::uint64_t id = 0;       // the answer to expect
+    std::uint64_t sent_ms = 0;  // asked again after 2 heartbeats
+  };
+  std::map<std::string, fill_request, std::less<>> fills_;  // per room, in flight
   std::map<std::string, std::uint64_t, std::less<>> acked_seq_;
   std::uint64_t sys_last_ = 0;
   std::deque<proto::any_event> stash_;  // publications held until welcome

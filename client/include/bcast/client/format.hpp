@@ -20,8 +20,9 @@ struct line_style {
   std::string self;        // our own name: our messages are marked "(you)"
 };
 
-// Returns `text` with every control character (C0, DEL, C1) shown as a
-// visible escape (^[ for ESC, ^J for newline, \u009b for CSI) instead.
+// Returns `text` with every control character (C0, DEL, C1) and every
+// invisible or bidirectional formatting character shown as a visible escape
+// (^[ for ESC, ^J for newline, \u009b for CSI, \u202e for RLO) instead.
 [[nodiscard]] std::string sanitize(std::string_view text);
 
 // "HH:MM:SS" in local time for a `ts` in ms since the Unix epoch.
