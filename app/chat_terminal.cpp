@@ -22,7 +22,6 @@
 #include <optional>
 
 #include "bcast/client/commands.hpp"
-#include "bcast/proto/validate.hpp"
 #include "exit_codes.hpp"
 
 namespace bcast::app {
@@ -246,11 +245,7 @@ class chat {
   }
 
   void run_command(const command::say& c) {
-    if (!proto::is_valid_utf8(c.text)) return print({"* not sent: the line is not valid UTF-8"});
-    if (c.text.size() > conn_.max_text()) {
-      return print({"* not sent: " + std::to_string(c.text.size()) + " bytes; the broker takes at most " +
-                    std::to_string(conn_.max_text())});
-    }
+    if (auto why = conn_.why_unsendable(c.text)) return print({"* not sent: it " + *why});
     conn_.send(c.text, current_room_);
   }
   void run_command(const command::dm& c) {

@@ -9,7 +9,6 @@
 #include <map>
 #include <memory>
 
-#include "bcast/proto/validate.hpp"
 #include "chat_terminal.hpp"
 #include "client_cli.hpp"
 #include "commands.hpp"
@@ -61,11 +60,8 @@ struct session_run {
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) return;
-    if (!proto::is_valid_utf8(line)) {
-      refuse("is not valid UTF-8");
-    } else if (line.size() > conn.max_text()) {
-      refuse("is " + std::to_string(line.size()) + " bytes; the broker takes at most " +
-             std::to_string(conn.max_text()));
+    if (auto why = conn.why_unsendable(line)) {
+      refuse(*why);
     } else {
       line_of_id[conn.send(std::move(line))] = line_number;
     }

@@ -13,6 +13,7 @@
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/error_code.hpp"
 #include "bcast/proto/topics.hpp"
+#include "bcast/proto/validate.hpp"
 
 namespace bcast::client {
 namespace {
@@ -192,6 +193,15 @@ bool connection::request_history(const std::string& room, std::size_t count) {
   }
   asked_history_ids_.push_back(id);
   return true;
+}
+
+std::optional<std::string> connection::why_unsendable(std::string_view text) const {
+  if (!proto::is_valid_utf8(text)) return "is not valid UTF-8";
+  if (text.size() > max_text_) {
+    return "is " + std::to_string(text.size()) + " bytes; the broker takes at most " +
+           std::to_string(max_text_);
+  }
+  return std::nullopt;
 }
 
 bool connection::who() { return transmit(proto::encode(request::who{}), mono_ms()); }

@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bcast/client/events.hpp"
@@ -70,6 +71,9 @@ class connection {
   // True when every acked message has also been shown from its room stream.
   [[nodiscard]] bool caught_up() const;
   [[nodiscard]] std::uint64_t max_text() const { return max_text_; }
+  // Why the broker would refuse `text` as a message ("is not valid UTF-8",
+  // "is N bytes; the broker takes at most M"), or nullopt when it is fine.
+  [[nodiscard]] std::optional<std::string> why_unsendable(std::string_view text) const;
   [[nodiscard]] const std::string& default_room() const { return opts_.rooms.front(); }
 
  private:
