@@ -136,8 +136,10 @@ TEST(client, recovers_when_the_broker_restarts_on_the_same_endpoints) {
   alice.send("while away");  // kept until a broker acks it
 
   broker_fixture second(opts);
-  const auto back = run_until(alice, [](const auto& seen) {
-    return has_status(seen, client::status::reconnected) && !messages(seen).empty();
+  // Acks (DEALER) and publications (SUB) race: wait for both.
+  const auto back = run_until(alice, [&alice](const auto& seen) {
+    return has_status(seen, client::status::reconnected) && !messages(seen).empty() &&
+           alice.unacked() == 0;
   });
   EXPECT_TRUE(has_status(back, client::status::epoch_reset));  // a new in-memory history
   const auto got = messages(back);
