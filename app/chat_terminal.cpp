@@ -17,12 +17,12 @@
 #include <cstdlib>
 #include <cwchar>
 #include <editline/readline.h>
-#include <filesystem>
 #include <map>
 #include <optional>
 
 #include "bcast/client/commands.hpp"
 #include "exit_codes.hpp"
+#include "state_dir.hpp"
 
 namespace bcast::app {
 namespace {
@@ -31,23 +31,6 @@ namespace command = client::command;
 
 // Lines of input history kept on disk.
 constexpr int history_lines = 1000;
-
-std::string history_path() {
-  const char* state = std::getenv("XDG_STATE_HOME");
-  const char* home = std::getenv("HOME");
-  std::filesystem::path dir;
-  if (state != nullptr && *state != '\0') {
-    dir = state;
-  } else if (home != nullptr && *home != '\0') {
-    dir = std::filesystem::path(home) / ".local" / "state";
-  } else {
-    return {};
-  }
-  dir /= "broadcast-server";
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  return ec ? std::string() : (dir / "history").string();
-}
 
 // Columns `text` takes on the terminal (wide characters count two).
 std::size_t display_width(std::string_view text) {
@@ -99,7 +82,7 @@ class resize_signal {
 class chat {
  public:
   chat(client::connection& conn, const client_args& args, bool colour)
-      : conn_(conn), args_(args), history_file_(history_path()) {
+      : conn_(conn), args_(args), history_file_(state_file("history")) {
     style_.colour = colour;
     current_room_ = conn.rooms().front();
   }

@@ -1,7 +1,8 @@
-// `broadcast-server start`: the broker. Binds IN (ROUTER) and OUT (PUB),
+// `broadcast-server start`: the broker. Opens the history store (a SQLite
+// file, or memory only with --db :memory:), binds IN (ROUTER) and OUT (PUB),
 // logs with spdlog to stderr (and --log-file), stops cleanly on SIGINT or
-// SIGTERM (taken by a sigwait thread): publishes `shutdown`, lingers at most
-// 500 ms, exits 0.
+// SIGTERM (taken by a sigwait thread): publishes `shutdown`, commits the
+// history, lingers at most 500 ms, exits 0.
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -17,9 +18,11 @@
 #include "bcast/broker/broker.hpp"
 #include "bcast/broker/clock.hpp"
 #include "bcast/broker/memory_history.hpp"
+#include "bcast/broker/sqlite_history.hpp"
 #include "bcast/proto/endpoint.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "state_dir.hpp"
 
 namespace bcast::app {
 namespace {
@@ -30,6 +33,8 @@ struct start_args {
   std::string bind = "127.0.0.1";
   broker::options broker;
   std::size_t history_mb = broker::default_history_bytes >> 20;
+  std::string db = state_file("history.db");
+  std::uint64_t retention_s = 0;
   std::string join_token;
   std::string log_file;
   std::string log_level = "info";
@@ -65,6 +70,18 @@ std::string endpoint_or_throw(const std::string& spec, const std::string& host, 
   return *endpoint;
 }
 
+constexpr const char* memory_db = ":memory:";
+
+std::unique_ptr<broker::history_store> open_history(const start_args& args) {
+  const std::uint64_t max_age_ms = args.retention_s * 1000;
+  if (args.db == memory_db) {
+    return std::make_unique<broker::memory_history>(args.broker.history, args.broker.history_bytes,
+                                                    broker::wall_ms(), max_age_ms);
+  }
+  return std::make_unique<broker::sqlite_history>(broker::sqlite_history_options{
+      args.db, args.broker.history, args.broker.history_bytes, max_age_ms, args.broker.durable});
+}
+
 int run_start(start_args& args) {
   args.broker.in_endpoint = endpoint_or_throw(args.in, args.bind, "--in");
   args.broker.out_endpoint = endpoint_or_throw(args.out, args.bind, "--out");
@@ -77,15 +94,28 @@ int run_start(start_args& args) {
   pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);  // before any thread starts
   set_up_logging(args);
 
+  if (args.db.empty()) {
+    throw CLI::ValidationError("--db", "no state directory (HOME unset): give a file or :memory:");
+  }
+  if (args.broker.durable && args.db == memory_db) {
+    throw CLI::ValidationError("--durable", "needs a history file (--db FILE)");
+  }
+  std::unique_ptr<broker::history_store> history;
+  try {
+    history = open_history(args);
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "broadcast-server: history: %s\n", e.what());
+    return exit_failure;
+  }
   zmq::context_t context;
-  broker::memory_history history(args.broker.history, args.broker.history_bytes, broker::wall_ms());
-  broker::broker b(context, args.broker, history);
+  broker::broker b(context, args.broker, *history);
   std::printf("broadcast-server listening: in %s (ROUTER), out %s (PUB)\n",
               b.in_endpoint().c_str(), b.out_endpoint().c_str());
   std::fflush(stdout);
-  spdlog::info("epoch {}, heartbeat {} ms, liveness {}, history {} per room, max text {} B",
-               history.epoch(), args.broker.heartbeat_ms, args.broker.liveness,
-               args.broker.history, args.broker.max_text);
+  spdlog::info("epoch {}, heartbeat {} ms, liveness {}, history {} per room in {}{}, max text {} B",
+               history->epoch(), args.broker.heartbeat_ms, args.broker.liveness,
+               args.broker.history, args.db, args.broker.durable ? " (durable)" : "",
+               args.broker.max_text);
 
   std::atomic<bool> finished{false};
   std::thread signal_waiter([&] {
@@ -122,6 +152,17 @@ runner add_start_command(CLI::App& app) {
   cmd->add_option("--history", args->broker.history, "Messages kept per room")
       ->capture_default_str()
       ->check(CLI::Range(0, 10000000));
+  cmd->add_option("--db", args->db,
+                  "History file (SQLite), kept across restarts; :memory: keeps none")
+      ->capture_default_str();
+  cmd->add_flag("--durable", args->broker.durable,
+                "Publish and acknowledge a message only once it is on disk");
+  cmd->add_option("--retention", args->retention_s,
+                  "Drop messages older than this (e.g. 90s, 30m, 12h, 7d; 0: no age limit)")
+      ->capture_default_str()
+      ->transform(CLI::AsNumberWithUnit(
+          std::map<std::string, std::uint64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
+          CLI::AsNumberWithUnit::CASE_SENSITIVE));
   cmd->add_option("--history-mb", args->history_mb,
                   "Memory for history over all rooms, MiB; past it the oldest messages go")
       ->capture_default_str()

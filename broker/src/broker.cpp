@@ -42,6 +42,7 @@ bool poll_interruptible(std::vector<zmq::pollitem_t>& items, std::chrono::millis
 
 broker::broker(zmq::context_t& context, const options& opts, history_store& history)
     : opts_(opts),
+      history_(history),
       router_(context, zmq::socket_type::router),
       pub_(context, zmq::socket_type::pub),
       core_(opts, history) {
@@ -94,30 +95,42 @@ void broker::run() {
   std::uint64_t next_heartbeat = now;
   std::vector<zmq::pollitem_t> items{{router_.handle(), 0, ZMQ_POLLIN, 0},
                                      {nullptr, stop_fd_, ZMQ_POLLIN, 0},
-                                     {monitor_.handle(), 0, ZMQ_POLLIN, 0}};
+                                     {monitor_.handle(), 0, ZMQ_POLLIN, 0},
+                                     {nullptr, history_.commit_fd(), ZMQ_POLLIN, 0}};
+  if (history_.commit_fd() < 0) items.pop_back();
   while (true) {
     now = mono_ms();
     const std::uint64_t next = std::min(next_expire, next_heartbeat);
     const auto timeout = std::chrono::milliseconds(next > now ? next - now : 0);
+    // Durable: stop reading requests while too much waits for the disk.
+    const bool backlogged = history_.written() - history_.committed() > max_uncommitted_writes;
+    items[0].events = backlogged ? 0 : ZMQ_POLLIN;
     if (!poll_interruptible(items, timeout)) continue;
     if ((items[1].revents & ZMQ_POLLIN) != 0) break;
     now = mono_ms();
     if ((items[0].revents & ZMQ_POLLIN) != 0) drain_inbound(now);
     if ((items[2].revents & ZMQ_POLLIN) != 0) watch_connections();
+    if (items.size() > 3 && (items[3].revents & ZMQ_POLLIN) != 0) {
+      std::uint64_t commits = 0;
+      [[maybe_unused]] const auto r = ::read(history_.commit_fd(), &commits, sizeof commits);
+    }
     if (now >= next_expire) {
       core_.expire(now, out_);
       next_expire = now + expire_every;
     }
     if (now >= next_heartbeat) {
       core_.heartbeat(now, out_);
+      history_.expire(wall_ms());
       next_heartbeat = now + opts_.heartbeat_ms;
     }
-    flush();
+    hold_or_flush();
   }
   spdlog::info("shutting down");
   core_.shutdown(out_);
   refuse_inbound();
-  flush();
+  hold_or_flush();
+  history_.flush();
+  release_committed();
   const auto& s = core_.stats();
   std::uint64_t errors = 0;
   for (const auto e : s.errors) errors += e;
@@ -139,7 +152,7 @@ void broker::drain_inbound(std::uint64_t now) {
     } else {
       core_.on_bad_envelope(routing_id, frames_.size() - 1, out_);
     }
-    if (out_.replies.size() + out_.publications.size() >= drain_batch) flush();
+    if (out_.replies.size() + out_.publications.size() >= drain_batch) hold_or_flush();
   }
 }
 
@@ -171,13 +184,30 @@ void broker::refuse_inbound() {
   }
 }
 
-void broker::flush() {
-  for (const auto& r : out_.replies) send_reply(r);
-  for (const auto& p : out_.publications) {
+void broker::hold_or_flush() {
+  if (!opts_.durable) return flush(out_);
+  if (!out_.replies.empty() || !out_.publications.empty()) {
+    held_.push_back({history_.written(), std::move(out_)});
+    out_ = outbox{};
+  }
+  release_committed();
+}
+
+void broker::release_committed() {
+  const std::uint64_t committed = history_.committed();
+  while (!held_.empty() && held_.front().ticket <= committed) {
+    flush(held_.front().out);
+    held_.pop_front();
+  }
+}
+
+void broker::flush(outbox& out) {
+  for (const auto& r : out.replies) send_reply(r);
+  for (const auto& p : out.publications) {
     pub_.send(zmq::buffer(p.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     pub_.send(zmq::buffer(*p.body), zmq::send_flags::dontwait);
   }
-  out_.clear();
+  out.clear();
 }
 
 void broker::send_reply(const reply& r) {

@@ -57,9 +57,14 @@ std::optional<std::uint64_t> id_of(const Request& r) {
 core::core(const options& opts, history_store& history)
     : opts_(opts),
       history_(history),
-      sessions_(opts.rate, opts.burst),
+      sessions_(opts.rate, opts.burst, opts.history_rate),
       rooms_(max_rooms),
-      error_log_(error_logs_per_second) {}
+      error_log_(error_logs_per_second),
+      anonymous_history_(opts.anonymous_history_rate, opts.anonymous_history_rate) {
+  const auto& restored = history.restored();
+  rooms_.restore(restored.rooms, restored.sys_seq);
+  for (const auto& a : restored.acks) sessions_.restore_ack(a.token, a.name, a.ack);
+}
 
 void core::on_request(std::string_view routing_id, bool delimiter, std::string_view body,
                       std::uint64_t mono_now, outbox& out) {
@@ -80,7 +85,7 @@ void core::on_request(std::string_view routing_id, bool delimiter, std::string_v
           handle(from, s, r, mono_now, out);
         } else if constexpr (std::is_same_v<type, request::history>) {
           if (s == nullptr || s->limiter.allow(mono_now)) {
-            handle_history(from, r, out);
+            handle_history(from, s, r, mono_now, out);
           } else {
             fail(from, error_code::rate_limited, "too many requests", r.id, out);
           }
@@ -154,6 +159,17 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
       spdlog::info("resume {} (new connection {})", r.name, hex(from.routing_id, 8));
       return welcome(from, *resumed, out);
     }
+    // A session that timed out, or one from before a restart: same token,
+    // same request memory, announced as a new join.
+    resumed = sessions_.resume_dormant(*r.session, r.name, std::string(from.routing_id),
+                                       from.delimiter, wall_ms(), now);
+    if (resumed != nullptr) {
+      resumed->rooms = std::move(r.rooms);
+      spdlog::info("rejoin {} with its earlier session (connection {})", r.name,
+                   hex(from.routing_id, 8));
+      announce_join(*resumed, out);
+      return welcome(from, *resumed, out);
+    }
   }
   if (sessions_.by_name(r.name) != nullptr) {
     return fail(from, error_code::name_taken, "the name '" + r.name + "' is in use",
@@ -162,8 +178,12 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
   session& s = sessions_.open(r.name, std::string(from.routing_id), from.delimiter, wall_ms(), now);
   s.rooms = std::move(r.rooms);
   spdlog::info("join {} (connection {})", s.name, hex(from.routing_id, 8));
-  publish_sys(event::join{history_.epoch(), rooms_.next_sys_seq(), wall_ms(), s.name}, out);
+  announce_join(s, out);
   welcome(from, s, out);
+}
+
+void core::announce_join(const session& s, outbox& out) {
+  publish_sys(event::join{history_.epoch(), rooms_.next_sys_seq(), wall_ms(), s.name}, out);
 }
 
 void core::handle(const peer& from, session& s, request::msg& r, std::uint64_t now,
@@ -179,9 +199,12 @@ void core::handle(const peer& from, session& s, request::msg& r, std::uint64_t n
   const auto seq = rooms_.next_seq(r.room, now);
   if (!seq) return fail(from, error_code::invalid_room, "the broker's room limit is reached", r.id, out);
 
+  const std::uint64_t ts = wall_ms();
   auto body = std::make_shared<const std::string>(proto::encode(
-      event::msg{history_.epoch(), *seq, wall_ms(), r.room, s.name, std::move(r.text)}));
-  history_.append(r.room, *seq, body);
+      event::msg{history_.epoch(), *seq, ts, r.room, s.name, std::move(r.text)}));
+  std::optional<message_origin> origin;
+  if (r.id) origin = message_origin{s.token, s.name, *r.id};
+  history_.append({r.room, *seq, ts, body, origin});
   out.publications.push_back({proto::room_topic(r.room), std::move(body)});
   ++stats_.published;
   if (r.id) {
@@ -228,7 +251,8 @@ void core::handle(const peer&, session& s, request::bye&, std::uint64_t, outbox&
   end_session(s.name, "bye", out);
 }
 
-void core::handle_history(const peer& from, request::history& r, outbox& out) {
+void core::handle_history(const peer& from, session* s, request::history& r, std::uint64_t now,
+                          outbox& out) {
   if (auto why = proto::check_room(r.room)) {
     return fail(from, error_code::invalid_room, *why, r.id, out);
   }
@@ -237,6 +261,12 @@ void core::handle_history(const peer& from, request::history& r, outbox& out) {
                 "history limit is at most " + std::to_string(proto::max_history_limit), r.id, out);
   }
   const auto slice = history_.read(r.room, r.after, static_cast<std::size_t>(r.limit));
+  // Each message served costs one token of the reader's history budget.
+  auto& budget = s != nullptr ? s->history_budget : anonymous_history_;
+  if (!budget.allow(now, static_cast<double>(slice.bodies.size()))) {
+    return fail(from, error_code::rate_limited, "history read too fast; ask again shortly", r.id,
+                out);
+  }
   const std::uint64_t last = rooms_.last_seq(r.room);
   std::vector<std::string_view> bodies;
   bodies.reserve(slice.bodies.size());
@@ -284,7 +314,8 @@ void core::end_session(const std::string& name, std::string_view reason, outbox&
   publish_sys(event::leave{history_.epoch(), rooms_.next_sys_seq(), wall_ms(), name,
                            std::string(reason)},
               out);
-  sessions_.close(name);
+  // A session that timed out may come back (a network cut): keep its token.
+  sessions_.close(name, reason == "timeout");
 }
 
 void core::heartbeat(std::uint64_t mono_now, outbox& out) {
@@ -304,6 +335,7 @@ void core::shutdown(outbox& out) {
 }
 
 void core::publish_sys(const proto::any_event& event, outbox& out) {
+  history_.note_sys_seq(rooms_.sys_seq());
   out.publications.push_back({std::string(proto::sys_topic),
                               std::make_shared<const std::string>(proto::encode(event))});
   ++stats_.published;

@@ -1,25 +1,34 @@
-// In-memory history rings with a global byte budget. Seqs within a room are
-// consecutive, so a seq's position in its ring is plain arithmetic from the
-// oldest one kept.
+// In-memory history rings with a global byte budget and a retention age.
+// Seqs within a room are consecutive, so a seq's position in its ring is
+// plain arithmetic from the oldest one kept.
 #include "bcast/broker/memory_history.hpp"
 
 #include <algorithm>
 
 namespace bcast::broker {
 
-memory_history::memory_history(std::size_t per_room, std::size_t max_bytes, std::uint64_t epoch)
-    : per_room_(per_room), max_bytes_(max_bytes), epoch_(epoch) {}
+memory_history::memory_history(std::size_t per_room, std::size_t max_bytes, std::uint64_t epoch,
+                               std::uint64_t max_age_ms)
+    : per_room_(per_room), max_bytes_(max_bytes), epoch_(epoch), max_age_ms_(max_age_ms) {}
 
-void memory_history::append(std::string_view room, std::uint64_t seq, shared_body body) {
+void memory_history::append(const new_message& m) {
   if (per_room_ == 0) return;
-  auto found = rooms_.find(room);
-  if (found == rooms_.end()) found = rooms_.emplace(std::string(room), ring{}).first;
+  auto found = rooms_.find(m.room);
+  if (found == rooms_.end()) found = rooms_.emplace(std::string(m.room), ring{}).first;
   ring& r = found->second;
-  bytes_ += body->size();
-  r.push_back({seq, next_order_++, std::move(body)});
+  bytes_ += m.body->size();
+  r.push_back({m.seq, m.ts, next_order_++, m.body});
   if (r.size() == 1) oldest_.push({r.front().order, &r});
   if (r.size() > per_room_) drop_front(r);
-  while (bytes_ > max_bytes_ && !oldest_.empty()) evict_oldest();
+  while (bytes_ > max_bytes_ && drop_oldest_if([](const entry&) { return true; })) {
+  }
+}
+
+void memory_history::expire(std::uint64_t wall_now) {
+  if (max_age_ms_ == 0 || wall_now < max_age_ms_) return;
+  const std::uint64_t cutoff = wall_now - max_age_ms_;
+  while (drop_oldest_if([cutoff](const entry& e) { return e.ts < cutoff; })) {
+  }
 }
 
 void memory_history::drop_front(ring& r) {
@@ -27,15 +36,21 @@ void memory_history::drop_front(ring& r) {
   r.pop_front();
 }
 
-void memory_history::evict_oldest() {
+template <typename Predicate>
+bool memory_history::drop_oldest_if(Predicate too_old) {
+  if (oldest_.empty()) return false;
   const auto [order, r] = oldest_.top();
-  oldest_.pop();
-  if (r->empty()) return;
-  if (r->front().order == order) {
-    drop_front(*r);
-    if (r->empty()) return;
+  if (r->empty()) {
+    oldest_.pop();
+    return true;
   }
-  oldest_.push({r->front().order, r});
+  if (r->front().order == order) {
+    if (!too_old(r->front())) return false;
+    drop_front(*r);
+  }
+  oldest_.pop();
+  if (!r->empty()) oldest_.push({r->front().order, r});
+  return true;
 }
 
 history_slice memory_history::read(std::string_view room, std::optional<std::uint64_t> after,

@@ -5,6 +5,14 @@
 
 namespace bcast::broker {
 
+void room_table::restore(const std::vector<proto::event::room_seq>& rooms, std::uint64_t sys_seq) {
+  for (const auto& r : rooms) {
+    auto& state = rooms_[r.room];
+    state.last_seq = std::max(state.last_seq, r.seq);
+  }
+  sys_seq_ = std::max(sys_seq_, sys_seq);
+}
+
 std::optional<std::uint64_t> room_table::next_seq(std::string_view room, std::uint64_t mono_now) {
   auto found = rooms_.find(room);
   if (found == rooms_.end()) {

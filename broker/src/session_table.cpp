@@ -1,5 +1,6 @@
 // Session bookkeeping: three indexes (name, routing id, resume token) over
-// one map of sessions, kept consistent by open/rebind/close.
+// one map of sessions, kept consistent by open/rebind/close, and a bounded
+// map of dormant sessions by token.
 #include "bcast/broker/session_table.hpp"
 
 #include <algorithm>
@@ -8,6 +9,13 @@
 #include "bcast/proto/limits.hpp"
 
 namespace bcast::broker {
+namespace {
+
+// Dormant sessions kept at most; past it the oldest is forgotten (its
+// client then joins as new and a retried message may be published again).
+constexpr std::size_t max_dormant = 4096;
+
+}  // namespace
 
 const proto::event::ack* recent_ids::find(std::uint64_t id) const {
   const auto found = acks_.find(id);
@@ -23,15 +31,15 @@ void recent_ids::remember(const proto::event::ack& ack) {
   }
 }
 
-bool rate_limiter::allow(std::uint64_t now_ms) {
+bool rate_limiter::allow(std::uint64_t now_ms, double cost) {
   if (rate_ <= 0) return true;
   if (last_ms_ != 0) {
     const double refill = static_cast<double>(now_ms - last_ms_) * rate_ / 1000.0;
     tokens_ = std::min(burst_, tokens_ + refill);
   }
   last_ms_ = now_ms;
-  if (tokens_ < 1.0) return false;
-  tokens_ -= 1.0;
+  if (tokens_ < std::min(cost, burst_)) return false;
+  tokens_ = std::max(0.0, tokens_ - cost);
   return true;
 }
 
@@ -59,11 +67,52 @@ std::string session_table::new_token() {
 
 session& session_table::open(std::string name, std::string routing_id, bool delimiter,
                              std::uint64_t wall_now, std::uint64_t mono_now) {
-  session s{name,     new_token(), routing_id, delimiter, wall_now, mono_now, {},
-            recent_ids(proto::dedup_window), rate_limiter(rate_, burst_)};
-  name_by_route_[routing_id] = name;
-  name_by_token_[s.token] = name;
+  return insert({std::move(name), new_token(), std::move(routing_id), delimiter, wall_now, mono_now,
+                 {}, recent_ids(proto::dedup_window), rate_limiter(rate_, burst_),
+                 rate_limiter(history_rate_, history_rate_)});
+}
+
+session* session_table::resume_dormant(std::string_view token, std::string_view name,
+                                       std::string routing_id, bool delimiter,
+                                       std::uint64_t wall_now, std::uint64_t mono_now) {
+  const auto found = dormant_.find(token);
+  if (found == dormant_.end() || found->second.name != name || by_name(name) != nullptr) {
+    return nullptr;
+  }
+  session s{std::move(found->second.name), std::string(token), std::move(routing_id), delimiter,
+            wall_now, mono_now, {}, std::move(found->second.acked), rate_limiter(rate_, burst_),
+            rate_limiter(history_rate_, history_rate_)};
+  dormant_.erase(found);  // its entry in dormant_order_ is skipped when reached
+  return &insert(std::move(s));
+}
+
+session& session_table::insert(session s) {
+  name_by_route_[s.routing_id] = s.name;
+  name_by_token_[s.token] = s.name;
+  std::string name = s.name;
   return by_name_.emplace(std::move(name), std::move(s)).first->second;
+}
+
+session_table::dormant& session_table::keep(std::string token, std::string name,
+                                            recent_ids acked) {
+  auto [it, added] = dormant_.try_emplace(token, dormant{std::move(name), std::move(acked)});
+  if (added) dormant_order_.push_back(std::move(token));
+  while (dormant_.size() > max_dormant && !dormant_order_.empty()) {
+    dormant_.erase(dormant_order_.front());
+    dormant_order_.pop_front();
+  }
+  // Tokens resumed since are still queued; drop them when they surface.
+  while (!dormant_order_.empty() && !dormant_.contains(dormant_order_.front())) {
+    dormant_order_.pop_front();
+  }
+  return it->second;
+}
+
+void session_table::restore_ack(const std::string& token, const std::string& name,
+                                const proto::event::ack& ack) {
+  const auto found = dormant_.find(token);
+  auto& d = found != dormant_.end() ? found->second : keep(token, name, recent_ids(proto::dedup_window));
+  d.acked.remember(ack);
 }
 
 void session_table::rebind(session& s, std::string routing_id, bool delimiter) {
@@ -73,11 +122,13 @@ void session_table::rebind(session& s, std::string routing_id, bool delimiter) {
   s.delimiter = delimiter;
 }
 
-void session_table::close(std::string_view name) {
+void session_table::close(std::string_view name, bool keep_dormant) {
   const auto found = by_name_.find(name);
   if (found == by_name_.end()) return;
-  name_by_route_.erase(found->second.routing_id);
-  name_by_token_.erase(found->second.token);
+  session& s = found->second;
+  name_by_route_.erase(s.routing_id);
+  name_by_token_.erase(s.token);
+  if (keep_dormant) keep(std::move(s.token), std::move(s.name), std::move(s.acked));
   by_name_.erase(found);
 }
 

@@ -63,7 +63,7 @@ class Peer:
 
 class MixedRoom(unittest.TestCase):
     def setUp(self):
-        self.broker = subprocess.Popen([BINARY, "start", "--in", "0", "--out", "0", "--heartbeat", "200",
+        self.broker = subprocess.Popen([BINARY, "start", "--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "200",
                                         "--log-level", "off"], stdout=subprocess.PIPE)
         self.addCleanup(lambda: self.broker.poll() is None and self.broker.kill())
         ready, _, _ = select.select([self.broker.stdout], [], [], DEADLINE)

@@ -17,7 +17,7 @@ class cli : public ::testing::Test {
  protected:
   void SetUp() override {
     broker_ = std::make_unique<process>(std::vector<std::string>{
-        binary, "start", "--in", "0", "--out", "0", "--heartbeat", "200", "--log-level", "warn"});
+        binary, "start", "--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "200", "--log-level", "warn"});
     const auto banner = broker_->line();
     ASSERT_TRUE(banner) << broker_->err();
     std::smatch match;
@@ -171,7 +171,7 @@ TEST_F(cli, sigint_stops_the_broker_with_exit_0) {
 }
 
 TEST(cli_endpoints, a_join_token_keeps_strangers_out) {
-  process broker({binary, "start", "--in", "0", "--out", "0", "--join-token", "s3cret",
+  process broker({binary, "start", "--db", ":memory:", "--in", "0", "--out", "0", "--join-token", "s3cret",
                   "--log-level", "off"});
   const auto banner = broker.line();
   ASSERT_TRUE(banner);
@@ -189,7 +189,7 @@ TEST(cli_endpoints, a_join_token_keeps_strangers_out) {
 
 TEST(cli_endpoints, clients_notice_a_killed_broker_and_rejoin_its_successor) {
   auto first = std::make_unique<process>(std::vector<std::string>{
-      binary, "start", "--in", "0", "--out", "0", "--heartbeat", "100", "--log-level", "off"});
+      binary, "start", "--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "100", "--log-level", "off"});
   const auto banner = first->line();
   ASSERT_TRUE(banner);
   std::smatch match;
@@ -201,7 +201,7 @@ TEST(cli_endpoints, clients_notice_a_killed_broker_and_rejoin_its_successor) {
   EXPECT_TRUE(first->wait());
   EXPECT_TRUE(alice.line_containing(R"("status":"connection-lost")"));
   alice.write("sent while the broker is down\n");
-  process second({binary, "start", "--in", in, "--out", out, "--heartbeat", "100", "--log-level", "off"});
+  process second({binary, "start", "--db", ":memory:", "--in", in, "--out", out, "--heartbeat", "100", "--log-level", "off"});
   ASSERT_TRUE(second.line()) << second.err();
   EXPECT_TRUE(alice.line_containing(R"("status":"reconnected")"));
   const auto msg = alice.line_containing(R"("type":"msg")");
@@ -215,7 +215,7 @@ TEST(cli_endpoints, clients_notice_a_killed_broker_and_rejoin_its_successor) {
 }
 
 TEST(cli_endpoints, connect_checks_lines_against_the_brokers_max_text) {
-  process broker({binary, "start", "--in", "0", "--out", "0", "--max-text", "100", "--log-level", "off"});
+  process broker({binary, "start", "--db", ":memory:", "--in", "0", "--out", "0", "--max-text", "100", "--log-level", "off"});
   const auto banner = broker.line();
   ASSERT_TRUE(banner);
   std::smatch match;
@@ -236,7 +236,7 @@ TEST(cli_endpoints, ipc_endpoints_work_end_to_end) {
   const std::string dir = ::testing::TempDir();
   const std::string in = "ipc://" + dir + "bcast-e2e-in-" + std::to_string(::getpid());
   const std::string out = "ipc://" + dir + "bcast-e2e-out-" + std::to_string(::getpid());
-  process broker({binary, "start", "--in", in, "--out", out, "--log-level", "off"});
+  process broker({binary, "start", "--db", ":memory:", "--in", in, "--out", out, "--log-level", "off"});
   ASSERT_TRUE(broker.line_containing(in));
   process alice({binary, "connect", "--name", "alice", "--in", in, "--out", out});
   alice.write("over ipc\n");

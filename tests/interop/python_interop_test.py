@@ -99,7 +99,7 @@ def deadline():
 class PythonInterop(unittest.TestCase):
     def setUp(self):
         self.procs, self.clients = [], []
-        self.broker = self.spawn([BROKER, "start", "--in", "0", "--out", "0"])
+        self.broker = self.spawn([BROKER, "start", "--db", ":memory:", "--in", "0", "--out", "0"])
         try:
             line = self.broker.readline(deadline())
             found = re.search(r"in (tcp://127\.0\.0\.1:\d+) \(ROUTER\), "

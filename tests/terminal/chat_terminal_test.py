@@ -123,7 +123,7 @@ class ChatTerminalTest(unittest.TestCase):
         self.tmux_env["HOME"] = self.home
         self.tmux_started = False
 
-        broker = self.spawn("broker", ["start", "--in", "0", "--out", "0", "--heartbeat", "200",
+        broker = self.spawn("broker", ["start", "--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "200",
                                        "--log-level", "off"])
         first = self.wait_for(lambda: broker.lines()[:1], "the broker's first stdout line",
                               dump=broker.dump)[0]

@@ -27,7 +27,7 @@ std::string body_of(std::string_view room, std::uint64_t seq) {
 // Appends seqs 1..count to `room`, each body naming its room and seq.
 void fill(memory_history& h, std::string_view room, std::uint64_t count) {
   for (std::uint64_t seq = 1; seq <= count; ++seq) {
-    h.append(room, seq, std::make_shared<const std::string>(body_of(room, seq)));
+    h.append({room, seq, 0, std::make_shared<const std::string>(body_of(room, seq)), std::nullopt});
   }
 }
 
@@ -118,7 +118,7 @@ TEST(memory_history, rooms_are_independent) {
 TEST(memory_history, shares_the_bodies_it_was_given) {
   memory_history h(3, no_budget, 1);
   const auto body = std::make_shared<const std::string>("bytes");
-  h.append("lobby", 1, body);
+  h.append({"lobby", 1, 0, body, std::nullopt});
   EXPECT_EQ(h.read("lobby", std::nullopt, 1).bodies.front(), body) << "no copy of the bytes";
 }
 
@@ -195,13 +195,13 @@ TEST(memory_history, a_byte_budget_evicts_the_oldest_message_of_any_room) {
   // Bodies are "a#1" … (3 bytes) and "b#1" … (3 bytes): 12 bytes hold four.
   memory_history h(100, 12, 1);
   fill(h, "a", 3);
-  h.append("b", 1, std::make_shared<const std::string>(body_of("b", 1)));
+  h.append({"b", 1, 0, std::make_shared<const std::string>(body_of("b", 1)), std::nullopt});
   EXPECT_EQ(h.bytes(), 12U);
-  h.append("b", 2, std::make_shared<const std::string>(body_of("b", 2)));
+  h.append({"b", 2, 0, std::make_shared<const std::string>(body_of("b", 2)), std::nullopt});
   EXPECT_EQ(seqs(h.read("a", std::nullopt, 10)), (seq_list{2, 3}));
   EXPECT_EQ(h.read("a", std::nullopt, 10).first, 2U);
-  h.append("b", 3, std::make_shared<const std::string>(body_of("b", 3)));
-  h.append("b", 4, std::make_shared<const std::string>(body_of("b", 4)));
+  h.append({"b", 3, 0, std::make_shared<const std::string>(body_of("b", 3)), std::nullopt});
+  h.append({"b", 4, 0, std::make_shared<const std::string>(body_of("b", 4)), std::nullopt});
   EXPECT_TRUE(h.read("a", std::nullopt, 10).bodies.empty());
   EXPECT_EQ(seqs(h.read("b", std::nullopt, 10)), (seq_list{1, 2, 3, 4}));
   EXPECT_LE(h.bytes(), 12U);

@@ -25,7 +25,7 @@ using bcast::proto::event::ack;
 // --- session_table -------------------------------------------------------
 
 TEST(session_table, open_is_found_by_name_route_and_token) {
-  session_table table(0, 0);
+  session_table table(0, 0, 0);
   session& s = table.open("alice", "route-a", true, 1000, 50);
   EXPECT_EQ(s.name, "alice");
   EXPECT_EQ(s.routing_id, "route-a");
@@ -40,7 +40,7 @@ TEST(session_table, open_is_found_by_name_route_and_token) {
 }
 
 TEST(session_table, lookups_of_unknown_keys_find_nothing) {
-  session_table table(0, 0);
+  session_table table(0, 0, 0);
   EXPECT_EQ(table.by_name("alice"), nullptr);
   EXPECT_EQ(table.by_route("route-a"), nullptr);
   EXPECT_EQ(table.by_token(""), nullptr);
@@ -52,7 +52,7 @@ TEST(session_table, lookups_of_unknown_keys_find_nothing) {
 }
 
 TEST(session_table, tokens_are_unique) {
-  session_table table(0, 0);
+  session_table table(0, 0, 0);
   std::set<std::string> tokens;
   for (int i = 0; i < 200; ++i) {
     const std::string n = std::to_string(i);
@@ -63,7 +63,7 @@ TEST(session_table, tokens_are_unique) {
 }
 
 TEST(session_table, rebind_moves_the_route_index) {
-  session_table table(0, 0);
+  session_table table(0, 0, 0);
   session& s = table.open("alice", "old", false, 1, 1);
   const std::string token = s.token;
   table.rebind(s, "new", true);
@@ -77,34 +77,34 @@ TEST(session_table, rebind_moves_the_route_index) {
 }
 
 TEST(session_table, close_removes_all_three_indexes) {
-  session_table table(0, 0);
+  session_table table(0, 0, 0);
   const std::string token = table.open("alice", "route-a", false, 1, 1).token;
   session& bob = table.open("bob", "route-b", false, 2, 2);
-  table.close("alice");
+  table.close("alice", false);
   EXPECT_EQ(table.by_name("alice"), nullptr);
   EXPECT_EQ(table.by_route("route-a"), nullptr);
   EXPECT_EQ(table.by_token(token), nullptr);
   EXPECT_EQ(table.size(), 1U);
   EXPECT_EQ(table.by_name("bob"), &bob);
   EXPECT_EQ(table.by_route("route-b"), &bob);
-  table.close("nobody");  // closing an unknown name is harmless
+  table.close("nobody", false);  // closing an unknown name is harmless
   EXPECT_EQ(table.size(), 1U);
 }
 
 TEST(session_table, close_after_rebind_frees_the_new_route) {
-  session_table table(0, 0);
+  session_table table(0, 0, 0);
   session& s = table.open("alice", "old", false, 1, 1);
   table.rebind(s, "new", false);
-  table.close("alice");
+  table.close("alice", false);
   EXPECT_EQ(table.by_route("new"), nullptr);
   EXPECT_EQ(table.by_route("old"), nullptr);
   EXPECT_EQ(table.size(), 0U);
 }
 
 TEST(session_table, name_can_be_reused_after_close) {
-  session_table table(0, 0);
+  session_table table(0, 0, 0);
   const std::string first = table.open("alice", "route-a", false, 1, 1).token;
-  table.close("alice");
+  table.close("alice", false);
   session& again = table.open("alice", "route-b", false, 5, 5);
   EXPECT_NE(again.token, first);
   EXPECT_EQ(table.by_token(first), nullptr);
@@ -112,7 +112,7 @@ TEST(session_table, name_can_be_reused_after_close) {
 }
 
 TEST(session_table, silent_since_includes_exactly_max_silence) {
-  session_table table(0, 0);
+  session_table table(0, 0, 0);
   table.open("alice", "a", false, 1, 1000);
   EXPECT_TRUE(table.silent_since(3999, 3000).empty());
   EXPECT_EQ(table.silent_since(4000, 3000), std::vector<std::string>{"alice"});
@@ -120,7 +120,7 @@ TEST(session_table, silent_since_includes_exactly_max_silence) {
 }
 
 TEST(session_table, silent_since_follows_last_seen) {
-  session_table table(0, 0);
+  session_table table(0, 0, 0);
   session& alice = table.open("alice", "a", false, 1, 1000);
   table.open("bob", "b", false, 1, 1000);
   alice.last_seen_ms = 2500;
@@ -132,7 +132,7 @@ TEST(session_table, silent_since_follows_last_seen) {
 }
 
 TEST(session_table, all_lists_oldest_first) {
-  session_table table(0, 0);
+  session_table table(0, 0, 0);
   table.open("mia", "1", false, 300, 1);
   table.open("zed", "2", false, 100, 1);
   table.open("amy", "3", false, 200, 1);

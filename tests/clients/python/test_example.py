@@ -16,7 +16,7 @@ BINARY = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "app"
 
 class Example(unittest.TestCase):
     def test_example_posts_and_prints(self):
-        broker = subprocess.Popen([BINARY, "start", "--in", "0", "--out", "0", "--log-level", "off"],
+        broker = subprocess.Popen([BINARY, "start", "--db", ":memory:", "--in", "0", "--out", "0", "--log-level", "off"],
                                   stdout=subprocess.PIPE)
         try:
             banner = broker.stdout.readline().decode()

@@ -1,12 +1,17 @@
 // The broker process: binds ROUTER (IN) and PUB (OUT), and runs one event
 // loop whose phases are drain inbound, log connection events, send what the
-// core produced, end silent sessions and heartbeat, until asked to stop; then it publishes
-// `shutdown`, refuses what is still queued and closes with a bounded linger.
+// core produced, end silent sessions and heartbeat, until asked to stop;
+// then it publishes `shutdown`, refuses what is still queued, waits for the
+// history store to commit and closes with a bounded linger. With
+// `options::durable`, what the core produced is held back until the store
+// has committed every write made before it, so nothing is published or
+// acknowledged that a crash could take back.
 #pragma once
 
 #include <zmq.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -46,10 +51,20 @@ class broker {
   void drain_inbound(std::uint64_t now);
   void watch_connections();
   void refuse_inbound();
-  void flush();
+  void hold_or_flush();
+  void release_committed();
+  void flush(outbox& out);
   void send_reply(const reply& r);
 
+  // Output waiting for the store to commit write number `ticket`.
+  struct held_output {
+    std::uint64_t ticket;
+    outbox out;
+  };
+
   options opts_;
+  history_store& history_;
+  std::deque<held_output> held_;
   zmq::socket_t router_;
   zmq::socket_t pub_;
   zmq::socket_t monitor_;  // connection events of the ROUTER (accepted, closed)

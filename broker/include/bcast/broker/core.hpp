@@ -32,6 +32,8 @@ struct core_stats {
 
 class core {
  public:
+  // Continues from what `history` restored (room and sys seqs, acks of
+  // earlier runs' sessions).
   core(const options& opts, history_store& history);
 
   // Handles one request body from the peer `routing_id` (`delimiter`: the
@@ -67,12 +69,14 @@ class core {
   void handle(const peer& from, session& s, proto::request::ping& r, std::uint64_t now, outbox& out);
   void handle(const peer& from, session& s, proto::request::who& r, std::uint64_t now, outbox& out);
   void handle(const peer& from, session& s, proto::request::bye& r, std::uint64_t now, outbox& out);
-  void handle_history(const peer& from, proto::request::history& r, outbox& out);
+  void handle_history(const peer& from, session* s, proto::request::history& r,
+                      std::uint64_t now, outbox& out);
 
   [[nodiscard]] std::optional<std::pair<proto::error_code, std::string>> check_text(
       std::string_view text) const;
   void welcome(const peer& to, const session& s, outbox& out);
   void end_session(const std::string& name, std::string_view reason, outbox& out);
+  void announce_join(const session& s, outbox& out);
   void publish_sys(const proto::any_event& event, outbox& out);
   void send(const peer& to, const proto::any_event& event, outbox& out);
   void fail(const peer& to, proto::error_code code, std::string_view reason,
@@ -84,6 +88,7 @@ class core {
   room_table rooms_;
   core_stats stats_;
   log_limiter error_log_;
+  rate_limiter anonymous_history_;  // history budget of all session-less peers
 };
 
 }  // namespace bcast::broker

@@ -1,7 +1,10 @@
 // The interface between the broker and wherever room history lives. The
 // broker hands over each published `msg` body once, already encoded; stores
 // keep shared references to those bytes and serve them back in seq order.
-// The in-memory ring is one implementation; a persistent store is another.
+// A store also says what it remembered when it was opened (so seqs, the
+// epoch and de-duplication of retried requests survive a restart) and, if
+// it writes in the background, how far its writes have been committed.
+// `memory_history` keeps everything in memory; `sqlite_history` adds a file.
 #pragma once
 
 #include <cstdint>
@@ -11,30 +14,79 @@
 #include <string_view>
 #include <vector>
 
+#include "bcast/proto/messages.hpp"
+
 namespace bcast::broker {
 
 using shared_body = std::shared_ptr<const std::string>;
+
+// Who sent a message and under which request id: kept with the message so
+// the sender's retry after a restart gets the original ack.
+struct message_origin {
+  std::string_view token;  // the sender's session token
+  std::string_view name;
+  std::uint64_t id = 0;
+};
+
+struct new_message {
+  std::string_view room;
+  std::uint64_t seq = 0;  // one above the room's last appended seq
+  std::uint64_t ts = 0;   // wall time in ms, as in the body
+  shared_body body;       // the encoded `msg` event
+  std::optional<message_origin> origin;
+};
 
 struct history_slice {
   std::vector<shared_body> bodies;  // encoded `msg` bodies, seq ascending
   std::uint64_t first = 0;          // oldest seq kept (0 when none is kept)
 };
 
+// An ack a stored message answered, with the session it belongs to.
+struct restored_ack {
+  std::string token;
+  std::string name;
+  proto::event::ack ack;
+};
+
+// What a store remembered from earlier runs when it was opened.
+struct restored_state {
+  std::vector<proto::event::room_seq> rooms;  // last seq of every room
+  std::uint64_t sys_seq = 0;
+  std::vector<restored_ack> acks;  // oldest first
+};
+
 class history_store {
  public:
   virtual ~history_store() = default;
 
-  // The epoch the store was created under (PROTOCOL.md "Sequence").
+  // The epoch seqs belong to (PROTOCOL.md "Sequence").
   [[nodiscard]] virtual std::uint64_t epoch() const = 0;
+  // What the store knew when it was opened (empty for a fresh store).
+  [[nodiscard]] virtual const restored_state& restored() const = 0;
 
-  // Keeps `body`, published in `room` at `seq` (one above the last appended).
-  virtual void append(std::string_view room, std::uint64_t seq, shared_body body) = 0;
+  // Keeps a message; seqs of a room arrive consecutively.
+  virtual void append(const new_message& message) = 0;
+  // Records the latest `sys` seq, so a restart continues above it.
+  virtual void note_sys_seq(std::uint64_t seq) = 0;
 
   // Returns up to `limit` messages of `room`: those after seq `after`, oldest
   // first, or the newest `limit` when `after` is nullopt.
   [[nodiscard]] virtual history_slice read(std::string_view room,
                                            std::optional<std::uint64_t> after,
                                            std::size_t limit) const = 0;
+
+  // Drops messages older than the store's retention age at `wall_now` (ms).
+  virtual void expire(std::uint64_t wall_now) = 0;
+
+  // Writes are numbered 1, 2, 3… in the order of append/note_sys_seq:
+  // `written()` is the number of the last one handed over, `committed()`
+  // the last one safely stored. A store without background writes has both
+  // at 0. `commit_fd()` (or -1) becomes readable when `committed()` moves.
+  [[nodiscard]] virtual std::uint64_t written() const { return 0; }
+  [[nodiscard]] virtual std::uint64_t committed() const { return 0; }
+  [[nodiscard]] virtual int commit_fd() const { return -1; }
+  // Blocks until everything written is committed (a clean shutdown).
+  virtual void flush() {}
 };
 
 }  // namespace bcast::broker

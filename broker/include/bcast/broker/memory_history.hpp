@@ -1,8 +1,9 @@
-// History kept in memory: the last N messages of each room in a ring, and
-// at most a byte budget over all rooms together (past it, the oldest
-// message of any room goes first), so no client can grow the broker's
-// memory by spreading messages over many rooms. What it holds is gone when
-// the broker stops; its epoch is the time it was created.
+// History kept in memory: the last N messages of each room in a ring, no
+// message older than a retention age, and at most a byte budget over all
+// rooms together (past it, the oldest message of any room goes first), so
+// no client can grow the broker's memory by spreading messages over many
+// rooms. Alone, what it holds is gone when the broker stops; as the cache
+// of `sqlite_history` it is what history requests are served from.
 #pragma once
 
 #include <deque>
@@ -19,20 +20,26 @@ namespace bcast::broker {
 
 class memory_history final : public history_store {
  public:
-  // Keeps at most `per_room` messages of each room and `max_bytes` of
-  // message bodies in all; `epoch` names this store.
-  memory_history(std::size_t per_room, std::size_t max_bytes, std::uint64_t epoch);
+  // Keeps at most `per_room` messages of each room, `max_bytes` of message
+  // bodies in all, and (when `max_age_ms` is not 0) none older than that;
+  // `epoch` names this store.
+  memory_history(std::size_t per_room, std::size_t max_bytes, std::uint64_t epoch,
+                 std::uint64_t max_age_ms = 0);
 
   [[nodiscard]] std::uint64_t epoch() const override { return epoch_; }
-  void append(std::string_view room, std::uint64_t seq, shared_body body) override;
+  [[nodiscard]] const restored_state& restored() const override { return restored_; }
+  void append(const new_message& message) override;
+  void note_sys_seq(std::uint64_t) override {}
   [[nodiscard]] history_slice read(std::string_view room, std::optional<std::uint64_t> after,
                                    std::size_t limit) const override;
+  void expire(std::uint64_t wall_now) override;
   // Bytes of message bodies held now.
   [[nodiscard]] std::size_t bytes() const { return bytes_; }
 
  private:
   struct entry {
     std::uint64_t seq;
+    std::uint64_t ts;
     std::uint64_t order;  // position in the store's global append order
     shared_body body;
   };
@@ -45,15 +52,20 @@ class memory_history final : public history_store {
                                            std::greater<>>;
 
   void drop_front(ring& r);
-  void evict_oldest();
+  // Drops the oldest message of all rooms if `too_old` holds for it; returns
+  // whether one was dropped (or a stale heap key fixed).
+  template <typename Predicate>
+  bool drop_oldest_if(Predicate too_old);
 
   std::size_t per_room_;
   std::size_t max_bytes_;
   std::uint64_t epoch_;
+  std::uint64_t max_age_ms_;
   std::size_t bytes_ = 0;
   std::uint64_t next_order_ = 0;
   std::unordered_map<std::string, ring, string_hash, std::equal_to<>> rooms_;
   oldest_first oldest_;
+  restored_state restored_;
 };
 
 }  // namespace bcast::broker

@@ -27,6 +27,15 @@ inline constexpr std::size_t max_rooms = 4096;
 // stalled subscriber's cost to ~400 MiB worst case, ~10 MiB at chat sizes;
 // past it ZeroMQ drops for that subscriber only and it recovers from history.
 inline constexpr int default_pub_hwm = 100000;
+// Messages a session may read from history per second (one second's worth
+// at once): twenty full answers, far more than any gap repair needs, yet a
+// loop of `history` requests cannot keep the broker busy serialising.
+inline constexpr double default_history_rate = 20000;
+// The same for all connections without a session together (listeners).
+inline constexpr double default_anonymous_history_rate = 50000;
+// With `durable`, writes the store may have uncommitted before the broker
+// stops reading requests (the senders then wait in ZeroMQ's queues).
+inline constexpr std::uint64_t max_uncommitted_writes = 65536;
 // How long shutdown waits for the `shutdown` notice and replies to leave.
 inline constexpr std::chrono::milliseconds shutdown_linger{500};
 
@@ -43,6 +52,11 @@ struct options {
   // Messages per second per session (token bucket); 0 means no limit.
   double rate = 0;
   double burst = 0;
+  double history_rate = default_history_rate;
+  double anonymous_history_rate = default_anonymous_history_rate;
+  // Publish and acknowledge a message only once the history store has
+  // committed it (needs a store that commits: `sqlite_history`).
+  bool durable = false;
   // When set, `hello` must carry this token (`unauthorized` otherwise).
   std::optional<std::string> join_token;
 };

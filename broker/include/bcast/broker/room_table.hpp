@@ -19,6 +19,9 @@ class room_table {
  public:
   explicit room_table(std::size_t room_limit) : max_rooms_(room_limit) {}
 
+  // Continues from what an earlier run published (never below it).
+  void restore(const std::vector<proto::event::room_seq>& rooms, std::uint64_t sys_seq);
+
   // Returns the next seq for `room` and records it as published at `mono_now`,
   // or nullopt when `room` is new and the room limit is reached.
   [[nodiscard]] std::optional<std::uint64_t> next_seq(std::string_view room,

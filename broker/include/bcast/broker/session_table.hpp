@@ -1,6 +1,10 @@
 // The live sessions: who is connected under which name, from which ZeroMQ
 // routing id, since when, when last heard, and which request ids each has
-// already had carried out. Knows nothing of sockets; the core drives it.
+// already had carried out. Also the dormant ones: sessions that timed out
+// or were restored from stored history, kept (token, name, acks) so a
+// client that comes back after a network cut or a broker restart resumes
+// and has its retried requests acked instead of carried out twice. Knows
+// nothing of sockets; the core drives it.
 #pragma once
 
 #include <algorithm>
@@ -41,8 +45,9 @@ class rate_limiter {
   // one second's worth of requests.
   rate_limiter(double rate, double burst)
       : rate_(rate), burst_(burst >= 1 ? burst : std::max(rate, 1.0)), tokens_(burst_) {}
-  // Returns true (and spends a token) when a request may pass at `now_ms`.
-  [[nodiscard]] bool allow(std::uint64_t now_ms);
+  // Returns true (and spends `cost` tokens) when a request may pass at
+  // `now_ms`; a cost above the burst passes only with a full bucket.
+  [[nodiscard]] bool allow(std::uint64_t now_ms, double cost = 1.0);
 
  private:
   double rate_;
@@ -61,6 +66,7 @@ struct session {
   std::vector<std::string> rooms;  // rooms named in its hello
   recent_ids acked;
   rate_limiter limiter;
+  rate_limiter history_budget;  // messages served by `history` per second
 };
 
 struct string_hash {
@@ -70,7 +76,10 @@ struct string_hash {
 
 class session_table {
  public:
-  session_table(double rate, double burst) : rate_(rate), burst_(burst) {}
+  // `rate`/`burst`: requests per session; `history_rate`: messages a
+  // session may read from history per second (burst: one second's worth).
+  session_table(double rate, double burst, double history_rate)
+      : rate_(rate), burst_(burst), history_rate_(history_rate) {}
 
   // Lookups; each returns nullptr when no live session matches.
   [[nodiscard]] session* by_route(std::string_view routing_id);
@@ -80,27 +89,45 @@ class session_table {
   // Opens a session for a name no live session holds; returns it.
   session& open(std::string name, std::string routing_id, bool delimiter,
                 std::uint64_t wall_now, std::uint64_t mono_now);
+  // Opens a session again from the dormant one holding `token`, if there is
+  // one for `name` and no live session holds the name; else nullptr.
+  session* resume_dormant(std::string_view token, std::string_view name,
+                          std::string routing_id, bool delimiter, std::uint64_t wall_now,
+                          std::uint64_t mono_now);
   // Moves a session to a new routing id (a client that reconnected).
   void rebind(session& s, std::string routing_id, bool delimiter);
-  // Ends the session of `name`.
-  void close(std::string_view name);
+  // Ends the session of `name`; with `keep_dormant` its token and acks stay.
+  void close(std::string_view name, bool keep_dormant);
+  // Remembers an ack of a session from an earlier broker run, as dormant.
+  void restore_ack(const std::string& token, const std::string& name,
+                   const proto::event::ack& ack);
 
   // Returns the names of sessions silent for at least `max_silence_ms`.
   [[nodiscard]] std::vector<std::string> silent_since(std::uint64_t mono_now,
                                                       std::uint64_t max_silence_ms) const;
 
   [[nodiscard]] std::size_t size() const { return by_name_.size(); }
+  [[nodiscard]] std::size_t dormant_count() const { return dormant_.size(); }
   // Every live session, oldest first.
   [[nodiscard]] std::vector<const session*> all() const;
 
  private:
+  struct dormant {
+    std::string name;
+    recent_ids acked;
+  };
   std::string new_token();
+  session& insert(session s);
+  dormant& keep(std::string token, std::string name, recent_ids acked);
 
   double rate_;
   double burst_;
+  double history_rate_;
   std::unordered_map<std::string, session, string_hash, std::equal_to<>> by_name_;
   std::unordered_map<std::string, std::string, string_hash, std::equal_to<>> name_by_route_;
   std::unordered_map<std::string, std::string, string_hash, std::equal_to<>> name_by_token_;
+  std::unordered_map<std::string, dormant, string_hash, std::equal_to<>> dormant_;
+  std::deque<std::string> dormant_order_;  // tokens, oldest first
   std::mt19937_64 random_{std::random_device{}()};
 };
 

@@ -71,7 +71,7 @@ function node(name, room, json) {
 
 before(async () => {
   assert.ok(BINARY, "BCAST_BINARY names the broadcast-server binary");
-  const broker = start(BINARY, ["start", "--in", "0", "--out", "0", "--heartbeat", "200", "--log-level", "off"]);
+  const broker = start(BINARY, ["start", "--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "200", "--log-level", "off"]);
   let match;
   await waitFor(broker, "the listening line", (p) => {
     match = p.lines.map((l) => /in (\S+) \(ROUTER\), out (\S+) \(PUB\)/.exec(l)).find(Boolean);

@@ -19,7 +19,7 @@ class TestChat < Minitest::Test
     skip "BCAST_BINARY is not set (the broadcast-server binary)" if @binary.nil? || @binary.empty?
     @dir = Dir.mktmpdir("bcast-ruby-test")
     @children = []
-    @broker = start("broker", @binary, "start", "--in", "0", "--out", "0", "--heartbeat", "200",
+    @broker = start("broker", @binary, "start", "--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "200",
                     "--log-level", "off", stdin: false)
     line = wait_for(@broker, "the listening line", timeout: 10) { |lines| lines.grep(/listening:/).first }
     match = line.match(/ in (\S+) \(ROUTER\), out (\S+) \(PUB\)/)
