@@ -3,8 +3,8 @@
 // proto::decode_event and checked against PROTOCOL.md. Covers joining
 // (welcome, join, every hello refusal, resume, retried hello), publishing
 // (seq, stamped `from`, acks, de-duplication, text and room rules, rate
-// limit), dm, who, history (with and without a session), bye, expiry at the
-// exact liveness boundary, heartbeat, shutdown, refusal while stopping, and
+// limit), dm, who, history (with and without a session, read budgets), bye,
+// expiry at the exact liveness boundary, dormant sessions coming back, heartbeat, shutdown, refusal while stopping, and
 // the per-code error counters. No sockets; monotonic time is passed in.
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
@@ -589,6 +589,73 @@ TEST_F(core, any_traffic_keeps_a_session_alive) {
   EXPECT_TRUE(out.publications.empty());
   broker().expire(t0 + 2000 + silence, out);
   EXPECT_EQ(out.publications.size(), 1U);
+}
+
+TEST_F(core, a_timed_out_session_comes_back_with_its_token_and_request_memory) {
+  const auto first = hello("r1", "alice", t0);
+  const auto acked = reply<event::ack>(msg("r1", "sent before the cut", 7, "lobby", t0), "r1");
+  outbox expired;
+  broker().expire(t0 + default_liveness * default_heartbeat_ms, expired);
+  ASSERT_EQ(broker().session_count(), 0U);
+
+  request::hello h;
+  h.name = "alice";
+  h.session = first.session;
+  const std::uint64_t later = t0 + 10 * default_heartbeat_ms;
+  const auto back = send("r2", h, later);
+  const auto w = reply<event::welcome>(back, "r2");
+  EXPECT_EQ(w.session, first.session) << "the same token: the client resumes, not rejoins";
+  ASSERT_EQ(back.publications.size(), 1U) << "the others saw a leave, so they see a join";
+  EXPECT_EQ(as<event::join>(*back.publications[0].body).name, "alice");
+
+  // The retry of a message acked before the cut is acked again, not published.
+  const auto retry = msg("r2", "sent before the cut", 7, "lobby", later);
+  EXPECT_TRUE(retry.publications.empty());
+  const auto again = reply<event::ack>(retry, "r2");
+  EXPECT_EQ(again.seq, acked.seq);
+}
+
+TEST_F(core, a_session_that_said_bye_cannot_be_resumed) {
+  const auto first = hello("r1", "alice");
+  send("r1", request::bye{});
+  request::hello h;
+  h.name = "alice";
+  h.session = first.session;
+  EXPECT_NE(reply<event::welcome>(send("r2", h), "r2").session, first.session);
+}
+
+TEST_F(core, a_dormant_token_does_not_resume_under_another_name) {
+  const auto first = hello("r1", "alice", t0);
+  outbox expired;
+  broker().expire(t0 + default_liveness * default_heartbeat_ms, expired);
+  request::hello h;
+  h.name = "mallory";
+  h.session = first.session;
+  EXPECT_NE(reply<event::welcome>(send("r2", h), "r2").session, first.session);
+}
+
+TEST_F(core, history_reads_are_limited_per_session_by_messages_served) {
+  options o;
+  o.history_rate = 10;
+  start(o);
+  hello("r1", "alice");
+  for (int i = 0; i < 8; ++i) msg("r1", "m" + std::to_string(i));
+  EXPECT_EQ(reply<event::history>(send("r1", request::history{"lobby", {}, 8, 1}), "r1").msgs.size(), 8U);
+  EXPECT_EQ(error(send("r1", request::history{"lobby", {}, 8, 2}), "r1", error_code::rate_limited).id, 2U);
+  // A second later the budget has refilled.
+  EXPECT_EQ(reply<event::history>(send("r1", request::history{"lobby", {}, 8, 3}, t0 + 1000), "r1")
+                .msgs.size(),
+            8U);
+}
+
+TEST_F(core, history_reads_without_a_session_share_one_budget) {
+  options o;
+  o.anonymous_history_rate = 10;
+  start(o);
+  hello("r1", "alice");
+  for (int i = 0; i < 8; ++i) msg("r1", "m" + std::to_string(i));
+  reply<event::history>(send("listener-1", request::history{"lobby", {}, 8, 1}), "listener-1");
+  error(send("listener-2", request::history{"lobby", {}, 8, 2}), "listener-2", error_code::rate_limited);
 }
 
 // --- timed duties --------------------------------------------------------
