@@ -113,8 +113,11 @@ void sqlite_history::open_epoch(std::uint64_t wall_now) {
   if (epoch && (clean || was_durable)) {
     epoch_ = as_uint(*epoch);
   } else {
+    // The last run may have published seqs it never stored: nothing of its
+    // epoch can be vouched for, so the new epoch starts empty.
     epoch_changed_ = epoch.has_value();
     epoch_ = std::max(wall_now, epoch ? as_uint(*epoch) + 1 : 1);
+    db_->exec("DELETE FROM messages; DELETE FROM rooms;");
   }
   restored_.sys_seq = epoch_changed_ ? 0 : as_uint(meta_value(*db_, "sys_seq").value_or(0));
   set_meta(*db_, "epoch", as_int(epoch_));

@@ -9,7 +9,7 @@
 //    committed messages (`durable`), the epoch and every seq continue;
 //  - after an unclean stop of a run that published before committing, the
 //    store cannot know every seq that was published: a new epoch starts,
-//    and seqs continue above the highest stored one.
+//    empty (PROTOCOL.md 8.2).
 // One broker at a time: the file is locked while open.
 #pragma once
 
