@@ -110,6 +110,14 @@ class core : public ::testing::Test {
     return send(route, request::msg{std::move(text), std::move(room), id}, now);
   }
 
+  // Starts the core under `o` with alice joined from r1 and `count` messages
+  // in lobby.
+  void start_with_messages(options o, int count) {
+    start(std::move(o));
+    hello("r1", "alice");
+    for (int i = 0; i < count; ++i) msg("r1", "m" + std::to_string(i));
+  }
+
   options opts_;
   memory_history history_{1000, bcast::broker::default_history_bytes, test_epoch};
   std::optional<bcast::broker::core> core_;
@@ -637,9 +645,7 @@ TEST_F(core, a_dormant_token_does_not_resume_under_another_name) {
 TEST_F(core, history_reads_are_limited_per_session_by_messages_served) {
   options o;
   o.history_rate = 10;
-  start(o);
-  hello("r1", "alice");
-  for (int i = 0; i < 8; ++i) msg("r1", "m" + std::to_string(i));
+  start_with_messages(o, 8);
   EXPECT_EQ(reply<event::history>(send("r1", request::history{"lobby", {}, 8, 1}), "r1").msgs.size(), 8U);
   EXPECT_EQ(error(send("r1", request::history{"lobby", {}, 8, 2}), "r1", error_code::rate_limited).id, 2U);
   // A second later the budget has refilled.
@@ -651,9 +657,7 @@ TEST_F(core, history_reads_are_limited_per_session_by_messages_served) {
 TEST_F(core, history_reads_without_a_session_share_one_budget) {
   options o;
   o.anonymous_history_rate = 10;
-  start(o);
-  hello("r1", "alice");
-  for (int i = 0; i < 8; ++i) msg("r1", "m" + std::to_string(i));
+  start_with_messages(o, 8);
   reply<event::history>(send("listener-1", request::history{"lobby", {}, 8, 1}), "listener-1");
   error(send("listener-2", request::history{"lobby", {}, 8, 2}), "listener-2", error_code::rate_limited);
 }
