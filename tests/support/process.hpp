@@ -32,6 +32,8 @@ class process {
   // Everything written to stderr so far (reads what is available).
   std::string err();
   void signal(int sig);
+  // The child's process id (for /proc/<pid>/status).
+  [[nodiscard]] pid_t pid() const { return pid_; }
   // Waits for the exit; returns the exit code (128+N for signal N), or
   // nullopt if it is still running at the deadline.
   std::optional<int> wait(std::chrono::milliseconds limit = patience);
