@@ -285,7 +285,7 @@ bool connection::adopt_epoch(proto::any_event& e, std::uint64_t now) {
     return false;
   }
   epoch_ = epoch;
-  for (auto& [name, room] : rooms_) room.reset();
+  reset_rooms();
   sys_last_ = 0;
   events_.push_back(status_event{status::epoch_reset, "the broker started a new epoch"});
   return true;
@@ -339,6 +339,14 @@ void connection::on_room_msg(event::msg m) {
   request_fills(mono_ms());
 }
 
+void connection::reset_rooms() {
+  for (auto& [name, room] : rooms_) {
+    std::vector<delivery> owed;
+    room.reset(owed);
+    deliver(name, owed);
+  }
+}
+
 void connection::deliver(const std::string& room, std::vector<delivery>& ready) {
   for (auto& d : ready) {
     if (auto* m = std::get_if<event::msg>(&d)) {
@@ -389,9 +397,11 @@ void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
   liveness_ = std::max<std::uint64_t>(w.liveness, 1);
   max_text_ = w.max_text;
   // Seqs of an old epoch mean nothing in the new one.
-  if (new_epoch) acked_seq_.clear();
+  if (new_epoch) {
+    acked_seq_.clear();
+    reset_rooms();
+  }
   for (auto& [name, room] : rooms_) {
-    if (new_epoch) room.reset();
     const auto announced = std::find_if(w.rooms.begin(), w.rooms.end(),
                                         [&](const auto& r) { return r.room == name; });
     const std::uint64_t seq = announced == w.rooms.end() ? 0 : announced->seq;

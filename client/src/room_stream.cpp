@@ -15,7 +15,17 @@ void room_stream::start_at(std::uint64_t last) {
   held_.erase(held_.begin(), held_.upper_bound(last));
 }
 
-void room_stream::reset() {
+void room_stream::reset(std::vector<delivery>& out) {
+  // The old epoch's last word: held messages are real, gaps and the seqs
+  // announced but never received are lost for good.
+  if (started_ && !awaiting_backlog_) {
+    for (auto& [seq, message] : held_) {
+      if (seq > last_ + 1) out.emplace_back(lost_run{last_ + 1, seq - last_ - 1});
+      out.emplace_back(std::move(message));
+      last_ = seq;
+    }
+    if (announced_ > last_) out.emplace_back(lost_run{last_ + 1, announced_ - last_});
+  }
   awaiting_backlog_ = false;
   started_ = true;
   last_ = 0;

@@ -101,10 +101,33 @@ TEST(room_stream, a_listener_starts_at_the_first_message_it_sees) {
 TEST(room_stream, reset_starts_over_at_seq_one) {
   room_stream r;
   r.start_at(100);
-  r.reset();
+  std::vector<delivery> owed;
+  r.reset(owed);
+  EXPECT_TRUE(owed.empty()) << "nothing was missing";
   std::vector<delivery> out;
   r.on_live(m(1), out);
   EXPECT_EQ(seqs(out), (std::vector<std::uint64_t>{1}));
+}
+
+TEST(room_stream, reset_delivers_what_it_held_and_counts_the_rest_of_the_old_epoch_lost) {
+  room_stream r;
+  r.start_at(10);
+  std::vector<delivery> out;
+  r.on_live(m(13), out);  // 11 and 12 missing: held, a fill would be asked
+  r.on_announced(15);     // the old epoch had 15 messages
+  ASSERT_TRUE(out.empty());
+  std::vector<delivery> owed;
+  r.reset(owed);
+  ASSERT_EQ(owed.size(), 3U);
+  const auto* gap = std::get_if<lost_run>(&owed[0]);
+  ASSERT_NE(gap, nullptr);
+  EXPECT_EQ(gap->first_seq, 11U);
+  EXPECT_EQ(gap->count, 2U);
+  EXPECT_EQ(seqs(owed), (std::vector<std::uint64_t>{13}));
+  const auto* tail = std::get_if<lost_run>(&owed[2]);
+  ASSERT_NE(tail, nullptr);
+  EXPECT_EQ(tail->first_seq, 14U);
+  EXPECT_EQ(tail->count, 2U);
 }
 
 }  // namespace

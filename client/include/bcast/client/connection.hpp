@@ -106,6 +106,8 @@ class connection {
   void flush_sends(std::uint64_t now, std::uint64_t retry_after_ms);
   bool transmit(const std::string& body, std::uint64_t now);
   room_stream* stream(const std::string& room);
+  // A new epoch: every room reports what the old one still owed, then restarts.
+  void reset_rooms();
   void deliver(const std::string& room, std::vector<delivery>& ready);
   [[nodiscard]] std::optional<std::uint64_t> epoch_of(const proto::any_event& event) const;
   [[nodiscard]] std::uint64_t silence_limit_ms() const { return liveness_ * hb_ivl_; }

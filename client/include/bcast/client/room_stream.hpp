@@ -34,8 +34,10 @@ class room_stream {
   // (`backlog` on join): live messages are held until it arrives.
   void expect_backlog() { awaiting_backlog_ = true; }
   [[nodiscard]] bool awaiting_backlog() const { return awaiting_backlog_; }
-  // Forgets everything: a new epoch starts at seq 1.
-  void reset();
+  // Forgets everything: a new epoch starts at seq 1. First appends to `out`
+  // what the old epoch still owes: held messages in order, and as lost the
+  // seqs missing between them and up to the last one announced.
+  void reset(std::vector<delivery>& out);
   [[nodiscard]] bool started() const { return started_; }
   [[nodiscard]] std::uint64_t last() const { return last_; }
 
