@@ -182,6 +182,23 @@ memory_kib memory_of(pid_t pid) {
   return m;
 }
 
+// Lines of a broker log that contain `text`.
+std::size_t log_lines_with(const std::string& log, const std::string& text) {
+  std::size_t n = 0;
+  for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + text.size())) ++n;
+  return n;
+}
+
+// The broker's own account at stop ("stopped: N requests, M published, ..."),
+// and how many clients came back to a session: live ("resume") or one kept
+// after a timeout or a restart ("rejoin ... with its earlier session").
+void report_broker_log(const std::string& prefix, const std::string& log) {
+  const auto stopped = log.find("stopped: ");
+  if (stopped != std::string::npos) report(prefix + "stats", log.substr(stopped, log.find('\n', stopped) - stopped));
+  report(prefix + "resumed_sessions", log_lines_with(log, " info resume "));
+  report(prefix + "rejoined_sessions", log_lines_with(log, "with its earlier session"));
+}
+
 // ---------------------------------------------------------------------------
 // A client process (`connect --json` or `listen --json`) and what it said.
 // Its epoch counter starts at 0 and counts the `epoch-reset` lines: a seq is
@@ -780,6 +797,7 @@ void run_crash(bool durable, const std::string& name, crash_outcome& outcome, sc
                        std::chrono::duration_cast<milliseconds>(clock_type::now() - started).count()));
   EXPECT_EQ(broker->stop(), 0) << broker->log();
   s.watch_log_of(nullptr);
+  report_broker_log("restarted_broker.", broker->log());
 
   outcome.audit = auditor().run(s);
   outcome.stored = read_stored(db.path(), outcome.store_error);
@@ -916,6 +934,7 @@ TEST(fault, cut_connection) {
   report("connections_through_out", out_cut.accepted());
   EXPECT_EQ(broker.stop(), 0);
   s.watch_log_of(nullptr);
+  report_broker_log("broker.", broker.log());
 
   const auto a = auditor().run(s);
   report_audit(s, a);
