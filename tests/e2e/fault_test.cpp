@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -189,12 +190,18 @@ std::size_t log_lines_with(const std::string& log, const std::string& text) {
   return n;
 }
 
-// The broker's own account at stop ("stopped: N requests, M published, ..."),
-// and how many clients came back to a session: live ("resume") or one kept
+// What the broker loaded from its history file ("history FILE: epoch E,
+// N rooms, M messages loaded"), its own account at stop ("stopped: N
+// requests, M published, ..."), and how many clients came back to a session: live ("resume") or one kept
 // after a timeout or a restart ("rejoin ... with its earlier session").
 void report_broker_log(const std::string& prefix, const std::string& log) {
-  const auto stopped = log.find("stopped: ");
-  if (stopped != std::string::npos) report(prefix + "stats", log.substr(stopped, log.find('\n', stopped) - stopped));
+  const auto line_from = [&log](std::size_t at) { return log.substr(at, log.find('\n', at) - at); };
+  if (const auto opened = log.find(" info history "); opened != std::string::npos) {
+    report(prefix + "opened", line_from(opened + 6));
+  }
+  if (const auto stopped = log.find("stopped: "); stopped != std::string::npos) {
+    report(prefix + "stats", line_from(stopped));
+  }
   report(prefix + "resumed_sessions", log_lines_with(log, " info resume "));
   report(prefix + "rejoined_sessions", log_lines_with(log, "with its earlier session"));
 }
@@ -670,10 +677,12 @@ struct stored_msg {
   std::optional<std::uint64_t> req;
 };
 
+// Opened read-write: SQLite replays the WAL a killed broker left (the file
+// is a copy, or its broker has stopped).
 std::vector<stored_msg> read_stored(const std::string& path, std::string& error) {
   std::vector<stored_msg> out;
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
     error = "cannot open " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_close(db);
     return out;
@@ -703,14 +712,43 @@ std::vector<stored_msg> read_stored(const std::string& path, std::string& error)
   return out;
 }
 
-// How many acked messages the file holds at their acked seq, with the
-// sender's name and request id; the first few missing ones in `missing`.
-std::size_t acked_in_store(const scenario& s, const std::vector<stored_msg>& stored, std::vector<std::string>& missing) {
+// The history file as a SIGKILL left it: a copy (with its WAL), read before
+// the next broker opens the original.
+std::vector<stored_msg> read_stored_copy(const std::string& path, std::string& error) {
+  namespace fs = std::filesystem;
+  const std::string copy = path + ".after-kill";
+  for (const char* suffix : {"", "-wal"}) {
+    std::error_code ignored;
+    fs::remove(copy + suffix, ignored);
+    if (fs::exists(path + suffix)) fs::copy_file(path + suffix, copy + suffix);
+  }
+  auto stored = read_stored(copy, error);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((copy + suffix).c_str());
+  return stored;
+}
+
+// Which acks a check is about: (sender, request id, ack).
+using ack_filter = std::function<bool(const json_client&, std::uint64_t, const seen_ack&)>;
+
+std::size_t count_acks(const scenario& s, const ack_filter& wanted) {
+  std::size_t n = 0;
+  for (auto* sender : s.senders()) {
+    for (const auto& [id, ack] : sender->acks()) n += wanted(*sender, id, ack) ? 1 : 0;
+  }
+  return n;
+}
+
+// How many of the acked messages that `wanted` selects the file holds at
+// their acked seq, with the sender's name and request id; the first few
+// missing ones in `missing`.
+std::size_t acked_in_store(const scenario& s, const std::vector<stored_msg>& stored, std::vector<std::string>& missing,
+                           const ack_filter& wanted) {
   std::unordered_map<std::string, const stored_msg*> by_text;
   for (const auto& m : stored) by_text[m.text] = &m;
   std::size_t found = 0;
   for (auto* sender : s.senders()) {
     for (const auto& [id, ack] : sender->acks()) {
+      if (!wanted(*sender, id, ack)) continue;
       const std::string& text = sender->texts().at(id - 1);
       const auto it = by_text.find(text);
       if (it != by_text.end() && it->second->seq == ack.seq && it->second->room == ack.room &&
@@ -730,7 +768,9 @@ std::size_t acked_in_store(const scenario& s, const std::vector<stored_msg>& sto
 
 struct crash_outcome {
   audit_result audit;
-  std::vector<stored_msg> stored;
+  std::vector<stored_msg> stored;           // the file at the end
+  std::vector<stored_msg> stored_at_kill;   // the file as the SIGKILL left it
+  std::map<std::string, std::set<std::uint64_t>> acked_ids_at_kill;  // per sender
   std::string store_error;
   std::size_t acked_at_kill = 0;
   std::size_t written_at_kill = 0;
@@ -774,11 +814,16 @@ void run_crash(bool durable, const std::string& name, crash_outcome& outcome, sc
   for (auto* sender : s.senders()) sender->write_lines(burst_at_kill);
   const std::size_t before_burst = s.acked();
   ASSERT_TRUE(s.drive([&] { return s.acked() > before_burst; }));
-  outcome.acked_at_kill = s.acked();
-  outcome.written_at_kill = s.written();
   broker->kill_hard();
   const auto killed = clock_type::now();
   s.watch_log_of(nullptr);
+  for (auto* c : s.clients()) c->pump();  // acks already on their way are the dead broker's too
+  outcome.acked_at_kill = s.acked();
+  outcome.written_at_kill = s.written();
+  for (auto* sender : s.senders()) {
+    for (const auto& [id, ack] : sender->acks()) outcome.acked_ids_at_kill[sender->label()].insert(id);
+  }
+  outcome.stored_at_kill = read_stored_copy(db.path(), outcome.store_error);
   s.set_feeding(true);  // senders keep writing into the outage (up to max_unacked_lines each)
   broker = std::make_unique<broker_process>(args, in, out);
   ASSERT_TRUE(broker->started()) << "the broker did not start again on " << in << " and " << out;
@@ -808,7 +853,17 @@ void report_crash(const scenario& s, const crash_outcome& o) {
   report("written_at_kill", o.written_at_kill);
   report("recovery_ms", o.recovery_ms);
   report_audit(s, o.audit);
-  report("stored_rows", o.stored.size());
+  report("stored_rows_at_kill", o.stored_at_kill.size());
+  report("stored_rows_at_end", o.stored.size());
+}
+
+// Messages acked before the kill (as far as the test had read the senders'
+// output when the broker was dead).
+ack_filter acked_before_kill(const crash_outcome& o) {
+  return [&o](const json_client& sender, std::uint64_t id, const seen_ack&) {
+    const auto found = o.acked_ids_at_kill.find(sender.label());
+    return found != o.acked_ids_at_kill.end() && found->second.contains(id);
+  };
 }
 
 TEST(fault, crash_durable) {
@@ -832,12 +887,18 @@ TEST(fault, crash_durable) {
   }
   // A retried message is de-duplicated across the restart, not published again.
   EXPECT_EQ(a.texts_published_twice, 0U) << a.problems();
-  // Every acked message is in the file, at its seq, with its sender and id.
+  // Acked means committed: every message acked before the kill is in the
+  // file the kill left, and at the end every acked message is in the file,
+  // at its seq, with its sender and request id.
   ASSERT_TRUE(o.store_error.empty()) << o.store_error;
   std::vector<std::string> missing;
-  const std::size_t stored = acked_in_store(s, o.stored, missing);
-  report("acked_in_store", stored);
-  EXPECT_EQ(stored, s.acked()) << ::testing::PrintToString(missing);
+  const std::size_t at_kill = acked_in_store(s, o.stored_at_kill, missing, acked_before_kill(o));
+  report("acked_at_kill_in_file", at_kill);
+  EXPECT_EQ(at_kill, o.acked_at_kill) << ::testing::PrintToString(missing);
+  missing.clear();
+  const std::size_t at_end = acked_in_store(s, o.stored, missing, [](auto&&...) { return true; });
+  report("acked_in_file_at_end", at_end);
+  EXPECT_EQ(at_end, s.acked()) << ::testing::PrintToString(missing);
 }
 
 TEST(fault, crash_default) {
@@ -847,10 +908,22 @@ TEST(fault, crash_default) {
   if (HasFatalFailure()) return;
   report_crash(s, o);
   const auto& a = o.audit;
+  // The default mode acks before it commits: how much of what was acked
+  // before the kill had reached the file (the next run starts a new epoch
+  // and empties the file, by design).
+  ASSERT_TRUE(o.store_error.empty()) << o.store_error;
   std::vector<std::string> missing;
-  const std::size_t stored = acked_in_store(s, o.stored, missing);
-  report("acked_in_store", stored);
-  report("acked_not_in_store", s.acked() - stored);
+  const std::size_t at_kill = acked_in_store(s, o.stored_at_kill, missing, acked_before_kill(o));
+  report("acked_at_kill_in_file", at_kill);
+  report("acked_at_kill_not_in_file", o.acked_at_kill - at_kill);
+  // The new epoch's messages are all in the file after its clean stop.
+  missing.clear();
+  const auto in_new_epoch = [](const json_client&, std::uint64_t, const seen_ack& ack) { return ack.epoch == 1; };
+  const std::size_t new_epoch_acked = count_acks(s, in_new_epoch);
+  const std::size_t new_epoch_stored = acked_in_store(s, o.stored, missing, in_new_epoch);
+  report("acked_in_new_epoch", new_epoch_acked);
+  report("acked_in_new_epoch_in_file", new_epoch_stored);
+  EXPECT_EQ(new_epoch_stored, new_epoch_acked) << ::testing::PrintToString(missing);
   report("acked_vanished_total", a.sum(&client_numbers::acked_vanished));
   report("acked_reported_lost_total", a.sum(&client_numbers::acked_reported_lost));
   report("repeated_across_epochs_total", a.sum(&client_numbers::repeated_across_epochs));
