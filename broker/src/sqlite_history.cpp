@@ -36,6 +36,8 @@ constexpr auto expire_every = std::chrono::seconds(1);
 constexpr int expire_batch = 5000;
 // After a failed commit the writer waits this long and retries the batch.
 constexpr auto retry_after = std::chrono::milliseconds(100);
+// How long a clean stop waits for the writer before giving up on it.
+constexpr auto flush_patience = std::chrono::seconds(10);
 // Acks restored per store: enough for every recent sender's retry window.
 constexpr int restored_ack_rows = 65536;
 
@@ -171,6 +173,7 @@ sqlite_history::~sqlite_history() {
   }
   wake_.notify_one();
   if (writer_.joinable()) writer_.join();
+  if (lost_writes_) return;
   try {
     db_->exec("BEGIN IMMEDIATE");
     set_meta(*db_, "clean", 1);
@@ -213,7 +216,15 @@ history_slice sqlite_history::read(std::string_view room, std::optional<std::uin
 
 void sqlite_history::flush() {
   std::unique_lock lock(mutex_);
-  flushed_.wait(lock, [this] { return committed_.load() >= written_; });
+  if (!flushed_.wait_for(lock, flush_patience, [this] { return committed_.load() >= written_; })) {
+    spdlog::error("history {}: {} writes still not committed after {} s", opts_.path,
+                  written_ - committed_.load(), flush_patience.count());
+  }
+}
+
+bool sqlite_history::stopping() {
+  std::lock_guard lock(mutex_);
+  return stopping_;
 }
 
 void sqlite_history::write_loop() {
@@ -231,6 +242,15 @@ void sqlite_history::write_loop() {
         commit(batch);
       } catch (const std::exception& e) {
         db_->try_exec("ROLLBACK");
+        if (stopping()) {
+          // Stopping with a file that takes no writes: give up, and leave
+          // the file marked unclean so the next start begins a new epoch.
+          spdlog::error("history {}: {} entries could not be written ({})", opts_.path,
+                        batch.size(), e.what());
+          lost_writes_ = true;
+          batch.clear();
+          break;
+        }
         spdlog::error("history {}: writing {} entries failed ({}); retrying", opts_.path,
                       batch.size(), e.what());
         std::this_thread::sleep_for(retry_after);

@@ -85,7 +85,8 @@ class history_store {
   [[nodiscard]] virtual std::uint64_t written() const { return 0; }
   [[nodiscard]] virtual std::uint64_t committed() const { return 0; }
   [[nodiscard]] virtual int commit_fd() const { return -1; }
-  // Blocks until everything written is committed (a clean shutdown).
+  // Blocks until everything written is committed (a clean shutdown), or
+  // gives up after a while when the store cannot write (and says so).
   virtual void flush() {}
 };
 

@@ -80,6 +80,7 @@ class sqlite_history final : public history_store {
   void write_loop();
   void commit(std::vector<pending_write>& batch);
   void expire_stored(std::uint64_t wall_now);
+  bool stopping();
 
   sqlite_history_options opts_;
   std::unique_ptr<sqlite::database> db_;
@@ -98,6 +99,7 @@ class sqlite_history final : public history_store {
   bool stopping_ = false;
   std::atomic<std::uint64_t> committed_{0};
   int commit_fd_ = -1;
+  bool lost_writes_ = false;  // writer thread only, read after join
   std::thread writer_;
 };
 
