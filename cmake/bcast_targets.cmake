@@ -11,6 +11,13 @@ if(BCAST_SANITIZE)
   target_compile_options(bcast_sanitize INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(bcast_sanitize INTERFACE -fsanitize=address,undefined)
 endif()
+# Fuzz builds (Clang): libFuzzer needs the code under test instrumented for
+# coverage, and ASan+UBSan in it; tests/fuzz links libFuzzer's main.
+if(BCAST_FUZZ)
+  target_compile_options(bcast_sanitize INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                         -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(bcast_sanitize INTERFACE -fsanitize=address,undefined)
+endif()
 
 add_library(bcast_build_options INTERFACE)
 target_compile_features(bcast_build_options INTERFACE cxx_std_20)
