@@ -1,6 +1,7 @@
 // Parsing of untrusted bytes into a keyed view of one MessagePack map.
 #include "body_reader.hpp"
 
+#include <algorithm>
 #include <exception>
 
 #include "bcast/proto/limits.hpp"
@@ -9,11 +10,13 @@
 namespace bcast::proto::detail {
 namespace {
 
-// No container or string in a body can hold more entries than the frame has
-// bytes, so these caps stop a forged length from reserving gigabytes.
-msgpack::unpack_limit wire_limits() {
-  return msgpack::unpack_limit(default_max_frame, default_max_frame, default_max_frame,
-                               default_max_frame, default_max_frame, max_decode_depth);
+// No container or string in a body can hold more entries than the body has
+// bytes (nor than a frame has), so these caps refuse a forged length before
+// the decoder reserves room for it: a 5-byte body claiming 65535 map entries
+// would otherwise cost 2 MiB.
+msgpack::unpack_limit wire_limits(std::size_t body_bytes) {
+  const std::size_t most = std::min(body_bytes, default_max_frame);
+  return msgpack::unpack_limit(most, most, most, most, most, max_decode_depth);
 }
 
 }  // namespace
@@ -21,7 +24,8 @@ msgpack::unpack_limit wire_limits() {
 body_reader::body_reader(std::string_view bytes) {
   std::size_t offset = 0;
   try {
-    handle_ = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, wire_limits());
+    handle_ = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr,
+                              wire_limits(bytes.size()));
   } catch (const std::exception& e) {
     fail(std::string("body is not valid MessagePack (") + e.what() + ")");
     return;

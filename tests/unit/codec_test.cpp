@@ -639,6 +639,25 @@ TEST(codec, rejects_forged_huge_length_headers_before_allocating) {
   rejected("\xdd\x00\x01\x00\x01"s);
 }
 
+// A count the body has no bytes for is refused from the limit check too, not
+// only one past the frame limit: otherwise a 5-byte body claiming 65535
+// entries makes the decoder reserve 1-2 MiB (up to 8 such at once, one per
+// nesting level) before it finds the bytes missing. Found by fuzz_codec.
+TEST(codec, rejects_counts_larger_than_the_body_before_allocating) {
+  EXPECT_REASON(rejected("\xdd\x00\x00\xff\xff"s), "array size overflow");
+  EXPECT_REASON(rejected("\xdf\x00\x00\xff\xff"s), "map size overflow");
+  EXPECT_REASON(rejected("\xdc\xff\xff"s), "array size overflow");
+  EXPECT_REASON(rejected("\xde\xff\xff"s), "map size overflow");
+  // {"t": "ping", "x": <array or map of 65535, with no bytes for them>}
+  const std::string prefix = raw().map(2).str("t").str("ping").str("x").take();
+  EXPECT_REASON(rejected(prefix + "\xdc\xff\xff"s), "array size overflow");
+  EXPECT_REASON(rejected(prefix + "\xde\xff\xff"s), "map size overflow");
+  // A container exactly as large as its bytes allow still decodes.
+  const std::string wide = raw().map(2).str("t").str("ping").str("x").take() + "\x9f" +
+                           std::string(15, '\x00');
+  EXPECT_TRUE(std::holds_alternative<any_request>(decode_request(wide)));
+}
+
 TEST(codec, error_carries_the_id_when_readable) {
   const auto text_as_int =
       rejected(raw().map(3).str("t").str("msg").str("id").u64(7).str("text").u64(1).take());
