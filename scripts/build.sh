@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build pkg-config libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
           libcli11-dev libspdlog-dev libsqlite3-dev libgtest-dev libedit-dev nlohmann-json3-dev python3 python3-zmq python3-msgpack
-          tmux ruby ruby-ffi-rzmq ruby-msgpack)
+          tmux ruby ruby-ffi-rzmq ruby-msgpack clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
