@@ -202,11 +202,14 @@ void broker::release_committed() {
 }
 
 void broker::flush(outbox& out) {
-  for (const auto& r : out.replies) send_reply(r);
+  // Publications first: an ack then follows its message onto the wire, so a
+  // crash in between costs the sender an ack (it retries), rarely the
+  // listeners a message they were never told of.
   for (const auto& p : out.publications) {
     pub_.send(zmq::buffer(p.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     pub_.send(zmq::buffer(*p.body), zmq::send_flags::dontwait);
   }
+  for (const auto& r : out.replies) send_reply(r);
   out.clear();
 }
 

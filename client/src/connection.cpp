@@ -341,6 +341,9 @@ void connection::on_room_msg(event::msg m) {
 
 void connection::reset_rooms() {
   for (auto& [name, room] : rooms_) {
+    // Our own acked messages existed too, even if no one announced them.
+    const auto acked = acked_seq_.find(name);
+    room.on_announced(acked == acked_seq_.end() ? 0 : acked->second);
     std::vector<delivery> owed;
     room.reset(owed);
     deliver(name, owed);
@@ -398,8 +401,8 @@ void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
   max_text_ = w.max_text;
   // Seqs of an old epoch mean nothing in the new one.
   if (new_epoch) {
-    acked_seq_.clear();
     reset_rooms();
+    acked_seq_.clear();
   }
   for (auto& [name, room] : rooms_) {
     const auto announced = std::find_if(w.rooms.begin(), w.rooms.end(),
