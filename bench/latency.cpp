@@ -1,0 +1,77 @@
+// Latency at fixed rates: one publisher sends on a schedule to N subscribers;
+// each message carries its scheduled send time and the receivers record
+// now − scheduled in a log-bucket histogram (histogram.hpp), so a stalled
+// system or a late sender counts as latency (no coordinated omission).
+// Reports p50/p90/p99/p99.9, loss, the sender's own lag and the broker's CPU.
+#include <cstdio>
+#include <stdexcept>
+
+#include "clock.hpp"
+#include "proc_stats.hpp"
+#include "scenarios.hpp"
+
+namespace bench {
+namespace {
+
+std::string rate_label(double rate) {
+  char buf[32];
+  if (rate >= 1000) std::snprintf(buf, sizeof buf, "%g k/s", rate / 1000);
+  else std::snprintf(buf, sizeof buf, "%g /s", rate);
+  return buf;
+}
+
+void latency_cell(bench_env& env, double rate, const std::string& system) {
+  const bench_options& o = env.opt;
+  const std::size_t n = o.latency_subs;
+  const std::string cell = rate_label(rate) + "|" + std::to_string(n);
+  auto sys = start_system(system, env.config(o.hwm));
+  publishers pubs;
+  pubs.push_back(sys->publisher(0, o.latency_size));
+  subscribers subs;
+  for (std::size_t i = 0; i < n; ++i) subs.push_back(sys->subscriber());
+  receiver_pool rx(std::move(subs), 1, true, env.receiver_threads(n));
+  warm_up(pubs, rx, 1);
+
+  const int pid = sys->pid();
+  const auto cpu0 = cpu_ns(pid);
+  const schedule_result s = run_schedule(pubs, rate, o.duration_s, o.spin_us);
+  const std::uint64_t expected = s.sent * n;
+  const drained d = drain(rx, expected, pid);
+  rx.stop();
+  const histogram latency = rx.latency();
+
+  const double loss = expected > d.received ? static_cast<double>(expected - d.received) : 0.0;
+  const auto add = [&](const char* metric, double v) { env.out.add("latency", cell, system, metric, v); };
+  add("p50", latency.quantile(0.5));
+  add("p90", latency.quantile(0.9));
+  add("p99", latency.quantile(0.99));
+  add("p999", latency.quantile(0.999));
+  add("loss", loss);
+  add("lag_p99", s.lag.quantile(0.99));
+  if (cpu0 && d.cpu_ns) {
+    add("cpu_pct", 100.0 * static_cast<double>(*d.cpu_ns - *cpu0) / static_cast<double>(d.cpu_at_ns - s.t0));
+  }
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "latency %-9s %-6s: p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f µs, loss %.0f, sender lag p50 %.1f p99 %.1f µs",
+                rate_label(rate).c_str(), system.c_str(), latency.quantile(0.5) / 1e3, latency.quantile(0.9) / 1e3,
+                latency.quantile(0.99) / 1e3, latency.quantile(0.999) / 1e3, loss, s.lag.quantile(0.5) / 1e3,
+                s.lag.quantile(0.99) / 1e3);
+  progress(line);
+}
+
+}  // namespace
+
+void run_latency(bench_env& env) {
+  for (const auto rate : env.opt.rates) {
+    for (const auto& system : env.opt.systems) {
+      try {
+        latency_cell(env, rate, system);
+      } catch (const std::exception& e) {
+        progress("latency " + rate_label(rate) + " " + system + ": skipped: " + e.what());
+      }
+    }
+  }
+}
+
+}  // namespace bench

@@ -1,0 +1,287 @@
+// The ZeroMQ systems under test: ours (broadcast-server in a child process,
+// publishers are DEALERs that said hello), proxy (zmq_proxy in a child
+// process, publishers are PUBs connected to its XSUB), direct (a bound PUB).
+// Subscribers are SUB sockets on "room/bench/" for all three.
+#include <chrono>
+#include <stdexcept>
+#include <vector>
+#include <zmq.hpp>
+
+#include "bcast/proto/codec.hpp"
+#include "child.hpp"
+#include "systems.hpp"
+
+namespace bench {
+namespace {
+
+namespace proto = bcast::proto;
+
+std::uint64_t wall_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::string publisher_name(std::uint32_t index) { return "bench-" + std::to_string(index); }
+
+// "… in X (ROUTER), out Y (PUB)" -> {X, Y}; the words differ for the proxy.
+std::pair<std::string, std::string> parse_endpoints(const std::string& line, const std::string& in_kind,
+                                                    const std::string& out_kind) {
+  const auto in_at = line.find(" in ");
+  const auto in_end = line.find(" (" + in_kind + ")");
+  const auto out_at = line.find(", out ");
+  const auto out_end = line.find(" (" + out_kind + ")");
+  if (in_at == std::string::npos || in_end == std::string::npos || out_at == std::string::npos ||
+      out_end == std::string::npos) {
+    throw std::runtime_error("cannot read endpoints from: " + line);
+  }
+  return {line.substr(in_at + 4, in_end - in_at - 4), line.substr(out_at + 6, out_end - out_at - 6)};
+}
+
+class zmq_sub final : public sub_conn {
+ public:
+  zmq_sub(zmq::context_t& context, int hwm) : socket_(context, zmq::socket_type::sub) {
+    socket_.set(zmq::sockopt::rcvhwm, hwm);
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::subscribe, room_topic);
+  }
+  void connect(const std::string& endpoint) { socket_.connect(endpoint); }
+  int fd() override { return static_cast<int>(socket_.get(zmq::sockopt::fd)); }
+  bool drain(sub_state& state) override {
+    for (int i = 0; i < 1024; ++i) {
+      if (!socket_.recv(topic_, zmq::recv_flags::dontwait)) return false;
+      if (!topic_.more()) {
+        ++state.foreign;
+        continue;
+      }
+      // A multipart message arrives whole: the body is already there.
+      if (!socket_.recv(body_, zmq::recv_flags::none)) return false;
+      state.record(body_.to_string_view());
+      while (body_.more() && socket_.recv(body_, zmq::recv_flags::none)) ++state.foreign;
+    }
+    return true;
+  }
+
+ private:
+  zmq::socket_t socket_;
+  zmq::message_t topic_;
+  zmq::message_t body_;
+};
+
+// A PUB publisher: [topic][body]. Bound (direct), it is the fan-out socket and
+// drops at the high-water mark like a broker's PUB. Connected to a proxy, it
+// blocks instead (ZMQ_XPUB_NODROP), as our DEALER blocks when the broker's
+// queue is full: open loop means "as fast as the system takes messages".
+class zmq_pub final : public pub_conn {
+ public:
+  zmq_pub(zmq::context_t& context, int hwm, std::uint32_t index, std::size_t text_size)
+      : socket_(context, zmq::socket_type::pub),
+        body_(published_body(text_size, publisher_name(index))),
+        index_(index) {
+    socket_.set(zmq::sockopt::sndhwm, hwm);
+    socket_.set(zmq::sockopt::linger, 0);
+  }
+  zmq::socket_t& socket() { return socket_; }
+  void send(char marker, std::uint64_t ts_ns) override {
+    write_tail(body_.data() + body_.size(), marker, index_, ts_ns);
+    if (!socket_.send(zmq::buffer(std::string_view(room_topic)), zmq::send_flags::sndmore) ||
+        !socket_.send(zmq::buffer(body_), zmq::send_flags::none)) {
+      throw std::runtime_error("the proxy took no message for 10 s");
+    }
+  }
+
+ private:
+  zmq::socket_t socket_;
+  std::string body_;
+  std::uint32_t index_;
+};
+
+// Our client side: a DEALER that said hello; `msg` requests without `id`
+// (no acks to read back; the closed loop counts deliveries instead).
+class ours_pub final : public pub_conn {
+ public:
+  ours_pub(zmq::context_t& context, const std::string& in, std::uint32_t index, std::size_t text_size)
+      : socket_(context, zmq::socket_type::dealer), index_(index) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::sndtimeo, 10000);  // a broker that stops reading fails the cell
+    socket_.connect(in);
+    proto::request::hello hello;
+    hello.name = publisher_name(index);
+    hello.rooms = {"bench"};
+    send_body(proto::encode(proto::any_request{hello}));
+    wait_welcome();
+    proto::request::msg msg;
+    msg.room = "bench";
+    msg.text = std::string(text_size, 'x');
+    body_ = proto::encode(proto::any_request{msg});
+    if (!body_.ends_with(msg.text)) throw std::logic_error("msg body does not end with its text");
+    ping_ = proto::encode(proto::any_request{proto::request::ping{}});
+  }
+  void send(char marker, std::uint64_t ts_ns) override {
+    write_tail(body_.data() + body_.size(), marker, index_, ts_ns);
+    send_body(body_);
+  }
+  void service() override {
+    zmq::message_t reply;
+    while (socket_.recv(reply, zmq::recv_flags::dontwait)) note(reply.to_string_view());
+  }
+  void keepalive() override {
+    send_body(ping_);
+    service();
+  }
+  [[nodiscard]] std::string problem() const override {
+    return errors_ == 0 ? std::string() : std::to_string(errors_) + " errors, first: " + first_error_;
+  }
+
+ private:
+  void send_body(const std::string& body) {
+    if (!socket_.send(zmq::buffer(body), zmq::send_flags::none)) {
+      throw std::runtime_error("the broker took no request for 10 s");
+    }
+  }
+  void wait_welcome() {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    for (int waited_ms = 0; waited_ms < 10000; waited_ms += 100) {
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0) continue;
+      zmq::message_t reply;
+      while (socket_.recv(reply, zmq::recv_flags::dontwait)) {
+        auto decoded = proto::decode_event(reply.to_string_view());
+        if (auto* event = std::get_if<proto::any_event>(&decoded)) {
+          if (std::holds_alternative<proto::event::welcome>(*event)) return;
+          if (auto* e = std::get_if<proto::event::error>(event)) {
+            throw std::runtime_error("hello refused: " + e->code + ": " + e->reason);
+          }
+        }
+      }
+    }
+    throw std::runtime_error("no welcome from the broker in 10 s");
+  }
+  void note(std::string_view reply) {
+    auto decoded = proto::decode_event(reply);
+    if (auto* event = std::get_if<proto::any_event>(&decoded)) {
+      if (auto* e = std::get_if<proto::event::error>(event)) {
+        if (errors_++ == 0) first_error_ = e->code + ": " + e->reason;
+      }
+    }
+  }
+
+  zmq::socket_t socket_;
+  std::uint32_t index_;
+  std::string body_;
+  std::string ping_;
+  std::uint64_t errors_ = 0;
+  std::string first_error_;
+};
+
+class ours_system final : public system_under_test {
+ public:
+  explicit ours_system(const system_config& config)
+      : config_(config),
+        child_({config.broker_path, "start", "--db", ":memory:", "--in", "0", "--out", "0",
+                "--log-level", "warn", "--pub-hwm", std::to_string(config.hwm)}) {
+    std::tie(in_, out_) = parse_endpoints(child_.line_containing("listening:"), "ROUTER", "PUB");
+  }
+  [[nodiscard]] std::string name() const override { return "ours"; }
+  [[nodiscard]] int pid() const override { return child_.pid(); }
+  std::unique_ptr<pub_conn> publisher(std::uint32_t index, std::size_t text_size) override {
+    return std::make_unique<ours_pub>(*config_.pub_ctx, in_, index, text_size);
+  }
+  std::unique_ptr<sub_conn> make_subscriber(int rcvhwm) override {
+    auto sub = std::make_unique<zmq_sub>(*config_.sub_ctx, rcvhwm > 0 ? rcvhwm : config_.hwm);
+    sub->connect(out_);
+    return sub;
+  }
+
+ private:
+  system_config config_;
+  child_process child_;
+  std::string in_, out_;
+};
+
+class proxy_system final : public system_under_test {
+ public:
+  explicit proxy_system(const system_config& config)
+      : config_(config), child_({config.self_path, "--internal-proxy", std::to_string(config.hwm)}) {
+    std::tie(in_, out_) = parse_endpoints(child_.line_containing("listening:"), "XSUB", "XPUB");
+  }
+  [[nodiscard]] std::string name() const override { return "proxy"; }
+  [[nodiscard]] int pid() const override { return child_.pid(); }
+  std::unique_ptr<pub_conn> publisher(std::uint32_t index, std::size_t text_size) override {
+    auto pub = std::make_unique<zmq_pub>(*config_.pub_ctx, config_.hwm, index, text_size);
+    pub->socket().set(zmq::sockopt::xpub_nodrop, true);
+    pub->socket().set(zmq::sockopt::sndtimeo, 10000);
+    pub->socket().connect(in_);
+    return pub;
+  }
+  std::unique_ptr<sub_conn> make_subscriber(int rcvhwm) override {
+    auto sub = std::make_unique<zmq_sub>(*config_.sub_ctx, rcvhwm > 0 ? rcvhwm : config_.hwm);
+    sub->connect(out_);
+    return sub;
+  }
+
+ private:
+  system_config config_;
+  child_process child_;
+  std::string in_, out_;
+};
+
+class direct_system final : public system_under_test {
+ public:
+  explicit direct_system(const system_config& config) : config_(config) {}
+  [[nodiscard]] std::string name() const override { return "direct"; }
+  std::unique_ptr<pub_conn> publisher(std::uint32_t index, std::size_t text_size) override {
+    auto pub = std::make_unique<zmq_pub>(*config_.pub_ctx, config_.hwm, index, text_size);
+    pub->socket().bind("tcp://127.0.0.1:*");
+    endpoints_.push_back(pub->socket().get(zmq::sockopt::last_endpoint));
+    return pub;
+  }
+  std::unique_ptr<sub_conn> make_subscriber(int rcvhwm) override {
+    auto sub = std::make_unique<zmq_sub>(*config_.sub_ctx, rcvhwm > 0 ? rcvhwm : config_.hwm);
+    for (const auto& endpoint : endpoints_) sub->connect(endpoint);
+    return sub;
+  }
+
+ private:
+  system_config config_;
+  std::vector<std::string> endpoints_;
+};
+
+}  // namespace
+
+std::string published_body(std::size_t text_size, const std::string& from) {
+  proto::event::msg msg;
+  msg.epoch = wall_ms();
+  msg.seq = 100000;  // a typical seq width (uint32) for a busy room
+  msg.ts = wall_ms();
+  msg.room = "bench";
+  msg.from = from;
+  msg.text = std::string(text_size, 'x');
+  std::string body = proto::encode(proto::any_event{msg});
+  if (!body.ends_with(msg.text)) throw std::logic_error("published body does not end with its text");
+  return body;
+}
+
+std::unique_ptr<system_under_test> start_system(const std::string& name, const system_config& config) {
+  if (name == "ours") return std::make_unique<ours_system>(config);
+  if (name == "proxy") return std::make_unique<proxy_system>(config);
+  if (name == "direct") return std::make_unique<direct_system>(config);
+  if (name == "nats") return make_nats(config);
+  if (name == "redis") return make_redis(config);
+  throw std::invalid_argument("unknown system " + name);
+}
+
+int run_proxy_child(int hwm) {
+  zmq::context_t context;
+  zmq::socket_t xsub(context, zmq::socket_type::xsub);
+  zmq::socket_t xpub(context, zmq::socket_type::xpub);
+  xpub.set(zmq::sockopt::sndhwm, hwm);  // as the broker's --pub-hwm
+  xsub.bind("tcp://127.0.0.1:*");
+  xpub.bind("tcp://127.0.0.1:*");
+  std::printf("proxy listening: in %s (XSUB), out %s (XPUB)\n",
+              xsub.get(zmq::sockopt::last_endpoint).c_str(), xpub.get(zmq::sockopt::last_endpoint).c_str());
+  std::fflush(stdout);
+  zmq::proxy(xsub, xpub);
+  return 0;
+}
+
+}  // namespace bench
