@@ -82,7 +82,8 @@ session* session_table::resume_dormant(std::string_view token, std::string_view 
   session s{std::move(found->second.name), std::string(token), std::move(routing_id), delimiter,
             wall_now, mono_now, {}, std::move(found->second.acked), rate_limiter(rate_, burst_),
             rate_limiter(history_rate_, history_rate_)};
-  dormant_.erase(found);  // its entry in dormant_order_ is skipped when reached
+  dormant_order_.erase(found->second.age);
+  dormant_.erase(found);
   return &insert(std::move(s));
 }
 
@@ -95,15 +96,13 @@ session& session_table::insert(session s) {
 
 session_table::dormant& session_table::keep(std::string token, std::string name,
                                             recent_ids acked) {
-  auto [it, added] = dormant_.try_emplace(token, dormant{std::move(name), std::move(acked)});
-  if (added) dormant_order_.push_back(std::move(token));
-  while (dormant_.size() > max_dormant && !dormant_order_.empty()) {
-    dormant_.erase(dormant_order_.front());
-    dormant_order_.pop_front();
-  }
-  // Tokens resumed since are still queued; drop them when they surface.
-  while (!dormant_order_.empty() && !dormant_.contains(dormant_order_.front())) {
-    dormant_order_.pop_front();
+  const std::uint64_t age = next_dormant_age_++;
+  auto [it, added] = dormant_.try_emplace(token, dormant{std::move(name), std::move(acked), age});
+  if (!added) return it->second;
+  dormant_order_.emplace(age, std::move(token));
+  if (dormant_.size() > max_dormant) {
+    dormant_.erase(dormant_order_.begin()->second);
+    dormant_order_.erase(dormant_order_.begin());
   }
   return it->second;
 }

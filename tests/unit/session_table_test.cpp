@@ -142,6 +142,56 @@ TEST(session_table, all_lists_oldest_first) {
   EXPECT_EQ(names, (std::vector<std::string>{"zed", "amy", "bea", "mia"}));
 }
 
+TEST(session_table, a_closed_session_kept_dormant_resumes_with_its_token_and_acks) {
+  session_table table(0, 0, 0);
+  session& s = table.open("alice", "route-a", false, 1000, 50);
+  const std::string token = s.token;
+  s.acked.remember(ack{7, "lobby", 3});
+  table.close("alice", true);
+  EXPECT_EQ(table.size(), 0U);
+  EXPECT_EQ(table.dormant_count(), 1U);
+  EXPECT_EQ(table.resume_dormant(token, "mallory", "route-m", false, 2000, 60), nullptr);
+  session* back = table.resume_dormant(token, "alice", "route-b", false, 2000, 60);
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(back->token, token);
+  ASSERT_NE(back->acked.find(7), nullptr);
+  EXPECT_EQ(back->acked.find(7)->seq, 3U);
+  EXPECT_EQ(table.by_route("route-b"), back);
+  EXPECT_EQ(table.dormant_count(), 0U);
+}
+
+TEST(session_table, a_session_closed_for_good_is_not_kept) {
+  session_table table(0, 0, 0);
+  const std::string token = table.open("alice", "route-a", false, 1000, 50).token;
+  table.close("alice", false);
+  EXPECT_EQ(table.dormant_count(), 0U);
+  EXPECT_EQ(table.resume_dormant(token, "alice", "route-b", false, 2000, 60), nullptr);
+}
+
+TEST(session_table, dormant_sessions_are_bounded_and_the_longest_dormant_goes_first) {
+  session_table table(0, 0, 0);
+  // alice goes dormant, comes back and goes dormant again many times: she is
+  // then the most recent, not the oldest.
+  std::string alice = table.open("alice", "route-a", false, 0, 0).token;
+  for (int i = 0; i < 100; ++i) {
+    table.close("alice", true);
+    ASSERT_NE(table.resume_dormant(alice, "alice", "route-a", false, 0, 0), nullptr);
+  }
+  const std::string first = table.open("first", "route-f", false, 0, 0).token;
+  table.close("first", true);
+  table.close("alice", true);
+  for (int i = 0; i < 4095; ++i) {
+    const std::string name = "u" + std::to_string(i);
+    table.open(name, "route-" + name, false, 0, 0);
+    table.close(name, true);
+  }
+  EXPECT_EQ(table.dormant_count(), 4096U);
+  EXPECT_EQ(table.resume_dormant(first, "first", "r1", false, 0, 0), nullptr)
+      << "the longest dormant session was forgotten first";
+  EXPECT_NE(table.resume_dormant(alice, "alice", "r2", false, 0, 0), nullptr)
+      << "a session dormant more recently was forgotten before older ones";
+}
+
 // --- recent_ids ----------------------------------------------------------
 
 TEST(session_recent_ids, remembers_acks) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <string_view>
@@ -115,6 +116,7 @@ class session_table {
   struct dormant {
     std::string name;
     recent_ids acked;
+    std::uint64_t age = 0;  // its key in dormant_order_
   };
   std::string new_token();
   session& insert(session s);
@@ -127,7 +129,8 @@ class session_table {
   std::unordered_map<std::string, std::string, string_hash, std::equal_to<>> name_by_route_;
   std::unordered_map<std::string, std::string, string_hash, std::equal_to<>> name_by_token_;
   std::unordered_map<std::string, dormant, string_hash, std::equal_to<>> dormant_;
-  std::deque<std::string> dormant_order_;  // tokens, oldest first
+  std::map<std::uint64_t, std::string> dormant_order_;  // tokens, oldest first
+  std::uint64_t next_dormant_age_ = 0;
   std::mt19937_64 random_{std::random_device{}()};
 };
 
