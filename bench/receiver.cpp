@@ -70,7 +70,9 @@ void receiver_pool::run(worker& w) {
       try {
         more = w.subs[i]->drain(w.states[i]);
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "receiver: a subscriber failed and is left out: %s\n", e.what());
+        if (failures_.fetch_add(1) == 0) {
+          std::fprintf(stderr, "receiver: a subscriber failed and is left out: %s\n", e.what());
+        }
         epoll_ctl(ep, EPOLL_CTL_DEL, w.subs[i]->fd(), nullptr);
       }
       if (more) {
@@ -166,6 +168,9 @@ void receiver_pool::stop() {
   stop_.store(true);
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
+  }
+  if (const auto n = failures_.exchange(0); n > 1) {
+    std::fprintf(stderr, "receiver: %llu subscribers failed in all\n", static_cast<unsigned long long>(n));
   }
 }
 

@@ -68,6 +68,7 @@ class receiver_pool {
   mutable std::atomic<std::uint64_t> tick_{0};
   mutable std::atomic<std::uint64_t> wake_target_{never};
   std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> failures_{0};
 };
 
 }  // namespace bench

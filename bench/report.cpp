@@ -99,13 +99,18 @@ scale si_scale(double v) {
 }
 
 std::string number(double v, int significant) {
-  const double a = std::fabs(v);
+  if (v == 0) return "0";
+  // Round to `significant` digits first, so 9.9996 prints as 10.0, not 10.00.
+  const int magnitude = static_cast<int>(std::floor(std::log10(std::fabs(v))));
+  const double unit = std::pow(10.0, magnitude - significant + 1);
+  const double rounded = std::round(v / unit) * unit;
+  const double a = std::fabs(rounded);
   int decimals = 0;
   if (a < 10) decimals = significant - 1;
   else if (a < 100) decimals = significant - 2;
   if (decimals < 0) decimals = 0;
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, rounded);
   return buf;
 }
 

@@ -4,11 +4,13 @@
 # runs with its spread (min–max), headed by the date, the machine and the
 # package versions. Progress goes to stderr, the tables to stdout.
 #
-# Usage: scripts/bench.sh [--quick] [--runs N] [--peers] [-- broadcast-bench args]
+# Usage: scripts/bench.sh [--quick] [--runs N] [--peers] [--save DIR] [-- broadcast-bench args]
 #   --quick    a small matrix for a smoke run (1 and 10 subscribers, 64 B, 1 s)
 #   --runs N   runs of the whole matrix (default 3)
 #   --peers    also nats-server and redis-server (installed from Debian when
 #              missing), started on free loopback ports and stopped on exit
+#   --save DIR keep each run's raw results (DIR/runN.tsv, DIR/table.md);
+#              broadcast-bench --aggregate DIR/run*.tsv --markdown prints them again
 #   after --:  options for broadcast-bench (they replace the script's own,
 #              e.g. -- --scenario fanout --subs 1,10,100)
 # BUILD_DIR (default build) is configured with -DCMAKE_BUILD_TYPE=Release
@@ -19,14 +21,16 @@ cd "$(dirname "$0")/.."
 quick=0
 runs=3
 peers=0
+save=""
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --runs) runs="$2"; shift ;;
     --peers) peers=1 ;;
+    --save) save="$2"; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -127,10 +131,16 @@ for i in $(seq "$runs"); do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
+if [ -n "$save" ]; then
+  mkdir -p "$save"
+  cp "$work"/run*.tsv "$save"/
+fi
+
 versions=(libzmq5 cppzmq-dev libmsgpack-cxx-dev g++)
 [ $peers -eq 1 ] && versions+=(nats-server redis-server libhiredis-dev)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- broker proto app 2>/dev/null || commit+=" + uncommitted changes in broker/, proto/ or app/"
+{
 echo "### broadcast-bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "- machine: $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores"
@@ -139,3 +149,4 @@ echo "- build: $build_type, commit $commit"
 echo "- $runs run(s); each cell is the median (min–max) over the runs; load average before ${load_before}, after ${load_after}"
 echo "- arguments: ${args[*]:2} ${extra[*]}"
 "$bench" --aggregate "$work"/run*.tsv --markdown
+} | if [ -n "$save" ]; then tee "$save/table.md"; else cat; fi
