@@ -4,6 +4,7 @@
 #include "bcast/client/connection.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <random>
@@ -153,7 +154,10 @@ std::optional<client_event> connection::next_event() {
 std::uint64_t connection::send(std::string text, std::string room) {
   const std::uint64_t id = next_id_++;
   if (room.empty()) room = default_room();
-  pending_[id].body = proto::encode(request::msg{std::move(text), std::move(room), id});
+  auto& p = pending_[id];
+  p.text_hash = std::hash<std::string_view>{}(text);
+  p.room = room;
+  p.body = proto::encode(request::msg{std::move(text), std::move(room), id});
   if (joined()) flush_sends(mono_ms(), never_retry);
   return id;
 }
@@ -353,6 +357,7 @@ void connection::reset_rooms() {
 void connection::deliver(const std::string& room, std::vector<delivery>& ready) {
   for (auto& d : ready) {
     if (auto* m = std::get_if<event::msg>(&d)) {
+      if (!anonymous() && m->from == name_) ack_by_publication(*m);
       events_.push_back(std::move(*m));
     } else {
       const auto& lost = std::get<lost_run>(d);
@@ -368,13 +373,7 @@ void connection::on_reply(proto::any_event e, std::uint64_t now) {
         if constexpr (std::is_same_v<type, event::welcome>) {
           on_welcome(m, now);
         } else if constexpr (std::is_same_v<type, event::ack>) {
-          if (pending_.erase(m.id) == 0) return;  // a duplicate ack
-          flush_sends(now, never_retry);          // the window moved
-          if (m.room && m.seq) {
-            auto& seq = acked_seq_[*m.room];
-            seq = std::max(seq, *m.seq);
-          }
-          events_.push_back(ack_event{m.id, m.room, m.seq});
+          on_acked(m.id, m.room, m.seq, now);
         } else if constexpr (std::is_same_v<type, event::error>) {
           on_error(m, now);
         } else if constexpr (std::is_same_v<type, event::who>) {
@@ -386,6 +385,35 @@ void connection::on_reply(proto::any_event e, std::uint64_t now) {
         }
       },
       e);
+}
+
+void connection::on_acked(std::uint64_t id, const std::optional<std::string>& room,
+                          std::optional<std::uint64_t> seq, std::uint64_t now) {
+  if (pending_.erase(id) == 0) return;  // a duplicate ack
+  flush_sends(now, never_retry);        // the window moved
+  if (room && seq) {
+    auto& acked = acked_seq_[*room];
+    acked = std::max(acked, *seq);
+  }
+  events_.push_back(ack_event{id, room, seq});
+}
+
+void connection::ack_by_publication(const event::msg& m) {
+  // Names are unique among sessions, and the broker carries out a session's
+  // messages in order, publishing each once: a publication under our name
+  // is one of our messages on the wire. Only a single candidate (same room,
+  // same text) is certain; with several, the broker's ack decides.
+  const std::size_t hash = std::hash<std::string_view>{}(m.text);
+  std::optional<std::uint64_t> match;
+  std::size_t in_flight = 0;
+  for (const auto& [id, p] : pending_) {
+    if (p.sent_ms == 0 || in_flight++ == max_in_flight) break;
+    if (p.text_hash != hash || p.room != m.room) continue;
+    if (p.body != proto::encode(request::msg{m.text, m.room, id})) continue;
+    if (match) return;
+    match = id;
+  }
+  if (match) on_acked(*match, m.room, m.seq, mono_ms());
 }
 
 void connection::on_welcome(const event::welcome& w, std::uint64_t now) {

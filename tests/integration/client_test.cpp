@@ -4,7 +4,11 @@
 // shuts down and comes back on the same endpoints.
 #include <gtest/gtest.h>
 
+#include <zmq_addon.hpp>
+
 #include "bcast/client/connection.hpp"
+#include "bcast/proto/codec.hpp"
+#include "bcast/proto/topics.hpp"
 #include "broker_fixture.hpp"
 #include "raw_peer.hpp"
 
@@ -147,6 +151,109 @@ TEST(client, recovers_when_the_broker_restarts_on_the_same_endpoints) {
   EXPECT_EQ(got[0].text, "while away");
   EXPECT_EQ(got[0].seq, 1U);
   EXPECT_EQ(alice.unacked(), 0U);
+}
+
+// A broker that publishes but never acks: what a client sees when its acks
+// are lost (ZeroMQ drops the unread replies of a DEALER whose connection
+// ends). It tells its XPUB subscriptions apart, so it publishes only once
+// the client listens.
+class ackless_broker {
+ public:
+  explicit ackless_broker(zmq::context_t& context)
+      : router_(context, zmq::socket_type::router), xpub_(context, zmq::socket_type::xpub) {
+    router_.bind("tcp://127.0.0.1:*");
+    xpub_.bind("tcp://127.0.0.1:*");
+  }
+  [[nodiscard]] client::options joining(std::string name) {
+    client::options opts;
+    opts.in_endpoint = router_.get(zmq::sockopt::last_endpoint);
+    opts.out_endpoint = xpub_.get(zmq::sockopt::last_endpoint);
+    opts.name = std::move(name);
+    return opts;
+  }
+  // Serves `conn` until it has subscribed to "room/lobby/" and had its welcome.
+  void welcome(client::connection& conn) {
+    bool subscribed = false;
+    std::optional<std::string> peer;
+    const auto end = std::chrono::steady_clock::now() + patience;
+    while ((!subscribed || !peer) && std::chrono::steady_clock::now() < end) {
+      conn.wait(std::chrono::milliseconds(10));
+      zmq::message_t sub;
+      while (xpub_.recv(sub, zmq::recv_flags::dontwait)) {
+        subscribed = subscribed || sub.to_string_view() == std::string("\1") + proto::room_topic("lobby");
+      }
+      std::vector<zmq::message_t> frames;
+      if (!peer && zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+        peer = frames[0].to_string();
+      }
+    }
+    ASSERT_TRUE(subscribed && peer);
+    proto::event::welcome w{.name = "alice", .session = "s", .epoch = 7, .hb_ivl = 1000, .liveness = 3,
+                            .sys_seq = 0, .rooms = {}, .max_text = 1000};
+    router_.send(zmq::buffer(*peer), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(proto::encode(proto::any_event{w})));
+  }
+  // Takes the next msg request (skipping pings) and publishes it as `seq`.
+  void publish_next(client::connection& conn, std::uint64_t seq) {
+    const auto end = std::chrono::steady_clock::now() + patience;
+    while (std::chrono::steady_clock::now() < end) {
+      conn.wait(std::chrono::milliseconds(10));
+      std::vector<zmq::message_t> frames;
+      if (!zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) continue;
+      auto decoded = proto::decode_request(frames.back().to_string_view());
+      const auto* request = std::get_if<proto::any_request>(&decoded);
+      const auto* m = request != nullptr ? std::get_if<proto::request::msg>(request) : nullptr;
+      if (m == nullptr) continue;
+      const proto::event::msg published{7, seq, 1, m->room, "alice", m->text};
+      xpub_.send(zmq::buffer(proto::room_topic(m->room)), zmq::send_flags::sndmore);
+      xpub_.send(zmq::buffer(proto::encode(proto::any_event{published})));
+      return;
+    }
+    FAIL() << "no msg request arrived";
+  }
+
+ private:
+  zmq::socket_t router_;
+  zmq::socket_t xpub_;
+};
+
+TEST(client, its_own_message_published_counts_as_acked_when_the_ack_is_lost) {
+  zmq::context_t context;
+  ackless_broker broker(context);
+  client::connection alice(context, broker.joining("alice"));
+  ASSERT_NO_FATAL_FAILURE(broker.welcome(alice));
+  const auto id = alice.send("hello");
+  ASSERT_NO_FATAL_FAILURE(broker.publish_next(alice, 1));
+  const auto events = run_until(alice, [](const auto& seen) { return !messages(seen).empty(); });
+  ASSERT_EQ(messages(events).size(), 1U);
+  const auto ack = std::find_if(events.begin(), events.end(), [](const client_event& e) {
+    return std::holds_alternative<client::ack_event>(e);
+  });
+  ASSERT_NE(ack, events.end());
+  EXPECT_EQ(std::get<client::ack_event>(*ack).id, id);
+  EXPECT_EQ(std::get<client::ack_event>(*ack).seq, std::optional<std::uint64_t>(1));
+  EXPECT_EQ(alice.unacked(), 0U);  // never re-sent to a broker that lost its memory
+}
+
+TEST(client, two_pending_messages_with_the_same_text_wait_for_the_brokers_ack) {
+  zmq::context_t context;
+  ackless_broker broker(context);
+  client::connection alice(context, broker.joining("alice"));
+  ASSERT_NO_FATAL_FAILURE(broker.welcome(alice));
+  alice.send("same");
+  alice.send("same");
+  alice.send("other");
+  // Which of the two "same" was carried out cannot be told (the first may
+  // have been refused for a while): only "other" is certain.
+  ASSERT_NO_FATAL_FAILURE(broker.publish_next(alice, 1));
+  ASSERT_NO_FATAL_FAILURE(broker.publish_next(alice, 2));
+  const auto events = run_until(alice, [](const auto& seen) { return messages(seen).size() == 2; });
+  ASSERT_EQ(messages(events).size(), 2U);
+  EXPECT_EQ(alice.unacked(), 3U);
+  ASSERT_NO_FATAL_FAILURE(broker.publish_next(alice, 3));
+  const auto more = run_until(alice, [](const auto& seen) { return messages(seen).size() == 1; });
+  ASSERT_EQ(messages(more).size(), 1U);
+  EXPECT_EQ(alice.unacked(), 2U);
 }
 
 }  // namespace

@@ -80,6 +80,8 @@ class connection {
   struct pending_send {
     std::string body;
     std::uint64_t sent_ms = 0;  // 0: not on the wire yet
+    std::string room;           // for a msg (empty for a dm)
+    std::size_t text_hash = 0;  // for a msg: recognises its publication
   };
 
   [[nodiscard]] bool anonymous() const { return opts_.name.empty(); }
@@ -95,6 +97,12 @@ class connection {
   void on_room_msg(proto::event::msg m);
   void on_history(const proto::event::history& h);
   void on_error(const proto::event::error& e, std::uint64_t now);
+  // A message of ours is done: drop it from pending, report its ack.
+  void on_acked(std::uint64_t id, const std::optional<std::string>& room,
+                std::optional<std::uint64_t> seq, std::uint64_t now);
+  // Our own message seen in its room stream acks the one pending send it
+  // can be (an ack in flight is lost when a connection drops).
+  void ack_by_publication(const proto::event::msg& m);
   void on_sys(std::uint64_t seq, client_event event);
   void run_timers(std::uint64_t now);
   void request_fills(std::uint64_t now);
