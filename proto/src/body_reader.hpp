@@ -48,7 +48,6 @@ class body_reader {
   const msgpack::object* typed(std::string_view key, msgpack::type::object_type type,
                                std::string_view type_name);
 
-  msgpack::object_handle handle_;
   std::vector<std::pair<std::string_view, const msgpack::object*>> fields_;
   std::optional<std::string> error_;
 };

@@ -14,6 +14,9 @@ namespace bcast::proto::detail {
 
 class body_writer {
  public:
+  // `expected_bytes`: room reserved up front, so most bodies never grow.
+  explicit body_writer(std::size_t expected_bytes = 128) { sink_.bytes.reserve(expected_bytes); }
+
   void map(std::size_t entries) { packer_.pack_map(static_cast<std::uint32_t>(entries)); }
   void array(std::size_t entries) { packer_.pack_array(static_cast<std::uint32_t>(entries)); }
 
@@ -24,7 +27,7 @@ class body_writer {
   void value(std::uint64_t number) { packer_.pack_uint64(number); }
 
   // Appends bytes that are already one encoded MessagePack object.
-  void raw(std::string_view encoded) { buffer_.write(encoded.data(), encoded.size()); }
+  void raw(std::string_view encoded) { sink_.bytes.append(encoded); }
 
   template <typename T>
   void put(std::string_view key, const T& v) {
@@ -42,11 +45,17 @@ class body_writer {
     return (std::size_t{0} + ... + (optionals.has_value() ? 1U : 0U));
   }
 
-  [[nodiscard]] std::string take() const { return std::string(buffer_.data(), buffer_.size()); }
+  [[nodiscard]] std::string take() { return std::move(sink_.bytes); }
 
  private:
-  msgpack::sbuffer buffer_;
-  msgpack::packer<msgpack::sbuffer> packer_{buffer_};
+  // The packer writes straight into the body's string (an sbuffer would
+  // allocate 8 KiB per body and then be copied).
+  struct string_sink {
+    std::string bytes;
+    void write(const char* data, std::size_t size) { bytes.append(data, size); }
+  };
+  string_sink sink_;
+  msgpack::packer<string_sink> packer_{sink_};
 };
 
 }  // namespace bcast::proto::detail

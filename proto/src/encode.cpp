@@ -183,11 +183,26 @@ void write(body_writer& w, const event::shutdown& m) {
   w.put("reason", m.reason);
 }
 
+// Room for the keys and numbers of any body, plus its one long string.
+template <typename Message>
+std::size_t expected_bytes(const Message& m) {
+  constexpr std::size_t fixed = 96;
+  if constexpr (requires { m.text; }) {
+    return fixed + m.text.size();
+  } else {
+    return fixed;
+  }
+}
+
 template <typename Variant>
 std::string encode_variant(const Variant& message) {
-  body_writer w;
-  std::visit([&w](const auto& m) { write(w, m); }, message);
-  return w.take();
+  return std::visit(
+      [](const auto& m) {
+        body_writer w(expected_bytes(m));
+        write(w, m);
+        return w.take();
+      },
+      message);
 }
 
 }  // namespace
@@ -198,7 +213,9 @@ std::string encode(const any_event& event) { return encode_variant(event); }
 std::string encode_history(std::string_view room, std::span<const std::string_view> msg_bodies,
                            std::uint64_t first, std::uint64_t last, std::uint64_t epoch,
                            std::optional<std::uint64_t> id) {
-  body_writer w;
+  std::size_t bytes = 128 + room.size();
+  for (const auto body : msg_bodies) bytes += body.size();
+  body_writer w(bytes);
   w.map(6 + body_writer::count(id));
   w.put("t", std::string_view("history"));
   w.put("room", room);
