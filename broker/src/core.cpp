@@ -71,7 +71,11 @@ void core::on_request(std::string_view routing_id, bool delimiter, std::string_v
   ++stats_.requests;
   const peer from{routing_id, delimiter};
   session* s = sessions_.by_route(routing_id);
-  if (s != nullptr) s->last_seen_ms = mono_now;
+  if (s != nullptr) {
+    s->last_seen_ms = mono_now;
+    // Most requests are plain messages: read in place, no decoding.
+    if (const auto plain = proto::read_plain_msg(body)) return handle_msg(from, *s, *plain, mono_now, out);
+  }
 
   auto decoded = proto::decode_request(body);
   if (const auto* error = std::get_if<proto::decode_error>(&decoded)) {
@@ -188,6 +192,11 @@ void core::announce_join(const session& s, outbox& out) {
 
 void core::handle(const peer& from, session& s, request::msg& r, std::uint64_t now,
                   outbox& out) {
+  handle_msg(from, s, {r.room, r.text, r.id}, now, out);
+}
+
+void core::handle_msg(const peer& from, session& s, const proto::msg_request_view& r,
+                      std::uint64_t now, outbox& out) {
   if (r.id) {
     if (const auto* prior = s.acked.find(*r.id)) return send(from, *prior, out);
   }
@@ -200,15 +209,15 @@ void core::handle(const peer& from, session& s, request::msg& r, std::uint64_t n
   if (!seq) return fail(from, error_code::invalid_room, "the broker's room limit is reached", r.id, out);
 
   const std::uint64_t ts = wall_ms();
-  auto body = std::make_shared<const std::string>(proto::encode(
-      event::msg{history_.epoch(), *seq, ts, r.room, s.name, std::move(r.text)}));
+  auto body = std::make_shared<const std::string>(
+      proto::encode_msg({history_.epoch(), *seq, ts, r.room, s.name, r.text}));
   std::optional<message_origin> origin;
   if (r.id) origin = message_origin{s.token, s.name, *r.id};
   history_.append({r.room, *seq, ts, body, origin});
   out.publications.push_back({proto::room_topic(r.room), std::move(body)});
   ++stats_.published;
   if (r.id) {
-    event::ack ack{*r.id, r.room, *seq};
+    event::ack ack{*r.id, std::string(r.room), *seq};
     s.acked.remember(ack);
     send(from, ack, out);
   }

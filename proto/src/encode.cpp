@@ -1,6 +1,7 @@
 // Encoding of every typed message into its MessagePack body. Key order follows
 // PROTOCOL.md so bodies are byte-for-byte stable (the test vectors rely on it).
 #include "bcast/proto/codec.hpp"
+#include "bcast/proto/msg_view.hpp"
 #include "body_writer.hpp"
 
 namespace bcast::proto {
@@ -15,7 +16,11 @@ void write_room_seqs(body_writer& w, std::string_view key,
   for (const auto& r : rooms) w.put(r.room, r.seq);
 }
 
-void write_msg(body_writer& w, const event::msg& m) {
+msg_event_view view_of(const event::msg& m) {
+  return {m.epoch, m.seq, m.ts, m.room, m.from, m.text};
+}
+
+void write_msg(body_writer& w, const msg_event_view& m) {
   w.map(7);
   w.put("t", std::string_view("msg"));
   w.put("epoch", m.epoch);
@@ -128,7 +133,7 @@ void write(body_writer& w, const event::history& m) {
   w.put("room", m.room);
   w.value(std::string_view("msgs"));
   w.array(m.msgs.size());
-  for (const auto& msg : m.msgs) write_msg(w, msg);
+  for (const auto& msg : m.msgs) write_msg(w, view_of(msg));
   w.put("first", m.first);
   w.put("last", m.last);
   w.put("epoch", m.epoch);
@@ -143,7 +148,7 @@ void write(body_writer& w, const event::dm& m) {
   w.put("ts", m.ts);
 }
 
-void write(body_writer& w, const event::msg& m) { write_msg(w, m); }
+void write(body_writer& w, const event::msg& m) { write_msg(w, view_of(m)); }
 
 void write(body_writer& w, const event::join& m) {
   w.map(5);
@@ -209,6 +214,12 @@ std::string encode_variant(const Variant& message) {
 
 std::string encode(const any_request& request) { return encode_variant(request); }
 std::string encode(const any_event& event) { return encode_variant(event); }
+
+std::string encode_msg(const msg_event_view& m) {
+  body_writer w(expected_bytes(m));
+  write_msg(w, m);
+  return w.take();
+}
 
 std::string encode_history(std::string_view room, std::span<const std::string_view> msg_bodies,
                            std::uint64_t first, std::uint64_t last, std::uint64_t epoch,

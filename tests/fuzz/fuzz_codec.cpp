@@ -4,7 +4,9 @@
 // that decodes again, to the same message type, and re-encodes to the same
 // bytes (encode is a function of the decoded value); a decoded `history`
 // event must encode the same through encode_history over its encoded msgs as
-// through encode; a refusal must say why. Any violation abort()s, so
+// through encode; a refusal must say why; whatever the broker's in-place
+// reader read_plain_msg accepts must decode to the same `msg`, and encode_msg
+// must write what encode writes. Any violation abort()s, so
 // libFuzzer keeps the input. Seeds: corpus/codec (tests/fuzz/make_corpus.py).
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "bcast/proto/codec.hpp"
+#include "bcast/proto/msg_view.hpp"
 
 namespace {
 
@@ -62,6 +65,23 @@ void check_refusal(const Result& result, const char* kind) {
   }
 }
 
+// The broker publishes what read_plain_msg reads and encode_msg writes: both
+// must agree with the full codec.
+void check_plain_msg(std::string_view bytes, const std::variant<any_request, decode_error>& decoded) {
+  const auto plain = read_plain_msg(bytes);
+  if (!plain) return;
+  const auto* request = std::get_if<any_request>(&decoded);
+  const auto* m = request != nullptr ? std::get_if<request::msg>(request) : nullptr;
+  if (m == nullptr) violated("plain msg", "read_plain_msg accepts what decode_request does not read as a msg");
+  if (m->room != plain->room || m->text != plain->text || m->id != plain->id) {
+    violated("plain msg", "read_plain_msg and decode_request read different fields");
+  }
+  const event::msg published{1, 2, 3, m->room, "fuzz", m->text};
+  if (encode_msg({1, 2, 3, plain->room, "fuzz", plain->text}) != encode(any_event{published})) {
+    violated("plain msg", "encode_msg differs from encode(event::msg)");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -69,6 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const auto request = decode_request(bytes);
   check_refusal(request, "request");
+  check_plain_msg(bytes, request);
   if (const auto* r = std::get_if<any_request>(&request)) {
     check_round_trip(*r, decode_request, "request");
   }

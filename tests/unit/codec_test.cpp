@@ -5,6 +5,8 @@
 // peer can send is refused with a `decode_error` whose reason names the
 // problem (and which carries the request's `id` when that was readable),
 // including forged length headers that must be refused before any allocation.
+// The broker's in-place reader of plain `msg` requests (proto/msg_view.hpp)
+// agrees with decode_request wherever it accepts, and gives up on the rest.
 #include <msgpack.hpp>
 
 #include <gtest/gtest.h>
@@ -19,6 +21,7 @@
 
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/limits.hpp"
+#include "bcast/proto/msg_view.hpp"
 
 namespace {
 
@@ -673,4 +676,76 @@ TEST(codec, error_carries_the_id_when_readable) {
       << "a map with a duplicate key is not read at all";
 }
 
+// --- the in-place reader of plain `msg` requests ---------------------------
+
+// read_plain_msg must accept `bytes` and agree with decode_request.
+void expect_plain(const std::string& bytes, std::string_view room, std::string_view text,
+                  std::optional<std::uint64_t> id) {
+  const auto plain = read_plain_msg(bytes);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->room, room);
+  EXPECT_EQ(plain->text, text);
+  EXPECT_EQ(plain->id, id);
+  const auto decoded = decode_request(bytes);
+  ASSERT_TRUE(std::holds_alternative<any_request>(decoded));
+  const auto* m = std::get_if<request::msg>(&std::get<any_request>(decoded));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->room, plain->room);
+  EXPECT_EQ(m->text, plain->text);
+  EXPECT_EQ(m->id, plain->id);
+}
+
+TEST(plain_msg, reads_what_every_client_sends) {
+  expect_plain(encode(any_request{request::msg{"hi", "lobby", 7}}), "lobby", "hi", 7);
+  expect_plain(encode(any_request{request::msg{"hi", "news", std::nullopt}}), "news", "hi", std::nullopt);
+  // Keys in any order; room absent means the default room.
+  expect_plain(raw().map(3).str("id").u64(1).str("text").str("x").str("t").str("msg").take(), "lobby",
+               "x", 1);
+}
+
+TEST(plain_msg, reads_every_string_and_integer_width) {
+  for (const std::size_t size : {1U, 31U, 32U, 255U, 256U, 65000U}) {
+    const std::string text(size, 'a');
+    expect_plain(encode(any_request{request::msg{text, "lobby", 1}}), "lobby", text, 1);
+  }
+  // str 32 and uint 64 for small values: legal, if never what msgpack-c writes.
+  expect_plain(raw().map(3).str("t").str("msg").take() + "\xa4text\xdb\x00\x00\x00\x02hi"s +
+                   "\xa2id\xcf\x00\x00\x00\x00\x00\x00\x00\x05"s,
+               "lobby", "hi", 5);
+  for (const std::uint64_t id : {std::uint64_t{0}, std::uint64_t{127}, std::uint64_t{128},
+                                 std::uint64_t{65536}, std::uint64_t{1} << 32, ~std::uint64_t{0}}) {
+    expect_plain(encode(any_request{request::msg{"t", "lobby", id}}), "lobby", "t", id);
+  }
+}
+
+TEST(plain_msg, leaves_every_other_body_to_the_decoder) {
+  const auto plain = [](const std::string& bytes) { return read_plain_msg(bytes).has_value(); };
+  const std::string good = raw().map(3).str("t").str("msg").str("text").str("hi").str("id").u64(1).take();
+  ASSERT_TRUE(plain(good));
+  EXPECT_FALSE(plain(good + "\x00"s));                                                  // bytes after
+  EXPECT_FALSE(plain(raw().map(2).str("t").str("ping").str("text").str("hi").take()));  // not a msg
+  EXPECT_FALSE(plain(raw().map(1).str("t").str("msg").take()));                          // no text
+  EXPECT_FALSE(plain(raw().map(3).str("t").str("msg").str("text").str("a").str("text").str("b").take()));
+  EXPECT_FALSE(plain(raw().map(3).str("t").str("msg").str("text").str("a").str("x").u64(1).take()));
+  EXPECT_FALSE(plain(raw().map(3).str("t").str("msg").str("text").str("a").str("id").i64(-1).take()));
+  EXPECT_FALSE(plain(raw().map(3).str("t").str("msg").str("text").str("a").str("id").str("1").take()));
+  EXPECT_FALSE(plain(raw().map(2).str("t").str("msg").str("text").u64(5).take()));
+  EXPECT_FALSE(plain(raw().map(2).str("t").str("msg").str("text").str("\xff").take()));  // not UTF-8
+  EXPECT_FALSE(plain(raw().map(3).str("t").str("msg").str("text").str("a").str("room").str("\xc0\x80").take()));
+  EXPECT_FALSE(plain(raw().array(1).str("msg").take()));
+  // Past the largest frame the decoder reads, it refuses; so does this.
+  EXPECT_FALSE(plain(encode(any_request{request::msg{std::string(default_max_frame, 'a'), "lobby", 1}})));
+  EXPECT_FALSE(plain(""));
+  // Every truncation of a plain body is given up, never read past its end.
+  for (std::size_t n = 0; n < good.size(); ++n) EXPECT_FALSE(plain(good.substr(0, n))) << n;
+  EXPECT_FALSE(plain(raw().map(1).str("t").take() + "\xdb\xff\xff\xff\xffmsg"s));  // forged length
+}
+
+TEST(plain_msg, encode_msg_writes_what_encode_writes) {
+  const event::msg m{3, 42, 1700000000000, "lobby", "alice", std::string(300, 'z')};
+  EXPECT_EQ(encode_msg({m.epoch, m.seq, m.ts, m.room, m.from, m.text}), encode(any_event{m}));
+}
+
+
 }  // namespace
+

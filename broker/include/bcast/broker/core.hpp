@@ -17,6 +17,7 @@
 #include "bcast/broker/session_table.hpp"
 #include "bcast/proto/error_code.hpp"
 #include "bcast/proto/messages.hpp"
+#include "bcast/proto/msg_view.hpp"
 
 namespace bcast::broker {
 
@@ -65,6 +66,8 @@ class core {
 
   void handle(const peer& from, session* s, proto::request::hello& r, std::uint64_t now, outbox& out);
   void handle(const peer& from, session& s, proto::request::msg& r, std::uint64_t now, outbox& out);
+  void handle_msg(const peer& from, session& s, const proto::msg_request_view& r, std::uint64_t now,
+                  outbox& out);
   void handle(const peer& from, session& s, proto::request::dm& r, std::uint64_t now, outbox& out);
   void handle(const peer& from, session& s, proto::request::ping& r, std::uint64_t now, outbox& out);
   void handle(const peer& from, session& s, proto::request::who& r, std::uint64_t now, outbox& out);
