@@ -1,6 +1,9 @@
 // UTF-8 and naming rules (PROTOCOL.md "Names and rooms").
 #include "bcast/proto/validate.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 #include "bcast/proto/limits.hpp"
 
 namespace bcast::proto {
@@ -33,6 +36,15 @@ bool is_forbidden_in_name(char32_t c) {
 bool is_valid_utf8(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
+    // Most text is ASCII: eight bytes at a time while no high bit is set.
+    std::uint64_t eight = 0;
+    if (text.size() - i >= sizeof eight) {
+      std::memcpy(&eight, text.data() + i, sizeof eight);
+      if ((eight & 0x8080808080808080U) == 0) {
+        i += sizeof eight;
+        continue;
+      }
+    }
     const auto lead = static_cast<unsigned char>(text[i]);
     const std::size_t len = sequence_length(lead);
     if (len == 0 || i + len > text.size()) return false;

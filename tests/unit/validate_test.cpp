@@ -29,6 +29,20 @@ TEST(validate, utf8_accepts_ascii) {
   EXPECT_TRUE(is_valid_utf8(std::string_view("\0\x7f", 2)));
 }
 
+// ASCII is checked eight bytes at a time: a bad byte or a sequence is found
+// wherever it sits relative to those blocks.
+TEST(validate, utf8_finds_bytes_anywhere_in_long_ascii_text) {
+  for (std::size_t at = 0; at < 40; ++at) {
+    std::string text(40, 'a');
+    text[at] = '\xff';
+    EXPECT_FALSE(is_valid_utf8(text)) << at;
+    text.replace(at, 1, "\xe2\x82\xac");  // €
+    EXPECT_TRUE(is_valid_utf8(text)) << at;
+    text.erase(at + 2, 1);  // cut short
+    EXPECT_FALSE(is_valid_utf8(text)) << at;
+  }
+}
+
 TEST(validate, utf8_accepts_multibyte_sequences) {
   EXPECT_TRUE(is_valid_utf8("\xc2\x80"));          // U+0080, smallest 2-byte
   EXPECT_TRUE(is_valid_utf8("\xc3\xa9"));          // é
