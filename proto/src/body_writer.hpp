@@ -1,11 +1,13 @@
 // Writes one MessagePack map body. Callers give the entry count first (the
 // MessagePack map header needs it), then the entries; `put_opt` skips absent
-// optionals, and `count` says how many of them are present.
+// optionals, and `count` says how many of them are present. The format is
+// written here directly, into the body's own string: the broker writes one
+// body per message, and msgpack-c's packer cost it an append per field.
 #pragma once
 
-#include <msgpack.hpp>
-
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,20 +16,51 @@ namespace bcast::proto::detail {
 
 class body_writer {
  public:
-  // `expected_bytes`: room reserved up front, so most bodies never grow.
-  explicit body_writer(std::size_t expected_bytes = 128) { sink_.bytes.reserve(expected_bytes); }
+  // `expected_bytes`: room made up front, so most bodies never grow.
+  explicit body_writer(std::size_t expected_bytes = 128) { bytes_.resize(expected_bytes); }
 
-  void map(std::size_t entries) { packer_.pack_map(static_cast<std::uint32_t>(entries)); }
-  void array(std::size_t entries) { packer_.pack_array(static_cast<std::uint32_t>(entries)); }
+  void map(std::size_t entries) { container(entries, 0x80, 0xDE); }
+  void array(std::size_t entries) { container(entries, 0x90, 0xDC); }
 
+  // The shortest MessagePack form, as msgpack-c writes it (the test vectors
+  // hold the bytes): fixstr, str 8, 16, 32.
   void value(std::string_view text) {
-    packer_.pack_str(static_cast<std::uint32_t>(text.size()));
-    packer_.pack_str_body(text.data(), static_cast<std::uint32_t>(text.size()));
+    const std::size_t n = text.size();
+    if (n < 32) {
+      byte(0xA0 | n);
+    } else if (n <= 0xFF) {
+      byte(0xD9);
+      byte(n);
+    } else if (n <= 0xFFFF) {
+      byte(0xDA);
+      big_endian(n, 2);
+    } else {
+      byte(0xDB);
+      big_endian(n, 4);
+    }
+    append(text);
   }
-  void value(std::uint64_t number) { packer_.pack_uint64(number); }
+  // Positive fixint, uint 8, 16, 32, 64.
+  void value(std::uint64_t number) {
+    if (number < 0x80) {
+      byte(number);
+    } else if (number <= 0xFF) {
+      byte(0xCC);
+      byte(number);
+    } else if (number <= 0xFFFF) {
+      byte(0xCD);
+      big_endian(number, 2);
+    } else if (number <= 0xFFFFFFFF) {
+      byte(0xCE);
+      big_endian(number, 4);
+    } else {
+      byte(0xCF);
+      big_endian(number, 8);
+    }
+  }
 
   // Appends bytes that are already one encoded MessagePack object.
-  void raw(std::string_view encoded) { sink_.bytes.append(encoded); }
+  void raw(std::string_view encoded) { append(encoded); }
 
   template <typename T>
   void put(std::string_view key, const T& v) {
@@ -45,17 +78,43 @@ class body_writer {
     return (std::size_t{0} + ... + (optionals.has_value() ? 1U : 0U));
   }
 
-  [[nodiscard]] std::string take() { return std::move(sink_.bytes); }
+  [[nodiscard]] std::string take() {
+    bytes_.resize(used_);
+    return std::move(bytes_);
+  }
 
  private:
-  // The packer writes straight into the body's string (an sbuffer would
-  // allocate 8 KiB per body and then be copied).
-  struct string_sink {
-    std::string bytes;
-    void write(const char* data, std::size_t size) { bytes.append(data, size); }
-  };
-  string_sink sink_;
-  msgpack::packer<string_sink> packer_{sink_};
+  // fix (entries < 16), 16-bit or 32-bit count; `wide16` + 1 is the 32-bit tag.
+  void container(std::size_t entries, unsigned fix, unsigned wide16) {
+    if (entries < 16) {
+      byte(fix | entries);
+    } else if (entries <= 0xFFFF) {
+      byte(wide16);
+      big_endian(entries, 2);
+    } else {
+      byte(wide16 + 1);
+      big_endian(entries, 4);
+    }
+  }
+
+  // The next `n` bytes of the body, growing it when they do not fit.
+  char* claim(std::size_t n) {
+    if (bytes_.size() - used_ < n) bytes_.resize(std::max(2 * bytes_.size(), used_ + n));
+    char* at = bytes_.data() + used_;
+    used_ += n;
+    return at;
+  }
+  void byte(std::size_t v) { *claim(1) = static_cast<char>(v); }
+  void big_endian(std::uint64_t v, std::size_t width) {
+    char* at = claim(width);
+    for (std::size_t i = width; i-- > 0; v >>= 8) at[i] = static_cast<char>(v & 0xFF);
+  }
+  void append(std::string_view bytes) {
+    if (!bytes.empty()) std::memcpy(claim(bytes.size()), bytes.data(), bytes.size());
+  }
+
+  std::string bytes_;  // [0, used_) written, the rest room to write in
+  std::size_t used_ = 0;
 };
 
 }  // namespace bcast::proto::detail

@@ -676,6 +676,42 @@ TEST(codec, error_carries_the_id_when_readable) {
       << "a map with a duplicate key is not read at all";
 }
 
+// The body writer writes MessagePack itself: byte for byte what msgpack-c's
+// packer writes, at every width boundary of strings, integers and containers.
+TEST(codec, bodies_are_written_as_msgpack_c_writes_them) {
+  for (const std::size_t size : {1U, 31U, 32U, 255U, 256U, 65535U, 65536U}) {
+    const std::string text(size, 'q');
+    for (const std::uint64_t id : {std::uint64_t{0}, std::uint64_t{127}, std::uint64_t{128}, std::uint64_t{255},
+                                   std::uint64_t{256}, std::uint64_t{65535}, std::uint64_t{65536},
+                                   std::uint64_t{0xFFFFFFFF}, std::uint64_t{1} << 32, ~std::uint64_t{0}}) {
+      EXPECT_EQ(encode(any_request{request::msg{text, "lobby", id}}),
+                raw().map(4).str("t").str("msg").str("room").str("lobby").str("text").str(text).str("id").u64(id).take())
+          << size << " " << id;
+    }
+  }
+  for (const std::size_t rooms : {15U, 16U, 65536U}) {
+    event::hb hb{1, 2, 3, {}, 4};
+    raw expected;
+    expected.map(6).str("t").str("hb").str("epoch").u64(1).str("ts").u64(2).str("sys_seq").u64(3).str("rooms").map(
+        static_cast<std::uint32_t>(rooms));
+    for (std::size_t i = 0; i < rooms; ++i) {
+      hb.rooms.push_back({"r" + std::to_string(i), i});
+      expected.str("r" + std::to_string(i)).u64(i);
+    }
+    expected.str("clients").u64(4);
+    EXPECT_EQ(encode(any_event{hb}), expected.take()) << rooms;
+  }
+  request::hello hello;
+  hello.name = "n";
+  raw expected;
+  expected.map(4).str("t").str("hello").str("v").u64(1).str("name").str("n").str("rooms").array(16);
+  for (int i = 0; i < 16; ++i) {
+    hello.rooms.push_back("r" + std::to_string(i));
+    expected.str("r" + std::to_string(i));
+  }
+  EXPECT_EQ(encode(any_request{hello}), expected.take());
+}
+
 // --- the in-place reader of plain `msg` requests ---------------------------
 
 // read_plain_msg must accept `bytes` and agree with decode_request.
