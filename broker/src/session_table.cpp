@@ -49,8 +49,8 @@ session* session_table::by_name(std::string_view name) {
 }
 
 session* session_table::by_route(std::string_view routing_id) {
-  const auto found = name_by_route_.find(routing_id);
-  return found == name_by_route_.end() ? nullptr : by_name(found->second);
+  const auto found = by_route_.find(routing_id);
+  return found == by_route_.end() ? nullptr : found->second;
 }
 
 session* session_table::by_token(std::string_view token) {
@@ -88,10 +88,11 @@ session* session_table::resume_dormant(std::string_view token, std::string_view 
 }
 
 session& session_table::insert(session s) {
-  name_by_route_[s.routing_id] = s.name;
   name_by_token_[s.token] = s.name;
   std::string name = s.name;
-  return by_name_.emplace(std::move(name), std::move(s)).first->second;
+  session& stored = by_name_.emplace(std::move(name), std::move(s)).first->second;
+  by_route_[stored.routing_id] = &stored;
+  return stored;
 }
 
 session_table::dormant& session_table::keep(std::string token, std::string name,
@@ -115,8 +116,8 @@ void session_table::restore_ack(const std::string& token, const std::string& nam
 }
 
 void session_table::rebind(session& s, std::string routing_id, bool delimiter) {
-  name_by_route_.erase(s.routing_id);
-  name_by_route_[routing_id] = s.name;
+  by_route_.erase(s.routing_id);
+  by_route_[routing_id] = &s;
   s.routing_id = std::move(routing_id);
   s.delimiter = delimiter;
 }
@@ -125,7 +126,7 @@ void session_table::close(std::string_view name, bool keep_dormant) {
   const auto found = by_name_.find(name);
   if (found == by_name_.end()) return;
   session& s = found->second;
-  name_by_route_.erase(s.routing_id);
+  by_route_.erase(s.routing_id);
   name_by_token_.erase(s.token);
   if (keep_dormant) keep(std::move(s.token), std::move(s.name), std::move(s.acked));
   by_name_.erase(found);

@@ -126,7 +126,8 @@ class session_table {
   double burst_;
   double history_rate_;
   std::unordered_map<std::string, session, string_hash, std::equal_to<>> by_name_;
-  std::unordered_map<std::string, std::string, string_hash, std::equal_to<>> name_by_route_;
+  // Into by_name_, whose nodes never move; every erase there erases here.
+  std::unordered_map<std::string, session*, string_hash, std::equal_to<>> by_route_;
   std::unordered_map<std::string, std::string, string_hash, std::equal_to<>> name_by_token_;
   std::unordered_map<std::string, dormant, string_hash, std::equal_to<>> dormant_;
   std::map<std::uint64_t, std::string> dormant_order_;  // tokens, oldest first
