@@ -2,6 +2,7 @@
 // MessagePack object tree. It accepts only the plain form (see msg_view.hpp)
 // and gives up at the first byte it does not expect, so it never decides
 // anything the full decoder would decide differently.
+#include <cstring>
 #include <optional>
 
 #include "bcast/proto/limits.hpp"
@@ -67,6 +68,23 @@ class cursor {
   std::size_t pos_ = 0;
 };
 
+enum class key { t, room, text, id, other };
+
+// Compares by length first: the four keys differ in length or first byte.
+key key_of(std::string_view k) {
+  switch (k.size()) {
+    case 1:
+      return k[0] == 't' ? key::t : key::other;
+    case 2:
+      return k[0] == 'i' && k[1] == 'd' ? key::id : key::other;
+    case 4:
+      if (std::memcmp(k.data(), "room", 4) == 0) return key::room;
+      return std::memcmp(k.data(), "text", 4) == 0 ? key::text : key::other;
+    default:
+      return key::other;
+  }
+}
+
 }  // namespace
 
 std::optional<msg_request_view> read_plain_msg(std::string_view bytes) {
@@ -80,22 +98,29 @@ std::optional<msg_request_view> read_plain_msg(std::string_view bytes) {
   msg_request_view out;
   bool have_id = false;
   for (unsigned entries = *head & 0x0F; entries > 0; --entries) {
-    const auto key = in.str();
-    if (!key) return std::nullopt;
+    const auto name = in.str();
+    if (!name) return std::nullopt;
     std::optional<std::string_view>* field = nullptr;
-    if (*key == "t") {
-      field = &type;
-    } else if (*key == "room") {
-      field = &room;
-    } else if (*key == "text") {
-      field = &text;
-    } else if (*key == "id" && !have_id) {
-      out.id = in.uint();
-      if (!out.id) return std::nullopt;
-      have_id = true;
-      continue;
+    switch (key_of(*name)) {
+      case key::t:
+        field = &type;
+        break;
+      case key::room:
+        field = &room;
+        break;
+      case key::text:
+        field = &text;
+        break;
+      case key::id:
+        if (have_id) return std::nullopt;  // twice
+        out.id = in.uint();
+        if (!out.id) return std::nullopt;
+        have_id = true;
+        continue;
+      case key::other:
+        return std::nullopt;
     }
-    if (field == nullptr || field->has_value()) return std::nullopt;  // unknown or twice
+    if (field->has_value()) return std::nullopt;  // twice
     *field = in.str();
     if (!*field) return std::nullopt;
   }
