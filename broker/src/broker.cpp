@@ -21,6 +21,10 @@ namespace {
 // Messages handled per wake-up before timers get a turn: a flood on IN
 // cannot starve heartbeats or session expiry.
 constexpr std::size_t drain_batch = 4096;
+// Outputs handled before they are sent: small, so subscribers get the first
+// messages of a burst while the rest is still being read (the sends cost
+// the same either way).
+constexpr std::size_t flush_every = 32;
 // ZMTP heartbeats on the ROUTER find half-open TCP connections.
 constexpr int zmtp_heartbeat_ms = 5000;
 
@@ -152,7 +156,7 @@ void broker::drain_inbound(std::uint64_t now) {
     } else {
       core_.on_bad_envelope(routing_id, frames_.size() - 1, out_);
     }
-    if (out_.replies.size() + out_.publications.size() >= drain_batch) hold_or_flush();
+    if (out_.replies.size() + out_.publications.size() >= flush_every) hold_or_flush();
   }
 }
 
