@@ -211,7 +211,7 @@ void broker::flush(outbox& out) {
   // listeners a message they were never told of.
   for (const auto& p : out.publications) {
     pub_.send(zmq::buffer(p.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    pub_.send(zmq::buffer(*p.body), zmq::send_flags::dontwait);
+    pub_.send(p.body.share(), zmq::send_flags::dontwait);
   }
   for (const auto& r : out.replies) send_reply(r);
   out.clear();

@@ -209,8 +209,8 @@ void core::handle_msg(const peer& from, session& s, const proto::msg_request_vie
   if (!seq) return fail(from, error_code::invalid_room, "the broker's room limit is reached", r.id, out);
 
   const std::uint64_t ts = wall_ms();
-  auto body = std::make_shared<const std::string>(
-      proto::encode_msg({history_.epoch(), *seq, ts, r.room, s.name, r.text}));
+  proto::encode_msg({history_.epoch(), *seq, ts, r.room, s.name, r.text}, encoded_);
+  shared_body body(encoded_);
   std::optional<message_origin> origin;
   if (r.id) origin = message_origin{s.token, s.name, *r.id};
   history_.append({r.room, *seq, ts, body, origin});
@@ -279,7 +279,7 @@ void core::handle_history(const peer& from, session* s, request::history& r, std
   const std::uint64_t last = rooms_.last_seq(r.room);
   std::vector<std::string_view> bodies;
   bodies.reserve(slice.bodies.size());
-  for (const auto& body : slice.bodies) bodies.emplace_back(*body);
+  for (const auto& body : slice.bodies) bodies.emplace_back(body.view());
   const std::uint64_t first = slice.first != 0 ? slice.first : last + 1;
   out.replies.push_back({std::string(from.routing_id), from.delimiter,
                          proto::encode_history(r.room, bodies, first, last, history_.epoch(), r.id)});
@@ -336,7 +336,7 @@ void core::heartbeat(std::uint64_t mono_now, outbox& out) {
   hb.rooms = rooms_.active_since(mono_now > window ? mono_now - window : 0);
   hb.clients = sessions_.size();
   out.publications.push_back({std::string(proto::sys_topic),
-                              std::make_shared<const std::string>(proto::encode(hb))});
+                              shared_body(proto::encode(hb))});
 }
 
 void core::shutdown(outbox& out) {
@@ -346,7 +346,7 @@ void core::shutdown(outbox& out) {
 void core::publish_sys(const proto::any_event& event, outbox& out) {
   history_.note_sys_seq(rooms_.sys_seq());
   out.publications.push_back({std::string(proto::sys_topic),
-                              std::make_shared<const std::string>(proto::encode(event))});
+                              shared_body(proto::encode(event))});
   ++stats_.published;
 }
 

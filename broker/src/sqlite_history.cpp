@@ -144,7 +144,7 @@ void sqlite_history::load() {
   while (messages.step()) {
     const std::string room = messages.text(0);
     cache_->append({room, as_uint(messages.integer(1)), as_uint(messages.integer(2)),
-                    std::make_shared<const std::string>(messages.text(3)), std::nullopt});
+                    shared_body(messages.text(3)), std::nullopt});
     ++loaded;
   }
 
@@ -204,7 +204,7 @@ void sqlite_history::note_sys_seq(std::uint64_t seq) {
   ++written_;
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({{}, seq, 0, nullptr, {}, {}, std::nullopt});
+    queue_.push_back({{}, seq, 0, shared_body{}, {}, {}, std::nullopt});
   }
   wake_.notify_one();
 }
@@ -290,7 +290,7 @@ void sqlite_history::commit(std::vector<pending_write>& batch) {
     }
     last_seqs[w.room] = w.seq;
     if (opts_.per_room == 0) continue;
-    insert.bind(1, w.room).bind(2, as_int(w.seq)).bind(3, as_int(w.ts)).bind_blob(4, *w.body);
+    insert.bind(1, w.room).bind(2, as_int(w.seq)).bind(3, as_int(w.ts)).bind_blob(4, w.body.view());
     if (w.id) {
       insert.bind(5, w.token).bind(6, w.sender).bind(7, as_int(*w.id));
     }

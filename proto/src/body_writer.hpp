@@ -18,6 +18,10 @@ class body_writer {
  public:
   // `expected_bytes`: room made up front, so most bodies never grow.
   explicit body_writer(std::size_t expected_bytes = 128) { bytes_.resize(expected_bytes); }
+  // Writes into `buffer`'s memory (what it held is overwritten).
+  body_writer(std::string buffer, std::size_t expected_bytes) : bytes_(std::move(buffer)) {
+    bytes_.resize(std::max(bytes_.capacity(), expected_bytes));
+  }
 
   void map(std::size_t entries) { container(entries, 0x80, 0xDE); }
   void array(std::size_t entries) { container(entries, 0x90, 0xDC); }

@@ -215,11 +215,17 @@ std::string encode_variant(const Variant& message) {
 std::string encode(const any_request& request) { return encode_variant(request); }
 std::string encode(const any_event& event) { return encode_variant(event); }
 
-std::string encode_msg(const msg_event_view& m) {
+void encode_msg(const msg_event_view& m, std::string& out) {
   // Keys, headers and three numbers take at most 80 bytes.
-  body_writer w(80 + m.room.size() + m.from.size() + m.text.size());
+  body_writer w(std::move(out), 80 + m.room.size() + m.from.size() + m.text.size());
   write_msg(w, m);
-  return w.take();
+  out = w.take();
+}
+
+std::string encode_msg(const msg_event_view& m) {
+  std::string out;
+  encode_msg(m, out);
+  return out;
 }
 
 std::string encode_history(std::string_view room, std::span<const std::string_view> msg_bodies,

@@ -243,7 +243,7 @@ class model {
   }
 
   void publication(const broker::publication& p) {
-    require(p.body != nullptr, "publication without a body");
+    require(!p.body->empty(), "publication without a body");
     auto decoded = proto::decode_event(*p.body);
     if (const auto* e = std::get_if<proto::decode_error>(&decoded)) {
       violated("published body does not decode: " + e->reason);

@@ -18,6 +18,7 @@ namespace {
 using bcast::broker::history_slice;
 using bcast::broker::memory_history;
 using bcast::broker::room_table;
+using bcast::broker::shared_body;
 using bcast::proto::event::room_seq;
 
 std::string body_of(std::string_view room, std::uint64_t seq) {
@@ -27,7 +28,7 @@ std::string body_of(std::string_view room, std::uint64_t seq) {
 // Appends seqs 1..count to `room`, each body naming its room and seq.
 void fill(memory_history& h, std::string_view room, std::uint64_t count) {
   for (std::uint64_t seq = 1; seq <= count; ++seq) {
-    h.append({room, seq, 0, std::make_shared<const std::string>(body_of(room, seq)), std::nullopt});
+    h.append({room, seq, 0, shared_body(body_of(room, seq)), std::nullopt});
   }
 }
 
@@ -35,7 +36,7 @@ void fill(memory_history& h, std::string_view room, std::uint64_t count) {
 std::vector<std::uint64_t> seqs(const history_slice& slice) {
   std::vector<std::uint64_t> out;
   for (const auto& body : slice.bodies) {
-    out.push_back(std::stoull(body->substr(body->find('#') + 1)));
+    out.push_back(std::stoull(std::string(body->substr(body->find('#') + 1))));
   }
   return out;
 }
@@ -117,9 +118,9 @@ TEST(memory_history, rooms_are_independent) {
 
 TEST(memory_history, shares_the_bodies_it_was_given) {
   memory_history h(3, no_budget, 1);
-  const auto body = std::make_shared<const std::string>("bytes");
+  const shared_body body(std::string(100, 'b'));  // above ZeroMQ's inline size
   h.append({"lobby", 1, 0, body, std::nullopt});
-  EXPECT_EQ(h.read("lobby", std::nullopt, 1).bodies.front(), body) << "no copy of the bytes";
+  EXPECT_EQ(h.read("lobby", std::nullopt, 1).bodies.front()->data(), body->data()) << "no copy of the bytes";
 }
 
 TEST(memory_history, per_room_zero_keeps_nothing) {
@@ -195,13 +196,13 @@ TEST(memory_history, a_byte_budget_evicts_the_oldest_message_of_any_room) {
   // Bodies are "a#1" … (3 bytes) and "b#1" … (3 bytes): 12 bytes hold four.
   memory_history h(100, 12, 1);
   fill(h, "a", 3);
-  h.append({"b", 1, 0, std::make_shared<const std::string>(body_of("b", 1)), std::nullopt});
+  h.append({"b", 1, 0, shared_body(body_of("b", 1)), std::nullopt});
   EXPECT_EQ(h.bytes(), 12U);
-  h.append({"b", 2, 0, std::make_shared<const std::string>(body_of("b", 2)), std::nullopt});
+  h.append({"b", 2, 0, shared_body(body_of("b", 2)), std::nullopt});
   EXPECT_EQ(seqs(h.read("a", std::nullopt, 10)), (seq_list{2, 3}));
   EXPECT_EQ(h.read("a", std::nullopt, 10).first, 2U);
-  h.append({"b", 3, 0, std::make_shared<const std::string>(body_of("b", 3)), std::nullopt});
-  h.append({"b", 4, 0, std::make_shared<const std::string>(body_of("b", 4)), std::nullopt});
+  h.append({"b", 3, 0, shared_body(body_of("b", 3)), std::nullopt});
+  h.append({"b", 4, 0, shared_body(body_of("b", 4)), std::nullopt});
   EXPECT_TRUE(h.read("a", std::nullopt, 10).bodies.empty());
   EXPECT_EQ(seqs(h.read("b", std::nullopt, 10)), (seq_list{1, 2, 3, 4}));
   EXPECT_LE(h.bytes(), 12U);

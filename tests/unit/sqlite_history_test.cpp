@@ -27,6 +27,7 @@
 namespace {
 
 using bcast::broker::new_message;
+using bcast::broker::shared_body;
 using bcast::broker::sqlite_history;
 using bcast::broker::sqlite_history_options;
 namespace proto = bcast::proto;
@@ -64,7 +65,7 @@ class sqlite_store : public ::testing::Test {
   static void append(sqlite_history& store, std::string_view room, std::uint64_t seq,
                      std::uint64_t ts = 1000) {
     store.append({room, seq, ts,
-                  std::make_shared<const std::string>(std::string(room) + "#" + std::to_string(seq)),
+                  shared_body(std::string(room) + "#" + std::to_string(seq)),
                   std::nullopt});
   }
 

@@ -92,6 +92,7 @@ class core {
   core_stats stats_;
   log_limiter error_log_;
   rate_limiter anonymous_history_;  // history budget of all session-less peers
+  std::string encoded_;             // reused for each message's body
 };
 
 }  // namespace bcast::broker

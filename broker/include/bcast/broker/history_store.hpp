@@ -8,17 +8,15 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bcast/broker/shared_body.hpp"
 #include "bcast/proto/messages.hpp"
 
 namespace bcast::broker {
-
-using shared_body = std::shared_ptr<const std::string>;
 
 // Who sent a message and under which request id: kept with the message so
 // the sender's retry after a restart gets the original ack.

@@ -38,5 +38,7 @@ struct msg_event_view {
 // The body of a `msg` event, byte for byte what encode() gives for the same
 // fields.
 [[nodiscard]] std::string encode_msg(const msg_event_view& m);
+// The same, into `out` (replacing what it held, reusing its memory).
+void encode_msg(const msg_event_view& m, std::string& out);
 
 }  // namespace bcast::proto
