@@ -38,6 +38,10 @@ std::pair<std::string, std::string> parse_endpoints(const std::string& line, con
   return {line.substr(in_at + 4, in_end - in_at - 4), line.substr(out_at + 6, out_end - out_at - 6)};
 }
 
+// The canonical start of a `batch` body as our broker writes it (PROTOCOL.md
+// 5.9): {"t": "batch", ...}. Other systems' bodies never start so.
+constexpr std::string_view batch_prefix("\x84\xa1t\xa5" "batch", 8);
+
 class zmq_sub final : public sub_conn {
  public:
   zmq_sub(zmq::context_t& context, int hwm) : socket_(context, zmq::socket_type::sub) {
@@ -56,13 +60,21 @@ class zmq_sub final : public sub_conn {
       }
       // A multipart message arrives whole: the body is already there.
       if (!socket_.recv(body_, zmq::recv_flags::none)) return false;
-      state.record(body_.to_string_view());
+      record(body_.to_string_view(), state);
       while (body_.more() && socket_.recv(body_, zmq::recv_flags::none)) ++state.foreign;
     }
     return true;
   }
 
  private:
+  // A batch counts as each of its messages, read in place.
+  static void record(std::string_view body, sub_state& state) {
+    if (!body.starts_with(batch_prefix)) return state.record(body);
+    const auto bodies = proto::split_batch(body);
+    if (!bodies) return state.record(body);  // counted as foreign
+    for (const auto msg : *bodies) state.record(msg);
+  }
+
   zmq::socket_t socket_;
   zmq::message_t topic_;
   zmq::message_t body_;

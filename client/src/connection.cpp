@@ -33,9 +33,9 @@ constexpr int reconnect_ivl_max_ms = 5000;
 constexpr int zmtp_heartbeat_ms = 5000;
 // Bounded linger: at exit, a final bye or ack may leave; then we are gone.
 constexpr int linger_ms = 1000;
-// Room messages a SUB holds while the program is busy; beyond this, history
-// repairs the gap.
-constexpr int sub_rcvhwm = 100000;
+// Publications (messages or batches) a SUB holds while the program is busy;
+// beyond this, history repairs the gap.
+constexpr int sub_rcvhwm = 10000;
 // Publications kept while waiting for a welcome (they are replayed after it).
 constexpr std::size_t max_stash = 100000;
 // Messages on the wire without an ack. Far below the broker's memory of
@@ -230,7 +230,14 @@ void connection::drain_sub(std::uint64_t now) {
     if (!zmq::recv_multipart(sub_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
     if (frames.size() != 2) continue;
     auto decoded = proto::decode_event(frames[1].to_string_view());
-    if (auto* e = std::get_if<proto::any_event>(&decoded)) on_published(std::move(*e), now);
+    auto* e = std::get_if<proto::any_event>(&decoded);
+    if (e == nullptr) continue;
+    if (auto* batch = std::get_if<event::batch>(e)) {
+      // A batch is its messages, published one after another.
+      for (auto& m : batch->msgs) on_published(std::move(m), now);
+    } else {
+      on_published(std::move(*e), now);
+    }
   }
 }
 

@@ -57,6 +57,19 @@ event::msg read_msg(body_reader& r) {
   return m;
 }
 
+// The `msgs` array of a `history` or `batch` body.
+std::vector<event::msg> read_msgs(body_reader& r) {
+  std::vector<event::msg> out;
+  const msgpack::object* msgs = r.opt_array("msgs");
+  if (msgs == nullptr) r.fail("key 'msgs' is missing");
+  for (std::uint32_t i = 0; msgs != nullptr && i < msgs->via.array.size; ++i) {
+    body_reader entry(msgs->via.array.ptr[i]);
+    out.push_back(read_msg(entry));
+    if (entry.failed()) r.fail("msgs entry: " + entry.error());
+  }
+  return out;
+}
+
 const std::map<std::string, decoder<any_request>, std::less<>>& request_decoders() {
   static const std::map<std::string, decoder<any_request>, std::less<>> table{
       {"hello",
@@ -143,13 +156,7 @@ const std::map<std::string, decoder<any_event>, std::less<>>& event_decoders() {
          m.last = r.u64("last");
          m.epoch = r.u64("epoch");
          m.id = r.opt_u64("id");
-         const msgpack::object* msgs = r.opt_array("msgs");
-         if (msgs == nullptr) r.fail("key 'msgs' is missing");
-         for (std::uint32_t i = 0; msgs != nullptr && i < msgs->via.array.size; ++i) {
-           body_reader entry(msgs->via.array.ptr[i]);
-           m.msgs.push_back(read_msg(entry));
-           if (entry.failed()) r.fail("msgs entry: " + entry.error());
-         }
+         m.msgs = read_msgs(r);
          return m;
        }},
       {"dm",
@@ -157,6 +164,14 @@ const std::map<std::string, decoder<any_event>, std::less<>>& event_decoders() {
          return event::dm{r.str("from"), r.str("text"), r.u64("ts")};
        }},
       {"msg", [](body_reader& r) -> any_event { return read_msg(r); }},
+      {"batch",
+       [](body_reader& r) -> any_event {
+         event::batch m;
+         m.epoch = r.u64("epoch");
+         m.room = r.str("room");
+         m.msgs = read_msgs(r);
+         return m;
+       }},
       {"join",
        [](body_reader& r) -> any_event {
          return event::join{r.u64("epoch"), r.u64("seq"), r.u64("ts"), r.str("name")};

@@ -150,6 +150,21 @@ void write(body_writer& w, const event::dm& m) {
 
 void write(body_writer& w, const event::msg& m) { write_msg(w, view_of(m)); }
 
+void write_batch_header(body_writer& w, std::string_view room, std::uint64_t epoch,
+                        std::size_t count) {
+  w.map(4);
+  w.put("t", std::string_view("batch"));
+  w.put("epoch", epoch);
+  w.put("room", room);
+  w.value(std::string_view("msgs"));
+  w.array(count);
+}
+
+void write(body_writer& w, const event::batch& m) {
+  write_batch_header(w, m.room, m.epoch, m.msgs.size());
+  for (const auto& msg : m.msgs) write_msg(w, view_of(msg));
+}
+
 void write(body_writer& w, const event::join& m) {
   w.map(5);
   w.put("t", std::string_view("join"));
@@ -194,6 +209,10 @@ std::size_t expected_bytes(const Message& m) {
   constexpr std::size_t fixed = 96;
   if constexpr (requires { m.text; }) {
     return fixed + m.text.size();
+  } else if constexpr (requires { m.msgs; }) {
+    std::size_t bytes = fixed;
+    for (const auto& msg : m.msgs) bytes += fixed + msg.room.size() + msg.from.size() + msg.text.size();
+    return bytes;
   } else {
     return fixed;
   }
@@ -244,6 +263,24 @@ std::string encode_history(std::string_view room, std::span<const std::string_vi
   w.put("last", last);
   w.put("epoch", epoch);
   w.put_opt("id", id);
+  return w.take();
+}
+
+void encode_batch_header(std::string_view room, std::uint64_t epoch, std::size_t count,
+                         std::string& out) {
+  // Keys, headers and the epoch take at most 48 bytes.
+  body_writer w(std::move(out), 48 + room.size());
+  write_batch_header(w, room, epoch, count);
+  out = w.take();
+}
+
+std::string encode_batch(std::string_view room, std::uint64_t epoch,
+                         std::span<const std::string_view> msg_bodies) {
+  std::size_t bytes = 48 + room.size();
+  for (const auto body : msg_bodies) bytes += body.size();
+  body_writer w(bytes);
+  write_batch_header(w, room, epoch, msg_bodies.size());
+  for (const auto body : msg_bodies) w.raw(body);
   return w.take();
 }
 

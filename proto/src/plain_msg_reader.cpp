@@ -8,65 +8,12 @@
 #include "bcast/proto/limits.hpp"
 #include "bcast/proto/msg_view.hpp"
 #include "bcast/proto/validate.hpp"
+#include "msgpack_cursor.hpp"
 
 namespace bcast::proto {
 namespace {
 
-class cursor {
- public:
-  explicit cursor(std::string_view bytes) : bytes_(bytes) {}
-
-  [[nodiscard]] bool at_end() const { return pos_ == bytes_.size(); }
-
-  std::optional<std::uint8_t> byte() {
-    if (pos_ >= bytes_.size()) return std::nullopt;
-    return static_cast<std::uint8_t>(bytes_[pos_++]);
-  }
-
-  // A big-endian unsigned number of `width` bytes.
-  std::optional<std::uint64_t> number(std::size_t width) {
-    if (bytes_.size() - pos_ < width) return std::nullopt;
-    std::uint64_t value = 0;
-    for (std::size_t i = 0; i < width; ++i) {
-      value = (value << 8) | static_cast<std::uint8_t>(bytes_[pos_++]);
-    }
-    return value;
-  }
-
-  std::optional<std::string_view> take(std::uint64_t size) {
-    if (bytes_.size() - pos_ < size) return std::nullopt;
-    const std::string_view out = bytes_.substr(pos_, static_cast<std::size_t>(size));
-    pos_ += static_cast<std::size_t>(size);
-    return out;
-  }
-
-  // A MessagePack str (fixstr, str 8, 16 or 32).
-  std::optional<std::string_view> str() {
-    const auto head = byte();
-    if (!head) return std::nullopt;
-    std::optional<std::uint64_t> size;
-    if ((*head & 0xE0) == 0xA0) {
-      size = *head & 0x1F;
-    } else if (*head >= 0xD9 && *head <= 0xDB) {
-      size = number(std::size_t{1} << (*head - 0xD9));
-    }
-    if (!size) return std::nullopt;
-    return take(*size);
-  }
-
-  // A MessagePack positive fixint or uint 8, 16, 32 or 64.
-  std::optional<std::uint64_t> uint() {
-    const auto head = byte();
-    if (!head) return std::nullopt;
-    if (*head <= 0x7F) return *head;
-    if (*head >= 0xCC && *head <= 0xCF) return number(std::size_t{1} << (*head - 0xCC));
-    return std::nullopt;
-  }
-
- private:
-  std::string_view bytes_;
-  std::size_t pos_ = 0;
-};
+using detail::cursor;
 
 enum class key { t, room, text, id, other };
 

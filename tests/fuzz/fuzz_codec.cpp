@@ -82,6 +82,30 @@ void check_plain_msg(std::string_view bytes, const std::variant<any_request, dec
   }
 }
 
+// Receivers take a batch apart with split_batch: wherever decode_event reads
+// a batch, split_batch finds the same messages, and encode_batch over their
+// bodies is the typed encoding.
+void check_batch(std::string_view bytes, const std::variant<any_event, decode_error>& decoded) {
+  const auto* e = std::get_if<any_event>(&decoded);
+  const auto* b = e != nullptr ? std::get_if<event::batch>(e) : nullptr;
+  if (b == nullptr) return;
+  const auto split = split_batch(bytes);
+  if (!split || split->size() != b->msgs.size()) violated("batch", "split_batch misses a decoded batch");
+  std::vector<std::string> bodies;
+  for (std::size_t i = 0; i < b->msgs.size(); ++i) {
+    const auto one = decode_event((*split)[i]);
+    const auto* m = std::get_if<any_event>(&one);
+    if (m == nullptr || !(std::get_if<event::msg>(m) != nullptr && *std::get_if<event::msg>(m) == b->msgs[i])) {
+      violated("batch", "a body split_batch found is not the decoded msg");
+    }
+    bodies.push_back(encode(any_event{b->msgs[i]}));
+  }
+  std::vector<std::string_view> views(bodies.begin(), bodies.end());
+  if (encode_batch(b->room, b->epoch, views) != encode(*e)) {
+    violated("batch", "encode_batch differs from encode(event::batch)");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -96,6 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const auto event = decode_event(bytes);
   check_refusal(event, "event");
+  check_batch(bytes, event);
   if (const auto* e = std::get_if<any_event>(&event)) {
     check_round_trip(*e, decode_event, "event");
     check_history_encoders(*e);

@@ -57,6 +57,33 @@ TEST_F(room, three_clients_see_each_others_messages_in_order) {
   }
 }
 
+TEST_F(room, a_burst_travels_in_batches_and_arrives_once_each_in_order) {
+  auto alice = peer();
+  auto watcher = peer();
+  ASSERT_TRUE(alice.wait_subscribed());
+  ASSERT_TRUE(watcher.wait_subscribed());
+  alice.join("alice");
+  constexpr std::uint64_t burst = 3000;
+  // Sent back to back: the broker reads many per wake-up and batches them.
+  for (std::uint64_t i = 1; i <= burst; ++i) {
+    alice.send(request::msg{"m" + std::to_string(i), "lobby", std::nullopt});
+  }
+  std::uint64_t next = 1;
+  while (next <= burst) {
+    auto p = watcher.publication();
+    ASSERT_TRUE(p) << "nothing after seq " << next - 1;
+    const auto* m = std::get_if<event::msg>(&p->event);
+    if (m == nullptr) continue;  // alice's join
+    ASSERT_EQ(p->topic, "room/lobby/");
+    ASSERT_EQ(m->seq, next);
+    ASSERT_EQ(m->text, "m" + std::to_string(next));
+    ASSERT_EQ(m->from, "alice");
+    ++next;
+  }
+  EXPECT_GT(watcher.batches_seen(), 0U) << "3000 messages sent at once, none batched";
+  EXPECT_LT(watcher.batches_seen(), burst / 2) << "batches of one or two messages";
+}
+
 TEST_F(room, join_and_leave_are_published_on_sys) {
   auto watcher = peer();
   ASSERT_TRUE(watcher.wait_subscribed());

@@ -197,6 +197,41 @@ class PythonInterop(unittest.TestCase):
         self.collect(py, seen, lambda e: e["t"] == "leave" and e["name"] == "cpp")
         self.assertEqual(seen[-1]["reason"], "bye")
 
+    def test_python_library_takes_batches_apart(self):
+        """3000 piped lines reach the broker at once; it publishes them in
+        batches (a raw SUB counts them), and the Python library delivers every
+        message once, in seq order."""
+        import msgpack
+        import zmq
+        raw = zmq.Context.instance().socket(zmq.SUB)
+        raw.setsockopt(zmq.SUBSCRIBE, b"room/lobby/")
+        raw.setsockopt(zmq.SUBSCRIBE, b"sys/")
+        raw.setsockopt(zmq.LINGER, 0)
+        raw.connect(self.out_ep)
+        self.assertTrue(raw.poll(int(WAIT * 1000)), "no hb on the raw SUB")  # subscribed
+        py = self.client("py")
+        seen = []
+        lines = [f"line {i}" for i in range(1, 3001)]
+        # Its echo of the room goes nowhere: a full stdout pipe would stall it.
+        sender = subprocess.Popen([BROKER, "connect", "--name", "piper", "--in", self.in_ep,
+                                   "--out", self.out_ep], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            sender.communicate("".join(line + "\n" for line in lines).encode(), timeout=WAIT)
+        finally:
+            sender.kill()
+        self.assertEqual(sender.returncode, 0)
+        self.collect(py, seen, lambda e: e["t"] == "msg" and e["text"] == lines[-1])
+        msgs = [e for e in seen if e["t"] == "msg"]
+        self.assertEqual([e["text"] for e in msgs], lines)
+        self.assertEqual([e["seq"] for e in msgs], list(range(1, 3001)))
+        batches = 0
+        while raw.poll(0):
+            topic, body = raw.recv_multipart()
+            batches += topic == b"room/lobby/" and msgpack.unpackb(body)["t"] == "batch"
+        raw.close()
+        self.assertGreater(batches, 0, "3000 lines at once, none batched")
+
     def test_chat_cli_to_cpp_listener(self):
         count = 20
         warm = self.client("warm", rooms=("pipe",))

@@ -35,6 +35,11 @@ std::optional<proto::any_event> raw_peer::reply(std::chrono::milliseconds limit)
 }
 
 std::optional<published> raw_peer::publication(std::chrono::milliseconds limit) {
+  if (!unbatched_.empty()) {
+    published next = std::move(unbatched_.front());
+    unbatched_.pop_front();
+    return next;
+  }
   const auto end = std::chrono::steady_clock::now() + limit;
   std::vector<zmq::pollitem_t> items{{sub_.handle(), 0, ZMQ_POLLIN, 0}};
   while (true) {
@@ -50,6 +55,11 @@ std::optional<published> raw_peer::publication(std::chrono::milliseconds limit) 
       return std::nullopt;
     }
     if (std::holds_alternative<proto::event::hb>(*e)) continue;
+    if (auto* batch = std::get_if<proto::event::batch>(e)) {
+      ++batches_;
+      for (auto& m : batch->msgs) unbatched_.push_back({frames[0].to_string(), std::move(m)});
+      return publication(limit);
+    }
     return published{frames[0].to_string(), std::move(*e)};
   }
 }

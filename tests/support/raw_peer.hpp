@@ -7,6 +7,7 @@
 #include <zmq.hpp>
 
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <string>
 #include <utility>
@@ -32,12 +33,15 @@ class raw_peer {
   // The next answer on the DEALER, decoded; nullopt if none within `limit`.
   std::optional<proto::any_event> reply(std::chrono::milliseconds limit = patience);
   // The next publication that is not a heartbeat; nullopt if none in time.
+  // A `batch` is taken apart: its messages come one by one, in order.
   std::optional<published> publication(std::chrono::milliseconds limit = patience);
   // Waits until a heartbeat arrives: from then on our subscriptions are live.
   [[nodiscard]] bool wait_subscribed();
   // Sends hello as `name` and returns the welcome (fails the test if none).
   proto::event::welcome join(const std::string& name);
   zmq::socket_t& dealer() { return dealer_; }
+  // How many `batch` publications publication() has taken apart.
+  [[nodiscard]] std::size_t batches_seen() const { return batches_; }
 
   // The next answer, which must be of type T.
   template <typename T>
@@ -76,6 +80,8 @@ class raw_peer {
  private:
   zmq::socket_t dealer_;
   zmq::socket_t sub_;
+  std::deque<published> unbatched_;  // the rest of the last batch
+  std::size_t batches_ = 0;
 };
 
 }  // namespace bcast::test

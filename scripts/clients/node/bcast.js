@@ -203,6 +203,7 @@ const KEYS = {
   who: { users: (x) => isArray(x) && x.every((u) => isMap(u) && isStr(u.name) && isUint(u.since)) },
   history: { room: isStr, after: isUint, limit: isUint, msgs: (x) => isArray(x) && x.every(isMap),
              first: isUint, last: isUint, epoch: isUint },
+  batch: { epoch: isUint, room: isStr, msgs: (x) => isArray(x) && x.every(isMap) },
   welcome: { v: isUint, name: isStr, session: isStr, epoch: isUint, hb_ivl: isUint, liveness: isUint,
              sys_seq: isUint, rooms: isSeqMap, max_text: isUint },
   ack: { room: isStr, seq: isUint },
@@ -217,6 +218,7 @@ const KEYS = {
 const EVENT_REQUIRED = {
   welcome: Object.keys(KEYS.welcome), ack: ["id"], error: ["code", "reason"], pong: [],
   who: ["users"], history: ["room", "msgs", "first", "last", "epoch"], dm: ["from", "text", "ts"],
+  batch: ["epoch", "room", "msgs"],
   msg: ["epoch", "seq", "ts", "room", "from", "text"], join: Object.keys(KEYS.join),
   leave: Object.keys(KEYS.leave), hb: Object.keys(KEYS.hb), shutdown: Object.keys(KEYS.shutdown),
 };
@@ -235,6 +237,13 @@ export function decode(bytes, kind) {
   if (reader.b.length === 0) throw new DecodeError("empty body");
   const body = reader.value();
   if (reader.pos !== reader.b.length) throw new DecodeError("body has bytes after its MessagePack map");
+  checkBody(body, kind);
+  return body;
+}
+
+// Throws DecodeError unless `body` is a map of a known type with known keys
+// of the right types (and, for `kind`, its REQUIRED keys).
+function checkBody(body, kind) {
   if (!isMap(body)) throw new DecodeError("body is not a MessagePack map");
   if ("id" in body && !isUint(body.id)) throw new DecodeError("id must be an unsigned integer");
   if (!isStr(body.t)) throw new DecodeError("t (the type) is missing or not a string");
@@ -247,7 +256,6 @@ export function decode(bytes, kind) {
   for (const key of kind ? required : []) {
     if (!(key in body)) throw new DecodeError(`${body.t} without ${key}`);
   }
-  return body;
 }
 
 // ------------------------------------------------------------------ client --
@@ -305,7 +313,7 @@ export class Client extends EventEmitter {
   async connect() {
     const common = { linger: 1000, reconnectInterval: 100, reconnectMaxInterval: 5000,
                      heartbeatInterval: 5000, heartbeatTimeout: 15000 };
-    this._sub = new zmq.Subscriber({ ...common, receiveHighWaterMark: 100000 });
+    this._sub = new zmq.Subscriber({ ...common, receiveHighWaterMark: 10000 });
     this._sub.subscribe("sys/", ...this.rooms.map((r) => `room/${r}/`));
     this._sub.connect(this.outEndpoint);
     const id = randomBytes(16);
@@ -561,6 +569,19 @@ export class Client extends EventEmitter {
   }
 
   _onPublished(m) {
+    if (m.t === "batch") {
+      // Several msgs of one room in one publication: each in turn.
+      for (const item of m.msgs) {
+        try {
+          checkBody(item, "event");
+        } catch (e) {
+          if (e instanceof DecodeError) continue; // undecodable bodies are ignored
+          throw e;
+        }
+        if (item.t === "msg") this._onPublished(item);
+      }
+      return;
+    }
     this._lastHeard = now();
     if (!this._heardSub) {
       this._heardSub = true;

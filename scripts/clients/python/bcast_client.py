@@ -59,6 +59,7 @@ EVENT_KEY_ORDER = {
     "history": ("room", "msgs", "first", "last", "epoch", "id"),
     "dm": ("from", "text", "ts"),
     "msg": ("epoch", "seq", "ts", "room", "from", "text"),
+    "batch": ("epoch", "room", "msgs"),
     "join": ("epoch", "seq", "ts", "name"),
     "leave": ("epoch", "seq", "ts", "name", "reason"),
     "hb": ("epoch", "ts", "sys_seq", "rooms", "clients"),
@@ -332,6 +333,11 @@ class Client:
         self._request_fills()
 
     def _on_published(self, m):
+        if m.get("t") == "batch":  # several msgs of one room: each in turn
+            for item in m.get("msgs") or []:
+                if isinstance(item, dict):
+                    self._on_published(item)
+            return
         self._last_heard, self._heard_sub = time.monotonic(), True
         if self._joined and m.get("epoch") not in (None, self.epoch):
             self._rejoin()  # the broker started a new epoch

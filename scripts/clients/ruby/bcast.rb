@@ -68,6 +68,7 @@ module Bcast
     "history" => %w[room msgs first last epoch id?],
     "dm" => %w[from text ts],
     "msg" => %w[epoch seq ts room from text],
+    "batch" => %w[epoch room msgs],
     "join" => %w[epoch seq ts name],
     "leave" => %w[epoch seq ts name reason],
     "hb" => %w[epoch ts sys_seq rooms clients],
@@ -370,7 +371,7 @@ module Bcast
         option(s, ZMQ::HEARTBEAT_IVL, 5000)
         option(s, ZMQ::HEARTBEAT_TIMEOUT, 15_000)
       end
-      option(@sub, ZMQ::RCVHWM, 100_000)
+      option(@sub, ZMQ::RCVHWM, 10_000)
       (["sys/"] + @rooms.map { |r| "room/#{r}/" }).each { |topic| check(@sub.setsockopt(ZMQ::SUBSCRIBE, topic), "subscribe") }
       check(@sub.connect(out_endpoint), "connect to #{out_endpoint}") # SUB first
       option(@dealer, ZMQ::IMMEDIATE, 1)
@@ -543,6 +544,9 @@ module Bcast
     end
 
     def on_published(m)
+      # Several msgs of one room in one publication: each in turn.
+      return m["msgs"].each { |item| on_published(item) } if m["t"] == "batch"
+
       @last_heard, @heard_sub = now, true
       rejoin if @joined && !m["epoch"].nil? && m["epoch"] != @epoch # a new epoch
       unless @joined

@@ -19,6 +19,7 @@
 #include "bcast/broker/history_store.hpp"
 #include "bcast/broker/options.hpp"
 #include "bcast/broker/outbox.hpp"
+#include "bcast/broker/pub_batcher.hpp"
 
 namespace bcast::broker {
 
@@ -72,6 +73,7 @@ class broker {
   int stop_fd_ = -1;
   core core_;
   outbox out_;
+  pub_batcher batcher_;
   send_stats sends_;
   std::vector<zmq::message_t> frames_;
 };

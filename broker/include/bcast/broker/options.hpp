@@ -23,10 +23,11 @@ inline constexpr std::size_t default_history = 1000;
 inline constexpr std::size_t default_history_bytes = std::size_t{256} << 20;
 // Far more rooms than any chat needs, few enough that welcome/hb stay small.
 inline constexpr std::size_t max_rooms = 4096;
-// Per-subscriber queue on PUB, in messages. At 4 KiB texts this bounds a
-// stalled subscriber's cost to ~400 MiB worst case, ~10 MiB at chat sizes;
-// past it ZeroMQ drops for that subscriber only and it recovers from history.
-inline constexpr int default_pub_hwm = 100000;
+// Per-subscriber queue on PUB, in publications (a message or a batch of at
+// most proto::max_batch_bytes): a stalled subscriber costs at most ~160 MiB,
+// ~12 MiB at chat sizes and rates; past it ZeroMQ drops for that subscriber
+// only and it recovers from history.
+inline constexpr int default_pub_hwm = 10000;
 // Messages a session may read from history per second (one second's worth
 // at once): twenty full answers, far more than any gap repair needs, yet a
 // loop of `history` requests cannot keep the broker busy serialising.

@@ -19,6 +19,7 @@ struct reply {
 struct publication {
   std::string topic;
   shared_body body;  // the same bytes history keeps
+  std::string room;  // a room `msg`'s room (it may share a batch); empty for sys/
 };
 
 struct outbox {

@@ -39,6 +39,13 @@ inline constexpr std::size_t max_hello_rooms = 64;
 // it can exhaust the decoder's stack.
 inline constexpr std::size_t max_decode_depth = 8;
 
+// A `batch` publication carries at most this many messages and, past its
+// first, at most this many bytes of them. The broker's PUB high-water mark
+// counts publications, so a stalled subscriber's queue holds at most
+// pub-hwm × max_batch_bytes (a single longer message travels alone).
+inline constexpr std::size_t max_batch_msgs = 64;
+inline constexpr std::size_t max_batch_bytes = 16 * 1024;
+
 inline constexpr std::string_view default_room = "lobby";
 
 }  // namespace bcast::proto

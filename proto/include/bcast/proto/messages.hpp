@@ -128,6 +128,14 @@ struct history {
   std::optional<std::uint64_t> id;
 };
 
+// Several consecutive `msg` events of one room in one publication (PROTOCOL
+// 6.3): the broker sends one when it has more than one ready at once.
+struct batch {
+  std::uint64_t epoch = 0;
+  std::string room;
+  std::vector<msg> msgs;  // seq ascending, consecutive, each of `room` and `epoch`
+};
+
 // A private message, sent over ROUTER to the one recipient.
 struct dm {
   std::string from;
@@ -169,6 +177,7 @@ struct shutdown {
 
 using any_event =
     std::variant<event::welcome, event::ack, event::error, event::pong, event::who, event::history,
-                 event::dm, event::msg, event::join, event::leave, event::hb, event::shutdown>;
+                 event::dm, event::msg, event::batch, event::join, event::leave, event::hb,
+                 event::shutdown>;
 
 }  // namespace bcast::proto

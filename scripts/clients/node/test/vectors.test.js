@@ -28,7 +28,7 @@ for (const v of messages) {
   if (v.topic !== null) {
     test(`topic ${v.name}`, () => {
       const m = v.message;
-      assert.equal(v.topic, m.t === "msg" ? `room/${m.room}/` : "sys/");
+      assert.equal(v.topic, m.t === "msg" || m.t === "batch" ? `room/${m.room}/` : "sys/");
     });
   }
 }

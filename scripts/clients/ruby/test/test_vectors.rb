@@ -53,7 +53,7 @@ class TestVectors < Minitest::Test
 
     define_method("test_topic_#{v['name']}") do
       message = v["message"]
-      expected = message["t"] == "msg" ? "room/#{message['room']}/" : "sys/"
+      expected = %w[msg batch].include?(message["t"]) ? "room/#{message['room']}/" : "sys/"
       assert_equal expected, v["topic"]
     end
   end
