@@ -26,7 +26,7 @@ struct bench_options {
   std::size_t latency_size = 64;
   double spin_us = 0;                 // paced sender: busy-wait this long before a send
   std::size_t idle_clients = 1000;
-  int memory_hwm = 100000;            // the broker's default --pub-hwm
+  int memory_hwm = 10000;             // the broker's default --pub-hwm
   double stall_s = 3.0;
   int recv_threads = 0;               // 0: one per 250 subscribers, 1 to 4
   int io_threads = 1;                 // per benchmark ZeroMQ context (publishers, subscribers)
