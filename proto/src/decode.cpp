@@ -64,6 +64,7 @@ std::vector<event::msg> read_msgs(body_reader& r) {
   if (msgs == nullptr) r.fail("key 'msgs' is missing");
   for (std::uint32_t i = 0; msgs != nullptr && i < msgs->via.array.size; ++i) {
     body_reader entry(msgs->via.array.ptr[i]);
+    if (entry.str("t") != "msg") entry.fail("its 't' is not \"msg\"");
     out.push_back(read_msg(entry));
     if (entry.failed()) r.fail("msgs entry: " + entry.error());
   }

@@ -71,6 +71,14 @@ TEST(batch, decode_rejects_a_malformed_entry) {
   EXPECT_NE(std::get<decode_error>(decoded).reason.find("msgs entry"), std::string::npos);
 }
 
+TEST(batch, decode_rejects_an_entry_that_is_not_a_msg) {
+  auto bodies = bodies_of(three);
+  bodies[2][bodies[2].find("msg") + 2] = 'e';  // t = "mse" (found by fuzz_codec)
+  auto decoded = decode_event(batch_of(bodies));
+  ASSERT_TRUE(std::holds_alternative<decode_error>(decoded));
+  EXPECT_NE(std::get<decode_error>(decoded).reason.find("msgs entry"), std::string::npos);
+}
+
 TEST(batch, split_finds_each_body_byte_for_byte) {
   const auto bodies = bodies_of(three);
   const std::string batch = batch_of(bodies);  // the views point into it
