@@ -38,10 +38,6 @@ std::pair<std::string, std::string> parse_endpoints(const std::string& line, con
   return {line.substr(in_at + 4, in_end - in_at - 4), line.substr(out_at + 6, out_end - out_at - 6)};
 }
 
-// The canonical start of a `batch` body as our broker writes it (PROTOCOL.md
-// 5.9): {"t": "batch", ...}. Other systems' bodies never start so.
-constexpr std::string_view batch_prefix("\x84\xa1t\xa5" "batch", 8);
-
 class zmq_sub final : public sub_conn {
  public:
   zmq_sub(zmq::context_t& context, int hwm) : socket_(context, zmq::socket_type::sub) {
@@ -69,7 +65,7 @@ class zmq_sub final : public sub_conn {
  private:
   // A batch counts as each of its messages, read in place.
   static void record(std::string_view body, sub_state& state) {
-    if (!body.starts_with(batch_prefix)) return state.record(body);
+    if (!proto::is_batch(body)) return state.record(body);
     const auto bodies = proto::split_batch(body);
     if (!bodies) return state.record(body);  // counted as foreign
     for (const auto msg : *bodies) state.record(msg);

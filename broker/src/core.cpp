@@ -214,7 +214,7 @@ void core::handle_msg(const peer& from, session& s, const proto::msg_request_vie
   std::optional<message_origin> origin;
   if (r.id) origin = message_origin{s.token, s.name, *r.id};
   history_.append({r.room, *seq, ts, body, origin});
-  out.publications.push_back({proto::room_topic(r.room), std::move(body), std::string(r.room)});
+  out.publications.push_back({proto::room_topic(r.room), std::move(body)});
   ++stats_.published;
   if (r.id) {
     event::ack ack{*r.id, std::string(r.room), *seq};
@@ -335,8 +335,7 @@ void core::heartbeat(std::uint64_t mono_now, outbox& out) {
   hb.sys_seq = rooms_.sys_seq();
   hb.rooms = rooms_.active_since(mono_now > window ? mono_now - window : 0);
   hb.clients = sessions_.size();
-  out.publications.push_back({std::string(proto::sys_topic),
-                              shared_body(proto::encode(hb)), {}});
+  out.publications.push_back({std::string(proto::sys_topic), shared_body(proto::encode(hb))});
 }
 
 void core::shutdown(outbox& out) {
@@ -345,8 +344,7 @@ void core::shutdown(outbox& out) {
 
 void core::publish_sys(const proto::any_event& event, outbox& out) {
   history_.note_sys_seq(rooms_.sys_seq());
-  out.publications.push_back({std::string(proto::sys_topic),
-                              shared_body(proto::encode(event)), {}});
+  out.publications.push_back({std::string(proto::sys_topic), shared_body(proto::encode(event))});
   ++stats_.published;
 }
 

@@ -1,4 +1,4 @@
-// split_batch(): the `msg` bodies of a `batch` publication found in place, so
+// is_batch() and split_batch(): the `msg` bodies of a `batch` publication found in place, so
 // a receiver can hand each to the code that already handles one `msg` (or, in
 // the benchmark, read each one's tail) without decoding the batch twice.
 #include "bcast/proto/codec.hpp"
@@ -51,6 +51,19 @@ std::optional<std::vector<std::string_view>> split_batch(std::string_view bytes)
   }
   if (!in.at_end() || is_batch != true) return std::nullopt;
   return bodies;
+}
+
+bool is_batch(std::string_view bytes) {
+  cursor in(bytes);
+  const auto entries = in.map_header();
+  if (!entries) return false;
+  for (std::uint64_t i = 0; i < *entries; ++i) {
+    const auto key = in.str();
+    if (!key) return false;
+    if (*key == "t") return in.str() == std::optional<std::string_view>("batch");
+    if (!in.skip(max_decode_depth)) return false;
+  }
+  return false;
 }
 
 }  // namespace bcast::proto

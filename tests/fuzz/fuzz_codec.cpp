@@ -88,8 +88,12 @@ void check_plain_msg(std::string_view bytes, const std::variant<any_request, dec
 void check_batch(std::string_view bytes, const std::variant<any_event, decode_error>& decoded) {
   const auto* e = std::get_if<any_event>(&decoded);
   const auto* b = e != nullptr ? std::get_if<event::batch>(e) : nullptr;
-  if (b == nullptr) return;
   const auto split = split_batch(bytes);
+  if (split && !is_batch(bytes)) violated("batch", "is_batch denies what split_batch splits");
+  if (e != nullptr && (b != nullptr) != is_batch(bytes)) {
+    violated("batch", "is_batch disagrees with decode_event on a decodable body");
+  }
+  if (b == nullptr) return;
   if (!split || split->size() != b->msgs.size()) violated("batch", "split_batch misses a decoded batch");
   std::vector<std::string> bodies;
   for (std::size_t i = 0; i < b->msgs.size(); ++i) {

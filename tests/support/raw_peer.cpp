@@ -35,14 +35,9 @@ std::optional<proto::any_event> raw_peer::reply(std::chrono::milliseconds limit)
 }
 
 std::optional<published> raw_peer::publication(std::chrono::milliseconds limit) {
-  if (!unbatched_.empty()) {
-    published next = std::move(unbatched_.front());
-    unbatched_.pop_front();
-    return next;
-  }
   const auto end = std::chrono::steady_clock::now() + limit;
   std::vector<zmq::pollitem_t> items{{sub_.handle(), 0, ZMQ_POLLIN, 0}};
-  while (true) {
+  while (unbatched_.empty()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         end - std::chrono::steady_clock::now());
     if (left.count() <= 0 || zmq::poll(items, left) == 0) return std::nullopt;
@@ -58,10 +53,13 @@ std::optional<published> raw_peer::publication(std::chrono::milliseconds limit) 
     if (auto* batch = std::get_if<proto::event::batch>(e)) {
       ++batches_;
       for (auto& m : batch->msgs) unbatched_.push_back({frames[0].to_string(), std::move(m)});
-      return publication(limit);
+    } else {
+      unbatched_.push_back({frames[0].to_string(), std::move(*e)});
     }
-    return published{frames[0].to_string(), std::move(*e)};
   }
+  published next = std::move(unbatched_.front());
+  unbatched_.pop_front();
+  return next;
 }
 
 bool raw_peer::wait_subscribed() {

@@ -80,7 +80,7 @@ class raw_peer {
  private:
   zmq::socket_t dealer_;
   zmq::socket_t sub_;
-  std::deque<published> unbatched_;  // the rest of the last batch
+  std::deque<published> unbatched_;  // received, not yet returned (the rest of a batch)
   std::size_t batches_ = 0;
 };
 

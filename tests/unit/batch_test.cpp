@@ -1,8 +1,9 @@
 // The `batch` publication (PROTOCOL.md 6.3) in the codec: encode_batch over
 // pre-encoded `msg` bodies is the typed encoding and decodes back to its
-// messages; split_batch finds the same bodies in place, steps over unknown
-// keys of every MessagePack format, and refuses anything that is not one
-// well-formed batch map (truncated, trailing bytes, forged counts, an element
+// messages; is_batch tells a batch by its `t` in any key order; split_batch
+// finds the same bodies in place, steps over unknown keys of every
+// MessagePack format, and refuses anything that is not one well-formed batch
+// map (truncated, trailing bytes, forged counts, an element
 // that is not a map, a key twice).
 #include <msgpack.hpp>
 
@@ -129,6 +130,20 @@ TEST(batch, split_refuses_what_is_not_a_batch) {
   EXPECT_FALSE(split_batch(""));
   EXPECT_FALSE(split_batch("\x93\x01\x02\x03"));  // an array
   EXPECT_FALSE(split_batch(packed_map([](auto& p) { p.pack("t"); p.pack("batch"); })));  // no msgs
+}
+
+TEST(batch, is_batch_reads_the_type_wherever_the_key_comes) {
+  EXPECT_TRUE(is_batch(batch_of(bodies_of(three))));
+  EXPECT_TRUE(is_batch(packed_map([](auto& p) { p.pack("msgs"); p.pack_array(0); },
+                                  [](auto& p) { p.pack("t"); p.pack("batch"); })));
+  EXPECT_FALSE(is_batch(encode(any_event{three[0]})));
+  EXPECT_FALSE(is_batch(encode(any_event{event::history{"dev", three, 10, 12, 7, {}}})));
+  EXPECT_FALSE(is_batch(""));
+  EXPECT_FALSE(is_batch("\x93\x01\x02\x03"));  // an array
+  EXPECT_FALSE(is_batch(packed_map([](auto& p) { p.pack("t"); p.pack(5); })));
+  EXPECT_FALSE(is_batch(packed_map([](auto& p) { p.pack("room"); p.pack("dev"); })));  // no t
+  const std::string whole = batch_of(bodies_of(three));
+  EXPECT_FALSE(is_batch(std::string_view(whole).substr(0, 5)));  // cut inside "batch"
 }
 
 TEST(batch, split_refuses_every_truncation_and_trailing_bytes) {

@@ -21,13 +21,12 @@ constexpr std::uint64_t epoch = 9;
 
 publication room_msg(const std::string& room, std::uint64_t seq, std::size_t text_bytes = 5) {
   const std::string text(text_bytes, 'x');
-  return {proto::room_topic(room), shared_body(proto::encode_msg({epoch, seq, 100, room, "alice", text})),
-          room};
+  return {proto::room_topic(room), shared_body(proto::encode_msg({epoch, seq, 100, room, "alice", text}))};
 }
 
 publication sys_event(std::uint64_t seq) {
   return {std::string(proto::sys_topic),
-          shared_body(proto::encode(proto::any_event{proto::event::join{epoch, seq, 100, "bob"}})), {}};
+          shared_body(proto::encode(proto::any_event{proto::event::join{epoch, seq, 100, "bob"}}))};
 }
 
 // Each frame as (topic, the seqs it carries; one seq for a lone body).

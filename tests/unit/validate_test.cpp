@@ -3,12 +3,13 @@
 // stray-continuation forms that must be refused), code point counting, the
 // user-name rule (1-32 code points, none of them whitespace, control,
 // invisible or direction-changing) and the room-name rule (1-32 of
-// [a-z0-9_-]).
+// [a-z0-9_-]), and the PUB topics that carry room names.
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "bcast/proto/limits.hpp"
+#include "bcast/proto/topics.hpp"
 #include "bcast/proto/validate.hpp"
 
 namespace {
@@ -204,5 +205,16 @@ TEST(validate, room_refuses_other_characters) {
 }
 
 TEST(validate, room_refuses_empty) { EXPECT_TRUE(check_room("")); }
+
+TEST(topics, room_of_topic_gives_back_the_room_and_no_room_for_other_topics) {
+  EXPECT_EQ(room_topic("dev"), "room/dev/");
+  EXPECT_EQ(room_of_topic(room_topic("dev")), "dev");
+  EXPECT_EQ(room_of_topic(room_topic("a-b_9")), "a-b_9");
+  EXPECT_EQ(room_of_topic(sys_topic), "");
+  EXPECT_EQ(room_of_topic("room/dev"), "");  // not a topic: no trailing '/'
+  EXPECT_EQ(room_of_topic("room/"), "");
+  EXPECT_EQ(room_of_topic("room//"), "");
+  EXPECT_EQ(room_of_topic("rooms/dev/"), "");
+}
 
 }  // namespace

@@ -17,9 +17,8 @@ struct reply {
 };
 
 struct publication {
-  std::string topic;
-  shared_body body;  // the same bytes history keeps
-  std::string room;  // a room `msg`'s room (it may share a batch); empty for sys/
+  std::string topic;  // room/<r>/ (a `msg`, which may share a batch) or sys/
+  shared_body body;   // the same bytes history keeps
 };
 
 struct outbox {

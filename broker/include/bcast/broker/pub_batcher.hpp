@@ -34,9 +34,13 @@ class pub_batcher {
                                                std::uint64_t epoch);
 
  private:
-  // How many publications from `first` on travel in its frame.
-  [[nodiscard]] static std::size_t run_length(std::span<const publication> pubs, std::size_t first);
-  [[nodiscard]] zmq::message_t batch(std::span<const publication> run, std::uint64_t epoch);
+  struct run {
+    std::size_t msgs = 0;   // publications from the first on that travel in its frame
+    std::size_t bytes = 0;  // their bodies' bytes
+  };
+  [[nodiscard]] static run run_from(std::span<const publication> pubs, std::size_t first);
+  [[nodiscard]] zmq::message_t batch(std::span<const publication> msgs, std::size_t bytes,
+                                     std::uint64_t epoch);
 
   std::vector<pub_frame> frames_;
   std::string header_;  // reused for each batch's header

@@ -45,6 +45,10 @@ void encode_batch_header(std::string_view room, std::uint64_t epoch, std::size_t
 // `t` is "batch" and whose `msgs` is an array. (Each body still needs
 // decode_event() to be trusted.)
 [[nodiscard]] std::optional<std::vector<std::string_view>> split_batch(std::string_view bytes);
+// Whether `bytes` is a map whose `t` is "batch", read up to the `t` key only
+// (in whatever order the keys come): cheap enough to ask of every body before
+// split_batch().
+[[nodiscard]] bool is_batch(std::string_view bytes);
 
 // Decodes a body sent by a client. Fails on anything that is not one map with
 // string keys, a known `t` and known keys of the right type in valid UTF-8.

@@ -18,4 +18,13 @@ inline constexpr std::string_view room_topic_prefix = "room/";
   return topic;
 }
 
+// The room a "room/<room>/" topic names; empty for any other topic (sys/).
+[[nodiscard]] inline std::string_view room_of_topic(std::string_view topic) {
+  const std::size_t prefix = room_topic_prefix.size();
+  if (topic.size() < prefix + 2 || !topic.starts_with(room_topic_prefix) || !topic.ends_with('/')) {
+    return {};
+  }
+  return topic.substr(prefix, topic.size() - prefix - 1);
+}
+
 }  // namespace bcast::proto
