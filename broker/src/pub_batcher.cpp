@@ -27,8 +27,9 @@ pub_batcher::run pub_batcher::run_from(std::span<const publication> pubs, std::s
   if (proto::room_of_topic(head.topic).empty()) return r;  // a sys/ event
   while (first + r.msgs < pubs.size() && r.msgs < proto::max_batch_msgs) {
     const publication& next = pubs[first + r.msgs];
-    if (next.topic != head.topic || r.bytes + next.body->size() > proto::max_batch_bytes) break;
-    r.bytes += next.body->size();
+    const std::size_t size = next.body->size();
+    if (next.topic != head.topic || r.bytes + size > proto::max_batch_bytes) break;
+    r.bytes += size;
     ++r.msgs;
   }
   return r;
@@ -42,8 +43,9 @@ zmq::message_t pub_batcher::batch(std::span<const publication> msgs, std::size_t
   std::memcpy(at, header_.data(), header_.size());
   at += header_.size();
   for (const auto& p : msgs) {
-    std::memcpy(at, p.body->data(), p.body->size());
-    at += p.body->size();
+    const std::string_view body = p.body.view();
+    std::memcpy(at, body.data(), body.size());
+    at += body.size();
   }
   return out;
 }
