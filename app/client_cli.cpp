@@ -119,6 +119,7 @@ std::optional<int> fatal_exit_code(const client::error_event& e) {
   const auto code = proto::error_code_from_string(e.code);
   if (code == error_code::name_taken || code == error_code::invalid_name) return exit_name;
   if (code == error_code::version || code == error_code::unauthorized ||
+      code == error_code::session_moved ||
       code == error_code::bad_request || code == error_code::invalid_room) {
     return exit_refused;
   }

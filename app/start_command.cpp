@@ -35,6 +35,7 @@ struct start_args {
   std::size_t history_mb = broker::default_history_bytes >> 20;
   std::string db = state_file("history.db");
   std::uint64_t retention_s = 0;
+  std::uint64_t name_grace_s = broker::default_name_grace_ms / 1000;
   std::string join_token;
   std::string log_file;
   std::string log_level = "info";
@@ -87,6 +88,7 @@ int run_start(start_args& args) {
   args.broker.out_endpoint = endpoint_or_throw(args.out, args.bind, "--out");
   if (!args.join_token.empty()) args.broker.join_token = args.join_token;
   args.broker.history_bytes = args.history_mb << 20;
+  args.broker.name_grace_ms = args.name_grace_s * 1000;
   if (args.broker.max_text + 1024 > args.broker.max_frame) {
     throw CLI::ValidationError("--max-text", "must be at least 1 KiB below --max-frame");
   }
@@ -184,6 +186,13 @@ runner add_start_command(CLI::App& app) {
   cmd->add_option("--burst", args->broker.burst, "Burst allowance with --rate (default: one second's worth)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--name-grace", args->name_grace_s,
+                  "How long the name of a client that lost its connection is kept for its "
+                  "session token (e.g. 30s, 2m; 0: freed at once)")
+      ->capture_default_str()
+      ->transform(CLI::AsNumberWithUnit(std::map<std::string, std::uint64_t>{{"s", 1}, {"m", 60}},
+                                        CLI::AsNumberWithUnit::CASE_SENSITIVE))
+      ->check(CLI::Range(0, 86400));
   cmd->add_option("--join-token", args->join_token,
                   "Require this token in every hello (clients pass --token)");
   cmd->add_option("--log-file", args->log_file, "Also append the log to this file");

@@ -54,16 +54,16 @@ std::optional<std::uint64_t> id_of(const Request& r) {
 
 }  // namespace
 
-core::core(const options& opts, history_store& history)
+core::core(const options& opts, history_store& history, std::uint64_t mono_now)
     : opts_(opts),
       history_(history),
-      sessions_(opts.rate, opts.burst, opts.history_rate),
+      sessions_(opts.rate, opts.burst, opts.history_rate, opts.name_grace_ms),
       rooms_(max_rooms),
       error_log_(error_logs_per_second),
       anonymous_history_(opts.anonymous_history_rate, opts.anonymous_history_rate) {
   const auto& restored = history.restored();
   rooms_.restore(restored.rooms, restored.sys_seq);
-  for (const auto& a : restored.acks) sessions_.restore_ack(a.token, a.name, a.ack);
+  for (const auto& a : restored.acks) sessions_.restore_ack(a.token, a.name, a.ack, mono_now);
 }
 
 void core::on_request(std::string_view routing_id, bool delimiter, std::string_view body,
@@ -155,8 +155,12 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
     return welcome(from, *current, out);
   }
   if (r.session) {
-    session* resumed = sessions_.by_token(*r.session);
-    if (resumed != nullptr && resumed->name == r.name) {
+    session* resumed = sessions_.by_name_and_token(r.name, *r.session);
+    if (resumed != nullptr) {
+      // The session was live on another connection: that one is told, so a
+      // client whose token was taken never goes on as if nothing happened.
+      fail({resumed->routing_id, resumed->delimiter}, error_code::session_moved,
+           "this session was resumed on another connection", std::nullopt, out);
       sessions_.rebind(*resumed, std::string(from.routing_id), from.delimiter);
       resumed->last_seen_ms = now;
       resumed->rooms = std::move(r.rooms);
@@ -177,6 +181,13 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
   }
   if (sessions_.by_name(r.name) != nullptr) {
     return fail(from, error_code::name_taken, "the name '" + r.name + "' is in use",
+                std::nullopt, out);
+  }
+  if (const auto reserved = sessions_.reserved_ms(r.name, now)) {
+    return fail(from, error_code::name_taken,
+                "the name '" + r.name + "' is kept for its earlier session for another " +
+                    std::to_string((reserved + 999) / 1000) +
+                    " s (a client that lost its connection may resume it)",
                 std::nullopt, out);
   }
   session& s = sessions_.open(r.name, std::string(from.routing_id), from.delimiter, wall_ms(), now);
@@ -256,8 +267,8 @@ void core::handle(const peer& from, session& s, request::who& r, std::uint64_t n
   send(from, answer, out);
 }
 
-void core::handle(const peer&, session& s, request::bye&, std::uint64_t, outbox& out) {
-  end_session(s.name, "bye", out);
+void core::handle(const peer&, session& s, request::bye&, std::uint64_t now, outbox& out) {
+  end_session(s.name, "bye", now, out);
 }
 
 void core::handle_history(const peer& from, session* s, request::history& r, std::uint64_t now,
@@ -314,17 +325,18 @@ void core::welcome(const peer& to, const session& s, outbox& out) {
 
 void core::expire(std::uint64_t mono_now, outbox& out) {
   for (const auto& name : sessions_.silent_since(mono_now, opts_.liveness * opts_.heartbeat_ms)) {
-    end_session(name, "timeout", out);
+    end_session(name, "timeout", mono_now, out);
   }
 }
 
-void core::end_session(const std::string& name, std::string_view reason, outbox& out) {
+void core::end_session(const std::string& name, std::string_view reason, std::uint64_t mono_now,
+                       outbox& out) {
   spdlog::info("leave {} ({})", name, reason);
   publish_sys(event::leave{history_.epoch(), rooms_.next_sys_seq(), wall_ms(), name,
                            std::string(reason)},
               out);
   // A session that timed out may come back (a network cut): keep its token.
-  sessions_.close(name, reason == "timeout");
+  sessions_.close(name, reason == "timeout", mono_now);
 }
 
 void core::heartbeat(std::uint64_t mono_now, outbox& out) {

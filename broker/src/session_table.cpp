@@ -1,10 +1,13 @@
-// Session bookkeeping: three indexes (name, routing id, resume token) over
-// one map of sessions, kept consistent by open/rebind/close, and a bounded
-// map of dormant sessions by token.
+// Session bookkeeping: two indexes (name, routing id) over one map of
+// sessions, kept consistent by open/rebind/close, and a bounded map of
+// dormant sessions by name. Tokens come from getrandom(2).
 #include "bcast/broker/session_table.hpp"
 
+#include <sys/random.h>
+
 #include <algorithm>
-#include <cstdio>
+#include <cerrno>
+#include <system_error>
 
 #include "bcast/proto/limits.hpp"
 
@@ -14,8 +17,42 @@ namespace {
 // Dormant sessions kept at most; past it the oldest is forgotten (its
 // client then joins as new and a retried message may be published again).
 constexpr std::size_t max_dormant = 4096;
+// Resume tokens: 128 bits, as 32 hex digits.
+constexpr std::size_t token_bytes = 16;
 
 }  // namespace
+
+bool secrets_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char differ = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    differ = static_cast<unsigned char>(differ | (static_cast<unsigned char>(a[i]) ^
+                                                  static_cast<unsigned char>(b[i])));
+  }
+  return differ == 0;
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  std::size_t got = 0;
+  while (got < bytes) {
+    const auto n = ::getrandom(raw.data() + got, bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "getrandom");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(2 * bytes);
+  for (const char c : raw) {
+    const auto b = static_cast<unsigned char>(c);
+    text += digits[b >> 4];
+    text += digits[b & 0xF];
+  }
+  return text;
+}
 
 const proto::event::ack* recent_ids::find(std::uint64_t id) const {
   const auto found = acks_.find(id);
@@ -53,21 +90,20 @@ session* session_table::by_route(std::string_view routing_id) {
   return found == by_route_.end() ? nullptr : found->second;
 }
 
-session* session_table::by_token(std::string_view token) {
-  const auto found = name_by_token_.find(token);
-  return found == name_by_token_.end() ? nullptr : by_name(found->second);
+session* session_table::by_name_and_token(std::string_view name, std::string_view token) {
+  session* s = by_name(name);
+  return s != nullptr && secrets_equal(s->token, token) ? s : nullptr;
 }
 
-std::string session_table::new_token() {
-  char text[33];
-  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(random_()),
-                static_cast<unsigned long long>(random_()));
-  return text;
+std::uint64_t session_table::reserved_ms(std::string_view name, std::uint64_t mono_now) const {
+  const auto found = dormant_.find(name);
+  if (found == dormant_.end() || found->second.reserved_until <= mono_now) return 0;
+  return found->second.reserved_until - mono_now;
 }
 
 session& session_table::open(std::string name, std::string routing_id, bool delimiter,
                              std::uint64_t wall_now, std::uint64_t mono_now) {
-  return insert({std::move(name), new_token(), std::move(routing_id), delimiter, wall_now, mono_now,
+  return insert({std::move(name), random_hex(token_bytes), std::move(routing_id), delimiter, wall_now, mono_now,
                  {}, recent_ids(proto::dedup_window), rate_limiter(rate_, burst_),
                  rate_limiter(history_rate_, history_rate_)});
 }
@@ -75,11 +111,12 @@ session& session_table::open(std::string name, std::string routing_id, bool deli
 session* session_table::resume_dormant(std::string_view token, std::string_view name,
                                        std::string routing_id, bool delimiter,
                                        std::uint64_t wall_now, std::uint64_t mono_now) {
-  const auto found = dormant_.find(token);
-  if (found == dormant_.end() || found->second.name != name || by_name(name) != nullptr) {
+  const auto found = dormant_.find(name);
+  if (found == dormant_.end() || !secrets_equal(found->second.token, token) ||
+      by_name(name) != nullptr) {
     return nullptr;
   }
-  session s{std::move(found->second.name), std::string(token), std::move(routing_id), delimiter,
+  session s{found->first, std::move(found->second.token), std::move(routing_id), delimiter,
             wall_now, mono_now, {}, std::move(found->second.acked), rate_limiter(rate_, burst_),
             rate_limiter(history_rate_, history_rate_)};
   dormant_order_.erase(found->second.age);
@@ -88,30 +125,36 @@ session* session_table::resume_dormant(std::string_view token, std::string_view 
 }
 
 session& session_table::insert(session s) {
-  name_by_token_[s.token] = s.name;
   std::string name = s.name;
   session& stored = by_name_.emplace(std::move(name), std::move(s)).first->second;
   by_route_[stored.routing_id] = &stored;
   return stored;
 }
 
-session_table::dormant& session_table::keep(std::string token, std::string name,
-                                            recent_ids acked) {
+session_table::dormant& session_table::keep(std::string name, std::string token,
+                                            recent_ids acked, std::uint64_t mono_now) {
   const std::uint64_t age = next_dormant_age_++;
-  auto [it, added] = dormant_.try_emplace(token, dormant{std::move(name), std::move(acked), age});
-  if (!added) return it->second;
-  dormant_order_.emplace(age, std::move(token));
+  const auto replaced = dormant_.find(name);
+  if (replaced != dormant_.end()) {
+    dormant_order_.erase(replaced->second.age);
+    dormant_.erase(replaced);
+  }
+  auto& kept = dormant_.try_emplace(name, dormant{std::move(token), std::move(acked),
+                                                  mono_now + name_grace_ms_, age})
+                   .first->second;
+  dormant_order_.emplace(age, std::move(name));
   if (dormant_.size() > max_dormant) {
     dormant_.erase(dormant_order_.begin()->second);
     dormant_order_.erase(dormant_order_.begin());
   }
-  return it->second;
+  return kept;
 }
 
 void session_table::restore_ack(const std::string& token, const std::string& name,
-                                const proto::event::ack& ack) {
-  const auto found = dormant_.find(token);
-  auto& d = found != dormant_.end() ? found->second : keep(token, name, recent_ids(proto::dedup_window));
+                                const proto::event::ack& ack, std::uint64_t mono_now) {
+  const auto found = dormant_.find(name);
+  const bool same = found != dormant_.end() && secrets_equal(found->second.token, token);
+  auto& d = same ? found->second : keep(name, token, recent_ids(proto::dedup_window), mono_now);
   d.acked.remember(ack);
 }
 
@@ -122,13 +165,12 @@ void session_table::rebind(session& s, std::string routing_id, bool delimiter) {
   s.delimiter = delimiter;
 }
 
-void session_table::close(std::string_view name, bool keep_dormant) {
+void session_table::close(std::string_view name, bool keep_dormant, std::uint64_t mono_now) {
   const auto found = by_name_.find(name);
   if (found == by_name_.end()) return;
   session& s = found->second;
   by_route_.erase(s.routing_id);
-  name_by_token_.erase(s.token);
-  if (keep_dormant) keep(std::move(s.token), std::move(s.name), std::move(s.acked));
+  if (keep_dormant) keep(std::move(s.name), std::move(s.token), std::move(s.acked), mono_now);
   by_name_.erase(found);
 }
 

@@ -498,6 +498,15 @@ void connection::on_history(const event::history& h) {
 void connection::on_error(const event::error& e, std::uint64_t now) {
   const auto code = proto::error_code_from_string(e.code);
   using proto::error_code;
+  // Our session was resumed elsewhere (its token is known to another
+  // client): never take it back, or the two would take turns.
+  if (code == error_code::session_moved) {
+    displaced_ = true;
+    awaiting_welcome_ = true;
+    session_token_.reset();
+    events_.push_back(error_event{e.code, e.reason, e.id});
+    return;
+  }
   // The broker lost our session (restart, timeout): join again, keep sends.
   if (code == error_code::no_session) {
     if (!awaiting_welcome_) {
@@ -575,6 +584,7 @@ void connection::write_owed(std::uint64_t now) {
 }
 
 void connection::say_hello(std::uint64_t now) {
+  if (displaced_) return;
   request::hello h;
   h.name = opts_.name;
   h.session = session_token_;

@@ -77,7 +77,9 @@ TEST(presence, a_session_resumes_from_a_new_connection_with_its_token) {
   EXPECT_EQ(second.expect<event::ack>().seq, 1U);
   const auto msg = watcher.expect_published<event::msg>("room/lobby/");
   EXPECT_EQ(msg.from, "alice");
-  // The old connection no longer speaks for alice.
+  // The old connection is told (issue 15: a taken session is never silent)
+  // and no longer speaks for alice.
+  EXPECT_FALSE(first.expect_error("session-moved").id);
   first.send(request::ping{5});
   EXPECT_EQ(first.expect_error("no-session").id, 5U);
 }

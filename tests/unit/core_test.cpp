@@ -254,7 +254,12 @@ TEST_F(core, resume_with_the_session_token_moves_the_session) {
   h.name = "alice";
   h.session = first.session;
   const auto out = send("new", h, t0 + 500);
-  const auto w = reply<event::welcome>(out, "new");
+  ASSERT_EQ(out.replies.size(), 2U);
+  // Issue 15: the connection the session leaves is told, first.
+  EXPECT_EQ(out.replies[0].routing_id, "old");
+  EXPECT_EQ(as<event::error>(out.replies[0].body).code, to_string(error_code::session_moved));
+  EXPECT_EQ(out.replies[1].routing_id, "new");
+  const auto w = as<event::welcome>(out.replies[1].body);
   EXPECT_EQ(w.session, first.session);
   EXPECT_EQ(w.name, "alice");
   EXPECT_EQ(w.sys_seq, 1U);
@@ -264,6 +269,30 @@ TEST_F(core, resume_with_the_session_token_moves_the_session) {
   const auto e = error(msg("old", "from the old connection", 5), "old", error_code::no_session);
   EXPECT_EQ(e.id, 5U);
   EXPECT_EQ(reply<event::ack>(msg("new", "from the new one", 5), "new").seq, 1U);
+}
+
+// Issue 15: after a network cut (the session timed out) nobody else can take
+// the name, and so receive its direct messages, during the grace period; the
+// owner's token resumes it; once the grace period is over the name is free.
+TEST_F(core, a_timed_out_name_is_kept_for_its_token_for_the_grace_period) {
+  options o;
+  o.name_grace_ms = 20000;
+  start(o);
+  const auto first = hello("r1", "alice", t0);
+  outbox expired;
+  const std::uint64_t cut = t0 + default_liveness * default_heartbeat_ms;
+  broker().expire(cut, expired);
+  ASSERT_EQ(broker().session_count(), 0U);
+  request::hello thief;
+  thief.name = "alice";
+  const auto e = error(send("rm", thief, cut + 4000), "rm", error_code::name_taken);
+  EXPECT_NE(e.reason.find("16 s"), std::string::npos) << e.reason;
+  request::hello owner = thief;
+  owner.session = first.session;
+  EXPECT_EQ(reply<event::welcome>(send("r2", owner, cut + 5000), "r2").session, first.session);
+  broker().expire(cut + 5000 + default_liveness * default_heartbeat_ms, expired);
+  EXPECT_EQ(hello("rm", "alice", cut + 5000 + default_liveness * default_heartbeat_ms + 20000).name,
+            "alice");
 }
 
 TEST_F(core, resume_with_a_wrong_token_is_name_taken) {
@@ -466,7 +495,7 @@ TEST_F(core, dm_follows_a_resumed_target) {
   request::hello h;
   h.name = "bob";
   h.session = w.session;
-  reply<event::welcome>(send("r2b", h), "r2b");
+  EXPECT_EQ(send("r2b", h).replies.back().routing_id, "r2b");
   const auto out = send("r1", request::dm{"bob", "still there?", std::nullopt});
   ASSERT_EQ(out.replies.size(), 1U);
   EXPECT_EQ(out.replies[0].routing_id, "r2b");

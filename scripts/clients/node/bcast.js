@@ -299,6 +299,7 @@ export class Client extends EventEmitter {
     this._nextId = 1;
     this._joined = false;
     this._everJoined = false;
+    this._displaced = false; // our session was resumed elsewhere
     this._heardSub = false;
     this._lost = false;
     this._closed = false;
@@ -469,6 +470,7 @@ export class Client extends EventEmitter {
   }
 
   _sayHello() {
+    if (this._displaced) return; // our session was resumed elsewhere: never take it back
     const hello = { t: "hello", v: 1, name: this.name };
     if (this.session) hello.session = this.session;
     if (this.token) hello.token = this.token;
@@ -513,6 +515,11 @@ export class Client extends EventEmitter {
       }
       if (this.reportAcks) this._emit(m);
       this._resend(Infinity); // the window moved
+    } else if (t === "error" && code === "session-moved") {
+      this._joined = false;
+      this._displaced = true;
+      this.session = undefined;
+      this._emit(m);
     } else if (t === "error" && code === "no-session") {
       this._rejoin();
     } else if (t === "error" && id === undefined && !this._everJoined) {

@@ -121,6 +121,7 @@ class Client:
         self.hb_ivl, self.liveness, self.max_text = 1.0, 3, 4096
         self.session = self.epoch = None
         self._joined = self._heard_sub = False
+        self._displaced = False  # our session was resumed elsewhere
         self._last = dict.fromkeys(self.rooms, 0)       # last seq delivered
         self._announced = dict.fromkeys(self.rooms, 0)  # highest seq known to exist
         self._held = {r: {} for r in self.rooms}        # seq -> msg after a gap
@@ -259,6 +260,8 @@ class Client:
                 entry[1] = now
 
     def _say_hello(self):
+        if self._displaced:
+            return  # our session was resumed elsewhere: never take it back
         hello = {"t": "hello", "v": 1, "name": self.name, "rooms": self.rooms}
         hello.update({k: v for k, v in (("session", self.session), ("token", self.token)) if v})
         if self._transmit(hello):  # IMMEDIATE refuses it until connected
@@ -294,6 +297,9 @@ class Client:
                 self._acked_seq[room] = max(self._acked_seq.get(room, 0), seq)
             if self.report_acks:
                 self._events.append(m)
+        elif t == "error" and code == "session-moved":
+            self._joined, self._displaced, self.session = False, True, None
+            raise ProtocolError(code, m.get("reason"))
         elif t == "error" and code == "no-session":
             self._rejoin()
         elif t == "error" and rid is None and self.epoch is None:

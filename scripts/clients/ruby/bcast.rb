@@ -250,7 +250,7 @@ module Bcast
       @rooms = ["lobby"] if @rooms.empty?
       @hb_ivl, @liveness, @max_text = 1.0, 3, 4096
       @session = @epoch = nil
-      @joined = @heard_sub = @closed = false
+      @joined = @heard_sub = @closed = @displaced = false
       @last = @rooms.to_h { |r| [r, 0] }      # last seq delivered (or skipped)
       @announced = @rooms.to_h { |r| [r, 0] } # highest seq known to exist
       @held = @rooms.to_h { |r| [r, {}] }     # seq -> msg after a gap
@@ -462,6 +462,8 @@ module Bcast
     end
 
     def say_hello
+      return if @displaced # our session was resumed elsewhere: never take it back
+
       hello = { "t" => "hello", "v" => VERSION, "name" => @name }
       hello["session"] = @session if @session
       hello["token"] = @token if @token
@@ -497,7 +499,12 @@ module Bcast
       when "welcome" then on_welcome(m)
       when "ack" then on_ack(m) if @pending.delete(id)
       when "error"
-        if code == "no-session"
+        if code == "session-moved"
+          @joined = false
+          @displaced = true
+          @session = nil
+          raise ProtocolError.new(code, m["reason"])
+        elsif code == "no-session"
           rejoin
         elsif id.nil? && @epoch.nil?
           raise ProtocolError.new(code, m["reason"])

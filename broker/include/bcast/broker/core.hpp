@@ -9,6 +9,7 @@
 #include <optional>
 #include <string_view>
 
+#include "bcast/broker/clock.hpp"
 #include "bcast/broker/history_store.hpp"
 #include "bcast/broker/log_limiter.hpp"
 #include "bcast/broker/options.hpp"
@@ -24,7 +25,7 @@ namespace bcast::broker {
 struct core_stats {
   std::uint64_t requests = 0;
   std::uint64_t published = 0;
-  std::array<std::uint64_t, 11> errors{};  // indexed by proto::error_code
+  std::array<std::uint64_t, proto::error_code_count> errors{};  // indexed by proto::error_code
 
   [[nodiscard]] std::uint64_t error_count(proto::error_code code) const {
     return errors[static_cast<std::size_t>(code)];
@@ -34,8 +35,8 @@ struct core_stats {
 class core {
  public:
   // Continues from what `history` restored (room and sys seqs, acks of
-  // earlier runs' sessions).
-  core(const options& opts, history_store& history);
+  // earlier runs' sessions, whose names are kept for them from `mono_now`).
+  core(const options& opts, history_store& history, std::uint64_t mono_now = mono_ms());
 
   // Handles one request body from the peer `routing_id` (`delimiter`: the
   // peer framed it REQ-style). `mono_now` is the monotonic time in ms.
@@ -78,7 +79,8 @@ class core {
   [[nodiscard]] std::optional<std::pair<proto::error_code, std::string>> check_text(
       std::string_view text) const;
   void welcome(const peer& to, const session& s, outbox& out);
-  void end_session(const std::string& name, std::string_view reason, outbox& out);
+  void end_session(const std::string& name, std::string_view reason, std::uint64_t mono_now,
+                   outbox& out);
   void announce_join(const session& s, outbox& out);
   void publish_sys(const proto::any_event& event, outbox& out);
   void send(const peer& to, const proto::any_event& event, outbox& out);

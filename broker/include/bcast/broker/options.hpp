@@ -34,6 +34,11 @@ inline constexpr int default_pub_hwm = 10000;
 inline constexpr double default_history_rate = 20000;
 // The same for all connections without a session together (listeners).
 inline constexpr double default_anonymous_history_rate = 50000;
+// How long the name of a session that timed out (or of one restored after a
+// restart) stays kept for its resume token: a client back from a network
+// cut or a broker restart finds its name, nobody else can take it meanwhile
+// (and receive its direct messages).
+inline constexpr std::uint64_t default_name_grace_ms = 30000;
 // With `durable`, writes the store may have uncommitted before the broker
 // stops reading requests (the senders then wait in ZeroMQ's queues).
 inline constexpr std::uint64_t max_uncommitted_writes = 65536;
@@ -55,6 +60,7 @@ struct options {
   double burst = 0;
   double history_rate = default_history_rate;
   double anonymous_history_rate = default_anonymous_history_rate;
+  std::uint64_t name_grace_ms = default_name_grace_ms;
   // Publish and acknowledge a message only once the history store has
   // committed it (needs a store that commits: `sqlite_history`).
   bool durable = false;

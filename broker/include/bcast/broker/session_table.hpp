@@ -3,8 +3,11 @@
 // already had carried out. Also the dormant ones: sessions that timed out
 // or were restored from stored history, kept (token, name, acks) so a
 // client that comes back after a network cut or a broker restart resumes
-// and has its retried requests acked instead of carried out twice. Knows
-// nothing of sockets; the core drives it.
+// and has its retried requests acked instead of carried out twice; a
+// dormant session's name stays reserved for its token for a grace period.
+// Resume tokens are 128 bits from the OS CSPRNG and are only ever compared
+// in constant time, after a lookup by name. Knows nothing of sockets; the
+// core drives it.
 #pragma once
 
 #include <algorithm>
@@ -12,7 +15,6 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -57,6 +59,11 @@ class rate_limiter {
   std::uint64_t last_ms_ = 0;
 };
 
+// Compares two secrets in time that depends on their lengths only.
+[[nodiscard]] bool secrets_equal(std::string_view a, std::string_view b);
+// Returns `bytes` bytes from the OS CSPRNG (getrandom(2)) as lowercase hex.
+[[nodiscard]] std::string random_hex(std::size_t bytes);
+
 struct session {
   std::string name;
   std::string token;       // resume token handed out in `welcome`
@@ -78,30 +85,38 @@ struct string_hash {
 class session_table {
  public:
   // `rate`/`burst`: requests per session; `history_rate`: messages a
-  // session may read from history per second (burst: one second's worth).
-  session_table(double rate, double burst, double history_rate)
-      : rate_(rate), burst_(burst), history_rate_(history_rate) {}
+  // session may read from history per second (burst: one second's worth);
+  // `name_grace_ms`: how long a dormant session's name stays reserved.
+  session_table(double rate, double burst, double history_rate, std::uint64_t name_grace_ms = 0)
+      : rate_(rate), burst_(burst), history_rate_(history_rate), name_grace_ms_(name_grace_ms) {}
 
   // Lookups; each returns nullptr when no live session matches.
   [[nodiscard]] session* by_route(std::string_view routing_id);
   [[nodiscard]] session* by_name(std::string_view name);
-  [[nodiscard]] session* by_token(std::string_view token);
+  // The live session of `name` if its token is `token` (constant time).
+  [[nodiscard]] session* by_name_and_token(std::string_view name, std::string_view token);
+  // Milliseconds the name stays reserved for a dormant session's token at
+  // `mono_now`; 0 when it is free.
+  [[nodiscard]] std::uint64_t reserved_ms(std::string_view name, std::uint64_t mono_now) const;
 
   // Opens a session for a name no live session holds; returns it.
   session& open(std::string name, std::string routing_id, bool delimiter,
                 std::uint64_t wall_now, std::uint64_t mono_now);
-  // Opens a session again from the dormant one holding `token`, if there is
-  // one for `name` and no live session holds the name; else nullptr.
+  // Opens a session again from the dormant one of `name`, if its token is
+  // `token` and no live session holds the name; else nullptr.
   session* resume_dormant(std::string_view token, std::string_view name,
                           std::string routing_id, bool delimiter, std::uint64_t wall_now,
                           std::uint64_t mono_now);
   // Moves a session to a new routing id (a client that reconnected).
   void rebind(session& s, std::string routing_id, bool delimiter);
-  // Ends the session of `name`; with `keep_dormant` its token and acks stay.
-  void close(std::string_view name, bool keep_dormant);
-  // Remembers an ack of a session from an earlier broker run, as dormant.
+  // Ends the session of `name`; with `keep_dormant` its token and acks stay,
+  // and its name is reserved for the grace period from `mono_now`.
+  void close(std::string_view name, bool keep_dormant, std::uint64_t mono_now = 0);
+  // Remembers an ack of a session from an earlier broker run, as dormant
+  // (its name reserved for the grace period from `mono_now`). The latest
+  // session of a name is the one kept.
   void restore_ack(const std::string& token, const std::string& name,
-                   const proto::event::ack& ack);
+                   const proto::event::ack& ack, std::uint64_t mono_now = 0);
 
   // Returns the names of sessions silent for at least `max_silence_ms`.
   [[nodiscard]] std::vector<std::string> silent_since(std::uint64_t mono_now,
@@ -114,25 +129,25 @@ class session_table {
 
  private:
   struct dormant {
-    std::string name;
+    std::string token;
     recent_ids acked;
-    std::uint64_t age = 0;  // its key in dormant_order_
+    std::uint64_t reserved_until = 0;  // monotonic ms
+    std::uint64_t age = 0;             // its key in dormant_order_
   };
-  std::string new_token();
   session& insert(session s);
-  dormant& keep(std::string token, std::string name, recent_ids acked);
+  dormant& keep(std::string name, std::string token, recent_ids acked, std::uint64_t mono_now);
 
   double rate_;
   double burst_;
   double history_rate_;
+  std::uint64_t name_grace_ms_;
   std::unordered_map<std::string, session, string_hash, std::equal_to<>> by_name_;
   // Into by_name_, whose nodes never move; every erase there erases here.
   std::unordered_map<std::string, session*, string_hash, std::equal_to<>> by_route_;
-  std::unordered_map<std::string, std::string, string_hash, std::equal_to<>> name_by_token_;
+  // Dormant sessions by name: the latest session of each name.
   std::unordered_map<std::string, dormant, string_hash, std::equal_to<>> dormant_;
-  std::map<std::uint64_t, std::string> dormant_order_;  // tokens, oldest first
+  std::map<std::uint64_t, std::string> dormant_order_;  // names, oldest first
   std::uint64_t next_dormant_age_ = 0;
-  std::mt19937_64 random_{std::random_device{}()};
 };
 
 }  // namespace bcast::broker

@@ -135,6 +135,7 @@ class connection {
   bool awaiting_welcome_ = true;
   bool lost_ = false;
   bool hello_on_wire_ = false;  // the last hello left (IMMEDIATE may refuse)
+  bool displaced_ = false;      // our session was resumed elsewhere: no hello
 
   std::map<std::string, room_stream, std::less<>> rooms_;
   struct fill_request {

@@ -1,6 +1,7 @@
 // The error codes of PROTOCOL.md section "Errors", and their wire spellings.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string_view>
 
@@ -18,7 +19,15 @@ enum class error_code {
   unknown_user,   // `dm` to a name that has no live session
   unauthorized,   // join token missing or wrong
   shutting_down,  // the broker is stopping; the request was not carried out
+  session_moved,  // this connection's session was resumed on another one
 };
+
+// How many codes there are, from the last enumerator: tables indexed by code
+// (the broker's error counters, the spellings) are sized by it. A code added
+// after the last one without moving this line fails error_code.cpp's
+// static_assert, so no table is ever one entry short.
+inline constexpr error_code last_error_code = error_code::session_moved;
+inline constexpr std::size_t error_code_count = static_cast<std::size_t>(last_error_code) + 1;
 
 // Returns the wire spelling, e.g. "name-taken".
 [[nodiscard]] std::string_view to_string(error_code code);
