@@ -36,6 +36,8 @@ struct start_args {
   std::string db = state_file("history.db");
   std::uint64_t retention_s = 0;
   std::uint64_t name_grace_s = broker::default_name_grace_ms / 1000;
+  std::size_t reply_queue_mb = broker::default_reply_queue_bytes >> 20;
+  std::size_t reply_total_mb = broker::default_reply_total_bytes >> 20;
   std::string join_token;
   std::string log_file;
   std::string log_level = "info";
@@ -89,6 +91,8 @@ int run_start(start_args& args) {
   if (!args.join_token.empty()) args.broker.join_token = args.join_token;
   args.broker.history_bytes = args.history_mb << 20;
   args.broker.name_grace_ms = args.name_grace_s * 1000;
+  args.broker.reply_queue_bytes = args.reply_queue_mb << 20;
+  args.broker.reply_total_bytes = args.reply_total_mb << 20;
   if (args.broker.max_text + 1024 > args.broker.max_frame) {
     throw CLI::ValidationError("--max-text", "must be at least 1 KiB below --max-frame");
   }
@@ -180,6 +184,15 @@ runner add_start_command(CLI::App& app) {
                   "Publications (messages or batches) queued per subscriber before it misses some")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000000));
+  cmd->add_option("--reply-queue-mb", args->reply_queue_mb,
+                  "Replies (acks, history answers) queued for one peer, MiB; past it the peer "
+                  "is cut as a slow consumer")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--reply-total-mb", args->reply_total_mb,
+                  "Replies queued for all peers together, MiB; past it a peer over its share is cut")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--rate", args->broker.rate, "Messages per second per session (0: no limit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

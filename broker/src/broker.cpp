@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 
 #include "bcast/broker/clock.hpp"
 #include "bcast/proto/limits.hpp"
+#include "peer_text.hpp"
 
 namespace bcast::broker {
 namespace {
@@ -53,7 +55,8 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
       history_(history),
       router_(context, zmq::socket_type::router),
       pub_(context, zmq::socket_type::pub),
-      core_(opts, history) {
+      core_(opts, history),
+      replies_(opts.reply_queue_bytes, opts.reply_total_bytes) {
   // A reply to a vanished peer is an error we count, not a silent drop.
   router_.set(zmq::sockopt::router_mandatory, 1);
   // A client that reconnects with the same routing id takes it over.
@@ -129,6 +132,7 @@ void broker::run() {
     if (now >= next_heartbeat) {
       core_.heartbeat(now, out_);
       history_.expire(wall_ms());
+      replies_.sweep();
       next_heartbeat = now + opts_.heartbeat_ms;
     }
     hold_or_flush();
@@ -143,7 +147,7 @@ void broker::run() {
   std::uint64_t errors = 0;
   for (const auto e : s.errors) errors += e;
   spdlog::info("stopped: {} requests, {} published, {} errors answered, {} replies dropped",
-               s.requests, s.published, errors, sends_.replies_dropped);
+               s.requests, s.published, errors, sends_.replies_dropped.load());
 }
 
 void broker::drain_inbound(std::uint64_t now) {
@@ -153,12 +157,18 @@ void broker::drain_inbound(std::uint64_t now) {
       return;
     }
     const std::string_view routing_id = frames_[0].to_string_view();
+    const std::size_t answered = out_.replies.size();
     if (frames_.size() == 2) {
       core_.on_request(routing_id, false, frames_[1].to_string_view(), now, out_);
     } else if (frames_.size() == 3 && frames_[1].size() == 0) {
       core_.on_request(routing_id, true, frames_[2].to_string_view(), now, out_);
     } else {
       core_.on_bad_envelope(routing_id, frames_.size() - 1, out_);
+    }
+    // The answers name the connection they answer, for cutting a slow one.
+    const int fd = frames_.back().get(ZMQ_SRCFD);
+    for (std::size_t r = answered; r < out_.replies.size(); ++r) {
+      if (out_.replies[r].routing_id == routing_id) out_.replies[r].fd = fd;
     }
     if (out_.replies.size() + out_.publications.size() >= flush_every) hold_or_flush();
   }
@@ -217,11 +227,16 @@ void broker::flush(outbox& out) {
     pub_.send(zmq::buffer(frame.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     pub_.send(frame.body, zmq::send_flags::dontwait);
   }
-  for (const auto& r : out.replies) send_reply(r);
+  for (auto& r : out.replies) send_reply(r);
   out.clear();
 }
 
-void broker::send_reply(const reply& r) {
+void broker::send_reply(reply& r) {
+  switch (replies_.admit(r.routing_id, r.body.size())) {
+    case reply_queues::verdict::send: break;
+    case reply_queues::verdict::cut: cut_slow_peer(r); [[fallthrough]];
+    case reply_queues::verdict::drop: ++sends_.replies_dropped; return;
+  }
   try {
     if (!router_.send(zmq::buffer(r.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       ++sends_.replies_dropped;
@@ -231,10 +246,23 @@ void broker::send_reply(const reply& r) {
     if (r.delimiter) {
       router_.send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     }
-    router_.send(zmq::buffer(r.body), zmq::send_flags::dontwait);
+    router_.send(replies_.message(r.routing_id, std::move(r.body)), zmq::send_flags::dontwait);
   } catch (const zmq::error_t&) {
     ++sends_.replies_dropped;  // EHOSTUNREACH: the peer is gone
   }
+}
+
+void broker::cut_slow_peer(const reply& r) {
+  ++sends_.slow_peers_cut;
+  const std::string address = r.fd >= 0 ? peer_address(r.fd) : std::string("address unknown");
+  spdlog::warn("slow consumer cut: connection {} ({}) has {} bytes of replies unread (limit {}, "
+               "all peers {} of {})",
+               hex(r.routing_id, 8), address, replies_.queued(r.routing_id), opts_.reply_queue_bytes,
+               replies_.total(), opts_.reply_total_bytes);
+  // The fd is the connection this request came in on, a moment ago; ZeroMQ
+  // sees the shutdown as a closed connection, frees its queue (which gives
+  // the bytes back) and the client reconnects and resumes if it is alive.
+  if (r.fd >= 0) ::shutdown(r.fd, SHUT_RDWR);
 }
 
 }  // namespace bcast::broker

@@ -15,6 +15,7 @@
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/topics.hpp"
 #include "bcast/proto/validate.hpp"
+#include "peer_text.hpp"
 
 namespace bcast::broker {
 namespace {
@@ -30,18 +31,6 @@ constexpr std::uint64_t hb_recent_intervals = 10;
 constexpr std::size_t log_snippet_bytes = 32;
 // Error lines logged per second; past it they are counted, not written.
 constexpr std::uint64_t error_logs_per_second = 20;
-
-std::string hex(std::string_view bytes, std::size_t max_bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < bytes.size() && i < max_bytes; ++i) {
-    const auto b = static_cast<unsigned char>(bytes[i]);
-    out += digits[b >> 4];
-    out += digits[b & 0xF];
-  }
-  if (bytes.size() > max_bytes) out += "…";
-  return out;
-}
 
 template <typename Request>
 std::optional<std::uint64_t> id_of(const Request& r) {
@@ -280,7 +269,8 @@ void core::handle_history(const peer& from, session* s, request::history& r, std
     return fail(from, error_code::too_large,
                 "history limit is at most " + std::to_string(proto::max_history_limit), r.id, out);
   }
-  const auto slice = history_.read(r.room, r.after, static_cast<std::size_t>(r.limit));
+  auto slice = history_.read(r.room, r.after, static_cast<std::size_t>(r.limit));
+  cap_answer(slice.bodies, r.after.has_value());
   // Each message served costs one token of the reader's history budget.
   auto& budget = s != nullptr ? s->history_budget : anonymous_history_;
   if (!budget.allow(now, static_cast<double>(slice.bodies.size()))) {
@@ -294,6 +284,22 @@ void core::handle_history(const peer& from, session* s, request::history& r, std
   const std::uint64_t first = slice.first != 0 ? slice.first : last + 1;
   out.replies.push_back({std::string(from.routing_id), from.delimiter,
                          proto::encode_history(r.room, bodies, first, last, history_.epoch(), r.id)});
+}
+
+void core::cap_answer(std::vector<shared_body>& bodies, bool oldest_first) {
+  std::size_t bytes = 0;
+  std::size_t keep = 0;
+  const auto fits = [&](const shared_body& b) {
+    bytes += b.view().size();
+    return keep == 0 || bytes <= proto::max_history_answer_bytes;
+  };
+  if (oldest_first) {
+    while (keep < bodies.size() && fits(bodies[keep])) ++keep;
+    bodies.resize(keep);
+  } else {  // the newest ones: a backlog shows the latest messages
+    while (keep < bodies.size() && fits(bodies[bodies.size() - 1 - keep])) ++keep;
+    bodies.erase(bodies.begin(), bodies.end() - static_cast<std::ptrdiff_t>(keep));
+  }
 }
 
 std::optional<std::pair<error_code, std::string>> core::check_text(std::string_view text) const {

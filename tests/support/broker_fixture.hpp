@@ -34,6 +34,8 @@ class broker_fixture {
   // Stops the loop (publishing `shutdown`) and waits for it to end.
   void stop();
   [[nodiscard]] const broker::core_stats& stats() const { return broker_->stats(); }
+  [[nodiscard]] std::size_t queued_reply_bytes() const { return broker_->queued_reply_bytes(); }
+  [[nodiscard]] std::uint64_t slow_peers_cut() const { return broker_->sends().slow_peers_cut; }
 
  private:
   broker::options opts_;

@@ -671,6 +671,48 @@ TEST_F(core, a_dormant_token_does_not_resume_under_another_name) {
   EXPECT_NE(reply<event::welcome>(send("r2", h), "r2").session, first.session);
 }
 
+// Issue 15 (a 31-byte request returned 4 MB): an answer carries at most
+// max_history_answer_bytes of bodies; from `after` the oldest that fit, for
+// a backlog (no `after`) the newest.
+TEST_F(core, a_history_answer_is_capped_in_bytes) {
+  options o;
+  o.max_text = 4000;
+  start(o);
+  hello("r1", "alice");
+  for (int i = 0; i < 100; ++i) msg("r1", std::string(4000, static_cast<char>('a' + i % 26)));
+  const auto sum = [](const event::history& h) {
+    std::size_t bytes = 0;
+    for (const auto& m : h.msgs) bytes += m.text.size();
+    return bytes;
+  };
+  const auto from = reply<event::history>(send("r1", request::history{"lobby", 0, 1000, 1}), "r1");
+  ASSERT_FALSE(from.msgs.empty());
+  EXPECT_LT(from.msgs.size(), 100U);
+  EXPECT_LE(sum(from), bcast::proto::max_history_answer_bytes);
+  EXPECT_EQ(from.msgs.front().seq, 1U) << "from `after`: the oldest first";
+  EXPECT_EQ(from.last, 100U) << "`last` tells the client to ask again";
+  const auto next = reply<event::history>(
+      send("r1", request::history{"lobby", from.msgs.back().seq, 1000, 2}), "r1");
+  EXPECT_EQ(next.msgs.front().seq, from.msgs.back().seq + 1) << "and the next answer goes on";
+  const auto backlog = reply<event::history>(send("r1", request::history{"lobby", {}, 1000, 3}), "r1");
+  ASSERT_FALSE(backlog.msgs.empty());
+  EXPECT_EQ(backlog.msgs.back().seq, 100U) << "a backlog keeps the newest";
+  EXPECT_LE(sum(backlog), bcast::proto::max_history_answer_bytes);
+}
+
+TEST_F(core, one_message_larger_than_the_answer_cap_is_still_served) {
+  options o;
+  o.max_text = 60000;
+  o.max_frame = 1 << 20;
+  start(o);
+  hello("r1", "alice");
+  for (int i = 0; i < 6; ++i) msg("r1", std::string(60000, 'x'));
+  const auto h = reply<event::history>(send("r1", request::history{"lobby", 0, 10, 1}), "r1");
+  EXPECT_EQ(h.msgs.size(), 4U) << "4 x 60000 fits 256 KiB, 5 does not";
+  const auto one = reply<event::history>(send("r1", request::history{"lobby", 5, 10, 2}), "r1");
+  EXPECT_EQ(one.msgs.size(), 1U);
+}
+
 TEST_F(core, history_reads_are_limited_per_session_by_messages_served) {
   options o;
   o.history_rate = 10;

@@ -10,6 +10,7 @@
 
 #include <zmq.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -20,11 +21,14 @@
 #include "bcast/broker/options.hpp"
 #include "bcast/broker/outbox.hpp"
 #include "bcast/broker/pub_batcher.hpp"
+#include "bcast/broker/reply_queues.hpp"
 
 namespace bcast::broker {
 
+// Counted by the loop; any thread may read them.
 struct send_stats {
-  std::uint64_t replies_dropped = 0;  // peer gone (EHOSTUNREACH) or full (EAGAIN)
+  std::atomic<std::uint64_t> replies_dropped{0};  // peer gone, full, or over its byte bound
+  std::atomic<std::uint64_t> slow_peers_cut{0};   // connections cut as slow consumers
 };
 
 class broker {
@@ -47,6 +51,8 @@ class broker {
 
   [[nodiscard]] const core_stats& stats() const { return core_.stats(); }
   [[nodiscard]] const send_stats& sends() const { return sends_; }
+  // Bytes of replies ZeroMQ still holds for all peers (any thread may ask).
+  [[nodiscard]] std::size_t queued_reply_bytes() const { return replies_.total(); }
 
  private:
   void drain_inbound(std::uint64_t now);
@@ -55,7 +61,9 @@ class broker {
   void hold_or_flush();
   void release_committed();
   void flush(outbox& out);
-  void send_reply(const reply& r);
+  void send_reply(reply& r);
+  // Closes the connection of a peer whose replies pile up unread.
+  void cut_slow_peer(const reply& r);
 
   // Output waiting for the store to commit write number `ticket`.
   struct held_output {
@@ -75,6 +83,7 @@ class broker {
   outbox out_;
   pub_batcher batcher_;
   send_stats sends_;
+  reply_queues replies_;
   std::vector<zmq::message_t> frames_;
 };
 

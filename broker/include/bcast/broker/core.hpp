@@ -76,6 +76,9 @@ class core {
   void handle_history(const peer& from, session* s, proto::request::history& r,
                       std::uint64_t now, outbox& out);
 
+  // Keeps what fits proto::max_history_answer_bytes (at least one body):
+  // the oldest bodies when `oldest_first`, else the newest.
+  static void cap_answer(std::vector<shared_body>& bodies, bool oldest_first);
   [[nodiscard]] std::optional<std::pair<proto::error_code, std::string>> check_text(
       std::string_view text) const;
   void welcome(const peer& to, const session& s, outbox& out);

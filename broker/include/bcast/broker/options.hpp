@@ -39,6 +39,13 @@ inline constexpr double default_anonymous_history_rate = 50000;
 // cut or a broker restart finds its name, nobody else can take it meanwhile
 // (and receive its direct messages).
 inline constexpr std::uint64_t default_name_grace_ms = 30000;
+// Bytes of replies (acks, answers) queued for one peer that does not read
+// them: ~10 s of acks of a 50 000 msgs/s publisher, 64 full history
+// answers. Past it the peer is cut as a slow consumer.
+inline constexpr std::size_t default_reply_queue_bytes = std::size_t{16} << 20;
+// The same for all peers together: past it, a peer over its share of it
+// is cut, the others lose single replies.
+inline constexpr std::size_t default_reply_total_bytes = std::size_t{256} << 20;
 // With `durable`, writes the store may have uncommitted before the broker
 // stops reading requests (the senders then wait in ZeroMQ's queues).
 inline constexpr std::uint64_t max_uncommitted_writes = 65536;
@@ -55,6 +62,8 @@ struct options {
   std::size_t max_text = proto::default_max_text;
   std::size_t max_frame = proto::default_max_frame;
   int pub_hwm = default_pub_hwm;
+  std::size_t reply_queue_bytes = default_reply_queue_bytes;
+  std::size_t reply_total_bytes = default_reply_total_bytes;
   // Messages per second per session (token bucket); 0 means no limit.
   double rate = 0;
   double burst = 0;

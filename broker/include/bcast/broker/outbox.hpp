@@ -14,6 +14,9 @@ struct reply {
   std::string routing_id;
   bool delimiter = false;  // send an empty frame before the body (REQ peers)
   std::string body;
+  // The socket the request came in on, when the reply answers one (set by
+  // the socket loop; -1 otherwise): how a slow consumer is cut.
+  int fd = -1;
 };
 
 struct publication {

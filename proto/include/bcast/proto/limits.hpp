@@ -23,9 +23,12 @@ inline constexpr std::size_t default_max_text = 4096;
 // ZMQ_MAXMSGSIZE on the broker's ROUTER: a larger frame drops that peer only.
 inline constexpr std::size_t default_max_frame = 64 * 1024;
 
-// One `history` answer carries at most this many messages (about 4 MiB at
-// the default text limit), so one request cannot make a huge reply.
+// One `history` answer carries at most this many messages, and at most
+// this many bytes of them (always at least one message): a 31-byte request
+// cannot make a 4 MiB reply, and the largest frame a broker sends is known
+// (a client asks again from the last seq it got).
 inline constexpr std::size_t max_history_limit = 1000;
+inline constexpr std::size_t max_history_answer_bytes = 256 * 1024;
 
 // The broker remembers at least this many request ids per session, so a
 // client retrying after a lost ack is answered, not carried out twice.

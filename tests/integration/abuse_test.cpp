@@ -1,0 +1,68 @@
+// Issue 15's attacks, each through real sockets against a real broker, with
+// an honest client chatting alongside: what one peer can make the broker
+// hold is bounded, the attacker is cut, and the honest client is served.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "bcast/proto/codec.hpp"
+#include "broker_fixture.hpp"
+#include "deadline.hpp"
+#include "raw_peer.hpp"
+
+namespace bcast::test {
+namespace {
+
+namespace request = proto::request;
+namespace event = proto::event;
+
+// A DEALER that asks and never reads: ZeroMQ's receive queue of one message
+// and a 4 KiB kernel buffer, so what it is sent piles up in the broker. (It
+// cannot see its own cut: not reading, it never reads the end of stream.)
+zmq::socket_t deaf_dealer(zmq::context_t& context, const std::string& in) {
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::rcvhwm, 1);
+  dealer.set(zmq::sockopt::rcvbuf, 4096);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(in);
+  return dealer;
+}
+
+// Finding: "history answers that a peer never reads pile up in the broker
+// (3 GB in 8.5 s)". Now the replies queued for one peer stay within its
+// bound, the peer is cut as a slow consumer, and alice keeps chatting.
+TEST(abuse, history_answers_a_peer_never_reads_stay_bounded_and_it_is_cut) {
+  auto opts = test_options();
+  opts.reply_queue_bytes = 1 << 20;
+  opts.liveness = 100;  // alice stays joined however long the attack takes
+  broker_fixture broker(opts);
+  zmq::context_t context;
+  raw_peer alice(context, broker.in(), broker.out());
+  alice.join("alice");
+  for (std::uint64_t i = 1; i <= 100; ++i) {
+    alice.send(request::msg{std::string(3000, 'h'), "lobby", i});
+    ASSERT_EQ(alice.expect<event::ack>().id, i);
+  }
+
+  zmq::socket_t deaf = deaf_dealer(context, broker.in());
+  for (std::uint64_t i = 1; i <= 200; ++i) {  // ~60 MB of answers asked for
+    deaf.send(zmq::buffer(proto::encode(request::history{"lobby", 0, 1000, i})),
+              zmq::send_flags::none);
+  }
+  std::size_t most = 0;
+  const bool cut = eventually([&] {
+    most = std::max(most, broker.queued_reply_bytes());
+    return broker.slow_peers_cut() == 1;
+  }, patience, std::chrono::milliseconds(1));
+  EXPECT_TRUE(cut) << "the peer that never reads was not cut";
+  EXPECT_LE(most, opts.reply_queue_bytes) << "the broker queued past the peer's bound";
+
+  alice.send(request::msg{"still here", "lobby", 101});
+  EXPECT_EQ(alice.expect<event::ack>().seq, 101U) << "the honest client is still served";
+  EXPECT_TRUE(eventually([&] { return broker.queued_reply_bytes() == 0; }))
+      << "the cut peer's queue was given back";
+}
+
+}  // namespace
+}  // namespace bcast::test
