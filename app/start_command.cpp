@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdio>
@@ -75,6 +76,28 @@ std::string endpoint_or_throw(const std::string& spec, const std::string& host, 
 
 constexpr const char* memory_db = ":memory:";
 
+// File descriptors the broker keeps for itself beyond its connections
+// (ZeroMQ's internal pipes and pollers, the history file, the log).
+constexpr std::size_t reserved_fds = 64;
+
+// Raises the soft limit on open files to the hard one (as Redis and nginx
+// do), then lowers --max-connections if even that cannot hold them: past
+// it accept() would fail with EMFILE and lock everyone out.
+void fit_connections_to_fd_limit(broker::options& opts) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= opts.max_connections + reserved_fds) return;
+  const std::size_t fit = limit.rlim_cur > 2 * reserved_fds ? limit.rlim_cur - reserved_fds : reserved_fds;
+  spdlog::warn("open files are limited to {} (ulimit -n): --max-connections lowered from {} to {}",
+               static_cast<std::uint64_t>(limit.rlim_cur), opts.max_connections, fit);
+  opts.max_connections = fit;
+}
+
 std::unique_ptr<broker::history_store> open_history(const start_args& args) {
   const std::uint64_t max_age_ms = args.retention_s * 1000;
   if (args.db == memory_db) {
@@ -99,6 +122,7 @@ int run_start(start_args& args) {
   const sigset_t stop_set = stop_signal_set();
   pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);  // before any thread starts
   set_up_logging(args);
+  fit_connections_to_fd_limit(args.broker);
 
   if (args.db.empty()) {
     throw CLI::ValidationError("--db", "no state directory (HOME unset): give a file or :memory:");
@@ -191,6 +215,14 @@ runner add_start_command(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--reply-total-mb", args->reply_total_mb,
                   "Replies queued for all peers together, MiB; past it a peer over its share is cut")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--max-connections", args->broker.max_connections,
+                  "Connections on both sockets together (a client opens two); more are closed")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--max-connections-per-address", args->broker.max_connections_per_address,
+                  "Connections from one IP address; more are closed")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--rate", args->broker.rate, "Messages per second per session (0: no limit)")

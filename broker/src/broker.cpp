@@ -34,6 +34,11 @@ constexpr std::size_t flush_every = proto::max_batch_msgs;
 // ZMTP heartbeats on the ROUTER find half-open TCP connections.
 constexpr int zmtp_heartbeat_ms = 5000;
 
+// Time a new connection has to complete the ZeroMQ handshake.
+constexpr int handshake_ms = 5000;
+// Connection lines logged per second; past it they are counted.
+constexpr std::uint64_t connection_logs_per_second = 20;
+
 int linger_ms() { return static_cast<int>(shutdown_linger.count()); }
 
 // Polls; returns false when a signal interrupted the wait (the stop request
@@ -55,6 +60,9 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
       history_(history),
       router_(context, zmq::socket_type::router),
       pub_(context, zmq::socket_type::pub),
+      connections_(opts.max_connections, opts.max_connections_per_address),
+      connection_log_(connection_logs_per_second),
+      refusal_log_(connection_logs_per_second),
       core_(opts, history),
       replies_(opts.reply_queue_bytes, opts.reply_total_bytes) {
   // A reply to a vanished peer is an error we count, not a silent drop.
@@ -70,17 +78,17 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
   // the gap from history); memory per subscriber stays bounded.
   pub_.set(zmq::sockopt::sndhwm, opts.pub_hwm);
   pub_.set(zmq::sockopt::linger, linger_ms());
+  // Dead subscribers (half-open TCP) are found as on the ROUTER.
+  pub_.set(zmq::sockopt::heartbeat_ivl, zmtp_heartbeat_ms);
+  pub_.set(zmq::sockopt::heartbeat_timeout, 3 * zmtp_heartbeat_ms);
+  // A connection that never completes the ZeroMQ handshake holds an fd for
+  // at most this long (ZeroMQ's default is 30 s).
+  router_.set(zmq::sockopt::handshake_ivl, handshake_ms);
+  pub_.set(zmq::sockopt::handshake_ivl, handshake_ms);
+  monitors_[0] = watch(context, router_, "in");
+  monitors_[1] = watch(context, pub_, "out");
   router_.bind(opts.in_endpoint);
   pub_.bind(opts.out_endpoint);
-  const std::string monitor_endpoint =
-      "inproc://bcast-connections-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
-  if (zmq_socket_monitor(router_.handle(), monitor_endpoint.c_str(),
-                         ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
-    throw zmq::error_t();
-  }
-  monitor_ = zmq::socket_t(context, zmq::socket_type::pair);
-  monitor_.set(zmq::sockopt::linger, 0);
-  monitor_.connect(monitor_endpoint);
   stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   frames_.reserve(4);
@@ -88,6 +96,7 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
 
 broker::~broker() {
   zmq_socket_monitor(router_.handle(), nullptr, 0);
+  zmq_socket_monitor(pub_.handle(), nullptr, 0);
   if (stop_fd_ >= 0) ::close(stop_fd_);
 }
 
@@ -106,7 +115,8 @@ void broker::run() {
   std::uint64_t next_heartbeat = now;
   std::vector<zmq::pollitem_t> items{{router_.handle(), 0, ZMQ_POLLIN, 0},
                                      {nullptr, stop_fd_, ZMQ_POLLIN, 0},
-                                     {monitor_.handle(), 0, ZMQ_POLLIN, 0},
+                                     {monitors_[0].handle(), 0, ZMQ_POLLIN, 0},
+                                     {monitors_[1].handle(), 0, ZMQ_POLLIN, 0},
                                      {nullptr, history_.commit_fd(), ZMQ_POLLIN, 0}};
   if (history_.commit_fd() < 0) items.pop_back();
   while (true) {
@@ -120,8 +130,9 @@ void broker::run() {
     if ((items[1].revents & ZMQ_POLLIN) != 0) break;
     now = mono_ms();
     if ((items[0].revents & ZMQ_POLLIN) != 0) drain_inbound(now);
-    if ((items[2].revents & ZMQ_POLLIN) != 0) watch_connections();
-    if (items.size() > 3 && (items[3].revents & ZMQ_POLLIN) != 0) {
+    if ((items[2].revents & ZMQ_POLLIN) != 0) watch_connections(monitors_[0], "in");
+    if ((items[3].revents & ZMQ_POLLIN) != 0) watch_connections(monitors_[1], "out");
+    if (items.size() > 4 && (items[4].revents & ZMQ_POLLIN) != 0) {
       std::uint64_t commits = 0;
       [[maybe_unused]] const auto r = ::read(history_.commit_fd(), &commits, sizeof commits);
     }
@@ -146,8 +157,10 @@ void broker::run() {
   const auto& s = core_.stats();
   std::uint64_t errors = 0;
   for (const auto e : s.errors) errors += e;
-  spdlog::info("stopped: {} requests, {} published, {} errors answered, {} replies dropped",
-               s.requests, s.published, errors, sends_.replies_dropped.load());
+  spdlog::info("stopped: {} requests, {} published, {} errors answered, {} replies dropped, "
+               "{} slow consumers cut, {} connections refused",
+               s.requests, s.published, errors, sends_.replies_dropped.load(),
+               sends_.slow_peers_cut.load(), refused_connections_.load());
 }
 
 void broker::drain_inbound(std::uint64_t now) {
@@ -174,21 +187,67 @@ void broker::drain_inbound(std::uint64_t now) {
   }
 }
 
-void broker::watch_connections() {
+zmq::socket_t broker::watch(zmq::context_t& context, zmq::socket_t& socket, const char* name) {
+  const std::string endpoint = "inproc://bcast-connections-" + std::string(name) + "-" +
+                               std::to_string(reinterpret_cast<std::uintptr_t>(this));
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(),
+                         ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    throw zmq::error_t();
+  }
+  zmq::socket_t monitor(context, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(endpoint);
+  return monitor;
+}
+
+void broker::watch_connections(zmq::socket_t& monitor, const char* side) {
   std::vector<zmq::message_t> frames;
-  while (zmq::recv_multipart(monitor_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+  while (zmq::recv_multipart(monitor, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
     std::uint16_t event = 0;
-    if (frames.size() == 2 && frames[0].size() >= sizeof event) {
+    std::uint32_t fd = 0;
+    if (frames.size() == 2 && frames[0].size() >= sizeof event + sizeof fd) {
       std::memcpy(&event, frames[0].data(), sizeof event);
+      std::memcpy(&fd, frames[0].data<char>() + sizeof event, sizeof fd);
       if (event == ZMQ_EVENT_ACCEPTED) {
-        spdlog::info("connection accepted on {} ({} open)", frames[1].to_string_view(),
-                     ++open_connections_);
-      } else if (event == ZMQ_EVENT_DISCONNECTED && open_connections_ > 0) {
-        spdlog::info("connection closed ({} open)", --open_connections_);
+        on_accepted(static_cast<int>(fd), side);
+      } else if (event == ZMQ_EVENT_DISCONNECTED) {
+        connections_.close(static_cast<int>(fd));
+        open_connections_ = connections_.open();
+        log_connection(fmt::format("connection closed on {} ({} open)", side, open_connections_.load()));
       }
     }
     frames.clear();
   }
+}
+
+void broker::on_accepted(int fd, const char* side) {
+  const std::string address = peer_address(fd);
+  // Bounds count hosts, not ports: the address without its port.
+  const std::string host = address.empty() ? address : address.substr(0, address.rfind(':'));
+  const bool allowed = connections_.accept(fd, host);
+  open_connections_ = connections_.open();
+  if (allowed) {
+    log_connection(fmt::format("connection accepted on {} from {} ({} open)", side,
+                               address.empty() ? "a local socket" : address, open_connections_.load()));
+    return;
+  }
+  ++refused_connections_;
+  std::uint64_t suppressed = 0;
+  if (refusal_log_.allow(mono_ms(), suppressed)) {
+    spdlog::warn("connection from {} refused on {}: {} open from it, {} in all (limits {} per "
+                 "address, {} in all)",
+                 address, side, connections_.from(host), connections_.open(),
+                 opts_.max_connections_per_address, opts_.max_connections);
+  }
+  if (suppressed != 0) spdlog::warn("{} more connections refused, not logged", suppressed);
+  ::shutdown(fd, SHUT_RDWR);  // ZeroMQ closes it and reports it disconnected
+}
+
+void broker::log_connection(const std::string& line) {
+  std::uint64_t suppressed = 0;
+  const bool log = connection_log_.allow(mono_ms(), suppressed);
+  if (suppressed != 0) spdlog::info("{} connection events not logged", suppressed);
+  if (log) spdlog::info("{}", line);
 }
 
 void broker::refuse_inbound() {
@@ -254,7 +313,8 @@ void broker::send_reply(reply& r) {
 
 void broker::cut_slow_peer(const reply& r) {
   ++sends_.slow_peers_cut;
-  const std::string address = r.fd >= 0 ? peer_address(r.fd) : std::string("address unknown");
+  std::string address = r.fd >= 0 ? peer_address(r.fd) : std::string();
+  if (address.empty()) address = "address unknown";
   spdlog::warn("slow consumer cut: connection {} ({}) has {} bytes of replies unread (limit {}, "
                "all peers {} of {})",
                hex(r.routing_id, 8), address, replies_.queued(r.routing_id), opts_.reply_queue_bytes,

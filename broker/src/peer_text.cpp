@@ -22,7 +22,7 @@ std::string hex(std::string_view bytes, std::size_t max_bytes) {
 std::string peer_address(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "address unknown";
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return {};
   char ip[INET6_ADDRSTRLEN] = {};
   if (addr.ss_family == AF_INET) {
     const auto* v4 = reinterpret_cast<const sockaddr_in*>(&addr);
@@ -34,7 +34,7 @@ std::string peer_address(int fd) {
     ::inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof ip);
     return "[" + std::string(ip) + "]:" + std::to_string(ntohs(v6->sin6_port));
   }
-  return "address unknown";
+  return {};
 }
 
 }  // namespace bcast::broker

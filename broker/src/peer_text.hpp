@@ -10,8 +10,8 @@ namespace bcast::broker {
 
 // The first `max_bytes` bytes of `bytes` as hex, "…" when there were more.
 [[nodiscard]] std::string hex(std::string_view bytes, std::size_t max_bytes);
-// "ip:port" of the other end of socket `fd` ("[ip]:port" for IPv6), or
-// "address unknown" when it has none (ipc, already closed).
+// "ip:port" of the other end of socket `fd` ("[ip]:port" for IPv6), or ""
+// when it has none (ipc, already closed).
 [[nodiscard]] std::string peer_address(int fd);
 
 }  // namespace bcast::broker

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "bcast/proto/codec.hpp"
 #include "broker_fixture.hpp"
@@ -62,6 +63,61 @@ TEST(abuse, history_answers_a_peer_never_reads_stay_bounded_and_it_is_cut) {
   EXPECT_EQ(alice.expect<event::ack>().seq, 101U) << "the honest client is still served";
   EXPECT_TRUE(eventually([&] { return broker.queued_reply_bytes() == 0; }))
       << "the cut peer's queue was given back";
+}
+
+// The endpoint `in` (tcp://127.0.0.1:PORT) reached from source address
+// `source`: every 127.x address is this machine, so tests can play hosts.
+std::string from_host(const std::string& source, const std::string& endpoint) {
+  return "tcp://" + source + ":0;" + endpoint.substr(std::string("tcp://").size());
+}
+
+// Finding: "1059 idle SUB connections exhausted a 1024-fd limit and locked
+// out new clients". Now one address holds at most its share of connections
+// (extra ones are closed as they come, however often they come back), and a
+// client from another address joins and chats.
+TEST(abuse, idle_connections_from_one_address_are_bounded_and_others_get_in) {
+  auto opts = test_options();
+  opts.max_connections_per_address = 8;
+  broker_fixture broker(opts);
+  zmq::context_t context;
+  std::vector<zmq::socket_t> idle;
+  for (int i = 0; i < 20; ++i) {
+    idle.emplace_back(context, zmq::socket_type::sub);
+    idle.back().set(zmq::sockopt::linger, 0);
+    idle.back().connect(from_host("127.0.0.3", i % 2 == 0 ? broker.out() : broker.in()));
+  }
+  EXPECT_TRUE(eventually([&] { return broker.refused_connections() >= 12; }))
+      << "refused " << broker.refused_connections();
+  EXPECT_TRUE(eventually([&] { return broker.open_connections() <= 8; }));
+
+  raw_peer bob(context, from_host("127.0.0.2", broker.in()), from_host("127.0.0.2", broker.out()));
+  ASSERT_TRUE(bob.wait_subscribed());
+  bob.join("bob");
+  (void)bob.expect_published<event::join>("sys/");
+  bob.send(request::msg{"I got in", "lobby", 1});
+  EXPECT_EQ(bob.expect<event::ack>().seq, 1U);
+  EXPECT_EQ(bob.expect_published<event::msg>("room/lobby/").text, "I got in");
+}
+
+// At the bound a connection is kept; one past it is closed.
+TEST(abuse, the_connection_bound_holds_at_its_edge) {
+  auto opts = test_options();
+  opts.max_connections_per_address = 4;
+  broker_fixture broker(opts);
+  zmq::context_t context;
+  raw_peer first(context, from_host("127.0.0.4", broker.in()), from_host("127.0.0.4", broker.out()));
+  raw_peer second(context, from_host("127.0.0.4", broker.in()), from_host("127.0.0.4", broker.out()));
+  ASSERT_TRUE(first.wait_subscribed());
+  ASSERT_TRUE(second.wait_subscribed());
+  first.join("first");
+  second.join("second");
+  EXPECT_EQ(broker.refused_connections(), 0U) << "4 connections of 4 are within the bound";
+  zmq::socket_t fifth(context, zmq::socket_type::sub);
+  fifth.set(zmq::sockopt::linger, 0);
+  fifth.connect(from_host("127.0.0.4", broker.out()));
+  EXPECT_TRUE(eventually([&] { return broker.refused_connections() >= 1; }));
+  second.send(request::msg{"still in", "lobby", 1});
+  EXPECT_EQ(second.expect<event::ack>().seq, 1U);
 }
 
 }  // namespace

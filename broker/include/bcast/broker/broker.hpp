@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "bcast/broker/connection_table.hpp"
 #include "bcast/broker/core.hpp"
+#include "bcast/broker/log_limiter.hpp"
 #include "bcast/broker/history_store.hpp"
 #include "bcast/broker/options.hpp"
 #include "bcast/broker/outbox.hpp"
@@ -53,10 +55,18 @@ class broker {
   [[nodiscard]] const send_stats& sends() const { return sends_; }
   // Bytes of replies ZeroMQ still holds for all peers (any thread may ask).
   [[nodiscard]] std::size_t queued_reply_bytes() const { return replies_.total(); }
+  // Connections open on both sockets, and refused for being over a bound.
+  [[nodiscard]] std::size_t open_connections() const { return open_connections_; }
+  [[nodiscard]] std::uint64_t refused_connections() const { return refused_connections_; }
 
  private:
   void drain_inbound(std::uint64_t now);
-  void watch_connections();
+  // A monitor of `socket`'s connection events (accepted, disconnected).
+  zmq::socket_t watch(zmq::context_t& context, zmq::socket_t& socket, const char* name);
+  void watch_connections(zmq::socket_t& monitor, const char* side);
+  // Counts a new connection; closes it when it is over a bound.
+  void on_accepted(int fd, const char* side);
+  void log_connection(const std::string& line);
   void refuse_inbound();
   void hold_or_flush();
   void release_committed();
@@ -76,8 +86,12 @@ class broker {
   std::deque<held_output> held_;
   zmq::socket_t router_;
   zmq::socket_t pub_;
-  zmq::socket_t monitor_;  // connection events of the ROUTER (accepted, closed)
-  std::size_t open_connections_ = 0;
+  zmq::socket_t monitors_[2];  // connection events of the ROUTER and the PUB
+  connection_table connections_;
+  std::atomic<std::size_t> open_connections_{0};
+  std::atomic<std::uint64_t> refused_connections_{0};
+  log_limiter connection_log_;
+  log_limiter refusal_log_;
   int stop_fd_ = -1;
   core core_;
   outbox out_;

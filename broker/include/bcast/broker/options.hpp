@@ -46,6 +46,12 @@ inline constexpr std::size_t default_reply_queue_bytes = std::size_t{16} << 20;
 // The same for all peers together: past it, a peer over its share of it
 // is cut, the others lose single replies.
 inline constexpr std::size_t default_reply_total_bytes = std::size_t{256} << 20;
+// Connections on both sockets together (a client has two): far more than a
+// chat or a dashboard needs, far below the file descriptors the broker
+// raises its limit to. From one address: a host with many people behind
+// it (NAT) still fits; one host cannot take every slot.
+inline constexpr std::size_t default_max_connections = 4096;
+inline constexpr std::size_t default_max_connections_per_address = 256;
 // With `durable`, writes the store may have uncommitted before the broker
 // stops reading requests (the senders then wait in ZeroMQ's queues).
 inline constexpr std::uint64_t max_uncommitted_writes = 65536;
@@ -64,6 +70,8 @@ struct options {
   int pub_hwm = default_pub_hwm;
   std::size_t reply_queue_bytes = default_reply_queue_bytes;
   std::size_t reply_total_bytes = default_reply_total_bytes;
+  std::size_t max_connections = default_max_connections;
+  std::size_t max_connections_per_address = default_max_connections_per_address;
   // Messages per second per session (token bucket); 0 means no limit.
   double rate = 0;
   double burst = 0;
