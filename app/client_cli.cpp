@@ -16,6 +16,7 @@
 #include "bcast/proto/error_code.hpp"
 #include "bcast/proto/validate.hpp"
 #include "exit_codes.hpp"
+#include "secret_file.hpp"
 
 namespace bcast::app {
 namespace {
@@ -45,7 +46,12 @@ void add_client_options(CLI::App& cmd, client_args& args, option_set set) {
   cmd.add_flag("--json", args.json, "Print one JSON object per event");
   if (set == option_set::named) {
     cmd.add_option("--name", args.name, "Your name in the room")->default_str("$USER");
-    cmd.add_option("--token", args.token, "Join token, when the broker requires one");
+    cmd.add_option("--token", args.token,
+                   "Join token, when the broker requires one (visible in ps: prefer "
+                   "--token-file or BCAST_TOKEN)")
+        ->envname("BCAST_TOKEN");
+    cmd.add_option("--token-file", args.token_file,
+                   "File whose first line is the join token (mode 600)");
   }
   cmd.footer(exit_codes_help);
 }
@@ -65,7 +71,11 @@ client::options to_options(const client_args& args, bool all_rooms) {
   }
   opts.rooms = args.rooms;
   opts.all_rooms = all_rooms;
-  if (!args.token.empty()) opts.token = args.token;
+  if (!args.token_file.empty()) {
+    opts.token = read_secret_file(args.token_file, "--token-file");
+  } else if (!args.token.empty()) {
+    opts.token = args.token;
+  }
   return opts;
 }
 

@@ -22,6 +22,7 @@ struct client_args {
   std::string name;
   std::vector<std::string> rooms;
   std::string token;
+  std::string token_file;
   double timeout_s = 10;
   bool json = false;
 };

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "bcast/proto/endpoint.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "secret_file.hpp"
 #include "state_dir.hpp"
 
 namespace bcast::app {
@@ -40,6 +42,9 @@ struct start_args {
   std::size_t reply_queue_mb = broker::default_reply_queue_bytes >> 20;
   std::size_t reply_total_mb = broker::default_reply_total_bytes >> 20;
   std::string join_token;
+  std::string join_token_file;
+  double hellos_per_address = broker::default_hellos_per_address;
+  double new_rooms_per_minute = broker::default_rooms_per_address * 60;
   std::string log_file;
   std::string log_level = "info";
 };
@@ -108,10 +113,31 @@ std::unique_ptr<broker::history_store> open_history(const start_args& args) {
       args.db, args.broker.history, args.broker.history_bytes, max_age_ms, args.broker.durable});
 }
 
+// True for an endpoint only this machine can reach (loopback, ipc, inproc).
+bool local_only(const std::string& endpoint) {
+  if (endpoint.rfind("tcp://", 0) != 0) return true;
+  const std::string host = endpoint.substr(6, endpoint.rfind(':') - 6);
+  return host.rfind("127.", 0) == 0 || host == "[::1]" || host == "localhost";
+}
+
+void warn_if_exposed(const std::string& endpoint, const broker::options& opts) {
+  if (local_only(endpoint) || opts.join_token) return;
+  spdlog::warn("listening beyond loopback ({}) without --join-token: anyone who can reach these "
+               "ports can join under any free name and read every room. Set --join-token-file "
+               "(README \"Security\")", endpoint);
+}
+
 int run_start(start_args& args) {
   args.broker.in_endpoint = endpoint_or_throw(args.in, args.bind, "--in");
   args.broker.out_endpoint = endpoint_or_throw(args.out, args.bind, "--out");
-  if (!args.join_token.empty()) args.broker.join_token = args.join_token;
+  if (!args.join_token_file.empty()) {
+    args.broker.join_token = read_secret_file(args.join_token_file, "--join-token-file");
+  } else if (!args.join_token.empty()) {
+    args.broker.join_token = args.join_token;
+  }
+  args.broker.hellos_per_address = args.hellos_per_address;
+  args.broker.hello_burst_per_address = std::max(10 * args.hellos_per_address, 1.0);
+  args.broker.rooms_per_address = args.new_rooms_per_minute / 60;
   args.broker.history_bytes = args.history_mb << 20;
   args.broker.name_grace_ms = args.name_grace_s * 1000;
   args.broker.reply_queue_bytes = args.reply_queue_mb << 20;
@@ -142,6 +168,7 @@ int run_start(start_args& args) {
   std::printf("broadcast-server listening: in %s (ROUTER), out %s (PUB)\n",
               b.in_endpoint().c_str(), b.out_endpoint().c_str());
   std::fflush(stdout);
+  warn_if_exposed(b.in_endpoint(), args.broker);
   spdlog::info("epoch {}, heartbeat {} ms, liveness {}, history {} per room in {}{}, max text {} B",
                history->epoch(), args.broker.heartbeat_ms, args.broker.liveness,
                args.broker.history, args.db, args.broker.durable ? " (durable)" : "",
@@ -239,7 +266,20 @@ runner add_start_command(CLI::App& app) {
                                         CLI::AsNumberWithUnit::CASE_SENSITIVE))
       ->check(CLI::Range(0, 86400));
   cmd->add_option("--join-token", args->join_token,
-                  "Require this token in every hello (clients pass --token)");
+                  "Require this token in every hello (clients pass --token); visible in ps: "
+                  "prefer --join-token-file or BCAST_JOIN_TOKEN")
+      ->envname("BCAST_JOIN_TOKEN");
+  cmd->add_option("--join-token-file", args->join_token_file,
+                  "File whose first line is the join token (mode 600)");
+  cmd->add_option("--hello-rate", args->hellos_per_address,
+                  "Hellos per second from one IP address (ten at once per second of rate); a "
+                  "wrong join token costs ten")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 1e6));
+  cmd->add_option("--room-rate", args->new_rooms_per_minute,
+                  "New rooms per minute one IP address may create, after a first 256 (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--log-file", args->log_file, "Also append the log to this file");
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str()

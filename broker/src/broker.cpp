@@ -92,6 +92,11 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
   stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   frames_.reserve(4);
+  // The request being handled came from this IP (ZeroMQ's metadata).
+  address_ = [this] {
+    const char* address = zmq_msg_gets(frames_.back().handle(), "Peer-Address");
+    return std::string(address != nullptr ? address : "");
+  };
 }
 
 broker::~broker() {
@@ -172,9 +177,9 @@ void broker::drain_inbound(std::uint64_t now) {
     const std::string_view routing_id = frames_[0].to_string_view();
     const std::size_t answered = out_.replies.size();
     if (frames_.size() == 2) {
-      core_.on_request(routing_id, false, frames_[1].to_string_view(), now, out_);
+      core_.on_request(routing_id, false, frames_[1].to_string_view(), now, out_, address_);
     } else if (frames_.size() == 3 && frames_[1].size() == 0) {
-      core_.on_request(routing_id, true, frames_[2].to_string_view(), now, out_);
+      core_.on_request(routing_id, true, frames_[2].to_string_view(), now, out_, address_);
     } else {
       core_.on_bad_envelope(routing_id, frames_.size() - 1, out_);
     }

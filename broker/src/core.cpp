@@ -31,6 +31,11 @@ constexpr std::uint64_t hb_recent_intervals = 10;
 constexpr std::size_t log_snippet_bytes = 32;
 // Error lines logged per second; past it they are counted, not written.
 constexpr std::uint64_t error_logs_per_second = 20;
+// Addresses whose rates are tracked at once (see address_limits).
+constexpr std::size_t max_tracked_addresses = 65536;
+// Hellos a wrong join token costs its address: guessing runs at a tenth of
+// the hello rate.
+constexpr double wrong_token_cost = 10;
 
 template <typename Request>
 std::optional<std::uint64_t> id_of(const Request& r) {
@@ -48,6 +53,9 @@ core::core(const options& opts, history_store& history, std::uint64_t mono_now)
       history_(history),
       sessions_(opts.rate, opts.burst, opts.history_rate, opts.name_grace_ms),
       rooms_(max_rooms),
+      addresses_({opts.hellos_per_address, opts.hello_burst_per_address, opts.rooms_per_address,
+                  opts.room_burst_per_address},
+                 max_tracked_addresses),
       error_log_(error_logs_per_second),
       anonymous_history_(opts.anonymous_history_rate, opts.anonymous_history_rate) {
   const auto& restored = history.restored();
@@ -56,7 +64,7 @@ core::core(const options& opts, history_store& history, std::uint64_t mono_now)
 }
 
 void core::on_request(std::string_view routing_id, bool delimiter, std::string_view body,
-                      std::uint64_t mono_now, outbox& out) {
+                      std::uint64_t mono_now, outbox& out, const address_source& address) {
   ++stats_.requests;
   const peer from{routing_id, delimiter};
   session* s = sessions_.by_route(routing_id);
@@ -75,7 +83,7 @@ void core::on_request(std::string_view routing_id, bool delimiter, std::string_v
       [&](auto& r) {
         using type = std::decay_t<decltype(r)>;
         if constexpr (std::is_same_v<type, request::hello>) {
-          handle(from, s, r, mono_now, out);
+          handle(from, s, r, mono_now, address ? address() : std::string(), out);
         } else if constexpr (std::is_same_v<type, request::history>) {
           if (s == nullptr || s->limiter.allow(mono_now)) {
             handle_history(from, s, r, mono_now, out);
@@ -114,7 +122,13 @@ void core::refuse(std::string_view routing_id, bool delimiter, std::string_view 
 }
 
 void core::handle(const peer& from, session* current, request::hello& r, std::uint64_t now,
-                  outbox& out) {
+                  const std::string& address, outbox& out) {
+  // First, so that neither opening sessions nor guessing the join token
+  // goes faster from one host however many connections it opens.
+  if (!addresses_.allow_hello(address, now)) {
+    return fail(from, error_code::rate_limited, "too many hellos from this address; try again shortly",
+                std::nullopt, out);
+  }
   if (r.v != proto::protocol_version) {
     return fail(from, error_code::version, "this broker speaks BCAST/1 only (v=1)", std::nullopt,
                 out);
@@ -122,7 +136,9 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
   if (auto why = proto::check_name(r.name)) {
     return fail(from, error_code::invalid_name, *why, std::nullopt, out);
   }
-  if (opts_.join_token && r.token != opts_.join_token) {
+  if (opts_.join_token && !(r.token && secrets_equal(*r.token, *opts_.join_token))) {
+    // A wrong guess costs the address many hellos.
+    addresses_.charge_hello(address, now, wrong_token_cost - 1);
     return fail(from, error_code::unauthorized, "join token missing or wrong", std::nullopt, out);
   }
   for (const auto& room : r.rooms) {
@@ -140,6 +156,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
                   out);
     }
     sessions_.rebind(*current, std::string(from.routing_id), from.delimiter);
+    current->address = address;
     current->rooms = std::move(r.rooms);
     return welcome(from, *current, out);
   }
@@ -151,6 +168,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
       fail({resumed->routing_id, resumed->delimiter}, error_code::session_moved,
            "this session was resumed on another connection", std::nullopt, out);
       sessions_.rebind(*resumed, std::string(from.routing_id), from.delimiter);
+      resumed->address = address;
       resumed->last_seen_ms = now;
       resumed->rooms = std::move(r.rooms);
       spdlog::info("resume {} (new connection {})", r.name, hex(from.routing_id, 8));
@@ -161,6 +179,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
     resumed = sessions_.resume_dormant(*r.session, r.name, std::string(from.routing_id),
                                        from.delimiter, wall_ms(), now);
     if (resumed != nullptr) {
+      resumed->address = address;
       resumed->rooms = std::move(r.rooms);
       spdlog::info("rejoin {} with its earlier session (connection {})", r.name,
                    hex(from.routing_id, 8));
@@ -181,7 +200,9 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
   }
   session& s = sessions_.open(r.name, std::string(from.routing_id), from.delimiter, wall_ms(), now);
   s.rooms = std::move(r.rooms);
-  spdlog::info("join {} (connection {})", s.name, hex(from.routing_id, 8));
+  s.address = address;
+  spdlog::info("join {} (connection {}{}{})", s.name, hex(from.routing_id, 8),
+               address.empty() ? "" : " from ", address);
   announce_join(s, out);
   welcome(from, s, out);
 }
@@ -205,8 +226,15 @@ void core::handle_msg(const peer& from, session& s, const proto::msg_request_vie
   }
   if (auto problem = check_text(r.text)) return fail(from, problem->first, problem->second, r.id, out);
   if (!s.limiter.allow(now)) return fail(from, error_code::rate_limited, "too many messages", r.id, out);
-  const auto seq = rooms_.next_seq(r.room, now);
-  if (!seq) return fail(from, error_code::invalid_room, "the broker's room limit is reached", r.id, out);
+  auto seq = rooms_.next_seq(r.room, now, false);
+  if (!seq) {  // a new room: creations are budgeted per address
+    if (!addresses_.allow_new_room(s.address, now)) {
+      return fail(from, error_code::rate_limited,
+                  "too many new rooms from this address; try again later", r.id, out);
+    }
+    seq = rooms_.next_seq(r.room, now);
+    if (!seq) return fail(from, error_code::invalid_room, "the broker's room limit is reached", r.id, out);
+  }
 
   const std::uint64_t ts = wall_ms();
   proto::encode_msg({history_.epoch(), *seq, ts, r.room, s.name, r.text}, encoded_);

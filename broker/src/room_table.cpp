@@ -13,10 +13,11 @@ void room_table::restore(const std::vector<proto::event::room_seq>& rooms, std::
   sys_seq_ = std::max(sys_seq_, sys_seq);
 }
 
-std::optional<std::uint64_t> room_table::next_seq(std::string_view room, std::uint64_t mono_now) {
+std::optional<std::uint64_t> room_table::next_seq(std::string_view room, std::uint64_t mono_now,
+                                                  bool create) {
   auto found = rooms_.find(room);
   if (found == rooms_.end()) {
-    if (rooms_.size() >= max_rooms_) return std::nullopt;
+    if (!create || rooms_.size() >= max_rooms_) return std::nullopt;
     found = rooms_.emplace(std::string(room), room_state{}).first;
   }
   found->second.last_active_ms = mono_now;

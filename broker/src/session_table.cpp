@@ -68,16 +68,31 @@ void recent_ids::remember(const proto::event::ack& ack) {
   }
 }
 
-bool rate_limiter::allow(std::uint64_t now_ms, double cost) {
-  if (rate_ <= 0) return true;
+void rate_limiter::refill(std::uint64_t now_ms) {
   if (last_ms_ != 0) {
     const double refill = static_cast<double>(now_ms - last_ms_) * rate_ / 1000.0;
     tokens_ = std::min(burst_, tokens_ + refill);
   }
   last_ms_ = now_ms;
+}
+
+void rate_limiter::charge(std::uint64_t now_ms, double cost) {
+  if (rate_ <= 0) return;
+  refill(now_ms);
+  tokens_ = std::max(-burst_, tokens_ - cost);
+}
+
+bool rate_limiter::allow(std::uint64_t now_ms, double cost) {
+  if (rate_ <= 0) return true;
+  refill(now_ms);
   if (tokens_ < std::min(cost, burst_)) return false;
   tokens_ = std::max(0.0, tokens_ - cost);
   return true;
+}
+
+bool rate_limiter::full(std::uint64_t now_ms) const {
+  if (rate_ <= 0 || last_ms_ == 0) return true;
+  return tokens_ + static_cast<double>(now_ms - last_ms_) * rate_ / 1000.0 >= burst_;
 }
 
 session* session_table::by_name(std::string_view name) {
@@ -103,9 +118,9 @@ std::uint64_t session_table::reserved_ms(std::string_view name, std::uint64_t mo
 
 session& session_table::open(std::string name, std::string routing_id, bool delimiter,
                              std::uint64_t wall_now, std::uint64_t mono_now) {
-  return insert({std::move(name), random_hex(token_bytes), std::move(routing_id), delimiter, wall_now, mono_now,
-                 {}, recent_ids(proto::dedup_window), rate_limiter(rate_, burst_),
-                 rate_limiter(history_rate_, history_rate_)});
+  return insert({std::move(name), random_hex(token_bytes), std::move(routing_id), delimiter,
+                 wall_now, mono_now, {}, recent_ids(proto::dedup_window),
+                 rate_limiter(rate_, burst_), rate_limiter(history_rate_, history_rate_), {}});
 }
 
 session* session_table::resume_dormant(std::string_view token, std::string_view name,
@@ -118,7 +133,7 @@ session* session_table::resume_dormant(std::string_view token, std::string_view 
   }
   session s{found->first, std::move(found->second.token), std::move(routing_id), delimiter,
             wall_now, mono_now, {}, std::move(found->second.acked), rate_limiter(rate_, burst_),
-            rate_limiter(history_rate_, history_rate_)};
+            rate_limiter(history_rate_, history_rate_), {}};
   dormant_order_.erase(found->second.age);
   dormant_.erase(found);
   return &insert(std::move(s));

@@ -49,6 +49,7 @@
 #include "bcast/broker/outbox.hpp"
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/error_code.hpp"
+#include "bcast/proto/limits.hpp"
 #include "bcast/proto/topics.hpp"
 #include "bcast/proto/validate.hpp"
 
@@ -318,6 +319,17 @@ class model {
       require(!dm->text.empty() && dm->text.size() <= opts_.max_text, "dm text out of limits");
       return;  // goes to the recipient, framed as the recipient's hello was
     }
+    if (const auto* moved = std::get_if<event::error>(&ev); moved && moved->code == "session-moved") {
+      // A resume tells the connection the session leaves (PROTOCOL 7.1).
+      const auto* req = asked ? std::get_if<proto::any_request>(&*asked) : nullptr;
+      const auto* hello = req != nullptr ? std::get_if<request::hello>(req) : nullptr;
+      require(hello != nullptr && hello->session.has_value(), "session-moved without a resume");
+      const auto s = sessions_.find(hello->name);
+      require(s != sessions_.end() && s->second.route == r.routing_id && r.routing_id != *from,
+              "session-moved sent to other than the resumed session's old connection");
+      require(!moved->id, "session-moved with an id");
+      return;
+    }
     require(r.routing_id == *from, "answer sent to someone other than the requester");
     require(r.delimiter == delimiter, "answer framed unlike the request");
 
@@ -423,7 +435,18 @@ class model {
     const bool after_all = r.after && *r.after >= last;
     const std::uint64_t from = r.after && !after_all ? std::max(*r.after + 1, h.first) : h.first;
     const std::uint64_t available = after_all || from > last ? 0 : last - from + 1;
-    const std::uint64_t count = std::min<std::uint64_t>(available, r.limit);
+    const std::uint64_t asked_for = std::min<std::uint64_t>(available, r.limit);
+    // At most max_history_answer_bytes of bodies, at least one: from `after`
+    // the oldest that fit, for a backlog the newest.
+    std::uint64_t count = 0;
+    std::size_t bytes = 0;
+    for (; count < asked_for; ++count) {
+      const std::uint64_t seq = r.after ? from + count : last - count;
+      const auto body = published_.find({h.room, seq});
+      require(body != published_.end(), "history of a seq never published");
+      bytes += body->second.size();
+      if (count > 0 && bytes > proto::max_history_answer_bytes) break;
+    }
     require(h.msgs.size() == count, "history answer has the wrong number of messages");
     const std::uint64_t start = r.after ? from : last + 1 - count;
     for (std::size_t i = 0; i < h.msgs.size(); ++i) {

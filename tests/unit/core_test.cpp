@@ -295,6 +295,83 @@ TEST_F(core, a_timed_out_name_is_kept_for_its_token_for_the_grace_period) {
             "alice");
 }
 
+// Issue 15 (hello not rate-limited; 5000 sessions in 2 s): hellos are
+// budgeted per address, whatever connection or session they come from.
+TEST_F(core, hellos_are_limited_per_address_at_the_edge) {
+  options o;
+  o.hellos_per_address = 1;
+  o.hello_burst_per_address = 3;
+  start(o);
+  const auto from = [](std::string address) { return [address] { return address; }; };
+  const auto join = [&](std::string route, std::string name, std::string address) {
+    request::hello h;
+    h.name = std::move(name);
+    outbox out;
+    broker().on_request(route, false, encode(any_request{h}), t0, out, from(address));
+    return out;
+  };
+  for (int i = 0; i < 3; ++i) {
+    const std::string n = std::to_string(i);
+    reply<event::welcome>(join("r" + n, "u" + n, "10.0.0.1"), "r" + n);
+  }
+  error(join("r3", "u3", "10.0.0.1"), "r3", error_code::rate_limited);
+  reply<event::welcome>(join("r4", "u4", "10.0.0.2"), "r4");  // another address
+}
+
+// Issue 15 (the join token guessed 258 k times/s): a wrong token costs the
+// address ten hellos, so guessing runs at a tenth of the hello rate.
+TEST_F(core, a_wrong_join_token_costs_ten_hellos) {
+  options o;
+  o.join_token = "s3cret";
+  o.hellos_per_address = 1;
+  o.hello_burst_per_address = 11;
+  start(o);
+  request::hello guess;
+  guess.name = "mallory";
+  guess.token = "guess";
+  error(send("rm", guess), "rm", error_code::unauthorized);
+  request::hello right = guess;
+  right.token = "s3cret";
+  right.name = "alice";
+  reply<event::welcome>(send("ra", right), "ra");  // 11 - 10 - 1: none left
+  right.name = "bob";
+  error(send("rb", right), "rb", error_code::rate_limited);
+  // Guessing with an empty bucket runs into debt: ten seconds to wait out.
+  guess.name = "eve";
+  error(send("re", guess, t0 + 1000), "re", error_code::unauthorized);
+  right.name = "carol";
+  error(send("rc", right, t0 + 9000), "rc", error_code::rate_limited);
+  reply<event::welcome>(send("rc", right, t0 + 12000), "rc");
+}
+
+TEST_F(core, the_join_token_must_match_exactly) {
+  options o;
+  o.join_token = "s3cret";
+  start(o);
+  request::hello h;
+  h.name = "alice";
+  for (const char* wrong : {"", "s3cre", "s3cret!", "S3cret"}) {
+    h.token = wrong;
+    error(send("r1", h), "r1", error_code::unauthorized);
+  }
+  h.token.reset();
+  error(send("r1", h), "r1", error_code::unauthorized);
+}
+
+// Issue 15 (one session created 4096 rooms in 0.54 s and nobody could
+// create one after): new rooms are budgeted per address; posting in rooms
+// that exist is not.
+TEST_F(core, new_rooms_are_limited_per_address) {
+  options o;
+  o.room_burst_per_address = 3;
+  o.rooms_per_address = 0.001;
+  start(o);
+  hello("r1", "alice");
+  for (int i = 0; i < 3; ++i) reply<event::ack>(msg("r1", "x", i + 1, "room" + std::to_string(i)), "r1");
+  EXPECT_EQ(error(msg("r1", "x", 10, "room3"), "r1", error_code::rate_limited).id, 10U);
+  reply<event::ack>(msg("r1", "existing rooms are fine", 11, "room1"), "r1");
+}
+
 TEST_F(core, resume_with_a_wrong_token_is_name_taken) {
   hello("old", "alice");
   request::hello h;

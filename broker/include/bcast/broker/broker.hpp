@@ -99,6 +99,7 @@ class broker {
   send_stats sends_;
   reply_queues replies_;
   std::vector<zmq::message_t> frames_;
+  core::address_source address_;  // of the request in frames_
 };
 
 }  // namespace bcast::broker

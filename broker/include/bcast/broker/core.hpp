@@ -5,10 +5,12 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
+#include "bcast/broker/address_limits.hpp"
 #include "bcast/broker/clock.hpp"
 #include "bcast/broker/history_store.hpp"
 #include "bcast/broker/log_limiter.hpp"
@@ -38,10 +40,14 @@ class core {
   // earlier runs' sessions, whose names are kept for them from `mono_now`).
   core(const options& opts, history_store& history, std::uint64_t mono_now = mono_ms());
 
+  // Where a request came from (the peer's IP address), asked only when a
+  // rule needs it: a `hello`. Empty, or returning "", when unknown.
+  using address_source = std::function<std::string()>;
+
   // Handles one request body from the peer `routing_id` (`delimiter`: the
   // peer framed it REQ-style). `mono_now` is the monotonic time in ms.
   void on_request(std::string_view routing_id, bool delimiter, std::string_view body,
-                  std::uint64_t mono_now, outbox& out);
+                  std::uint64_t mono_now, outbox& out, const address_source& address = {});
 
   // Answers a message whose envelope was neither [id][body] nor [id][][body].
   void on_bad_envelope(std::string_view routing_id, std::size_t frames, outbox& out);
@@ -65,7 +71,8 @@ class core {
     bool delimiter;
   };
 
-  void handle(const peer& from, session* s, proto::request::hello& r, std::uint64_t now, outbox& out);
+  void handle(const peer& from, session* s, proto::request::hello& r, std::uint64_t now,
+              const std::string& address, outbox& out);
   void handle(const peer& from, session& s, proto::request::msg& r, std::uint64_t now, outbox& out);
   void handle_msg(const peer& from, session& s, const proto::msg_request_view& r, std::uint64_t now,
                   outbox& out);
@@ -94,6 +101,7 @@ class core {
   history_store& history_;
   session_table sessions_;
   room_table rooms_;
+  address_limits addresses_;
   core_stats stats_;
   log_limiter error_log_;
   rate_limiter anonymous_history_;  // history budget of all session-less peers

@@ -52,6 +52,16 @@ inline constexpr std::size_t default_reply_total_bytes = std::size_t{256} << 20;
 // it (NAT) still fits; one host cannot take every slot.
 inline constexpr std::size_t default_max_connections = 4096;
 inline constexpr std::size_t default_max_connections_per_address = 256;
+// Hellos per second from one IP address, and at once: a room of people
+// behind one NAT joining together, a test suite's clients; not a stream of
+// sessions opened to flush the dormant table or to guess the join token
+// (a wrong token costs ten).
+inline constexpr double default_hellos_per_address = 50;
+inline constexpr double default_hello_burst_per_address = 500;
+// New rooms one IP address may create: 256 at once, then one a minute, so
+// one host cannot take the 4096-room table from everyone else.
+inline constexpr double default_rooms_per_address = 1.0 / 60;
+inline constexpr double default_room_burst_per_address = 256;
 // With `durable`, writes the store may have uncommitted before the broker
 // stops reading requests (the senders then wait in ZeroMQ's queues).
 inline constexpr std::uint64_t max_uncommitted_writes = 65536;
@@ -70,6 +80,10 @@ struct options {
   int pub_hwm = default_pub_hwm;
   std::size_t reply_queue_bytes = default_reply_queue_bytes;
   std::size_t reply_total_bytes = default_reply_total_bytes;
+  double hellos_per_address = default_hellos_per_address;
+  double hello_burst_per_address = default_hello_burst_per_address;
+  double rooms_per_address = default_rooms_per_address;
+  double room_burst_per_address = default_room_burst_per_address;
   std::size_t max_connections = default_max_connections;
   std::size_t max_connections_per_address = default_max_connections_per_address;
   // Messages per second per session (token bucket); 0 means no limit.

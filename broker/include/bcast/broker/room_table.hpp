@@ -23,9 +23,10 @@ class room_table {
   void restore(const std::vector<proto::event::room_seq>& rooms, std::uint64_t sys_seq);
 
   // Returns the next seq for `room` and records it as published at `mono_now`,
-  // or nullopt when `room` is new and the room limit is reached.
-  [[nodiscard]] std::optional<std::uint64_t> next_seq(std::string_view room,
-                                                      std::uint64_t mono_now);
+  // or nullopt when `room` is new and either `create` is false or the room
+  // limit is reached.
+  [[nodiscard]] std::optional<std::uint64_t> next_seq(std::string_view room, std::uint64_t mono_now,
+                                                      bool create = true);
   // Returns the next `sys` seq.
   std::uint64_t next_sys_seq() { return ++sys_seq_; }
 

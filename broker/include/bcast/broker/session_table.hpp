@@ -51,8 +51,15 @@ class rate_limiter {
   // Returns true (and spends `cost` tokens) when a request may pass at
   // `now_ms`; a cost above the burst passes only with a full bucket.
   [[nodiscard]] bool allow(std::uint64_t now_ms, double cost = 1.0);
+  // Spends `cost` tokens whatever is left, down to a debt of one burst: a
+  // penalty that later requests wait out.
+  void charge(std::uint64_t now_ms, double cost);
+  // True when the bucket would be full at `now_ms` (nothing spent lately).
+  [[nodiscard]] bool full(std::uint64_t now_ms) const;
 
  private:
+  void refill(std::uint64_t now_ms);
+
   double rate_;
   double burst_;
   double tokens_;
@@ -75,6 +82,7 @@ struct session {
   recent_ids acked;
   rate_limiter limiter;
   rate_limiter history_budget;  // messages served by `history` per second
+  std::string address;          // its IP address ("" when unknown): rooms it creates count there
 };
 
 struct string_hash {

@@ -1,0 +1,95 @@
+// The binary's security options, as an operator uses them (issue 15): the
+// join token from a private file on both sides (a file others may read is
+// refused), a wrong token refused, and a warning when the broker listens
+// beyond loopback without a token.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+
+#include "process.hpp"
+
+namespace bcast::test {
+namespace {
+
+const std::string binary = BCAST_BINARY;
+
+// A file holding `text`, with `mode`, removed at the end of the test.
+struct temp_file {
+  temp_file(const std::string& text, mode_t mode) {
+    char name[] = "/tmp/bcast-secret-XXXXXX";
+    const int fd = ::mkstemp(name);
+    path = name;
+    std::ofstream(path) << text;
+    ::fchmod(fd, mode);
+    ::close(fd);
+  }
+  ~temp_file() { std::remove(path.c_str()); }
+  std::string path;
+};
+
+struct endpoints {
+  std::string in;
+  std::string out;
+};
+
+endpoints banner_of(process& broker) {
+  const auto banner = broker.line();
+  std::smatch match;
+  if (!banner || !std::regex_search(*banner, match, std::regex("in (\\S+) \\(ROUTER\\), out (\\S+) \\(PUB\\)"))) {
+    ADD_FAILURE() << "no banner: " << broker.err();
+    return {};
+  }
+  return {match[1], match[2]};
+}
+
+TEST(security_cli, a_join_token_from_private_files_admits_and_a_wrong_one_is_refused) {
+  temp_file broker_secret("  s3cret-token \n", 0600);
+  process broker({binary, "start", "--db", ":memory:", "--in", "0", "--out", "0",
+                  "--join-token-file", broker_secret.path, "--log-level", "warn"});
+  const auto at = banner_of(broker);
+  temp_file client_secret("s3cret-token\n", 0600);
+  process good({binary, "send", "--name", "ci", "--token-file", client_secret.path, "--in", at.in,
+                "--out", at.out, "built"});
+  EXPECT_EQ(good.wait(), 0) << good.err();
+  temp_file wrong("not-it\n", 0600);
+  process bad({binary, "send", "--name", "eve", "--token-file", wrong.path, "--in", at.in, "--out",
+               at.out, "hi"});
+  EXPECT_EQ(bad.wait(), 5) << bad.err();
+  EXPECT_NE(bad.err().find("unauthorized"), std::string::npos);
+  process from_env({binary, "send", "--name", "env", "--in", at.in, "--out", at.out, "via env"},
+                   {"BCAST_TOKEN=s3cret-token"});
+  EXPECT_EQ(from_env.wait(), 0) << from_env.err();
+}
+
+TEST(security_cli, a_token_file_others_can_read_is_refused) {
+  temp_file shared("s3cret\n", 0644);
+  process broker({binary, "start", "--db", ":memory:", "--in", "0", "--out", "0",
+                  "--join-token-file", shared.path});
+  EXPECT_EQ(broker.wait(), 2);
+  EXPECT_NE(broker.err().find("readable by other users"), std::string::npos) << broker.err();
+}
+
+TEST(security_cli, listening_beyond_loopback_without_a_token_warns) {
+  process open_broker({binary, "start", "--db", ":memory:", "--bind", "0.0.0.0", "--in", "0",
+                       "--out", "0"});
+  (void)banner_of(open_broker);
+  std::string log;
+  EXPECT_TRUE(eventually([&] {
+    log += open_broker.err();
+    return log.find("without --join-token") != std::string::npos;
+  })) << log;
+  open_broker.signal(SIGTERM);
+  EXPECT_EQ(open_broker.wait(), 0);
+
+  process local_broker({binary, "start", "--db", ":memory:", "--in", "0", "--out", "0"});
+  (void)banner_of(local_broker);
+  local_broker.signal(SIGTERM);
+  EXPECT_EQ(local_broker.wait(), 0);
+  EXPECT_EQ(local_broker.err().find("without --join-token"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bcast::test
