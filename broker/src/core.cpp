@@ -257,11 +257,15 @@ void core::handle(const peer& from, session& s, request::dm& r, std::uint64_t no
     if (const auto* prior = s.acked.find(*r.id)) return send(from, *prior, out);
   }
   if (auto problem = check_text(r.text)) return fail(from, problem->first, problem->second, r.id, out);
-  const session* target = sessions_.by_name(r.to);
+  session* target = sessions_.by_name(r.to);
   if (target == nullptr) {
     return fail(from, error_code::unknown_user, "no one named '" + r.to + "' is online", r.id, out);
   }
   if (!s.limiter.allow(now)) return fail(from, error_code::rate_limited, "too many messages", r.id, out);
+  if (!target->dm_inbox.allow(now)) {
+    return fail(from, error_code::rate_limited,
+                "'" + r.to + "' is being sent too many direct messages; try again shortly", r.id, out);
+  }
   send({target->routing_id, target->delimiter}, event::dm{s.name, std::move(r.text), wall_ms()},
        out);
   if (r.id) {
@@ -277,7 +281,9 @@ void core::handle(const peer& from, session&, request::ping& r, std::uint64_t, o
 
 void core::handle(const peer& from, session& s, request::who& r, std::uint64_t now,
                   outbox& out) {
-  if (!s.limiter.allow(now)) return fail(from, error_code::rate_limited, "too many requests", r.id, out);
+  if (!s.limiter.allow(now) || !s.who_budget.allow(now)) {
+    return fail(from, error_code::rate_limited, "too many requests", r.id, out);
+  }
   event::who answer;
   answer.id = r.id;
   for (const session* live : sessions_.all()) answer.users.push_back({live->name, live->since_ms});

@@ -578,6 +578,34 @@ TEST_F(core, dm_follows_a_resumed_target) {
   EXPECT_EQ(out.replies[0].routing_id, "r2b");
 }
 
+// Issue 15 (a dm flood of 107 k/s to one user dropped 34 % of its acks):
+// a session may be sent dm_inbox_per_s direct messages a second from all
+// senders together; past it the senders are told, the target's queue is not
+// filled.
+TEST_F(core, direct_messages_to_one_session_are_budgeted_at_the_edge) {
+  hello("r1", "alice");
+  hello("r2", "bob");
+  hello("r3", "carol");
+  const auto burst = static_cast<int>(bcast::broker::dm_inbox_per_s);
+  for (int i = 0; i < burst; ++i) {
+    const auto out = send(i % 2 == 0 ? "r1" : "r3", request::dm{"bob", "hi", std::nullopt});
+    ASSERT_EQ(out.replies.size(), 1U) << i;
+    ASSERT_EQ(out.replies[0].routing_id, "r2") << i;
+  }
+  EXPECT_EQ(error(send("r3", request::dm{"bob", "one more", 9}), "r3", error_code::rate_limited).id, 9U);
+  const auto other = send("r1", request::dm{"carol", "others still get theirs", 10});
+  ASSERT_EQ(other.replies.size(), 2U) << "the dm to carol and the ack to alice";
+  EXPECT_EQ(other.replies[0].routing_id, "r3");
+}
+
+TEST_F(core, who_is_budgeted_per_session) {
+  hello("r1", "alice");
+  const auto burst = static_cast<int>(bcast::broker::who_per_s);
+  for (int i = 0; i < burst; ++i) reply<event::who>(send("r1", request::who{}), "r1");
+  error(send("r1", request::who{}), "r1", error_code::rate_limited);
+  reply<event::who>(send("r1", request::who{}, t0 + 1000), "r1");
+}
+
 // --- ping, who -----------------------------------------------------------
 
 TEST_F(core, ping_is_answered_with_pong) {

@@ -71,6 +71,14 @@ class rate_limiter {
 // Returns `bytes` bytes from the OS CSPRNG (getrandom(2)) as lowercase hex.
 [[nodiscard]] std::string random_hex(std::size_t bytes);
 
+// Direct messages one session may be sent per second, from everyone
+// together (and at once): far above any conversation, yet a flood of them
+// cannot fill its queue and crowd out its own acks.
+inline constexpr double dm_inbox_per_s = 500;
+// `who` answers per session per second (and at once): each lists every
+// session, so a loop of them is costly for the broker.
+inline constexpr double who_per_s = 10;
+
 struct session {
   std::string name;
   std::string token;       // resume token handed out in `welcome`
@@ -83,6 +91,8 @@ struct session {
   rate_limiter limiter;
   rate_limiter history_budget;  // messages served by `history` per second
   std::string address;          // its IP address ("" when unknown): rooms it creates count there
+  rate_limiter dm_inbox{dm_inbox_per_s, dm_inbox_per_s};  // dms it may be sent
+  rate_limiter who_budget{who_per_s, who_per_s};           // `who` it may ask
 };
 
 struct string_hash {
