@@ -44,6 +44,10 @@ void add_client_options(CLI::App& cmd, client_args& args, option_set set) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd.add_flag("--json", args.json, "Print one JSON object per event");
+  cmd.add_option("--server-key", args.server_key_file,
+                 "The broker's public key file (NAME.key): encrypt with CURVE");
+  cmd.add_option("--key", args.key_file,
+                 "Your key file (NAME.key_secret, from keygen), for a broker that admits keys");
   if (set == option_set::named) {
     cmd.add_option("--name", args.name, "Your name in the room")->default_str("$USER");
     cmd.add_option("--token", args.token,
@@ -71,6 +75,13 @@ client::options to_options(const client_args& args, bool all_rooms) {
   }
   opts.rooms = args.rooms;
   opts.all_rooms = all_rooms;
+  if (!args.server_key_file.empty()) {
+    opts.server_key = read_key_file(args.server_key_file, false, "--server-key");
+  }
+  if (!args.key_file.empty()) {
+    if (!opts.server_key) throw CLI::ValidationError("--key", "needs --server-key");
+    opts.key = read_key_file(args.key_file, true, "--key");
+  }
   if (!args.token_file.empty()) {
     opts.token = read_secret_file(args.token_file, "--token-file");
   } else if (!args.token.empty()) {

@@ -23,6 +23,8 @@ struct client_args {
   std::vector<std::string> rooms;
   std::string token;
   std::string token_file;
+  std::string server_key_file;
+  std::string key_file;
   double timeout_s = 10;
   bool json = false;
 };

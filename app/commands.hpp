@@ -14,5 +14,6 @@ runner add_start_command(CLI::App& app);
 runner add_connect_command(CLI::App& app);
 runner add_send_command(CLI::App& app);
 runner add_listen_command(CLI::App& app);
+runner add_keygen_command(CLI::App& app);
 
 }  // namespace bcast::app

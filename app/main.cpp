@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   const runner connect = add_connect_command(app);
   const runner send = add_send_command(app);
   const runner listen = add_listen_command(app);
+  const runner keygen = add_keygen_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("start")) return start();
     if (app.got_subcommand("connect")) return connect();
     if (app.got_subcommand("send")) return send();
+    if (app.got_subcommand("keygen")) return keygen();
     return listen();
   } catch (const CLI::ValidationError& e) {
     std::fprintf(stderr, "broadcast-server: %s\n", e.what());

@@ -8,12 +8,28 @@
 
 namespace bcast::app {
 
-std::string read_secret_file(const std::string& path, const char* flag) {
+namespace {
+
+void require_private(const std::string& path, const char* flag) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw CLI::ValidationError(flag, "cannot read " + path);
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     throw CLI::ValidationError(flag, path + " is readable by other users: chmod 600 " + path);
   }
+}
+
+}  // namespace
+
+proto::curve_cert read_key_file(const std::string& path, bool secret, const char* flag) {
+  if (secret) require_private(path, flag);
+  std::string why;
+  auto cert = proto::read_curve_cert(path, secret, why);
+  if (!cert) throw CLI::ValidationError(flag, why);
+  return *cert;
+}
+
+std::string read_secret_file(const std::string& path, const char* flag) {
+  require_private(path, flag);
   std::ifstream in(path);
   std::string line;
   if (!in || !std::getline(in, line)) throw CLI::ValidationError(flag, "cannot read " + path);

@@ -43,6 +43,7 @@ struct start_args {
   std::size_t reply_total_mb = broker::default_reply_total_bytes >> 20;
   std::string join_token;
   std::string join_token_file;
+  std::string curve_secret_file;
   double hellos_per_address = broker::default_hellos_per_address;
   double new_rooms_per_minute = broker::default_rooms_per_address * 60;
   std::string log_file;
@@ -121,10 +122,10 @@ bool local_only(const std::string& endpoint) {
 }
 
 void warn_if_exposed(const std::string& endpoint, const broker::options& opts) {
-  if (local_only(endpoint) || opts.join_token) return;
-  spdlog::warn("listening beyond loopback ({}) without --join-token: anyone who can reach these "
-               "ports can join under any free name and read every room. Set --join-token-file "
-               "(README \"Security\")", endpoint);
+  if (local_only(endpoint) || opts.join_token || !opts.allow_dir.empty()) return;
+  spdlog::warn("listening beyond loopback ({}) without --join-token or --allow: anyone who can "
+               "reach these ports can join under any free name{}. See README \"Security\"",
+               endpoint, opts.curve ? "" : " and read every room, unencrypted");
 }
 
 int run_start(start_args& args) {
@@ -134,6 +135,11 @@ int run_start(start_args& args) {
     args.broker.join_token = read_secret_file(args.join_token_file, "--join-token-file");
   } else if (!args.join_token.empty()) {
     args.broker.join_token = args.join_token;
+  }
+  if (!args.curve_secret_file.empty()) {
+    args.broker.curve = read_key_file(args.curve_secret_file, true, "--curve-secret");
+  } else if (!args.broker.allow_dir.empty()) {
+    throw CLI::ValidationError("--allow", "needs --curve-secret");
   }
   args.broker.hellos_per_address = args.hellos_per_address;
   args.broker.hello_burst_per_address = std::max(10 * args.hellos_per_address, 1.0);
@@ -271,6 +277,13 @@ runner add_start_command(CLI::App& app) {
       ->envname("BCAST_JOIN_TOKEN");
   cmd->add_option("--join-token-file", args->join_token_file,
                   "File whose first line is the join token (mode 600)");
+  cmd->add_option("--curve-secret", args->curve_secret_file,
+                  "The broker's key file (NAME.key_secret, from keygen): both sockets encrypt "
+                  "with CURVE; clients pass --server-key NAME.key");
+  cmd->add_option("--allow", args->broker.allow_dir,
+                  "With --curve-secret: admit only the client keys in this directory; "
+                  "DIR/NAME.key may join only as NAME (re-read when it changes)")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--hello-rate", args->hellos_per_address,
                   "Hellos per second from one IP address (ten at once per second of rate); a "
                   "wrong join token costs ten")

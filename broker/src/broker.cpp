@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <iterator>
@@ -87,15 +88,22 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
   pub_.set(zmq::sockopt::handshake_ivl, handshake_ms);
   monitors_[0] = watch(context, router_, "in");
   monitors_[1] = watch(context, pub_, "out");
+  if (opts.curve) secure(context, *opts.curve);
   router_.bind(opts.in_endpoint);
   pub_.bind(opts.out_endpoint);
   stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   frames_.reserve(4);
-  // The request being handled came from this IP (ZeroMQ's metadata).
-  address_ = [this] {
-    const char* address = zmq_msg_gets(frames_.back().handle(), "Peer-Address");
-    return std::string(address != nullptr ? address : "");
+  // Who sent the request being handled (ZeroMQ's metadata: the IP, and
+  // the name the ZAP handler gave the connection's key).
+  identity_ = [this] {
+    const auto property = [this](const char* name) {
+      const char* value = zmq_msg_gets(frames_.back().handle(), name);
+      return std::string(value != nullptr ? value : "");
+    };
+    core::peer_identity who{property("Peer-Address"), keys_ ? property("User-Id") : "", false};
+    who.key_revoked = keys_ && !keys_->admits_name(who.key_name);
+    return who;
   };
 }
 
@@ -103,6 +111,40 @@ broker::~broker() {
   zmq_socket_monitor(router_.handle(), nullptr, 0);
   zmq_socket_monitor(pub_.handle(), nullptr, 0);
   if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+void broker::secure(zmq::context_t& context, const proto::curve_cert& server) {
+  if (!opts_.allow_dir.empty()) keys_ = std::make_unique<key_ring>(opts_.allow_dir);
+  // Bound before the sockets are: no connection is admitted unasked.
+  zap_ = std::make_unique<zap_handler>(context, keys_.get());
+  std::array<std::uint8_t, 32> secret{};
+  if (zmq_z85_decode(secret.data(), server.secret_key.c_str()) == nullptr) {
+    throw std::runtime_error("the server's secret key is not Z85");
+  }
+  for (zmq::socket_t* socket : {&router_, &pub_}) {
+    socket->set(zmq::sockopt::curve_server, 1);
+    socket->set(zmq::sockopt::curve_secretkey, zmq::buffer(secret));
+    socket->set(zmq::sockopt::zap_domain, "bcast");
+  }
+}
+
+void broker::revoke_removed_keys(std::uint64_t now) {
+  if (!keys_) return;
+  if (recheck_keys_at_ != 0 && now >= recheck_keys_at_) {
+    // Which connection holds which key is not known here: every connection
+    // is closed, the admitted ones reconnect and resume (ZAP asks again),
+    // the removed ones are refused.
+    recheck_keys_at_ = 0;
+    for (const int fd : connections_.fds()) ::shutdown(fd, SHUT_RDWR);
+  }
+  keys_->refresh();
+  const auto removed = keys_->take_removed();
+  if (removed.empty()) return;
+  core_.revoke(removed, now, out_);
+  spdlog::warn("{} key(s) removed: their sessions ended; every connection is closed in a "
+               "heartbeat to check the keys again", removed.size());
+  // A heartbeat later, so that the `leave`s reach everyone first.
+  recheck_keys_at_ = now + opts_.heartbeat_ms;
 }
 
 std::string broker::in_endpoint() const { return router_.get(zmq::sockopt::last_endpoint); }
@@ -149,6 +191,7 @@ void broker::run() {
       core_.heartbeat(now, out_);
       history_.expire(wall_ms());
       replies_.sweep();
+      revoke_removed_keys(now);
       next_heartbeat = now + opts_.heartbeat_ms;
     }
     hold_or_flush();
@@ -177,9 +220,9 @@ void broker::drain_inbound(std::uint64_t now) {
     const std::string_view routing_id = frames_[0].to_string_view();
     const std::size_t answered = out_.replies.size();
     if (frames_.size() == 2) {
-      core_.on_request(routing_id, false, frames_[1].to_string_view(), now, out_, address_);
+      core_.on_request(routing_id, false, frames_[1].to_string_view(), now, out_, identity_);
     } else if (frames_.size() == 3 && frames_[1].size() == 0) {
-      core_.on_request(routing_id, true, frames_[2].to_string_view(), now, out_, address_);
+      core_.on_request(routing_id, true, frames_[2].to_string_view(), now, out_, identity_);
     } else {
       core_.on_bad_envelope(routing_id, frames_.size() - 1, out_);
     }

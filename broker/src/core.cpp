@@ -64,7 +64,7 @@ core::core(const options& opts, history_store& history, std::uint64_t mono_now)
 }
 
 void core::on_request(std::string_view routing_id, bool delimiter, std::string_view body,
-                      std::uint64_t mono_now, outbox& out, const address_source& address) {
+                      std::uint64_t mono_now, outbox& out, const identity_source& identity) {
   ++stats_.requests;
   const peer from{routing_id, delimiter};
   session* s = sessions_.by_route(routing_id);
@@ -83,7 +83,7 @@ void core::on_request(std::string_view routing_id, bool delimiter, std::string_v
       [&](auto& r) {
         using type = std::decay_t<decltype(r)>;
         if constexpr (std::is_same_v<type, request::hello>) {
-          handle(from, s, r, mono_now, address ? address() : std::string(), out);
+          handle(from, s, r, mono_now, identity ? identity() : peer_identity{}, out);
         } else if constexpr (std::is_same_v<type, request::history>) {
           if (s == nullptr || s->limiter.allow(mono_now)) {
             handle_history(from, s, r, mono_now, out);
@@ -122,7 +122,8 @@ void core::refuse(std::string_view routing_id, bool delimiter, std::string_view 
 }
 
 void core::handle(const peer& from, session* current, request::hello& r, std::uint64_t now,
-                  const std::string& address, outbox& out) {
+                  const peer_identity& identity, outbox& out) {
+  const std::string& address = identity.address;
   // First, so that neither opening sessions nor guessing the join token
   // goes faster from one host however many connections it opens.
   if (!addresses_.allow_hello(address, now)) {
@@ -135,6 +136,15 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
   }
   if (auto why = proto::check_name(r.name)) {
     return fail(from, error_code::invalid_name, *why, std::nullopt, out);
+  }
+  if (identity.key_revoked) {
+    return fail(from, error_code::unauthorized, "this connection's key is no longer admitted",
+                std::nullopt, out);
+  }
+  if (!identity.key_name.empty() && r.name != identity.key_name) {
+    return fail(from, error_code::invalid_name,
+                "this connection's key is bound to the name '" + identity.key_name + "'",
+                std::nullopt, out);
   }
   if (opts_.join_token && !(r.token && secrets_equal(*r.token, *opts_.join_token))) {
     // A wrong guess costs the address many hellos.
@@ -377,6 +387,12 @@ void core::end_session(const std::string& name, std::string_view reason, std::ui
               out);
   // A session that timed out may come back (a network cut): keep its token.
   sessions_.close(name, reason == "timeout", mono_now);
+}
+
+void core::revoke(const std::set<std::string>& names, std::uint64_t mono_now, outbox& out) {
+  for (const auto& name : names) {
+    if (sessions_.by_name(name) != nullptr) end_session(name, "revoked", mono_now, out);
+  }
 }
 
 void core::heartbeat(std::uint64_t mono_now, outbox& out) {

@@ -68,6 +68,14 @@ void common_socket_options(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::linger, linger_ms);
 }
 
+// Makes `socket` a CURVE client of `server` with the key pair `own`.
+void curve_socket_options(zmq::socket_t& socket, const proto::curve_cert& server,
+                          const proto::curve_cert& own) {
+  socket.set(zmq::sockopt::curve_serverkey, server.public_key);
+  socket.set(zmq::sockopt::curve_publickey, own.public_key);
+  socket.set(zmq::sockopt::curve_secretkey, own.secret_key);
+}
+
 }  // namespace
 
 connection::connection(zmq::context_t& context, options opts)
@@ -101,6 +109,16 @@ connection::connection(zmq::context_t& context, options opts)
   // and stay pending here, where retries and acks are tracked.
   dealer_.set(zmq::sockopt::immediate, 1);
   dealer_.set(zmq::sockopt::routing_id, random_routing_id());
+  if (opts_.server_key) {
+    if (!opts_.key) {
+      char public_key[41] = {};
+      char secret_key[41] = {};
+      if (zmq_curve_keypair(public_key, secret_key) != 0) throw zmq::error_t();
+      opts_.key = proto::curve_cert{public_key, secret_key};
+    }
+    curve_socket_options(sub_, *opts_.server_key, *opts_.key);
+    curve_socket_options(dealer_, *opts_.server_key, *opts_.key);
+  }
   // Subscribe first, then say hello: what is published after our welcome is
   // on its way to us, and the rest comes from history.
   sub_.connect(opts_.out_endpoint);

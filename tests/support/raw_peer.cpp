@@ -5,10 +5,18 @@
 
 namespace bcast::test {
 
-raw_peer::raw_peer(zmq::context_t& context, const std::string& in, const std::string& out)
+raw_peer::raw_peer(zmq::context_t& context, const std::string& in, const std::string& out,
+                   const std::optional<curve_keys>& curve)
     : dealer_(context, zmq::socket_type::dealer), sub_(context, zmq::socket_type::sub) {
   dealer_.set(zmq::sockopt::linger, 0);
   sub_.set(zmq::sockopt::linger, 0);
+  if (curve) {
+    for (zmq::socket_t* s : {&dealer_, &sub_}) {
+      s->set(zmq::sockopt::curve_serverkey, curve->server.public_key);
+      s->set(zmq::sockopt::curve_publickey, curve->own.public_key);
+      s->set(zmq::sockopt::curve_secretkey, curve->own.secret_key);
+    }
+  }
   sub_.set(zmq::sockopt::subscribe, "");
   sub_.connect(out);
   dealer_.connect(in);
@@ -62,9 +70,11 @@ std::optional<published> raw_peer::publication(std::chrono::milliseconds limit) 
   return next;
 }
 
-bool raw_peer::wait_subscribed() {
+bool raw_peer::wait_subscribed() { return wait_subscribed_within(patience); }
+
+bool raw_peer::wait_subscribed_within(std::chrono::milliseconds limit) {
   std::vector<zmq::pollitem_t> items{{sub_.handle(), 0, ZMQ_POLLIN, 0}};
-  const auto end = std::chrono::steady_clock::now() + patience;
+  const auto end = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < end) {
     if (zmq::poll(items, std::chrono::milliseconds(50)) == 0) continue;
     std::vector<zmq::message_t> frames;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bcast/proto/codec.hpp"
+#include "bcast/proto/curve_cert.hpp"
 #include "deadline.hpp"
 
 namespace bcast::test {
@@ -23,9 +24,16 @@ struct published {
   proto::any_event event;
 };
 
+// Keys for a peer of a CURVE broker: the broker's public key, our pair.
+struct curve_keys {
+  proto::curve_cert server;
+  proto::curve_cert own;
+};
+
 class raw_peer {
  public:
-  raw_peer(zmq::context_t& context, const std::string& in, const std::string& out);
+  raw_peer(zmq::context_t& context, const std::string& in, const std::string& out,
+           const std::optional<curve_keys>& curve = std::nullopt);
 
   void send(const proto::any_request& request);
   // Sends `frames` as one multipart message, exactly as given.
@@ -37,6 +45,7 @@ class raw_peer {
   std::optional<published> publication(std::chrono::milliseconds limit = patience);
   // Waits until a heartbeat arrives: from then on our subscriptions are live.
   [[nodiscard]] bool wait_subscribed();
+  [[nodiscard]] bool wait_subscribed_within(std::chrono::milliseconds limit);
   // Sends hello as `name` and returns the welcome (fails the test if none).
   proto::event::welcome join(const std::string& name);
   zmq::socket_t& dealer() { return dealer_; }

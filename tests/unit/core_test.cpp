@@ -302,7 +302,9 @@ TEST_F(core, hellos_are_limited_per_address_at_the_edge) {
   o.hellos_per_address = 1;
   o.hello_burst_per_address = 3;
   start(o);
-  const auto from = [](std::string address) { return [address] { return address; }; };
+  const auto from = [](std::string address) {
+    return [address] { return bcast::broker::core::peer_identity{address, ""}; };
+  };
   const auto join = [&](std::string route, std::string name, std::string address) {
     request::hello h;
     h.name = std::move(name);

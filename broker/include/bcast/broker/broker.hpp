@@ -13,11 +13,14 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "bcast/broker/connection_table.hpp"
 #include "bcast/broker/core.hpp"
+#include "bcast/broker/key_ring.hpp"
+#include "bcast/broker/zap_handler.hpp"
 #include "bcast/broker/log_limiter.hpp"
 #include "bcast/broker/history_store.hpp"
 #include "bcast/broker/options.hpp"
@@ -67,6 +70,10 @@ class broker {
   // Counts a new connection; closes it when it is over a bound.
   void on_accepted(int fd, const char* side);
   void log_connection(const std::string& line);
+  // Makes both sockets CURVE servers with `server`'s key, behind the ZAP handler.
+  void secure(zmq::context_t& context, const proto::curve_cert& server);
+  // Ends the sessions of keys removed from the allow directory.
+  void revoke_removed_keys(std::uint64_t now);
   void refuse_inbound();
   void hold_or_flush();
   void release_committed();
@@ -83,6 +90,9 @@ class broker {
 
   options opts_;
   history_store& history_;
+  std::unique_ptr<key_ring> keys_;      // with `allow_dir`
+  std::unique_ptr<zap_handler> zap_;    // with `curve`
+  std::uint64_t recheck_keys_at_ = 0;   // when to close every connection (0: no)
   std::deque<held_output> held_;
   zmq::socket_t router_;
   zmq::socket_t pub_;
@@ -99,7 +109,7 @@ class broker {
   send_stats sends_;
   reply_queues replies_;
   std::vector<zmq::message_t> frames_;
-  core::address_source address_;  // of the request in frames_
+  core::identity_source identity_;  // of the request in frames_
 };
 
 }  // namespace bcast::broker

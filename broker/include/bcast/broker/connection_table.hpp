@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace bcast::broker {
 
@@ -26,6 +27,7 @@ class connection_table {
   void close(int fd);
 
   [[nodiscard]] std::size_t open() const { return by_fd_.size(); }
+  [[nodiscard]] std::vector<int> fds() const;
   [[nodiscard]] std::size_t from(const std::string& address) const;
 
  private:

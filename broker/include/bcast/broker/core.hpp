@@ -6,6 +6,7 @@
 
 #include <array>
 #include <functional>
+#include <set>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -40,14 +41,23 @@ class core {
   // earlier runs' sessions, whose names are kept for them from `mono_now`).
   core(const options& opts, history_store& history, std::uint64_t mono_now = mono_ms());
 
-  // Where a request came from (the peer's IP address), asked only when a
-  // rule needs it: a `hello`. Empty, or returning "", when unknown.
-  using address_source = std::function<std::string()>;
+  // Who sent a request, as ZeroMQ knows it: its IP address ("" if unknown)
+  // and, on a CURVE broker with admitted keys, the name its key is bound to.
+  struct peer_identity {
+    std::string address;
+    std::string key_name;
+    bool key_revoked = false;  // its key was removed since it connected
+  };
+  // Asked only when a rule needs it (a `hello`); empty: nothing is known.
+  using identity_source = std::function<peer_identity()>;
 
   // Handles one request body from the peer `routing_id` (`delimiter`: the
   // peer framed it REQ-style). `mono_now` is the monotonic time in ms.
   void on_request(std::string_view routing_id, bool delimiter, std::string_view body,
-                  std::uint64_t mono_now, outbox& out, const address_source& address = {});
+                  std::uint64_t mono_now, outbox& out, const identity_source& identity = {});
+
+  // Ends the sessions of names whose key was removed (leave: revoked).
+  void revoke(const std::set<std::string>& names, std::uint64_t mono_now, outbox& out);
 
   // Answers a message whose envelope was neither [id][body] nor [id][][body].
   void on_bad_envelope(std::string_view routing_id, std::size_t frames, outbox& out);
@@ -72,7 +82,7 @@ class core {
   };
 
   void handle(const peer& from, session* s, proto::request::hello& r, std::uint64_t now,
-              const std::string& address, outbox& out);
+              const peer_identity& identity, outbox& out);
   void handle(const peer& from, session& s, proto::request::msg& r, std::uint64_t now, outbox& out);
   void handle_msg(const peer& from, session& s, const proto::msg_request_view& r, std::uint64_t now,
                   outbox& out);

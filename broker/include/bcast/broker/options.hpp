@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "bcast/proto/curve_cert.hpp"
 #include "bcast/proto/limits.hpp"
 
 namespace bcast::broker {
@@ -97,6 +98,11 @@ struct options {
   bool durable = false;
   // When set, `hello` must carry this token (`unauthorized` otherwise).
   std::optional<std::string> join_token;
+  // When set, both sockets speak CURVE with this key pair (encrypted, and
+  // clients must know the public key); `allow_dir`, when set too, holds the
+  // client keys admitted, each bound to a name (key_ring).
+  std::optional<proto::curve_cert> curve;
+  std::string allow_dir;
 };
 
 }  // namespace bcast::broker

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "bcast/proto/curve_cert.hpp"
+
 namespace bcast::client {
 
 struct options {
@@ -20,6 +22,12 @@ struct options {
   std::optional<std::string> token;  // join token, when the broker wants one
   // Messages of each room shown on joining it (the newest ones kept).
   std::size_t backlog = 0;
+  // A CURVE broker's public key: both sockets then encrypt and check that
+  // they speak to the holder of its secret key. `key`: this client's key
+  // pair (what a broker with admitted keys knows it by); without it a new
+  // pair is made for each run.
+  std::optional<proto::curve_cert> server_key;
+  std::optional<proto::curve_cert> key;
 };
 
 }  // namespace bcast::client
