@@ -111,11 +111,31 @@ class ProtocolError(Exception):
     """The broker refused the hello: args are (code, reason)."""
 
 
+def _curve_options(server_key, key):
+    """Socket options for a CURVE client of the broker whose public key
+    file is server_key (zcert format, as zmq.auth reads it)."""
+    if server_key is None:
+        return []
+    import zmq.auth  # only CURVE users need it
+    server_public, _ = zmq.auth.load_certificate(server_key)
+    if key is None:
+        public, secret = zmq.curve_keypair()
+    else:
+        public, secret = zmq.auth.load_certificate(key)
+        if secret is None:
+            raise ValueError(f"{key} holds no secret key: give the NAME.key_secret file")
+    return [(zmq.CURVE_SERVERKEY, server_public), (zmq.CURVE_PUBLICKEY, public),
+            (zmq.CURVE_SECRETKEY, secret)]
+
+
 class Client:
     """One named session: ``send()`` to speak, iterate ``events()`` to hear."""
 
     def __init__(self, name, in_endpoint, out_endpoint, rooms=("lobby",), token=None,
-                 timeout=10.0, report_acks=False):
+                 timeout=10.0, report_acks=False, server_key=None, key=None):
+        """server_key: a CURVE broker's public key file (NAME.key, from
+        ``broadcast-server keygen``); key: this client's NAME.key_secret, for a
+        broker that admits keys (without it a new pair is made)."""
         self.name, self.rooms, self.token = name, list(rooms) or ["lobby"], token
         self.report_acks, self.acked = report_acks, {}  # acked: request id -> seq
         self.hb_ivl, self.liveness, self.max_text = 1.0, 3, 4096
@@ -132,7 +152,10 @@ class Client:
         self._ctx = zmq.Context()
         self._sub, self._dealer = self._ctx.socket(zmq.SUB), self._ctx.socket(zmq.DEALER)
         self._poller = zmq.Poller()
+        curve = _curve_options(server_key, key)
         for s in (self._sub, self._dealer):
+            for option, value in curve:
+                s.setsockopt(option, value)
             s.setsockopt(zmq.LINGER, 1000)
             s.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)
             self._poller.register(s, zmq.POLLIN)
@@ -444,7 +467,8 @@ def chat(args):
     """Sends each stdin line and prints each event; at end of input waits until
     its messages are acked and seen, says bye; returns the exit code."""
     client = Client(args.name, args.in_ep, args.out_ep, rooms=args.room or ["lobby"],
-                    token=args.token, timeout=args.timeout, report_acks=args.json)
+                    token=args.token, timeout=args.timeout, report_acks=args.json,
+                    server_key=args.server_key, key=args.key)
     if args.json:
         print('{"type":"status","status":"joined","detail":' + json_string(args.name) + "}", flush=True)
     code, partial, ended, number = 0, b"", None, 0
@@ -492,6 +516,8 @@ def main(argv=None):
     p.add_argument("--out", dest="out_ep", default="tcp://127.0.0.1:5556")
     p.add_argument("--room", action="append", help="room to follow (the first gets what you send)")
     p.add_argument("--token", help="join token, when the broker requires one")
+    p.add_argument("--server-key", help="the broker's public key file (NAME.key): encrypt with CURVE")
+    p.add_argument("--key", help="your key file (NAME.key_secret), for a broker that admits keys")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the broker")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
     args = parser.parse_args(argv)
