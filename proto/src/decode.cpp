@@ -3,9 +3,12 @@
 // problem turns into one decode_error carrying the request id if it had one.
 #include <functional>
 #include <map>
+#include <string>
 
 #include "bcast/proto/codec.hpp"
+#include "bcast/proto/limits.hpp"
 #include "body_reader.hpp"
+#include "msgpack_cursor.hpp"
 
 namespace bcast::proto {
 namespace {
@@ -218,6 +221,13 @@ std::variant<Message, decode_error> decode_with(
 }  // namespace
 
 std::variant<any_request, decode_error> decode_request(std::string_view bytes) {
+  detail::cursor count(bytes);
+  count.limit_objects(max_request_objects);
+  if (!count.skip(max_decode_depth + 1) && count.objects_exhausted()) {
+    return decode_error{"more than " + std::to_string(max_request_objects) +
+                            " MessagePack objects in one request",
+                        std::nullopt};
+  }
   return decode_with(bytes, request_decoders());
 }
 

@@ -21,6 +21,8 @@ bool cursor::skip_entries(std::uint64_t objects, std::size_t depth) {
 }
 
 bool cursor::skip(std::size_t depth) {
+  if (objects_left_ == 0) return false;
+  --objects_left_;
   const auto head = byte();
   if (!head) return false;
   const std::uint8_t h = *head;

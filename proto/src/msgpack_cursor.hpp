@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -62,6 +63,10 @@ class cursor {
 
   // Steps over one whole object of any type, nested at most `depth` levels.
   bool skip(std::size_t depth);
+  // Lets skip() step over at most `objects` objects in all (then it fails,
+  // and objects_exhausted() says why), so counting costs no more than that.
+  void limit_objects(std::size_t objects) { objects_left_ = objects; }
+  [[nodiscard]] bool objects_exhausted() const { return objects_left_ == 0; }
 
   // A MessagePack positive fixint or uint 8, 16, 32 or 64.
   std::optional<std::uint64_t> uint() {
@@ -85,6 +90,7 @@ class cursor {
 
   std::string_view bytes_;
   std::size_t pos_ = 0;
+  std::size_t objects_left_ = std::numeric_limits<std::size_t>::max();
 };
 
 }  // namespace bcast::proto::detail

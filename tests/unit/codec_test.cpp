@@ -623,6 +623,23 @@ TEST(codec, rejects_nesting_deeper_than_max_decode_depth) {
   EXPECT_REASON(rejected(std::string(100000, '\x91')), "depth");  // [[[[…
 }
 
+// Issue 15 (an anonymous frame of 16.7 million objects took 1 GB): a request
+// holds at most max_request_objects objects, counted before decoding.
+// A ping whose extra key holds an array of `n` fixints is 5 + n objects.
+std::string ping_with_objects(std::size_t objects) {
+  raw r;
+  r.map(2).str("t").str("ping").str("x").array(static_cast<std::uint32_t>(objects - 5));
+  for (std::size_t i = 0; i < objects - 5; ++i) r.u64(1);
+  return r.take();
+}
+
+TEST(codec, a_request_of_max_request_objects_decodes_and_one_more_is_refused) {
+  auto at_limit = decode_request(ping_with_objects(max_request_objects));
+  EXPECT_TRUE(std::holds_alternative<any_request>(at_limit)) << std::get<decode_error>(at_limit).reason;
+  EXPECT_REASON(rejected(ping_with_objects(max_request_objects + 1)), "MessagePack objects");
+  EXPECT_REASON(rejected(ping_with_objects(60000)), "MessagePack objects");
+}
+
 // A header that claims 2^32-1 entries or bytes must be refused from the limit
 // check, before the decoder reserves room for them: the reason then names the
 // size overflow, not a failed allocation or the missing bytes after it.

@@ -42,6 +42,11 @@ inline constexpr std::size_t max_hello_rooms = 64;
 // it can exhaust the decoder's stack.
 inline constexpr std::size_t max_decode_depth = 8;
 
+// MessagePack objects in one request, counted before it is decoded: a hello
+// with 64 rooms has about 80; a large --max-frame must not let a frame of
+// millions of tiny objects make the decoder allocate for each.
+inline constexpr std::size_t max_request_objects = 1024;
+
 // A `batch` publication carries at most this many messages and, past its
 // first, at most this many bytes of them. The broker's PUB high-water mark
 // counts publications, so a stalled subscriber's queue holds at most
