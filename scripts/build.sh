@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build pkg-config libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
-          libcli11-dev libspdlog-dev libsqlite3-dev libgtest-dev libedit-dev nlohmann-json3-dev python3 python3-zmq python3-msgpack
+          libcli11-dev libspdlog-dev libsqlite3-dev libgtest-dev libedit-dev libicu-dev nlohmann-json3-dev python3 python3-zmq python3-msgpack
           tmux ruby ruby-ffi-rzmq ruby-msgpack clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do

@@ -58,6 +58,7 @@ core::core(const options& opts, history_store& history, std::uint64_t mono_now)
                  max_tracked_addresses),
       error_log_(error_logs_per_second),
       anonymous_history_(opts.anonymous_history_rate, opts.anonymous_history_rate) {
+  sessions_.set_skeleton([this](std::string_view name) { return names_.skeleton(name); });
   const auto& restored = history.restored();
   rooms_.restore(restored.rooms, restored.sys_seq);
   for (const auto& a : restored.acks) sessions_.restore_ack(a.token, a.name, a.ack, mono_now);
@@ -137,6 +138,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
   if (auto why = proto::check_name(r.name)) {
     return fail(from, error_code::invalid_name, *why, std::nullopt, out);
   }
+  if (auto why = names_.check(r.name)) return fail(from, error_code::invalid_name, *why, std::nullopt, out);
   if (identity.key_revoked) {
     return fail(from, error_code::unauthorized, "this connection's key is no longer admitted",
                 std::nullopt, out);
@@ -206,6 +208,11 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
                 "the name '" + r.name + "' is kept for its earlier session for another " +
                     std::to_string((reserved + 999) / 1000) +
                     " s (a client that lost its connection may resume it)",
+                std::nullopt, out);
+  }
+  if (const auto other = sessions_.look_alike(r.name, now)) {
+    return fail(from, error_code::name_taken,
+                "the name '" + r.name + "' looks too much like '" + *other + "', which is in use",
                 std::nullopt, out);
   }
   session& s = sessions_.open(r.name, std::string(from.routing_id), from.delimiter, wall_ms(), now);

@@ -110,6 +110,18 @@ session* session_table::by_name_and_token(std::string_view name, std::string_vie
   return s != nullptr && secrets_equal(s->token, token) ? s : nullptr;
 }
 
+std::optional<std::string> session_table::look_alike(std::string_view name,
+                                                    std::uint64_t mono_now) const {
+  const std::string key = skeleton(name);
+  const auto live = live_skeletons_.find(key);
+  if (live != live_skeletons_.end() && live->second != name) return live->second;
+  const auto kept = dormant_skeletons_.find(key);
+  if (kept != dormant_skeletons_.end() && kept->second != name && reserved_ms(kept->second, mono_now) > 0) {
+    return kept->second;
+  }
+  return std::nullopt;
+}
+
 std::uint64_t session_table::reserved_ms(std::string_view name, std::uint64_t mono_now) const {
   const auto found = dormant_.find(name);
   if (found == dormant_.end() || found->second.reserved_until <= mono_now) return 0;
@@ -136,35 +148,40 @@ session* session_table::resume_dormant(std::string_view token, std::string_view 
             wall_now, mono_now, {}, std::move(found->second.acked), rate_limiter(rate_, burst_),
             rate_limiter(history_rate_, history_rate_), {},
             rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(who_per_s, who_per_s)};
-  dormant_order_.erase(found->second.age);
-  dormant_.erase(found);
+  forget_dormant(s.name);
   return &insert(std::move(s));
 }
 
 session& session_table::insert(session s) {
+  live_skeletons_[skeleton(s.name)] = s.name;
   std::string name = s.name;
   session& stored = by_name_.emplace(std::move(name), std::move(s)).first->second;
   by_route_[stored.routing_id] = &stored;
   return stored;
 }
 
+void session_table::forget_dormant(const std::string& name) {
+  const auto found = dormant_.find(name);
+  if (found == dormant_.end()) return;
+  const auto skeleton_entry = dormant_skeletons_.find(skeleton(name));
+  if (skeleton_entry != dormant_skeletons_.end() && skeleton_entry->second == name) {
+    dormant_skeletons_.erase(skeleton_entry);
+  }
+  dormant_order_.erase(found->second.age);
+  dormant_.erase(found);
+}
+
 session_table::dormant& session_table::keep(std::string name, std::string token,
                                             recent_ids acked, std::uint64_t mono_now) {
+  forget_dormant(name);
+  if (dormant_.size() >= max_dormant) forget_dormant(std::string(dormant_order_.begin()->second));
   const std::uint64_t age = next_dormant_age_++;
-  const auto replaced = dormant_.find(name);
-  if (replaced != dormant_.end()) {
-    dormant_order_.erase(replaced->second.age);
-    dormant_.erase(replaced);
-  }
-  auto& kept = dormant_.try_emplace(name, dormant{std::move(token), std::move(acked),
-                                                  mono_now + name_grace_ms_, age})
-                   .first->second;
-  dormant_order_.emplace(age, std::move(name));
-  if (dormant_.size() > max_dormant) {
-    dormant_.erase(dormant_order_.begin()->second);
-    dormant_order_.erase(dormant_order_.begin());
-  }
-  return kept;
+  dormant_order_.emplace(age, name);
+  dormant_skeletons_[skeleton(name)] = name;
+  return dormant_
+      .try_emplace(std::move(name),
+                   dormant{std::move(token), std::move(acked), mono_now + name_grace_ms_, age})
+      .first->second;
 }
 
 void session_table::restore_ack(const std::string& token, const std::string& name,
@@ -187,6 +204,10 @@ void session_table::close(std::string_view name, bool keep_dormant, std::uint64_
   if (found == by_name_.end()) return;
   session& s = found->second;
   by_route_.erase(s.routing_id);
+  const auto skeleton_entry = live_skeletons_.find(skeleton(s.name));
+  if (skeleton_entry != live_skeletons_.end() && skeleton_entry->second == s.name) {
+    live_skeletons_.erase(skeleton_entry);
+  }
   if (keep_dormant) keep(std::move(s.name), std::move(s.token), std::move(s.acked), mono_now);
   by_name_.erase(found);
 }

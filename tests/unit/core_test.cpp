@@ -374,6 +374,53 @@ TEST_F(core, new_rooms_are_limited_per_address) {
   reply<event::ack>(msg("r1", "existing rooms are fine", 11, "room1"), "r1");
 }
 
+// Issue 15 (confusable names were separate users): a name must be NFC, one
+// script, without invisible characters; a look-alike of a name in use (or
+// kept for a dormant session) is taken.
+TEST_F(core, names_that_look_alike_are_one_name) {
+  hello("r1", "alice");
+  const auto taken = [&](std::string route, std::string name) {
+    request::hello h;
+    h.name = std::move(name);
+    return error(send(route, h), route, error_code::name_taken).reason;
+  };
+  EXPECT_NE(taken("r2", "a1ice").find("looks too much like 'alice'"), std::string::npos);
+  hello("r3", "rn");
+  taken("r4", "m");
+  hello("r5", "Alice");  // case is visible: another name
+}
+
+TEST_F(core, invisible_mixed_script_and_unnormalised_names_are_invalid) {
+  for (const char* name : {"\xd0\xb0lice",            // Cyrillic a + Latin
+                           "alice\xef\xb8\x8f",       // + VARIATION SELECTOR-16
+                           "carol\xe3\x85\xa4(you)",  // + HANGUL FILLER
+                           "al\xe2\x80\x8dice",       // + ZERO WIDTH JOINER
+                           "\xe2\x80\xae" "ecila",   // RIGHT-TO-LEFT OVERRIDE
+                           "Ame\xcc\x81lie"}) {        // NFD: e + COMBINING ACUTE
+    request::hello h;
+    h.name = name;
+    error(send("r1", h), "r1", error_code::invalid_name);
+  }
+  for (const char* name : {"Am\xc3\xa9lie", "\xe7\x8e\x8b\xe5\xb0\x8f\xe6\x98\x8e",
+                           "\xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd", "bob_42"}) {
+    EXPECT_EQ(hello(std::string("r-") + name, name).name, name);  // NFC, Han, Cyrillic, ASCII
+  }
+}
+
+TEST_F(core, a_look_alike_of_a_name_kept_for_its_session_is_taken_until_the_grace_ends) {
+  options o;
+  o.name_grace_ms = 20000;
+  start(o);
+  hello("r1", "paypal", t0);
+  outbox expired;
+  const std::uint64_t cut = t0 + default_liveness * default_heartbeat_ms;
+  broker().expire(cut, expired);
+  request::hello h;
+  h.name = "paypa1";
+  error(send("r2", h, cut + 1000), "r2", error_code::name_taken);
+  EXPECT_EQ(reply<event::welcome>(send("r2", h, cut + 21000), "r2").name, "paypa1");
+}
+
 TEST_F(core, resume_with_a_wrong_token_is_name_taken) {
   hello("old", "alice");
   request::hello h;

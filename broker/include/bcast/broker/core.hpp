@@ -15,6 +15,7 @@
 #include "bcast/broker/clock.hpp"
 #include "bcast/broker/history_store.hpp"
 #include "bcast/broker/log_limiter.hpp"
+#include "bcast/broker/name_policy.hpp"
 #include "bcast/broker/options.hpp"
 #include "bcast/broker/outbox.hpp"
 #include "bcast/broker/room_table.hpp"
@@ -112,6 +113,7 @@ class core {
   session_table sessions_;
   room_table rooms_;
   address_limits addresses_;
+  name_policy names_;
   core_stats stats_;
   log_limiter error_log_;
   rate_limiter anonymous_history_;  // history budget of all session-less peers

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -113,6 +115,15 @@ class session_table {
   [[nodiscard]] session* by_name(std::string_view name);
   // The live session of `name` if its token is `token` (constant time).
   [[nodiscard]] session* by_name_and_token(std::string_view name, std::string_view token);
+  // How names are compared for look-alikes (name_policy::skeleton); until
+  // set, only equal names are alike.
+  void set_skeleton(std::function<std::string(std::string_view)> skeleton_of) {
+    skeleton_of_ = std::move(skeleton_of);
+  }
+  // A live name, or one kept for a dormant session at `mono_now`, that
+  // looks like `name` without being it.
+  [[nodiscard]] std::optional<std::string> look_alike(std::string_view name,
+                                                      std::uint64_t mono_now) const;
   // Milliseconds the name stays reserved for a dormant session's token at
   // `mono_now`; 0 when it is free.
   [[nodiscard]] std::uint64_t reserved_ms(std::string_view name, std::uint64_t mono_now) const;
@@ -153,6 +164,11 @@ class session_table {
     std::uint64_t age = 0;             // its key in dormant_order_
   };
   session& insert(session s);
+  // Drops the dormant session of `name` from every index, if there is one.
+  void forget_dormant(const std::string& name);
+  [[nodiscard]] std::string skeleton(std::string_view name) const {
+    return skeleton_of_ ? skeleton_of_(name) : std::string(name);
+  }
   dormant& keep(std::string name, std::string token, recent_ids acked, std::uint64_t mono_now);
 
   double rate_;
@@ -165,6 +181,10 @@ class session_table {
   // Dormant sessions by name: the latest session of each name.
   std::unordered_map<std::string, dormant, string_hash, std::equal_to<>> dormant_;
   std::map<std::uint64_t, std::string> dormant_order_;  // names, oldest first
+  std::function<std::string(std::string_view)> skeleton_of_;
+  // Skeleton -> name, of the live and of the dormant sessions.
+  std::unordered_map<std::string, std::string> live_skeletons_;
+  std::unordered_map<std::string, std::string> dormant_skeletons_;
   std::uint64_t next_dormant_age_ = 0;
 };
 
