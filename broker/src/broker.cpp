@@ -32,8 +32,22 @@ constexpr std::size_t drain_batch = 4096;
 // socket buffers (README "Performance"): 64 leads in open loop at 10
 // subscribers (3.3x the proxy against 2.4x), within the spread elsewhere.
 constexpr std::size_t flush_every = proto::max_batch_msgs;
-// ZMTP heartbeats on the ROUTER find half-open TCP connections.
-constexpr int zmtp_heartbeat_ms = 5000;
+// Half-open TCP connections (a peer that vanished without a FIN) are found
+// by TCP keepalive: first probe after this many seconds idle, then every
+// interval, given up after `count` unanswered. Not ZMTP heartbeats: with
+// them libzmq 4.3.4 aborts the whole process (stream_engine_base.cpp:331,
+// `!_io_error`, libzmq#4364) when a peer resets its connection while its
+// input queue is full, which any client can do.
+constexpr int keepalive_idle_s = 10;
+constexpr int keepalive_interval_s = 5;
+constexpr int keepalive_count = 3;
+
+void keepalive(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::tcp_keepalive, 1);
+  socket.set(zmq::sockopt::tcp_keepalive_idle, keepalive_idle_s);
+  socket.set(zmq::sockopt::tcp_keepalive_intvl, keepalive_interval_s);
+  socket.set(zmq::sockopt::tcp_keepalive_cnt, keepalive_count);
+}
 
 // Time a new connection has to complete the ZeroMQ handshake.
 constexpr int handshake_ms = 5000;
@@ -72,16 +86,13 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
   router_.set(zmq::sockopt::router_handover, 1);
   // A larger frame disconnects its sender only; the codec never sees it.
   router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(opts.max_frame));
-  router_.set(zmq::sockopt::heartbeat_ivl, zmtp_heartbeat_ms);
-  router_.set(zmq::sockopt::heartbeat_timeout, 3 * zmtp_heartbeat_ms);
+  keepalive(router_);
   router_.set(zmq::sockopt::linger, linger_ms());
   // Past this many queued messages a subscriber misses messages (and fills
   // the gap from history); memory per subscriber stays bounded.
   pub_.set(zmq::sockopt::sndhwm, opts.pub_hwm);
   pub_.set(zmq::sockopt::linger, linger_ms());
-  // Dead subscribers (half-open TCP) are found as on the ROUTER.
-  pub_.set(zmq::sockopt::heartbeat_ivl, zmtp_heartbeat_ms);
-  pub_.set(zmq::sockopt::heartbeat_timeout, 3 * zmtp_heartbeat_ms);
+  keepalive(pub_);
   // A connection that never completes the ZeroMQ handshake holds an fd for
   // at most this long (ZeroMQ's default is 30 s).
   router_.set(zmq::sockopt::handshake_ivl, handshake_ms);
