@@ -33,6 +33,11 @@ constexpr std::size_t log_snippet_bytes = 32;
 constexpr std::uint64_t error_logs_per_second = 20;
 // Addresses whose rates are tracked at once (see address_limits).
 constexpr std::size_t max_tracked_addresses = 65536;
+// Names all `who` answers together may list per second (and at once): 200
+// answers a second with 1000 sessions online.
+constexpr double who_entries_per_s = 200000;
+// Join and leave lines logged per second; past it they are counted.
+constexpr std::uint64_t presence_logs_per_second = 20;
 // Hellos a wrong join token costs its address: guessing runs at a tenth of
 // the hello rate.
 constexpr double wrong_token_cost = 10;
@@ -57,7 +62,9 @@ core::core(const options& opts, history_store& history, std::uint64_t mono_now)
                   opts.room_burst_per_address},
                  max_tracked_addresses),
       error_log_(error_logs_per_second),
-      anonymous_history_(opts.anonymous_history_rate, opts.anonymous_history_rate) {
+      anonymous_history_(opts.anonymous_history_rate, opts.anonymous_history_rate),
+      who_entries_(who_entries_per_s, who_entries_per_s),
+      presence_log_(presence_logs_per_second) {
   sessions_.set_skeleton([this](std::string_view name) { return names_.skeleton(name); });
   const auto& restored = history.restored();
   rooms_.restore(restored.rooms, restored.sys_seq);
@@ -183,7 +190,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
       resumed->address = address;
       resumed->last_seen_ms = now;
       resumed->rooms = std::move(r.rooms);
-      spdlog::info("resume {} (new connection {})", r.name, hex(from.routing_id, 8));
+      if (may_log_presence()) spdlog::info("resume {} (new connection {})", r.name, hex(from.routing_id, 8));
       return welcome(from, *resumed, out);
     }
     // A session that timed out, or one from before a restart: same token,
@@ -193,7 +200,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
     if (resumed != nullptr) {
       resumed->address = address;
       resumed->rooms = std::move(r.rooms);
-      spdlog::info("rejoin {} with its earlier session (connection {})", r.name,
+      if (may_log_presence()) spdlog::info("rejoin {} with its earlier session (connection {})", r.name,
                    hex(from.routing_id, 8));
       announce_join(*resumed, out);
       return welcome(from, *resumed, out);
@@ -218,10 +225,17 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
   session& s = sessions_.open(r.name, std::string(from.routing_id), from.delimiter, wall_ms(), now);
   s.rooms = std::move(r.rooms);
   s.address = address;
-  spdlog::info("join {} (connection {}{}{})", s.name, hex(from.routing_id, 8),
+  if (may_log_presence()) spdlog::info("join {} (connection {}{}{})", s.name, hex(from.routing_id, 8),
                address.empty() ? "" : " from ", address);
   announce_join(s, out);
   welcome(from, s, out);
+}
+
+bool core::may_log_presence() {
+  std::uint64_t suppressed = 0;
+  const bool log = presence_log_.allow(mono_ms(), suppressed);
+  if (suppressed != 0) spdlog::info("{} more joins and leaves, not logged", suppressed);
+  return log;
 }
 
 void core::announce_join(const session& s, outbox& out) {
@@ -279,6 +293,9 @@ void core::handle(const peer& from, session& s, request::dm& r, std::uint64_t no
     return fail(from, error_code::unknown_user, "no one named '" + r.to + "' is online", r.id, out);
   }
   if (!s.limiter.allow(now)) return fail(from, error_code::rate_limited, "too many messages", r.id, out);
+  if (!s.dm_outbox.allow(now)) {
+    return fail(from, error_code::rate_limited, "too many direct messages; try again shortly", r.id, out);
+  }
   if (!target->dm_inbox.allow(now)) {
     return fail(from, error_code::rate_limited,
                 "'" + r.to + "' is being sent too many direct messages; try again shortly", r.id, out);
@@ -298,7 +315,10 @@ void core::handle(const peer& from, session&, request::ping& r, std::uint64_t, o
 
 void core::handle(const peer& from, session& s, request::who& r, std::uint64_t now,
                   outbox& out) {
-  if (!s.limiter.allow(now) || !s.who_budget.allow(now)) {
+  // Each answer lists every session: all sessions together may have the
+  // broker list who_entries_per_s names a second.
+  if (!s.limiter.allow(now) || !s.who_budget.allow(now) ||
+      !who_entries_.allow(now, static_cast<double>(sessions_.size()))) {
     return fail(from, error_code::rate_limited, "too many requests", r.id, out);
   }
   event::who answer;
@@ -388,7 +408,7 @@ void core::expire(std::uint64_t mono_now, outbox& out) {
 
 void core::end_session(const std::string& name, std::string_view reason, std::uint64_t mono_now,
                        outbox& out) {
-  spdlog::info("leave {} ({})", name, reason);
+  if (may_log_presence()) spdlog::info("leave {} ({})", name, reason);
   publish_sys(event::leave{history_.epoch(), rooms_.next_sys_seq(), wall_ms(), name,
                            std::string(reason)},
               out);

@@ -133,7 +133,8 @@ session& session_table::open(std::string name, std::string routing_id, bool deli
   return insert({std::move(name), random_hex(token_bytes), std::move(routing_id), delimiter,
                  wall_now, mono_now, {}, recent_ids(proto::dedup_window),
                  rate_limiter(rate_, burst_), rate_limiter(history_rate_, history_rate_), {},
-                 rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(who_per_s, who_per_s)});
+                 rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(who_per_s, who_per_s),
+                 rate_limiter(dm_sent_per_s, dm_sent_per_s)});
 }
 
 session* session_table::resume_dormant(std::string_view token, std::string_view name,
@@ -147,7 +148,8 @@ session* session_table::resume_dormant(std::string_view token, std::string_view 
   session s{found->first, std::move(found->second.token), std::move(routing_id), delimiter,
             wall_now, mono_now, {}, std::move(found->second.acked), rate_limiter(rate_, burst_),
             rate_limiter(history_rate_, history_rate_), {},
-            rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(who_per_s, who_per_s)};
+            rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(who_per_s, who_per_s),
+                 rate_limiter(dm_sent_per_s, dm_sent_per_s)};
   forget_dormant(s.name);
   return &insert(std::move(s));
 }

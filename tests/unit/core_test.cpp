@@ -632,19 +632,38 @@ TEST_F(core, dm_follows_a_resumed_target) {
 // senders together; past it the senders are told, the target's queue is not
 // filled.
 TEST_F(core, direct_messages_to_one_session_are_budgeted_at_the_edge) {
-  hello("r1", "alice");
-  hello("r2", "bob");
-  hello("r3", "carol");
-  const auto burst = static_cast<int>(bcast::broker::dm_inbox_per_s);
-  for (int i = 0; i < burst; ++i) {
-    const auto out = send(i % 2 == 0 ? "r1" : "r3", request::dm{"bob", "hi", std::nullopt});
+  hello("r-bob", "bob");
+  const auto senders = static_cast<int>(bcast::broker::dm_inbox_per_s / bcast::broker::dm_sent_per_s);
+  for (int i = 0; i < senders; ++i) hello("r" + std::to_string(i), "s" + std::to_string(i));
+  hello("r-late", "late");
+  for (int i = 0; i < static_cast<int>(bcast::broker::dm_inbox_per_s); ++i) {
+    const auto out = send("r" + std::to_string(i % senders), request::dm{"bob", "hi", std::nullopt});
     ASSERT_EQ(out.replies.size(), 1U) << i;
-    ASSERT_EQ(out.replies[0].routing_id, "r2") << i;
+    ASSERT_EQ(out.replies[0].routing_id, "r-bob") << i;
   }
-  EXPECT_EQ(error(send("r3", request::dm{"bob", "one more", 9}), "r3", error_code::rate_limited).id, 9U);
-  const auto other = send("r1", request::dm{"carol", "others still get theirs", 10});
-  ASSERT_EQ(other.replies.size(), 2U) << "the dm to carol and the ack to alice";
-  EXPECT_EQ(other.replies[0].routing_id, "r3");
+  const auto full = error(send("r-late", request::dm{"bob", "one more", 9}), "r-late",
+                          error_code::rate_limited);
+  EXPECT_NE(full.reason.find("'bob'"), std::string::npos) << full.reason;
+  const auto other = send("r0", request::dm{"late", "others still get theirs", 10});
+  EXPECT_EQ(error(other, "r0", error_code::rate_limited).id, 10U) << "r0 spent its own share";
+  const auto fresh = send("r-late", request::dm{"s1", "a fresh sender gets through", 11});
+  ASSERT_EQ(fresh.replies.size(), 2U) << "the dm and its ack";
+}
+
+// Issue 15 (a dm flood from one sender blocked everyone's dms to alice):
+// each sender has its own share, so one flooder leaves room for the others.
+TEST_F(core, one_flooding_sender_leaves_room_in_the_inbox) {
+  hello("r-alice", "alice");
+  hello("r-flood", "flood");
+  hello("r-bob", "bob");
+  int delivered = 0;
+  for (int i = 0; i < 1000; ++i) {
+    delivered += send("r-flood", request::dm{"alice", "spam", std::nullopt}).replies[0].routing_id == "r-alice";
+  }
+  EXPECT_EQ(delivered, static_cast<int>(bcast::broker::dm_sent_per_s));
+  const auto bob = send("r-bob", request::dm{"alice", "lunch?", 1});
+  ASSERT_EQ(bob.replies.size(), 2U) << "bob's dm reaches alice and is acked";
+  EXPECT_EQ(bob.replies[0].routing_id, "r-alice");
 }
 
 TEST_F(core, who_is_budgeted_per_session) {

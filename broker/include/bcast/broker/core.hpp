@@ -103,6 +103,9 @@ class core {
   void end_session(const std::string& name, std::string_view reason, std::uint64_t mono_now,
                    outbox& out);
   void announce_join(const session& s, outbox& out);
+  // Whether a join or leave line may be logged now (a few a second; the
+  // rest are counted in one line).
+  bool may_log_presence();
   void publish_sys(const proto::any_event& event, outbox& out);
   void send(const peer& to, const proto::any_event& event, outbox& out);
   void fail(const peer& to, proto::error_code code, std::string_view reason,
@@ -117,6 +120,8 @@ class core {
   core_stats stats_;
   log_limiter error_log_;
   rate_limiter anonymous_history_;  // history budget of all session-less peers
+  rate_limiter who_entries_;        // names listed by all `who` answers
+  log_limiter presence_log_;        // join and leave lines
   std::string encoded_;             // reused for each message's body
 };
 

@@ -80,6 +80,9 @@ inline constexpr double dm_inbox_per_s = 500;
 // `who` answers per session per second (and at once): each lists every
 // session, so a loop of them is costly for the broker.
 inline constexpr double who_per_s = 10;
+// Direct messages one session may send per second (and at once): a share
+// of a recipient's inbox, so one sender cannot take all of it.
+inline constexpr double dm_sent_per_s = 100;
 
 struct session {
   std::string name;
@@ -95,6 +98,7 @@ struct session {
   std::string address;          // its IP address ("" when unknown): rooms it creates count there
   rate_limiter dm_inbox{dm_inbox_per_s, dm_inbox_per_s};  // dms it may be sent
   rate_limiter who_budget{who_per_s, who_per_s};           // `who` it may ask
+  rate_limiter dm_outbox{dm_sent_per_s, dm_sent_per_s};    // dms it may send
 };
 
 struct string_hash {
