@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 namespace bcast::app {
@@ -12,7 +14,10 @@ namespace {
 
 void require_private(const std::string& path, const char* flag) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw CLI::ValidationError(flag, "cannot read " + path);
+  if (::stat(path.c_str(), &st) != 0) {
+    throw CLI::ValidationError(flag, "cannot read " + path + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) throw CLI::ValidationError(flag, path + " is not a regular file");
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     throw CLI::ValidationError(flag, path + " is readable by other users: chmod 600 " + path);
   }
@@ -31,8 +36,9 @@ proto::curve_cert read_key_file(const std::string& path, bool secret, const char
 std::string read_secret_file(const std::string& path, const char* flag) {
   require_private(path, flag);
   std::ifstream in(path);
+  if (!in) throw CLI::ValidationError(flag, "cannot read " + path + ": " + std::strerror(errno));
   std::string line;
-  if (!in || !std::getline(in, line)) throw CLI::ValidationError(flag, "cannot read " + path);
+  if (!std::getline(in, line)) throw CLI::ValidationError(flag, path + " is empty");
   const auto begin = line.find_first_not_of(" \t\r");
   const auto end = line.find_last_not_of(" \t\r");
   if (begin == std::string::npos) throw CLI::ValidationError(flag, path + " is empty");

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 
@@ -122,10 +123,17 @@ bool local_only(const std::string& endpoint) {
 }
 
 void warn_if_exposed(const std::string& endpoint, const broker::options& opts) {
-  if (local_only(endpoint) || opts.join_token || !opts.allow_dir.empty()) return;
-  spdlog::warn("listening beyond loopback ({}) without --join-token or --allow: anyone who can "
-               "reach these ports can join under any free name{}. See README \"Security\"",
-               endpoint, opts.curve ? "" : " and read every room, unencrypted");
+  if (local_only(endpoint) || !opts.allow_dir.empty()) return;
+  const char* unencrypted = opts.curve ? "" : ", unencrypted";
+  if (opts.join_token) {
+    spdlog::warn("listening beyond loopback ({}): the join token gates joining only; anyone who "
+                 "can reach these ports reads every room{}. Use --curve-secret with --allow "
+                 "(README \"Security\")", endpoint, unencrypted);
+  } else {
+    spdlog::warn("listening beyond loopback ({}) without --join-token or --allow: anyone who can "
+                 "reach these ports can join under any free name and read every room{}. See "
+                 "README \"Security\"", endpoint, unencrypted);
+  }
 }
 
 int run_start(start_args& args) {
@@ -135,6 +143,9 @@ int run_start(start_args& args) {
     args.broker.join_token = read_secret_file(args.join_token_file, "--join-token-file");
   } else if (!args.join_token.empty()) {
     args.broker.join_token = args.join_token;
+    if (std::getenv("BCAST_JOIN_TOKEN") == nullptr) {
+      spdlog::warn("--join-token shows in ps and shell history: prefer --join-token-file");
+    }
   }
   if (!args.curve_secret_file.empty()) {
     args.broker.curve = read_key_file(args.curve_secret_file, true, "--curve-secret");
@@ -265,11 +276,13 @@ runner add_start_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--name-grace", args->name_grace_s,
-                  "How long the name of a client that lost its connection is kept for its "
-                  "session token (e.g. 30s, 2m; 0: freed at once)")
+                  "How long, after its session timed out, the name of a client that lost its "
+                  "connection is kept for its session token (seconds, or 30s, 2m, 1h, 1d; 0: "
+                  "freed at once)")
       ->capture_default_str()
-      ->transform(CLI::AsNumberWithUnit(std::map<std::string, std::uint64_t>{{"s", 1}, {"m", 60}},
-                                        CLI::AsNumberWithUnit::CASE_SENSITIVE))
+      ->transform(CLI::AsNumberWithUnit(
+          std::map<std::string, std::uint64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
+          CLI::AsNumberWithUnit::CASE_SENSITIVE))
       ->check(CLI::Range(0, 86400));
   cmd->add_option("--join-token", args->join_token,
                   "Require this token in every hello (clients pass --token); visible in ps: "
@@ -285,7 +298,7 @@ runner add_start_command(CLI::App& app) {
                   "DIR/NAME.key may join only as NAME (re-read when it changes)")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--hello-rate", args->hellos_per_address,
-                  "Hellos per second from one IP address (ten at once per second of rate); a "
+                  "Hellos per second from one IP address, with bursts of ten seconds' worth; a "
                   "wrong join token costs ten")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 1e6));

@@ -79,7 +79,7 @@ TEST(security_cli, listening_beyond_loopback_without_a_token_warns) {
   std::string log;
   EXPECT_TRUE(eventually([&] {
     log += open_broker.err();
-    return log.find("without --join-token") != std::string::npos;
+    return log.find("without --join-token or --allow") != std::string::npos;
   })) << log;
   open_broker.signal(SIGTERM);
   EXPECT_EQ(open_broker.wait(), 0);

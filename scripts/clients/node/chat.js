@@ -7,6 +7,7 @@
 // and exits 0. Exit codes as the C++ client: 3 no broker, 4 name taken or
 // invalid, 5 a message or the hello refused.
 import { createInterface } from "node:readline";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Client, ProtocolError, jsonLine, textLine } from "./bcast.js";
 
@@ -16,16 +17,19 @@ const { values: args } = parseArgs({
     in: { type: "string", default: "tcp://127.0.0.1:5555" },
     out: { type: "string", default: "tcp://127.0.0.1:5556" },
     room: { type: "string", multiple: true },
-    token: { type: "string" },
+    token: { type: "string", default: process.env.BCAST_TOKEN },
+    "token-file": { type: "string" },
     timeout: { type: "string", default: "10" },
     json: { type: "boolean", default: false },
   },
 });
 if (!args.name) {
-  console.error("usage: node chat.js --name N [--in EP] [--out EP] [--room R]... [--token T] [--timeout S] [--json]");
+  console.error("usage: node chat.js --name N [--in EP] [--out EP] [--room R]... [--token T | --token-file F] [--timeout S] [--json]");
   process.exit(2);
 }
 
+// A token file (its first line) wins over --token and $BCAST_TOKEN.
+if (args["token-file"]) args.token = readFileSync(args["token-file"], "utf8").split("\n")[0].trim();
 const timeout = Number(args.timeout) * 1000;
 const rooms = args.room ?? ["lobby"];
 const showRoom = rooms.length > 1;

@@ -515,12 +515,17 @@ def main(argv=None):
     p.add_argument("--in", dest="in_ep", default="tcp://127.0.0.1:5555")
     p.add_argument("--out", dest="out_ep", default="tcp://127.0.0.1:5556")
     p.add_argument("--room", action="append", help="room to follow (the first gets what you send)")
-    p.add_argument("--token", help="join token, when the broker requires one")
+    p.add_argument("--token", default=os.environ.get("BCAST_TOKEN"),
+                   help="join token, when the broker requires one (default: $BCAST_TOKEN)")
+    p.add_argument("--token-file", help="file whose first line is the join token (wins over --token)")
     p.add_argument("--server-key", help="the broker's public key file (NAME.key): encrypt with CURVE")
     p.add_argument("--key", help="your key file (NAME.key_secret), for a broker that admits keys")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the broker")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
     args = parser.parse_args(argv)
+    if args.token_file:
+        with open(args.token_file, encoding="utf-8") as f:
+            args.token = f.readline().strip()
     try:
         return chat(args)
     except ProtocolError as e:

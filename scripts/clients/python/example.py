@@ -6,7 +6,7 @@ from bcast_client import Client
 IN = os.environ.get("BCAST_IN", "tcp://127.0.0.1:5555")
 OUT = os.environ.get("BCAST_OUT", "tcp://127.0.0.1:5556")
 
-with Client("scoreboard", IN, OUT) as room:
+with Client("scoreboard", IN, OUT, token=os.environ.get("BCAST_TOKEN")) as room:
     room.send("home 2 : 1 away")
     for e in room.events(timeout=5):
         if e["t"] == "msg":

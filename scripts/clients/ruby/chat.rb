@@ -81,20 +81,26 @@ module Chat
   end
 
   def parse(argv)
-    opts = { in: "tcp://127.0.0.1:5555", out: "tcp://127.0.0.1:5556", rooms: [], timeout: 10.0, json: false }
+    opts = { in: "tcp://127.0.0.1:5555", out: "tcp://127.0.0.1:5556", rooms: [], timeout: 10.0, json: false,
+             token: ENV.fetch("BCAST_TOKEN", nil) }
     parser = OptionParser.new do |o|
       o.banner = "Usage: ruby chat.rb --name NAME [options]"
       o.on("--name NAME", "Your name in the room") { |v| opts[:name] = v }
       o.on("--in EP", "Broker request port or ZeroMQ endpoint") { |v| opts[:in] = v }
       o.on("--out EP", "Broker broadcast port or ZeroMQ endpoint") { |v| opts[:out] = v }
       o.on("--room ROOM", "Room to follow (repeatable; the first gets what you send)") { |v| opts[:rooms] << v }
-      o.on("--token TOKEN", "Join token, when the broker requires one") { |v| opts[:token] = v }
+      o.on("--token TOKEN", "Join token, when the broker requires one (default: $BCAST_TOKEN)") { |v| opts[:token] = v }
+      o.on("--token-file FILE", "File whose first line is the join token (wins over --token)") do |v|
+        opts[:token_file] = v
+      end
       o.on("--timeout SECONDS", Float, "Seconds to wait for the broker") { |v| opts[:timeout] = v }
       o.on("--json", "Print one JSON object per event") { opts[:json] = true }
     end
     parser.parse!(argv)
     raise OptionParser::MissingArgument, "--name" unless opts[:name]
     raise OptionParser::InvalidArgument, argv.join(" ") unless argv.empty?
+
+    opts[:token] = File.open(opts[:token_file], &:readline).strip if opts[:token_file]
 
     opts
   end
