@@ -139,14 +139,6 @@ void warn_if_exposed(const std::string& endpoint, const broker::options& opts) {
 int run_start(start_args& args) {
   args.broker.in_endpoint = endpoint_or_throw(args.in, args.bind, "--in");
   args.broker.out_endpoint = endpoint_or_throw(args.out, args.bind, "--out");
-  if (!args.join_token_file.empty()) {
-    args.broker.join_token = read_secret_file(args.join_token_file, "--join-token-file");
-  } else if (!args.join_token.empty()) {
-    args.broker.join_token = args.join_token;
-    if (std::getenv("BCAST_JOIN_TOKEN") == nullptr) {
-      spdlog::warn("--join-token shows in ps and shell history: prefer --join-token-file");
-    }
-  }
   if (!args.curve_secret_file.empty()) {
     args.broker.curve = read_key_file(args.curve_secret_file, true, "--curve-secret");
   } else if (!args.broker.allow_dir.empty()) {
@@ -165,6 +157,14 @@ int run_start(start_args& args) {
   const sigset_t stop_set = stop_signal_set();
   pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);  // before any thread starts
   set_up_logging(args);
+  if (!args.join_token_file.empty()) {
+    args.broker.join_token = read_secret_file(args.join_token_file, "--join-token-file");
+  } else if (!args.join_token.empty()) {
+    args.broker.join_token = args.join_token;
+    if (std::getenv("BCAST_JOIN_TOKEN") == nullptr) {
+      spdlog::warn("--join-token shows in ps and shell history: prefer --join-token-file");
+    }
+  }
   fit_connections_to_fd_limit(args.broker);
 
   if (args.db.empty()) {

@@ -230,15 +230,16 @@ void broker::drain_inbound(std::uint64_t now) {
     }
     const std::string_view routing_id = frames_[0].to_string_view();
     const std::size_t answered = out_.replies.size();
+    // The connection (socket) it came in on: a session is bound to one.
+    const int fd = frames_.back().get(ZMQ_SRCFD);
     if (frames_.size() == 2) {
-      core_.on_request(routing_id, false, frames_[1].to_string_view(), now, out_, identity_);
+      core_.on_request(routing_id, false, frames_[1].to_string_view(), now, out_, identity_, fd);
     } else if (frames_.size() == 3 && frames_[1].size() == 0) {
-      core_.on_request(routing_id, true, frames_[2].to_string_view(), now, out_, identity_);
+      core_.on_request(routing_id, true, frames_[2].to_string_view(), now, out_, identity_, fd);
     } else {
       core_.on_bad_envelope(routing_id, frames_.size() - 1, out_);
     }
     // The answers name the connection they answer, for cutting a slow one.
-    const int fd = frames_.back().get(ZMQ_SRCFD);
     for (std::size_t r = answered; r < out_.replies.size(); ++r) {
       if (out_.replies[r].routing_id == routing_id) out_.replies[r].fd = fd;
     }

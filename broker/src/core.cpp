@@ -72,10 +72,15 @@ core::core(const options& opts, history_store& history, std::uint64_t mono_now)
 }
 
 void core::on_request(std::string_view routing_id, bool delimiter, std::string_view body,
-                      std::uint64_t mono_now, outbox& out, const identity_source& identity) {
+                      std::uint64_t mono_now, outbox& out, const identity_source& identity,
+                      int connection) {
   ++stats_.requests;
   const peer from{routing_id, delimiter};
   session* s = sessions_.by_route(routing_id);
+  if (s != nullptr && connection >= 0 && s->connection >= 0 && s->connection != connection) {
+    sessions_.unroute(*s);  // the id moved to another connection: not proof of the session
+    s = nullptr;
+  }
   if (s != nullptr) {
     s->last_seen_ms = mono_now;
     // Most requests are plain messages: read in place, no decoding.
@@ -91,7 +96,7 @@ void core::on_request(std::string_view routing_id, bool delimiter, std::string_v
       [&](auto& r) {
         using type = std::decay_t<decltype(r)>;
         if constexpr (std::is_same_v<type, request::hello>) {
-          handle(from, s, r, mono_now, identity ? identity() : peer_identity{}, out);
+          handle(from, s, r, mono_now, identity ? identity() : peer_identity{}, connection, out);
         } else if constexpr (std::is_same_v<type, request::history>) {
           if (s == nullptr || s->limiter.allow(mono_now)) {
             handle_history(from, s, r, mono_now, out);
@@ -130,7 +135,7 @@ void core::refuse(std::string_view routing_id, bool delimiter, std::string_view 
 }
 
 void core::handle(const peer& from, session* current, request::hello& r, std::uint64_t now,
-                  const peer_identity& identity, outbox& out) {
+                  const peer_identity& identity, int connection, outbox& out) {
   const std::string& address = identity.address;
   // First, so that neither opening sessions nor guessing the join token
   // goes faster from one host however many connections it opens.
@@ -175,6 +180,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
                   out);
     }
     sessions_.rebind(*current, std::string(from.routing_id), from.delimiter);
+    current->connection = connection;
     current->address = address;
     current->rooms = std::move(r.rooms);
     return welcome(from, *current, out);
@@ -184,9 +190,12 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
     if (resumed != nullptr) {
       // The session was live on another connection: that one is told, so a
       // client whose token was taken never goes on as if nothing happened.
-      fail({resumed->routing_id, resumed->delimiter}, error_code::session_moved,
-           "this session was resumed on another connection", std::nullopt, out);
+      if (!resumed->routing_id.empty() && resumed->routing_id != from.routing_id) {
+        fail({resumed->routing_id, resumed->delimiter}, error_code::session_moved,
+             "this session was resumed on another connection", std::nullopt, out);
+      }
       sessions_.rebind(*resumed, std::string(from.routing_id), from.delimiter);
+      resumed->connection = connection;
       resumed->address = address;
       resumed->last_seen_ms = now;
       resumed->rooms = std::move(r.rooms);
@@ -198,6 +207,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
     resumed = sessions_.resume_dormant(*r.session, r.name, std::string(from.routing_id),
                                        from.delimiter, wall_ms(), now);
     if (resumed != nullptr) {
+      resumed->connection = connection;
       resumed->address = address;
       resumed->rooms = std::move(r.rooms);
       if (may_log_presence()) spdlog::info("rejoin {} with its earlier session (connection {})", r.name,
@@ -225,6 +235,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
   session& s = sessions_.open(r.name, std::string(from.routing_id), from.delimiter, wall_ms(), now);
   s.rooms = std::move(r.rooms);
   s.address = address;
+  s.connection = connection;
   if (may_log_presence()) spdlog::info("join {} (connection {}{}{})", s.name, hex(from.routing_id, 8),
                address.empty() ? "" : " from ", address);
   announce_join(s, out);

@@ -134,7 +134,7 @@ session& session_table::open(std::string name, std::string routing_id, bool deli
                  wall_now, mono_now, {}, recent_ids(proto::dedup_window),
                  rate_limiter(rate_, burst_), rate_limiter(history_rate_, history_rate_), {},
                  rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(who_per_s, who_per_s),
-                 rate_limiter(dm_sent_per_s, dm_sent_per_s)});
+                 rate_limiter(dm_sent_per_s, dm_sent_per_s), -1});
 }
 
 session* session_table::resume_dormant(std::string_view token, std::string_view name,
@@ -149,7 +149,7 @@ session* session_table::resume_dormant(std::string_view token, std::string_view 
             wall_now, mono_now, {}, std::move(found->second.acked), rate_limiter(rate_, burst_),
             rate_limiter(history_rate_, history_rate_), {},
             rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(who_per_s, who_per_s),
-                 rate_limiter(dm_sent_per_s, dm_sent_per_s)};
+                 rate_limiter(dm_sent_per_s, dm_sent_per_s), -1};
   forget_dormant(s.name);
   return &insert(std::move(s));
 }
@@ -199,6 +199,11 @@ void session_table::rebind(session& s, std::string routing_id, bool delimiter) {
   by_route_[routing_id] = &s;
   s.routing_id = std::move(routing_id);
   s.delimiter = delimiter;
+}
+
+void session_table::unroute(session& s) {
+  by_route_.erase(s.routing_id);
+  s.routing_id.clear();
 }
 
 void session_table::close(std::string_view name, bool keep_dormant, std::uint64_t mono_now) {

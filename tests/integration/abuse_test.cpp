@@ -166,5 +166,40 @@ TEST(abuse, hellos_and_new_rooms_are_budgeted_per_address_not_per_session) {
   EXPECT_EQ(other.expect<event::ack>().seq, 1U) << "another address has its own budget";
 }
 
+// Finding (the attack session): a peer that connected with a session's
+// routing id took the session without its token (ZeroMQ hands the id over to
+// the newest connection). Now it gets no-session, and alice's token resumes.
+TEST(abuse, claiming_a_sessions_routing_id_does_not_take_the_session) {
+  broker_fixture broker;
+  zmq::context_t context;
+  const auto dealer_with_id = [&] {
+    zmq::socket_t d(context, zmq::socket_type::dealer);
+    d.set(zmq::sockopt::routing_id, "alice-routing-id");
+    d.set(zmq::sockopt::linger, 0);
+    d.connect(broker.in());
+    return d;
+  };
+  const auto ask = [](zmq::socket_t& d, const proto::any_request& r) {
+    d.send(zmq::buffer(proto::encode(r)), zmq::send_flags::none);
+    std::vector<zmq::pollitem_t> items{{d.handle(), 0, ZMQ_POLLIN, 0}};
+    if (zmq::poll(items, patience) == 0) return proto::any_event{};
+    zmq::message_t m;
+    (void)d.recv(m);
+    return std::get<proto::any_event>(proto::decode_event(m.to_string_view()));
+  };
+  zmq::socket_t alice = dealer_with_id();
+  const auto w = std::get<event::welcome>(ask(alice, request::hello{1, "alice", std::nullopt, std::nullopt, {}}));
+  zmq::socket_t thief = dealer_with_id();
+  const auto answer = ask(thief, request::msg{"I am alice", "lobby", 1});
+  ASSERT_TRUE(std::holds_alternative<event::error>(answer));
+  EXPECT_EQ(std::get<event::error>(answer).code, "no-session");
+  thief.close();
+  // Alice comes back on a new connection with the same id and her token.
+  zmq::socket_t again = dealer_with_id();
+  const auto back = ask(again, request::hello{1, "alice", w.session, std::nullopt, {}});
+  ASSERT_TRUE(std::holds_alternative<event::welcome>(back));
+  EXPECT_EQ(std::get<event::welcome>(back).session, w.session);
+}
+
 }  // namespace
 }  // namespace bcast::test

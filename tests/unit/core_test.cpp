@@ -421,6 +421,27 @@ TEST_F(core, a_look_alike_of_a_name_kept_for_its_session_is_taken_until_the_grac
   EXPECT_EQ(reply<event::welcome>(send("r2", h, cut + 21000), "r2").name, "paypa1");
 }
 
+// Issue 15 (the routing id was a bearer credential): ZeroMQ hands a routing
+// id over to the newest connection that claims it; the session stays with
+// the connection that said hello, and the claimer gets no-session.
+TEST_F(core, a_session_answers_only_on_the_connection_that_said_hello) {
+  const auto on = [&](int connection, const any_request& r) {
+    outbox out;
+    broker().on_request("rid", false, encode(r), t0, out, {}, connection);
+    return out;
+  };
+  request::hello h;
+  h.name = "alice";
+  const auto w = reply<event::welcome>(on(5, h), "rid");
+  reply<event::ack>(on(5, request::msg{"mine", "lobby", 1}), "rid");
+  EXPECT_EQ(error(on(6, request::msg{"as alice?", "lobby", 2}), "rid", error_code::no_session).id, 2U);
+  EXPECT_EQ(error(on(5, request::msg{"back", "lobby", 3}), "rid", error_code::no_session).id, 3U)
+      << "the session is unbound until a hello binds it again";
+  h.session = w.session;
+  EXPECT_EQ(reply<event::welcome>(on(7, h), "rid").session, w.session) << "its token resumes it";
+  reply<event::ack>(on(7, request::msg{"resumed", "lobby", 4}), "rid");
+}
+
 TEST_F(core, resume_with_a_wrong_token_is_name_taken) {
   hello("old", "alice");
   request::hello h;

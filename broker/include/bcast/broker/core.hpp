@@ -54,8 +54,13 @@ class core {
 
   // Handles one request body from the peer `routing_id` (`delimiter`: the
   // peer framed it REQ-style). `mono_now` is the monotonic time in ms.
+  // `connection` names the transport connection it came on (-1: unknown):
+  // a session answers only on the connection that said its hello, so a peer
+  // that claims a session's routing id (ZeroMQ hands the id over to the
+  // newest connection) gets `no-session`, not the session.
   void on_request(std::string_view routing_id, bool delimiter, std::string_view body,
-                  std::uint64_t mono_now, outbox& out, const identity_source& identity = {});
+                  std::uint64_t mono_now, outbox& out, const identity_source& identity = {},
+                  int connection = -1);
 
   // Ends the sessions of names whose key was removed (leave: revoked).
   void revoke(const std::set<std::string>& names, std::uint64_t mono_now, outbox& out);
@@ -83,7 +88,7 @@ class core {
   };
 
   void handle(const peer& from, session* s, proto::request::hello& r, std::uint64_t now,
-              const peer_identity& identity, outbox& out);
+              const peer_identity& identity, int connection, outbox& out);
   void handle(const peer& from, session& s, proto::request::msg& r, std::uint64_t now, outbox& out);
   void handle_msg(const peer& from, session& s, const proto::msg_request_view& r, std::uint64_t now,
                   outbox& out);

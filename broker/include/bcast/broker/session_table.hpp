@@ -99,6 +99,7 @@ struct session {
   rate_limiter dm_inbox{dm_inbox_per_s, dm_inbox_per_s};  // dms it may be sent
   rate_limiter who_budget{who_per_s, who_per_s};           // `who` it may ask
   rate_limiter dm_outbox{dm_sent_per_s, dm_sent_per_s};    // dms it may send
+  int connection = -1;  // the connection its last hello came on (-1: unknown)
 };
 
 struct string_hash {
@@ -142,6 +143,9 @@ class session_table {
                           std::uint64_t mono_now);
   // Moves a session to a new routing id (a client that reconnected).
   void rebind(session& s, std::string routing_id, bool delimiter);
+  // Takes a session's routing id away (another connection holds it now):
+  // nothing reaches the session until a hello binds it again.
+  void unroute(session& s);
   // Ends the session of `name`; with `keep_dormant` its token and acks stay,
   // and its name is reserved for the grace period from `mono_now`.
   void close(std::string_view name, bool keep_dormant, std::uint64_t mono_now = 0);
