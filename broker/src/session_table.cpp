@@ -169,20 +169,36 @@ void session_table::forget_dormant(const std::string& name) {
   if (skeleton_entry != dormant_skeletons_.end() && skeleton_entry->second == name) {
     dormant_skeletons_.erase(skeleton_entry);
   }
+  const auto count = dormant_per_address_.find(found->second.address);
+  if (count != dormant_per_address_.end() && --count->second == 0) dormant_per_address_.erase(count);
   dormant_order_.erase(found->second.age);
   dormant_.erase(found);
 }
 
+std::string session_table::eviction_victim(std::uint64_t mono_now) const {
+  for (const auto& [age, name] : dormant_order_) {
+    if (dormant_.at(name).reserved_until <= mono_now) return name;
+  }
+  const auto busiest = std::max_element(dormant_per_address_.begin(), dormant_per_address_.end(),
+                                        [](const auto& a, const auto& b) { return a.second < b.second; });
+  for (const auto& [age, name] : dormant_order_) {
+    if (dormant_.at(name).address == busiest->first) return name;
+  }
+  return dormant_order_.begin()->second;
+}
+
 session_table::dormant& session_table::keep(std::string name, std::string token,
-                                            recent_ids acked, std::uint64_t mono_now) {
+                                            recent_ids acked, std::uint64_t mono_now,
+                                            std::string address) {
   forget_dormant(name);
-  if (dormant_.size() >= max_dormant) forget_dormant(std::string(dormant_order_.begin()->second));
+  if (dormant_.size() >= max_dormant) forget_dormant(eviction_victim(mono_now));
   const std::uint64_t age = next_dormant_age_++;
   dormant_order_.emplace(age, name);
   dormant_skeletons_[skeleton(name)] = name;
+  ++dormant_per_address_[address];
   return dormant_
-      .try_emplace(std::move(name),
-                   dormant{std::move(token), std::move(acked), mono_now + name_grace_ms_, age})
+      .try_emplace(std::move(name), dormant{std::move(token), std::move(acked),
+                                            mono_now + name_grace_ms_, age, std::move(address)})
       .first->second;
 }
 
@@ -190,7 +206,7 @@ void session_table::restore_ack(const std::string& token, const std::string& nam
                                 const proto::event::ack& ack, std::uint64_t mono_now) {
   const auto found = dormant_.find(name);
   const bool same = found != dormant_.end() && secrets_equal(found->second.token, token);
-  auto& d = same ? found->second : keep(name, token, recent_ids(proto::dedup_window), mono_now);
+  auto& d = same ? found->second : keep(name, token, recent_ids(proto::dedup_window), mono_now, "");
   d.acked.remember(ack);
 }
 
@@ -215,7 +231,9 @@ void session_table::close(std::string_view name, bool keep_dormant, std::uint64_
   if (skeleton_entry != live_skeletons_.end() && skeleton_entry->second == s.name) {
     live_skeletons_.erase(skeleton_entry);
   }
-  if (keep_dormant) keep(std::move(s.name), std::move(s.token), std::move(s.acked), mono_now);
+  if (keep_dormant) {
+    keep(std::move(s.name), std::move(s.token), std::move(s.acked), mono_now, std::move(s.address));
+  }
   by_name_.erase(found);
 }
 

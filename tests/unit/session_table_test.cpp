@@ -133,6 +133,41 @@ TEST(session_table, a_dormant_name_is_reserved_for_the_grace_period) {
   EXPECT_EQ(table.reserved_ms("alice", 7000), 0U) << "bye frees the name at once";
 }
 
+// Issue 15 (the attack session: 4200 throwaway sessions pushed a victim's
+// kept name out of the full dormant table within its grace period): a full
+// table forgets a session whose name is no longer kept first, else the
+// oldest of the address that holds the most.
+TEST(session_table, a_full_dormant_table_evicts_the_busiest_address_first) {
+  session_table table(0, 0, 0, 30000);
+  session& victim = table.open("victim", "rv", false, 0, 0);
+  victim.address = "10.0.0.1";
+  const std::string token = victim.token;
+  table.close("victim", true, 1000);
+  for (int i = 0; i < 5000; ++i) {
+    const std::string n = "t" + std::to_string(i);
+    table.open(n, "r" + n, false, 0, 0).address = "10.6.6.6";
+    table.close(n, true, 2000);
+  }
+  EXPECT_EQ(table.dormant_count(), 4096U);
+  EXPECT_GT(table.reserved_ms("victim", 5000), 0U) << "the victim's name is still kept";
+  EXPECT_NE(table.resume_dormant(token, "victim", "rv2", false, 0, 5000), nullptr);
+}
+
+TEST(session_table, a_full_dormant_table_evicts_names_no_longer_kept_first) {
+  session_table table(0, 0, 0, 30000);
+  table.open("old", "ro", false, 0, 0).address = "10.0.0.9";
+  table.close("old", true, 0);  // kept until 30000
+  for (int i = 0; i < 4095; ++i) {
+    const std::string n = "t" + std::to_string(i);
+    table.open(n, "r" + n, false, 0, 0).address = "10.0.0.9";
+    table.close(n, true, 40000);
+  }
+  table.open("new", "rn", false, 0, 0).address = "10.0.0.9";
+  table.close("new", true, 40000);
+  EXPECT_EQ(table.dormant_count(), 4096U);
+  EXPECT_EQ(table.reserved_ms("t0", 40000), 30000U) << "a kept name stayed";
+}
+
 TEST(session_table, restored_sessions_keep_their_names_and_the_latest_token_wins) {
   session_table table(0, 0, 0, 30000);
   table.restore_ack("old-token", "alice", ack{1, "lobby", 1}, 100);

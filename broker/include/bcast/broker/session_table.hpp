@@ -170,6 +170,7 @@ class session_table {
     recent_ids acked;
     std::uint64_t reserved_until = 0;  // monotonic ms
     std::uint64_t age = 0;             // its key in dormant_order_
+    std::string address;               // where the session was (for fair eviction)
   };
   session& insert(session s);
   // Drops the dormant session of `name` from every index, if there is one.
@@ -177,7 +178,11 @@ class session_table {
   [[nodiscard]] std::string skeleton(std::string_view name) const {
     return skeleton_of_ ? skeleton_of_(name) : std::string(name);
   }
-  dormant& keep(std::string name, std::string token, recent_ids acked, std::uint64_t mono_now);
+  dormant& keep(std::string name, std::string token, recent_ids acked, std::uint64_t mono_now,
+               std::string address);
+  // The dormant session to forget when the table is full: the oldest whose
+  // name is no longer kept, else the oldest of the address holding the most.
+  [[nodiscard]] std::string eviction_victim(std::uint64_t mono_now) const;
 
   double rate_;
   double burst_;
@@ -193,6 +198,7 @@ class session_table {
   // Skeleton -> name, of the live and of the dormant sessions.
   std::unordered_map<std::string, std::string> live_skeletons_;
   std::unordered_map<std::string, std::string> dormant_skeletons_;
+  std::unordered_map<std::string, std::size_t> dormant_per_address_;
   std::uint64_t next_dormant_age_ = 0;
 };
 
