@@ -24,6 +24,7 @@
 
 #include "bcast/broker/clock.hpp"
 #include "bcast/proto/limits.hpp"
+#include "bcast/proto/validate.hpp"
 #include "sqlite_db.hpp"
 
 namespace bcast::broker {
@@ -129,8 +130,18 @@ void sqlite_history::open_epoch(std::uint64_t wall_now) {
 }
 
 void sqlite_history::load() {
+  // Rows are checked as if they came from the wire: a file edited by hand
+  // (or by an older version) cannot put a room name with ESC on the screens.
   sqlite::statement rooms(*db_, "SELECT name, last_seq FROM rooms ORDER BY name");
-  while (rooms.step()) restored_.rooms.push_back({rooms.text(0), as_uint(rooms.integer(1))});
+  std::size_t refused = 0;
+  while (rooms.step()) {
+    std::string name = rooms.text(0);
+    if (proto::check_room(name)) {
+      ++refused;
+      continue;
+    }
+    restored_.rooms.push_back({std::move(name), as_uint(rooms.integer(1))});
+  }
 
   // The retention window of every room, in the order it was appended.
   const std::uint64_t now = wall_ms();
@@ -143,10 +154,12 @@ void sqlite_history::load() {
   std::size_t loaded = 0;
   while (messages.step()) {
     const std::string room = messages.text(0);
+    if (proto::check_room(room)) continue;
     cache_->append({room, as_uint(messages.integer(1)), as_uint(messages.integer(2)),
                     shared_body(messages.text(3)), std::nullopt});
     ++loaded;
   }
+  if (refused != 0) spdlog::warn("history: {} stored room(s) with invalid names skipped", refused);
 
   // The acks of recent messages, so a sender's retry after the restart is
   // answered with the original ack instead of being published again.

@@ -172,16 +172,19 @@ std::string sent_private_line(std::string_view to, std::string_view text, std::u
 }
 
 std::string json_string(std::string_view text) {
+  // Valid JSON either way; escaped, DEL, C1 and bidi or invisible format
+  // characters cannot act on a terminal that shows the line (issue 15).
   std::string out = "\"";
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
+  for (std::size_t pos = 0; pos < text.size();) {
+    const std::size_t start = pos;
+    const char32_t c = proto::next_code_point(text, pos);
+    if (c == '"' || c == '\\') {
       out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || (c >= 0x7F && c <= 0x9F) || is_invisible_format(c)) {
       out += hex_escape(c);
     } else {
-      out += ch;
+      out.append(text.substr(start, pos - start));
     }
   }
   return out + "\"";

@@ -59,6 +59,15 @@ TEST(format, json_lines_escape_strings) {
             R"({"type":"status","status":"connection-lost","detail":"x"})");
 }
 
+// Issue 15 (--json carried raw C1 and bidi characters): they are escaped,
+// the JSON still decodes to the same text, other UTF-8 stays as it is.
+TEST(format, json_lines_escape_del_c1_and_bidi_controls) {
+  const message_event m{1, 3, 42, "lobby", "bob",
+                        "a\x7f" "b\xc2\x9b" "c\xe2\x80\xae" "d\xe2\x81\xa6" "e\xc3\xa9"};
+  EXPECT_EQ(json_line(m), R"({"type":"msg","room":"lobby","seq":3,"ts":42,"from":"bob",)"
+                          R"("text":"a\u007fb\u009bc\u202ed\u2066e)" "\xc3\xa9" R"("})");
+}
+
 TEST(format, actions_render_as_star_lines) {
   const message_event m{1, 3, 0, "lobby", "alice", "/me waves"};
   EXPECT_TRUE(std::regex_match(one(m), std::regex(R"(\d\d:\d\d:\d\d \* alice waves)"))) << one(m);

@@ -103,6 +103,19 @@ TEST_F(sqlite_store, a_clean_close_keeps_epoch_seqs_and_messages) {
   EXPECT_EQ(*slice.bodies[2], "lobby#5");
 }
 
+// Issue 15 (restored history rows were trusted): a stored room whose name
+// breaks the room rule (here with ESC) is not restored, nor its messages.
+TEST_F(sqlite_store, stored_rooms_with_invalid_names_are_not_restored) {
+  {
+    auto store = open();
+    append(*store, "lobby", 1);
+    append(*store, "evil\x1b[2J", 1);
+  }
+  auto store = open();
+  EXPECT_EQ(store->restored().rooms, (std::vector<proto::event::room_seq>{{"lobby", 1}}));
+  EXPECT_TRUE(store->read("evil\x1b[2J", 0, 100).bodies.empty());
+}
+
 TEST_F(sqlite_store, a_crash_of_a_default_run_starts_a_new_empty_epoch) {
   std::uint64_t epoch = 0;
   {
