@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <cstring>
 #include <iterator>
 #include <limits>
 #include <random>
@@ -118,6 +119,16 @@ connection::connection(zmq::context_t& context, options opts)
     }
     curve_socket_options(sub_, *opts_.server_key, *opts_.key);
     curve_socket_options(dealer_, *opts_.server_key, *opts_.key);
+    const std::string endpoint =
+        "inproc://bcast-handshake-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+    if (zmq_socket_monitor(dealer_.handle(), endpoint.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+      throw zmq::error_t();
+    }
+    monitor_ = zmq::socket_t(context, zmq::socket_type::pair);
+    monitor_.set(zmq::sockopt::linger, 0);
+    monitor_.connect(endpoint);
   }
   // Subscribe first, then say hello: what is published after our welcome is
   // on its way to us, and the rest comes from history.
@@ -140,6 +151,8 @@ std::vector<int> connection::wait(std::chrono::milliseconds timeout, std::span<c
   // ZMQ_POLLERR: that fd is readable too (read() returns end of input).
   constexpr short fd_ready = ZMQ_POLLIN | ZMQ_POLLERR;
   for (const int fd : fds) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+  const std::size_t monitor_item = items.size();
+  if (monitor_) items.push_back({monitor_.handle(), 0, ZMQ_POLLIN, 0});
   std::vector<int> ready;
   while (true) {
     std::uint64_t now = mono_ms();
@@ -154,11 +167,31 @@ std::vector<int> connection::wait(std::chrono::milliseconds timeout, std::span<c
     if ((items[0].revents & ZMQ_POLLIN) != 0) drain_sub(now);
     if ((items[1].revents & ZMQ_POLLIN) != 0) drain_dealer(now);
     if ((items[1].revents & ZMQ_POLLOUT) != 0) write_owed(now);
+    if (monitor_ && (items[monitor_item].revents & ZMQ_POLLIN) != 0) drain_monitor();
     run_timers(now);
     for (std::size_t i = 0; i < fds.size(); ++i) {
       if ((items[i + 2].revents & fd_ready) != 0) ready.push_back(fds[i]);
     }
     if (!ready.empty() || !events_.empty() || now >= deadline) return ready;
+  }
+}
+
+void connection::drain_monitor() {
+  std::vector<zmq::message_t> frames;
+  while (zmq::recv_multipart(monitor_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+    std::uint16_t event = 0;
+    if (!frames.empty() && frames[0].size() >= sizeof event && !told_handshake_failed_) {
+      std::memcpy(&event, frames[0].data(), sizeof event);
+      told_handshake_failed_ = true;
+      events_.push_back(error_event{
+          "unauthorized",
+          event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+              ? "the broker refused this client's CURVE key (it is not in the broker's --allow "
+                "directory)"
+              : "the CURVE handshake failed: is --server-key the broker's public key?",
+          std::nullopt});
+    }
+    frames.clear();
   }
 }
 

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <fstream>
 #include <regex>
 
@@ -89,6 +91,43 @@ TEST(security_cli, listening_beyond_loopback_without_a_token_warns) {
   local_broker.signal(SIGTERM);
   EXPECT_EQ(local_broker.wait(), 0);
   EXPECT_EQ(local_broker.err().find("without --join-token"), std::string::npos);
+}
+
+// CURVE as an operator sets it up from the README: keygen, --curve-secret,
+// --allow; a refused key and a wrong server key are told apart at once.
+TEST(security_cli, curve_admits_allowed_keys_and_says_why_others_fail) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("bcast-curve-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "allow");
+  const auto keygen = [&](const std::string& name, const fs::path& where) {
+    process p({binary, "keygen", name, "--dir", where.string()});
+    EXPECT_EQ(p.wait(), 0) << p.err();
+  };
+  keygen("chat", dir);
+  keygen("alice", dir / "allow");
+  keygen("mallory", dir);
+  keygen("impostor", dir);
+  EXPECT_EQ(fs::status(dir / "chat.key_secret").permissions() & fs::perms::group_read, fs::perms::none);
+  process broker({binary, "start", "--db", ":memory:", "--in", "0", "--out", "0", "--curve-secret",
+                  (dir / "chat.key_secret").string(), "--allow", (dir / "allow").string(),
+                  "--log-level", "warn"});
+  const auto at = banner_of(broker);
+  const auto send_as = [&](const std::string& name, const fs::path& server, const fs::path& key) {
+    return std::make_unique<process>(std::vector<std::string>{
+        binary, "send", "--name", name, "--in", at.in, "--out", at.out, "--timeout", "5",
+        "--server-key", server.string(), "--key", key.string(), "hello"});
+  };
+  auto alice = send_as("alice", dir / "chat.key", dir / "allow" / "alice.key_secret");
+  EXPECT_EQ(alice->wait(), 0) << alice->err();
+  auto mallory = send_as("mallory", dir / "chat.key", dir / "mallory.key_secret");
+  EXPECT_EQ(mallory->wait(), 5);
+  EXPECT_NE(mallory->err().find("refused this client's CURVE key"), std::string::npos) << mallory->err();
+  auto lost = send_as("alice", dir / "impostor.key", dir / "allow" / "alice.key_secret");
+  EXPECT_EQ(lost->wait(), 5);
+  EXPECT_NE(lost->err().find("is --server-key the broker's public key"), std::string::npos) << lost->err();
+  broker.signal(SIGTERM);
+  EXPECT_EQ(broker.wait(), 0);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -120,9 +120,15 @@ class connection {
   [[nodiscard]] std::optional<std::uint64_t> epoch_of(const proto::any_event& event) const;
   [[nodiscard]] std::uint64_t silence_limit_ms() const { return liveness_ * hb_ivl_; }
 
+  // Reports a failed CURVE handshake (key refused, wrong server key) as an
+  // `unauthorized` error, instead of a broker that never answers.
+  void drain_monitor();
+
   options opts_;
   zmq::socket_t sub_;
   zmq::socket_t dealer_;
+  zmq::socket_t monitor_;  // the DEALER's handshake failures, with CURVE only
+  bool told_handshake_failed_ = false;
 
   // Session state, from the last welcome.
   std::optional<std::string> session_token_;
