@@ -50,6 +50,8 @@ void key_ring::load(const listing& files) {
     keys[cert->public_key] = name;
   }
   name_by_key_ = std::move(keys);
+  names_.clear();
+  for (const auto& [key, name] : name_by_key_) names_.insert(name);
   seen_ = files;
 }
 
@@ -57,10 +59,9 @@ void key_ring::refresh() {
   const listing files = list();
   std::lock_guard lock(mutex_);
   if (files == seen_) return;
-  std::set<std::string> before;
-  for (const auto& [key, name] : name_by_key_) before.insert(name);
+  std::set<std::string> before = names_;
   load(files);
-  for (const auto& [key, name] : name_by_key_) before.erase(name);
+  for (const auto& name : names_) before.erase(name);
   spdlog::info("keys in {}: {} admitted{}", dir_, name_by_key_.size(),
                before.empty() ? "" : fmt::format(", {} removed", before.size()));
   removed_.merge(before);
@@ -80,10 +81,7 @@ std::optional<std::string> key_ring::name_of(const std::string& public_key) cons
 
 bool key_ring::admits_name(const std::string& name) const {
   std::lock_guard lock(mutex_);
-  for (const auto& [key, bound] : name_by_key_) {
-    if (bound == name) return true;
-  }
-  return false;
+  return names_.contains(name);
 }
 
 std::size_t key_ring::size() const {

@@ -26,18 +26,18 @@ void release(void* /*data*/, void* hint) {
 reply_queues::reply_queues(std::size_t per_peer, std::size_t total)
     : per_peer_(per_peer), total_limit_(total) {}
 
-reply_queues::account& reply_queues::of(std::string_view routing_id) {
+const std::shared_ptr<reply_queues::account>& reply_queues::of(std::string_view routing_id) {
   auto found = accounts_.find(routing_id);
   if (found == accounts_.end()) {
     auto fresh = std::make_shared<account>();
     fresh->all = counters_;
     found = accounts_.emplace(std::string(routing_id), std::move(fresh)).first;
   }
-  return *found->second;
+  return found->second;
 }
 
 reply_queues::verdict reply_queues::admit(std::string_view routing_id, std::size_t bytes) {
-  account& a = of(routing_id);
+  account& a = *of(routing_id);
   const std::size_t queued = a.queued.load(std::memory_order_relaxed);
   if (a.cut) {
     if (queued != 0) return verdict::drop;
@@ -59,12 +59,7 @@ reply_queues::verdict reply_queues::admit(std::string_view routing_id, std::size
 }
 
 zmq::message_t reply_queues::message(std::string_view routing_id, std::string&& body) {
-  const auto found = accounts_.find(routing_id);
-  std::shared_ptr<account> a = found != accounts_.end() ? found->second : nullptr;
-  if (a == nullptr) {
-    of(routing_id);
-    a = accounts_.find(routing_id)->second;
-  }
+  const std::shared_ptr<account>& a = of(routing_id);
   auto* held = new held_body{std::move(body), a, &a->queued, &counters_->total};
   const std::size_t size = held->body.size();
   a->queued.fetch_add(size, std::memory_order_relaxed);

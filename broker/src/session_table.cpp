@@ -128,13 +128,20 @@ std::uint64_t session_table::reserved_ms(std::string_view name, std::uint64_t mo
   return found->second.reserved_until - mono_now;
 }
 
+session session_table::make(std::string name, std::string token, std::string routing_id,
+                           bool delimiter, std::uint64_t wall_now, std::uint64_t mono_now,
+                           recent_ids acked) const {
+  return {std::move(name), std::move(token), std::move(routing_id), delimiter, wall_now, mono_now,
+          {}, std::move(acked), rate_limiter(rate_, burst_),
+          rate_limiter(history_rate_, history_rate_), {},
+          rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(who_per_s, who_per_s),
+          rate_limiter(dm_sent_per_s, dm_sent_per_s), -1};
+}
+
 session& session_table::open(std::string name, std::string routing_id, bool delimiter,
                              std::uint64_t wall_now, std::uint64_t mono_now) {
-  return insert({std::move(name), random_hex(token_bytes), std::move(routing_id), delimiter,
-                 wall_now, mono_now, {}, recent_ids(proto::dedup_window),
-                 rate_limiter(rate_, burst_), rate_limiter(history_rate_, history_rate_), {},
-                 rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(who_per_s, who_per_s),
-                 rate_limiter(dm_sent_per_s, dm_sent_per_s), -1});
+  return insert(make(std::move(name), random_hex(token_bytes), std::move(routing_id), delimiter,
+                     wall_now, mono_now, recent_ids(proto::dedup_window)));
 }
 
 session* session_table::resume_dormant(std::string_view token, std::string_view name,
@@ -145,11 +152,8 @@ session* session_table::resume_dormant(std::string_view token, std::string_view 
       by_name(name) != nullptr) {
     return nullptr;
   }
-  session s{found->first, std::move(found->second.token), std::move(routing_id), delimiter,
-            wall_now, mono_now, {}, std::move(found->second.acked), rate_limiter(rate_, burst_),
-            rate_limiter(history_rate_, history_rate_), {},
-            rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(who_per_s, who_per_s),
-                 rate_limiter(dm_sent_per_s, dm_sent_per_s), -1};
+  session s = make(found->first, std::move(found->second.token), std::move(routing_id), delimiter,
+                   wall_now, mono_now, std::move(found->second.acked));
   forget_dormant(s.name);
   return &insert(std::move(s));
 }

@@ -5,6 +5,7 @@
 #include <zmq_addon.hpp>
 
 #include <iterator>
+#include <optional>
 #include <string>
 
 #include "bcast/broker/clock.hpp"
@@ -61,22 +62,17 @@ void zap_handler::answer(std::vector<zmq::message_t>& request) {
   if (curve) {
     char z85[41] = {};
     zmq_z85_encode(z85, request[6].data<std::uint8_t>(), 32);
-    if (keys_ == nullptr) {
-      status = "200";
-      text = "OK";
-    } else if (auto name = keys_->name_of(z85)) {
+    // Without a key ring every key passes, with no name bound.
+    std::optional<std::string> name = keys_ == nullptr ? std::optional<std::string>("") : keys_->name_of(z85);
+    if (!name && keys_ != nullptr) {
+      keys_->refresh();  // a key just added is admitted at once
+      name = keys_->name_of(z85);
+    }
+    if (name) {
       status = "200";
       text = "OK";
       user = *name;
     } else {
-      keys_->refresh();  // a key just added is admitted at once
-      if (auto added = keys_->name_of(z85)) {
-        status = "200";
-        text = "OK";
-        user = *added;
-      }
-    }
-    if (status != "200") {
       ++refused_;
       std::uint64_t suppressed = 0;
       if (log.allow(mono_ms(), suppressed)) {

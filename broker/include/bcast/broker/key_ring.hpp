@@ -38,6 +38,7 @@ class key_ring {
   mutable std::mutex mutex_;
   listing seen_;
   std::map<std::string, std::string> name_by_key_;
+  std::set<std::string> names_;  // the values of name_by_key_
   std::set<std::string> removed_;
 };
 

@@ -56,7 +56,8 @@ class reply_queues {
     std::shared_ptr<counters> all;
     bool cut = false;  // replies are dropped until `queued` is back to 0
   };
-  account& of(std::string_view routing_id);
+  // The account of `routing_id`, opened if it has none.
+  const std::shared_ptr<account>& of(std::string_view routing_id);
 
   std::size_t per_peer_;
   std::size_t total_limit_;

@@ -172,6 +172,10 @@ class session_table {
     std::uint64_t age = 0;             // its key in dormant_order_
     std::string address;               // where the session was (for fair eviction)
   };
+  // A session with this table's limiters and a fresh set of budgets.
+  [[nodiscard]] session make(std::string name, std::string token, std::string routing_id,
+                             bool delimiter, std::uint64_t wall_now, std::uint64_t mono_now,
+                             recent_ids acked) const;
   session& insert(session s);
   // Drops the dormant session of `name` from every index, if there is one.
   void forget_dormant(const std::string& name);
