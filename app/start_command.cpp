@@ -41,6 +41,8 @@ struct start_args {
   std::uint64_t retention_s = 0;
   std::uint64_t name_grace_s = broker::default_name_grace_ms / 1000;
   std::size_t reply_queue_mb = broker::default_reply_queue_bytes >> 20;
+  std::size_t sub_queue_mb = broker::default_sub_queue_bytes >> 20;
+  std::size_t sub_total_mb = broker::default_sub_total_bytes >> 20;
   std::size_t reply_total_mb = broker::default_reply_total_bytes >> 20;
   std::string join_token;
   std::string join_token_file;
@@ -150,6 +152,8 @@ int run_start(start_args& args) {
   args.broker.history_bytes = args.history_mb << 20;
   args.broker.name_grace_ms = args.name_grace_s * 1000;
   args.broker.reply_queue_bytes = args.reply_queue_mb << 20;
+  args.broker.sub_queue_bytes = args.sub_queue_mb << 20;
+  args.broker.sub_total_bytes = args.sub_total_mb << 20;
   args.broker.reply_total_bytes = args.reply_total_mb << 20;
   if (args.broker.max_text + 1024 > args.broker.max_frame) {
     throw CLI::ValidationError("--max-text", "must be at least 1 KiB below --max-frame");
@@ -259,6 +263,16 @@ runner add_start_command(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--reply-total-mb", args->reply_total_mb,
                   "Replies queued for all peers together, MiB; past it a peer over its share is cut")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--sub-queue-mb", args->sub_queue_mb,
+                  "Publications (MiB) that may pass while a subscriber reads nothing; past it "
+                  "the subscriber is cut as a slow consumer (it reconnects and fills the gap)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--sub-total-mb", args->sub_total_mb,
+                  "Publications queued for all subscribers together, MiB; past it the one "
+                  "that stopped reading longest ago is cut")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--max-connections", args->broker.max_connections,

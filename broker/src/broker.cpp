@@ -3,7 +3,11 @@
 #include "bcast/broker/broker.hpp"
 
 #include <spdlog/spdlog.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,6 +60,19 @@ constexpr std::uint64_t connection_logs_per_second = 20;
 
 int linger_ms() { return static_cast<int>(shutdown_linger.count()); }
 
+// A subscriber connection's kernel send queue: TCP's count of bytes the
+// peer acknowledged, or (ipc) the bytes waiting, which change as it reads.
+slow_subscribers::sample send_queue(int fd) {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) == 0) {
+    return {info.tcpi_notsent_bytes != 0 || info.tcpi_unacked != 0, info.tcpi_bytes_acked};
+  }
+  int waiting = 0;
+  if (::ioctl(fd, SIOCOUTQ, &waiting) != 0) return {};
+  return {waiting > 0, static_cast<std::uint64_t>(waiting)};
+}
+
 // Polls; returns false when a signal interrupted the wait (the stop request
 // it carries is then read from the eventfd on the next turn).
 bool poll_interruptible(std::vector<zmq::pollitem_t>& items, std::chrono::milliseconds timeout) {
@@ -79,7 +96,8 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
       connection_log_(connection_logs_per_second),
       refusal_log_(connection_logs_per_second),
       core_(opts, history),
-      replies_(opts.reply_queue_bytes, opts.reply_total_bytes) {
+      replies_(opts.reply_queue_bytes, opts.reply_total_bytes),
+      subscribers_(opts.sub_queue_bytes, opts.sub_total_bytes) {
   // A reply to a vanished peer is an error we count, not a silent drop.
   router_.set(zmq::sockopt::router_mandatory, 1);
   // A client that reconnects with the same routing id takes it over.
@@ -196,6 +214,7 @@ void broker::run() {
     }
     if (now >= next_expire) {
       core_.expire(now, out_);
+      judge_subscribers();
       next_expire = now + expire_every;
     }
     if (now >= next_heartbeat) {
@@ -217,9 +236,10 @@ void broker::run() {
   std::uint64_t errors = 0;
   for (const auto e : s.errors) errors += e;
   spdlog::info("stopped: {} requests, {} published, {} errors answered, {} replies dropped, "
-               "{} slow consumers cut, {} connections refused",
+               "{} slow consumers cut ({} subscribers), {} connections refused",
                s.requests, s.published, errors, sends_.replies_dropped.load(),
-               sends_.slow_peers_cut.load(), refused_connections_.load());
+               sends_.slow_peers_cut.load() + sends_.slow_subscribers_cut.load(),
+               sends_.slow_subscribers_cut.load(), refused_connections_.load());
 }
 
 void broker::drain_inbound(std::uint64_t now) {
@@ -272,6 +292,7 @@ void broker::watch_connections(zmq::socket_t& monitor, const char* side) {
         on_accepted(static_cast<int>(fd), side);
       } else if (event == ZMQ_EVENT_DISCONNECTED) {
         connections_.close(static_cast<int>(fd));
+        subscribers_.forget(static_cast<int>(fd));
         open_connections_ = connections_.open();
         log_connection(fmt::format("connection closed on {} ({} open)", side, open_connections_.load()));
       }
@@ -287,6 +308,7 @@ void broker::on_accepted(int fd, const char* side) {
   const bool allowed = connections_.accept(fd, host);
   open_connections_ = connections_.open();
   if (allowed) {
+    if (std::strcmp(side, "out") == 0) subscribers_.watch(fd, batcher_.made());
     log_connection(fmt::format("connection accepted on {} from {} ({} open)", side,
                                address.empty() ? "a local socket" : address, open_connections_.load()));
     return;
@@ -383,6 +405,25 @@ void broker::cut_slow_peer(const reply& r) {
   // sees the shutdown as a closed connection, frees its queue (which gives
   // the bytes back) and the client reconnects and resumes if it is alive.
   if (r.fd >= 0) ::shutdown(r.fd, SHUT_RDWR);
+}
+
+void broker::judge_subscribers() {
+  const std::uint64_t published = batcher_.made();
+  const std::size_t held = batcher_.held();
+  if (published == judged_at_ && held <= opts_.sub_total_bytes) return;
+  judged_at_ = published;
+  for (const int fd : subscribers_.judge(published, held, send_queue)) {
+    ++sends_.slow_subscribers_cut;
+    std::string address = peer_address(fd);
+    spdlog::warn("slow consumer cut: subscriber {} stopped reading {} bytes of publications ago "
+                 "(limit {}; publications held for all subscribers {} of {})",
+                 address.empty() ? "on a local socket" : address,
+                 subscribers_.behind(fd, published), opts_.sub_queue_bytes, held,
+                 opts_.sub_total_bytes);
+    // ZeroMQ sees a closed connection and frees its queue; a live client
+    // reconnects and fills its gap from history.
+    ::shutdown(fd, SHUT_RDWR);
+  }
 }
 
 }  // namespace bcast::broker

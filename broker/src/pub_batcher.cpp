@@ -1,5 +1,7 @@
 // pub_batcher: runs of one room's messages found in order and written as one
-// `batch` body each: the header, then the stored bodies byte for byte.
+// `batch` body each: the header, then the stored bodies byte for byte. A
+// holder keeps each frame's bytes and the count alive until ZeroMQ's free
+// callback (on an I/O thread) gives them back.
 #include "bcast/broker/pub_batcher.hpp"
 
 #include <cstring>
@@ -9,13 +11,27 @@
 #include "bcast/proto/topics.hpp"
 
 namespace bcast::broker {
+namespace {
+
+struct held_frame {
+  shared_body body;
+  std::shared_ptr<std::atomic<std::size_t>> held;
+};
+
+void release(void* /*data*/, void* hint) {
+  auto* frame = static_cast<held_frame*>(hint);
+  frame->held->fetch_sub(frame->body->size(), std::memory_order_relaxed);
+  delete frame;
+}
+
+}  // namespace
 
 std::vector<pub_frame>& pub_batcher::frames(std::span<const publication> pubs, std::uint64_t epoch) {
   frames_.clear();
   for (std::size_t i = 0; i < pubs.size();) {
     const run r = run_from(pubs, i);
     const auto& first = pubs[i];
-    frames_.push_back({first.topic, r.msgs == 1 ? first.body.share() : batch(pubs.subspan(i, r.msgs), r.bytes, epoch)});
+    frames_.push_back({first.topic, counted(r.msgs == 1 ? first.body : batch(pubs.subspan(i, r.msgs), r.bytes, epoch))});
     i += r.msgs;
   }
   return frames_;
@@ -35,7 +51,16 @@ pub_batcher::run pub_batcher::run_from(std::span<const publication> pubs, std::s
   return r;
 }
 
-zmq::message_t pub_batcher::batch(std::span<const publication> msgs, std::size_t bytes,
+zmq::message_t pub_batcher::counted(shared_body body) {
+  auto* frame = new held_frame{std::move(body), held_};
+  // Viewed where it now lives: a short body is stored inside its message.
+  const std::string_view bytes = frame->body.view();
+  made_ += bytes.size();
+  held_->fetch_add(bytes.size(), std::memory_order_relaxed);
+  return zmq::message_t(const_cast<char*>(bytes.data()), bytes.size(), release, frame);
+}
+
+shared_body pub_batcher::batch(std::span<const publication> msgs, std::size_t bytes,
                                   std::uint64_t epoch) {
   proto::encode_batch_header(proto::room_of_topic(msgs.front().topic), epoch, msgs.size(), header_);
   zmq::message_t out(header_.size() + bytes);
@@ -47,7 +72,7 @@ zmq::message_t pub_batcher::batch(std::span<const publication> msgs, std::size_t
     std::memcpy(at, body.data(), body.size());
     at += body.size();
   }
-  return out;
+  return shared_body(std::move(out));
 }
 
 }  // namespace bcast::broker

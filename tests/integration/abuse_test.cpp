@@ -66,6 +66,58 @@ TEST(abuse, history_answers_a_peer_never_reads_stay_bounded_and_it_is_cut) {
       << "the cut peer's queue was given back";
 }
 
+// A SUB to every room that never reads: ZeroMQ's receive queue of one
+// message and a 4 KiB kernel buffer, so publications pile up in the broker.
+zmq::socket_t deaf_subscriber(zmq::context_t& context, const std::string& out) {
+  zmq::socket_t sub(context, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::rcvhwm, 1);
+  sub.set(zmq::sockopt::rcvbuf, 4096);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.connect(out);
+  return sub;
+}
+
+// Finding: "subscribers that stop reading one after another each pin
+// ~114 MiB (the PUB bound is per subscriber, and nothing limits how many
+// connect): 10 took 1.16 GB". Now a subscriber that reads nothing while its
+// bound of publications passes is cut as a slow consumer, what the broker
+// holds for subscribers stays within the bounds, and alice, who reads,
+// keeps chatting.
+TEST(abuse, subscribers_that_stop_reading_one_after_another_are_cut_and_memory_stays_bounded) {
+  auto opts = test_options();
+  opts.sub_queue_bytes = 2 << 20;
+  opts.sub_total_bytes = 4 << 20;
+  opts.liveness = 100;  // alice stays joined however long the attack takes
+  broker_fixture broker(opts);
+  zmq::context_t context;
+  raw_peer alice(context, broker.in(), broker.out());
+  ASSERT_TRUE(alice.wait_subscribed());
+  alice.join("alice");
+  const std::string text(3000, 'p');
+  std::uint64_t id = 0;
+  std::size_t most = 0;
+  std::vector<zmq::socket_t> deaf;
+  for (std::uint64_t stalled = 1; stalled <= 5; ++stalled) {
+    deaf.push_back(deaf_subscriber(context, broker.out()));
+    const bool cut = eventually([&]() -> bool {
+      alice.send(request::msg{text, "lobby", ++id});
+      const auto ack = alice.expect<event::ack>();
+      (void)alice.drain_publications();
+      most = std::max(most, broker.held_publication_bytes());
+      return ack.id == id && broker.slow_subscribers_cut() == stalled;
+    }, patience, std::chrono::milliseconds(0));
+    ASSERT_TRUE(cut) << "subscriber " << stalled << " was not cut; " << id << " sent, "
+                     << broker.held_publication_bytes() << " bytes held";
+  }
+  EXPECT_LE(most, opts.sub_queue_bytes + opts.sub_total_bytes)
+      << "the broker held more for subscribers than its bounds";
+  alice.send(request::msg{"still here", "lobby", ++id});
+  EXPECT_EQ(alice.expect<event::ack>().id, id) << "the honest client is still served";
+  EXPECT_EQ(alice.expect_published<event::msg>("room/lobby/").text, "still here");
+  EXPECT_EQ(broker.slow_subscribers_cut(), 5U) << "alice, who reads, was not cut";
+}
+
 // The endpoint `in` (tcp://127.0.0.1:PORT) reached from source address
 // `source`: every 127.x address is this machine, so tests can play hosts.
 std::string from_host(const std::string& source, const std::string& endpoint) {

@@ -36,6 +36,10 @@ class broker_fixture {
   [[nodiscard]] const broker::core_stats& stats() const { return broker_->stats(); }
   [[nodiscard]] std::size_t queued_reply_bytes() const { return broker_->queued_reply_bytes(); }
   [[nodiscard]] std::uint64_t slow_peers_cut() const { return broker_->sends().slow_peers_cut; }
+  [[nodiscard]] std::size_t held_publication_bytes() const { return broker_->held_publication_bytes(); }
+  [[nodiscard]] std::uint64_t slow_subscribers_cut() const {
+    return broker_->sends().slow_subscribers_cut;
+  }
   [[nodiscard]] std::size_t open_connections() const { return broker_->open_connections(); }
   [[nodiscard]] std::uint64_t refused_connections() const { return broker_->refused_connections(); }
 

@@ -70,6 +70,14 @@ std::optional<published> raw_peer::publication(std::chrono::milliseconds limit) 
   return next;
 }
 
+std::size_t raw_peer::drain_publications() {
+  unbatched_.clear();
+  std::size_t frames = 0;
+  zmq::message_t frame;
+  while (sub_.recv(frame, zmq::recv_flags::dontwait)) ++frames;
+  return frames;
+}
+
 bool raw_peer::wait_subscribed() { return wait_subscribed_within(patience); }
 
 bool raw_peer::wait_subscribed_within(std::chrono::milliseconds limit) {

@@ -43,6 +43,9 @@ class raw_peer {
   // The next publication that is not a heartbeat; nullopt if none in time.
   // A `batch` is taken apart: its messages come one by one, in order.
   std::optional<published> publication(std::chrono::milliseconds limit = patience);
+  // Reads and drops every publication already queued; returns how many
+  // frames that was (a peer that keeps reading is never a slow consumer).
+  std::size_t drain_publications();
   // Waits until a heartbeat arrives: from then on our subscriptions are live.
   [[nodiscard]] bool wait_subscribed();
   [[nodiscard]] bool wait_subscribed_within(std::chrono::milliseconds limit);

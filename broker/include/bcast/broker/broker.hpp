@@ -27,6 +27,7 @@
 #include "bcast/broker/outbox.hpp"
 #include "bcast/broker/pub_batcher.hpp"
 #include "bcast/broker/reply_queues.hpp"
+#include "bcast/broker/slow_subscribers.hpp"
 
 namespace bcast::broker {
 
@@ -34,6 +35,7 @@ namespace bcast::broker {
 struct send_stats {
   std::atomic<std::uint64_t> replies_dropped{0};  // peer gone, full, or over its byte bound
   std::atomic<std::uint64_t> slow_peers_cut{0};   // connections cut as slow consumers
+  std::atomic<std::uint64_t> slow_subscribers_cut{0};  // the same, on PUB
 };
 
 class broker {
@@ -58,6 +60,8 @@ class broker {
   [[nodiscard]] const send_stats& sends() const { return sends_; }
   // Bytes of replies ZeroMQ still holds for all peers (any thread may ask).
   [[nodiscard]] std::size_t queued_reply_bytes() const { return replies_.total(); }
+  // Bytes of publications ZeroMQ still holds for subscribers (any thread).
+  [[nodiscard]] std::size_t held_publication_bytes() const { return batcher_.held(); }
   // Connections open on both sockets, and refused for being over a bound.
   [[nodiscard]] std::size_t open_connections() const { return open_connections_; }
   [[nodiscard]] std::uint64_t refused_connections() const { return refused_connections_; }
@@ -81,6 +85,9 @@ class broker {
   void send_reply(reply& r);
   // Closes the connection of a peer whose replies pile up unread.
   void cut_slow_peer(const reply& r);
+  // Samples the subscribers' send queues and cuts those slow_subscribers
+  // names; skipped while nothing was published and nothing is held.
+  void judge_subscribers();
 
   // Output waiting for the store to commit write number `ticket`.
   struct held_output {
@@ -108,6 +115,8 @@ class broker {
   pub_batcher batcher_;
   send_stats sends_;
   reply_queues replies_;
+  slow_subscribers subscribers_;
+  std::uint64_t judged_at_ = 0;  // batcher_.made() at the last judgement
   std::vector<zmq::message_t> frames_;
   core::identity_source identity_;  // of the request in frames_
 };

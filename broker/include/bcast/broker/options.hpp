@@ -47,6 +47,14 @@ inline constexpr std::size_t default_reply_queue_bytes = std::size_t{16} << 20;
 // The same for all peers together: past it, a peer over its share of it
 // is cut, the others lose single replies.
 inline constexpr std::size_t default_reply_total_bytes = std::size_t{256} << 20;
+// Bytes published while one subscriber connection makes no progress
+// reading (its kernel send queue full and not acked) before it is cut as a
+// slow consumer: NATS's max_pending, 64 MiB. Its client reconnects and
+// fills the gap from history.
+inline constexpr std::size_t default_sub_queue_bytes = std::size_t{64} << 20;
+// Bytes of publications ZeroMQ may hold for all subscribers together; past
+// it, the subscriber that stopped reading longest ago is cut.
+inline constexpr std::size_t default_sub_total_bytes = std::size_t{256} << 20;
 // Connections on both sockets together (a client has two): far more than a
 // chat or a dashboard needs, far below the file descriptors the broker
 // raises its limit to. From one address: a host with many people behind
@@ -81,6 +89,8 @@ struct options {
   int pub_hwm = default_pub_hwm;
   std::size_t reply_queue_bytes = default_reply_queue_bytes;
   std::size_t reply_total_bytes = default_reply_total_bytes;
+  std::size_t sub_queue_bytes = default_sub_queue_bytes;
+  std::size_t sub_total_bytes = default_sub_total_bytes;
   double hellos_per_address = default_hellos_per_address;
   double hello_burst_per_address = default_hello_burst_per_address;
   double rooms_per_address = default_rooms_per_address;

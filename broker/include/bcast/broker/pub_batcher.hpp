@@ -5,12 +5,17 @@
 // the bytes history keeps, shared, not copied. Nothing waits for a batch to
 // fill: a batch is only what the loop already had ready, so a quiet room
 // sees single messages and a busy one costs ZeroMQ (and every subscriber)
-// one frame per batch instead of one per message.
+// one frame per batch instead of one per message. Every frame is counted
+// until ZeroMQ frees it (every subscriber's queue has written or dropped
+// it): the bytes publications hold in the broker, which a subscriber that
+// stops reading makes grow (slow_subscribers).
 #pragma once
 
 #include <zmq.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,16 +38,26 @@ class pub_batcher {
   [[nodiscard]] std::vector<pub_frame>& frames(std::span<const publication> pubs,
                                                std::uint64_t epoch);
 
+  // Bytes of the frames made so far, and of those ZeroMQ still holds (any
+  // thread may ask).
+  [[nodiscard]] std::uint64_t made() const { return made_; }
+  [[nodiscard]] std::size_t held() const { return held_->load(std::memory_order_relaxed); }
+
  private:
   struct run {
     std::size_t msgs = 0;   // publications from the first on that travel in its frame
     std::size_t bytes = 0;  // their bodies' bytes
   };
   [[nodiscard]] static run run_from(std::span<const publication> pubs, std::size_t first);
-  [[nodiscard]] zmq::message_t batch(std::span<const publication> msgs, std::size_t bytes,
-                                     std::uint64_t epoch);
+  [[nodiscard]] shared_body batch(std::span<const publication> msgs, std::size_t bytes,
+                                  std::uint64_t epoch);
+  // A frame of `body`'s bytes (not copied), counted in held() until freed.
+  [[nodiscard]] zmq::message_t counted(shared_body body);
 
   std::vector<pub_frame> frames_;
+  std::uint64_t made_ = 0;
+  // Shared with every frame in flight: ZeroMQ may free one after we are gone.
+  std::shared_ptr<std::atomic<std::size_t>> held_ = std::make_shared<std::atomic<std::size_t>>(0);
   std::string header_;  // reused for each batch's header
 };
 

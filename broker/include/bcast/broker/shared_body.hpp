@@ -16,6 +16,8 @@ class shared_body {
   shared_body() = default;
   // Copies `bytes` once, into a new ZeroMQ message.
   explicit shared_body(std::string_view bytes) : msg_(bytes.data(), bytes.size()) {}
+  // Takes `msg`'s content as it is (built in place by the caller).
+  explicit shared_body(zmq::message_t&& msg) : msg_(std::move(msg)) {}
   shared_body(const shared_body& other) { msg_.copy(other.msg_); }
   shared_body& operator=(const shared_body& other) {
     if (this != &other) msg_.copy(other.msg_);
@@ -32,13 +34,6 @@ class shared_body {
     const std::string_view* operator->() const { return &bytes; }
   };
   [[nodiscard]] arrow operator->() const { return {view()}; }
-
-  // A message with the same content, to send (the content is not copied).
-  [[nodiscard]] zmq::message_t share() const {
-    zmq::message_t out;
-    out.copy(msg_);
-    return out;
-  }
 
  private:
   // zmq_msg_copy marks its source shared, so copying from a const body
