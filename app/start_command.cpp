@@ -40,6 +40,7 @@ struct start_args {
   std::string db = state_file("history.db");
   std::uint64_t retention_s = 0;
   std::uint64_t name_grace_s = broker::default_name_grace_ms / 1000;
+  std::uint64_t room_idle_s = broker::default_room_idle_ms / 1000;
   std::size_t reply_queue_mb = broker::default_reply_queue_bytes >> 20;
   std::size_t sub_queue_mb = broker::default_sub_queue_bytes >> 20;
   std::size_t sub_total_mb = broker::default_sub_total_bytes >> 20;
@@ -151,6 +152,7 @@ int run_start(start_args& args) {
   args.broker.rooms_per_address = args.new_rooms_per_minute / 60;
   args.broker.history_bytes = args.history_mb << 20;
   args.broker.name_grace_ms = args.name_grace_s * 1000;
+  args.broker.room_idle_ms = args.room_idle_s * 1000;
   args.broker.reply_queue_bytes = args.reply_queue_mb << 20;
   args.broker.sub_queue_bytes = args.sub_queue_mb << 20;
   args.broker.sub_total_bytes = args.sub_total_mb << 20;
@@ -289,6 +291,15 @@ runner add_start_command(CLI::App& app) {
   cmd->add_option("--burst", args->broker.burst, "Burst allowance with --rate (default: one second's worth)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--room-idle", args->room_idle_s,
+                  "When the 4096-room table is full, a room without a message this long gives "
+                  "its place to a new one (it keeps its numbering if used again; seconds, or "
+                  "30s, 2m, 1h, 1d)")
+      ->capture_default_str()
+      ->transform(CLI::AsNumberWithUnit(
+          std::map<std::string, std::uint64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
+          CLI::AsNumberWithUnit::CASE_SENSITIVE))
+      ->check(CLI::Range(0, 365 * 86400));
   cmd->add_option("--name-grace", args->name_grace_s,
                   "How long, after its session timed out, the name of a client that lost its "
                   "connection is kept for its session token (seconds, or 30s, 2m, 1h, 1d; 0: "

@@ -236,10 +236,12 @@ void broker::run() {
   std::uint64_t errors = 0;
   for (const auto e : s.errors) errors += e;
   spdlog::info("stopped: {} requests, {} published, {} errors answered, {} replies dropped, "
-               "{} slow consumers cut ({} subscribers), {} connections refused",
+               "{} slow consumers cut ({} subscribers), {} connections refused, {} closed "
+               "to make way for another host",
                s.requests, s.published, errors, sends_.replies_dropped.load(),
                sends_.slow_peers_cut.load() + sends_.slow_subscribers_cut.load(),
-               sends_.slow_subscribers_cut.load(), refused_connections_.load());
+               sends_.slow_subscribers_cut.load(), refused_connections_.load(),
+               evicted_connections_.load());
 }
 
 void broker::drain_inbound(std::uint64_t now) {
@@ -305,9 +307,19 @@ void broker::on_accepted(int fd, const char* side) {
   const std::string address = peer_address(fd);
   // Bounds count hosts, not ports: the address without its port.
   const std::string host = address.empty() ? address : address.substr(0, address.rfind(':'));
-  const bool allowed = connections_.accept(fd, host);
+  const auto admission = connections_.accept(fd, host);
   open_connections_ = connections_.open();
-  if (allowed) {
+  if (admission.evict >= 0) {
+    // Its close is reported as for any other; a live client reconnects and
+    // is refused while its host holds more than its share.
+    subscribers_.forget(admission.evict);
+    ++evicted_connections_;
+    log_connection(fmt::format("connection {} closed to make way for {}: its host holds the "
+                               "most of the {} slots", peer_address(admission.evict), address,
+                               opts_.max_connections));
+    ::shutdown(admission.evict, SHUT_RDWR);
+  }
+  if (admission.admitted) {
     if (std::strcmp(side, "out") == 0) subscribers_.watch(fd, batcher_.made());
     log_connection(fmt::format("connection accepted on {} from {} ({} open)", side,
                                address.empty() ? "a local socket" : address, open_connections_.load()));

@@ -57,7 +57,7 @@ core::core(const options& opts, history_store& history, std::uint64_t mono_now)
     : opts_(opts),
       history_(history),
       sessions_(opts.rate, opts.burst, opts.history_rate, opts.name_grace_ms),
-      rooms_(max_rooms),
+      rooms_({max_rooms, opts.room_idle_ms, max_retired_rooms}),
       addresses_({opts.hellos_per_address, opts.hello_burst_per_address, opts.rooms_per_address,
                   opts.room_burst_per_address},
                  max_tracked_addresses),
@@ -274,7 +274,7 @@ void core::handle_msg(const peer& from, session& s, const proto::msg_request_vie
       return fail(from, error_code::rate_limited,
                   "too many new rooms from this address; try again later", r.id, out);
     }
-    seq = rooms_.next_seq(r.room, now);
+    seq = rooms_.next_seq(r.room, now, true, s.address);
     if (!seq) return fail(from, error_code::invalid_room, "the broker's room limit is reached", r.id, out);
   }
 

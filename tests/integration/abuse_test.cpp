@@ -152,6 +152,31 @@ TEST(abuse, idle_connections_from_one_address_are_bounded_and_others_get_in) {
   EXPECT_EQ(bob.expect_published<event::msg>("room/lobby/").text, "I got in");
 }
 
+// Finding (gap of the first fix): 17 hosts of 256 connections fill the 4096
+// slots. Now a full table makes way for a host holding fewer: one of the
+// busiest host's connections is closed, and bob gets in and chats.
+TEST(abuse, a_connection_table_full_of_one_hosts_connections_makes_way_for_another) {
+  auto opts = test_options();
+  opts.max_connections = 8;
+  broker_fixture broker(opts);
+  zmq::context_t context;
+  std::vector<zmq::socket_t> idle;
+  for (int i = 0; i < 8; ++i) {
+    const bool sub = i % 2 == 0;
+    idle.emplace_back(context, sub ? zmq::socket_type::sub : zmq::socket_type::dealer);
+    idle.back().set(zmq::sockopt::linger, 0);
+    idle.back().connect(from_host("127.0.0.7", sub ? broker.out() : broker.in()));
+  }
+  ASSERT_TRUE(eventually([&] { return broker.open_connections() == 8; }));
+  raw_peer bob(context, from_host("127.0.0.8", broker.in()), from_host("127.0.0.8", broker.out()));
+  ASSERT_TRUE(bob.wait_subscribed());
+  bob.join("bob");
+  bob.send(request::msg{"I got in", "lobby", 1});
+  EXPECT_EQ(bob.expect<event::ack>().seq, 1U);
+  EXPECT_GE(broker.evicted_connections(), 2U);
+  EXPECT_LE(broker.open_connections(), 8U);
+}
+
 // At the bound a connection is kept; one past it is closed.
 TEST(abuse, the_connection_bound_holds_at_its_edge) {
   auto opts = test_options();
@@ -216,6 +241,48 @@ TEST(abuse, hellos_and_new_rooms_are_budgeted_per_address_not_per_session) {
   other.join("other");
   other.send(request::msg{"my own room", "mine", 1});
   EXPECT_EQ(other.expect<event::ack>().seq, 1U) << "another address has its own budget";
+}
+
+// Finding: "one session created 4096 rooms; from then on nobody can create a
+// room". With the per-address budget, 16 hosts still fill the table; now a
+// full table gives a new host the place of the quietest room of the host
+// holding the most, and a room that gave its place, used again, continues
+// its numbering (no client ever sees a seq twice).
+TEST(abuse, a_room_table_filled_from_sixteen_hosts_still_takes_a_new_hosts_room) {
+  broker_fixture broker;
+  zmq::context_t context;
+  std::vector<std::unique_ptr<raw_peer>> hosts;
+  for (int h = 0; h < 16; ++h) {
+    const std::string host = "127.0.1." + std::to_string(h + 1);
+    hosts.push_back(std::make_unique<raw_peer>(context, from_host(host, broker.in()),
+                                               from_host(host, broker.out())));
+    hosts.back()->join("filler" + std::to_string(h));
+    for (std::uint64_t r = 0; r < 256; ++r) {
+      hosts.back()->send(request::msg{"x", "h" + std::to_string(h) + "-" + std::to_string(r), r + 1});
+      ASSERT_EQ(hosts.back()->expect<event::ack>().seq, 1U);
+    }
+  }
+  raw_peer carol(context, from_host("127.0.2.1", broker.in()), from_host("127.0.2.1", broker.out()));
+  const auto full = carol.join("carol");
+  ASSERT_EQ(full.rooms.size(), 4096U) << "the table is full";
+  carol.send(request::msg{"a room of my own", "lobby", 1});
+  EXPECT_EQ(carol.expect<event::ack>().seq, 1U) << "a new host still gets a room";
+
+  raw_peer dave(context, from_host("127.0.2.2", broker.in()), from_host("127.0.2.2", broker.out()));
+  const auto now = dave.join("dave");
+  ASSERT_EQ(now.rooms.size(), 4096U);
+  std::string retired;
+  for (int h = 0; h < 16 && retired.empty(); ++h) {
+    for (int r = 0; r < 256 && retired.empty(); ++r) {
+      const std::string room = "h" + std::to_string(h) + "-" + std::to_string(r);
+      if (std::none_of(now.rooms.begin(), now.rooms.end(), [&](const auto& x) { return x.room == room; })) {
+        retired = room;
+      }
+    }
+  }
+  ASSERT_FALSE(retired.empty()) << "lobby took some room's place";
+  dave.send(request::msg{"back again", retired, 1});
+  EXPECT_EQ(dave.expect<event::ack>().seq, 2U) << "the retired room continues at 2, not 1";
 }
 
 // Finding (the attack session): a peer that connected with a session's

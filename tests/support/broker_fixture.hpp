@@ -42,6 +42,7 @@ class broker_fixture {
   }
   [[nodiscard]] std::size_t open_connections() const { return broker_->open_connections(); }
   [[nodiscard]] std::uint64_t refused_connections() const { return broker_->refused_connections(); }
+  [[nodiscard]] std::uint64_t evicted_connections() const { return broker_->evicted_connections(); }
 
  private:
   broker::options opts_;

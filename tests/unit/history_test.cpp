@@ -134,8 +134,13 @@ TEST(memory_history, per_room_zero_keeps_nothing) {
 
 // --- room_table ----------------------------------------------------------
 
+// A table of `live` rooms whose rooms never count as idle.
+room_table table(std::size_t live, std::size_t retired = 100) {
+  return room_table({live, 1'000'000'000, retired});
+}
+
 TEST(history_room_table, counts_seq_per_room_independently) {
-  room_table rooms(10);
+  auto rooms = table(10);
   EXPECT_EQ(rooms.next_seq("lobby", 1), 1U);
   EXPECT_EQ(rooms.next_seq("lobby", 2), 2U);
   EXPECT_EQ(rooms.next_seq("dev", 3), 1U);
@@ -147,7 +152,7 @@ TEST(history_room_table, counts_seq_per_room_independently) {
 }
 
 TEST(history_room_table, sys_seq_is_separate) {
-  room_table rooms(10);
+  auto rooms = table(10);
   EXPECT_EQ(rooms.sys_seq(), 0U);
   EXPECT_EQ(rooms.next_sys_seq(), 1U);
   EXPECT_EQ(rooms.next_seq("lobby", 1), 1U);
@@ -158,7 +163,7 @@ TEST(history_room_table, sys_seq_is_separate) {
 }
 
 TEST(history_room_table, room_limit_refuses_only_new_rooms) {
-  room_table rooms(2);
+  auto rooms = table(2);
   EXPECT_EQ(rooms.next_seq("a", 1), 1U);
   EXPECT_EQ(rooms.next_seq("b", 1), 1U);
   EXPECT_EQ(rooms.next_seq("c", 1), std::nullopt);
@@ -168,17 +173,69 @@ TEST(history_room_table, room_limit_refuses_only_new_rooms) {
   EXPECT_EQ(rooms.all().size(), 2U);
 }
 
+// Issue 15: "one session created 4096 rooms; from then on nobody can create
+// a room, even after a restart". A full table makes a place: an idle room
+// gives way first, else the quietest room of the address holding the most.
+TEST(history_room_table, a_full_table_retires_an_idle_room_for_a_new_one) {
+  room_table rooms({2, 1000, 100});
+  EXPECT_EQ(rooms.next_seq("old", 0, true, "10.0.0.1"), 1U);
+  EXPECT_EQ(rooms.next_seq("old", 10, true, "10.0.0.1"), 2U);
+  EXPECT_EQ(rooms.next_seq("busy", 500, true, "10.0.0.2"), 1U);
+  EXPECT_EQ(rooms.next_seq("new", 1009, true, "10.0.0.2"), std::nullopt) << "999 ms idle: not yet";
+  EXPECT_EQ(rooms.next_seq("new", 1010, true, "10.0.0.2"), 1U) << "1000 ms idle: it gives way";
+  EXPECT_EQ(rooms.all(), (std::vector<room_seq>{{"busy", 1}, {"new", 1}}));
+  EXPECT_EQ(rooms.last_seq("old"), 2U) << "retired, its numbering kept";
+  EXPECT_EQ(rooms.retired(), 1U);
+}
+
+TEST(history_room_table, a_retired_room_used_again_continues_its_numbering) {
+  room_table rooms({1, 0, 100});
+  EXPECT_EQ(rooms.next_seq("a", 1, true, "x"), 1U);
+  EXPECT_EQ(rooms.next_seq("a", 2, true, "x"), 2U);
+  EXPECT_EQ(rooms.next_seq("b", 3, true, "x"), 1U);  // a is retired
+  EXPECT_EQ(rooms.next_seq("a", 4, true, "x"), 3U) << "never seq 1 again";
+  EXPECT_EQ(rooms.last_seq("b"), 1U);
+  EXPECT_EQ(rooms.live(), 1U);
+}
+
+TEST(history_room_table, a_full_table_takes_from_the_address_holding_the_most) {
+  auto rooms = table(4);
+  for (int i = 0; i < 3; ++i) (void)rooms.next_seq("spam" + std::to_string(i), 10 + i, true, "6.6.6.6");
+  (void)rooms.next_seq("lobby", 20, true, "1.1.1.1");
+  // 6.6.6.6 holds 3 of 4: a host with none gets its quietest room's place.
+  EXPECT_EQ(rooms.next_seq("dev", 30, true, "2.2.2.2"), 1U);
+  EXPECT_EQ(rooms.last_seq("spam0"), 1U);
+  EXPECT_EQ(rooms.all(), (std::vector<room_seq>{{"dev", 1}, {"lobby", 1}, {"spam1", 1}, {"spam2", 1}}));
+  // Now 2/1/1: 1.1.1.1 would hold as many as 6.6.6.6 after taking: refused,
+  // and so is 6.6.6.6, which holds the most.
+  EXPECT_EQ(rooms.next_seq("more", 40, true, "6.6.6.6"), std::nullopt);
+  EXPECT_EQ(rooms.next_seq("ops", 40, true, "1.1.1.1"), std::nullopt);
+  EXPECT_EQ(rooms.next_seq("ops", 40, true, "3.3.3.3"), 1U) << "2 > 0 + 1: one more place";
+}
+
+TEST(history_room_table, restore_past_the_limit_retires_and_the_retired_count_is_bounded) {
+  room_table rooms({2, 1'000'000'000, 2});
+  rooms.restore({{"a", 5}, {"b", 6}, {"c", 7}, {"d", 8}, {"e", 9}}, 0);
+  EXPECT_EQ(rooms.live(), 2U);
+  EXPECT_EQ(rooms.retired(), 2U) << "the oldest retirement is dropped";
+  EXPECT_EQ(rooms.last_seq("c"), 0U);
+  EXPECT_EQ(rooms.last_seq("e"), 9U);
+  // Restored rooms belong to nobody: a new host's room takes one's place.
+  EXPECT_EQ(rooms.next_seq("new", 1, true, "1.1.1.1"), 1U);
+  EXPECT_EQ(rooms.next_seq("e", 2, true, "2.2.2.2"), std::nullopt) << "1 + 1 >= 1 left to nobody";
+}
+
 TEST(history_room_table, all_lists_rooms_by_name) {
-  room_table rooms(10);
+  auto rooms = table(10);
   (void)rooms.next_seq("lobby", 1);
   (void)rooms.next_seq("dev", 1);
   (void)rooms.next_seq("dev", 1);
   EXPECT_EQ(rooms.all(), (std::vector<room_seq>{{"dev", 2}, {"lobby", 1}}));
-  EXPECT_TRUE(room_table(10).all().empty());
+  EXPECT_TRUE(table(10).all().empty());
 }
 
 TEST(history_room_table, active_since_filters_by_time) {
-  room_table rooms(10);
+  auto rooms = table(10);
   (void)rooms.next_seq("old", 1000);
   (void)rooms.next_seq("mid", 5000);
   (void)rooms.next_seq("new", 9000);

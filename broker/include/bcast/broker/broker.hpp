@@ -65,6 +65,8 @@ class broker {
   // Connections open on both sockets, and refused for being over a bound.
   [[nodiscard]] std::size_t open_connections() const { return open_connections_; }
   [[nodiscard]] std::uint64_t refused_connections() const { return refused_connections_; }
+  // Connections closed to make way for a host holding fewer (fair share).
+  [[nodiscard]] std::uint64_t evicted_connections() const { return evicted_connections_; }
 
  private:
   void drain_inbound(std::uint64_t now);
@@ -107,6 +109,7 @@ class broker {
   connection_table connections_;
   std::atomic<std::size_t> open_connections_{0};
   std::atomic<std::uint64_t> refused_connections_{0};
+  std::atomic<std::uint64_t> evicted_connections_{0};
   log_limiter connection_log_;
   log_limiter refusal_log_;
   int stop_fd_ = -1;

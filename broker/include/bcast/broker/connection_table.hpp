@@ -2,12 +2,16 @@
 // end: a bound on connections in total and per address, so one host cannot
 // take the broker's file descriptors and lock everyone else out. Fed the
 // connection events of ZeroMQ's socket monitors (accepted, disconnected,
-// each with its fd); knows nothing of sockets itself.
+// each with its fd); knows nothing of sockets itself. When the table is
+// full, a host holding fewer connections than the busiest one still gets in:
+// one of the busiest host's connections makes way (fair share), so a few
+// hosts cannot take every slot.
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace bcast::broker {
@@ -19,10 +23,14 @@ class connection_table {
   connection_table(std::size_t total, std::size_t per_address)
       : total_(total), per_address_(per_address) {}
 
+  struct admission {
+    bool admitted = false;  // false: over a bound, the caller closes it
+    int evict = -1;         // admitted in place of this connection (close it)
+  };
   // A connection was accepted on `fd` from `address` ("" if it has none).
-  // Returns false when it is over a bound: the caller closes it, and its
-  // disconnection is reported as for any other.
-  [[nodiscard]] bool accept(int fd, const std::string& address);
+  // The caller closes what is refused or evicted; their disconnections are
+  // reported as for any other (and the evicted one no longer counts).
+  [[nodiscard]] admission accept(int fd, const std::string& address);
   // The connection on `fd` is closed.
   void close(int fd);
 
@@ -33,8 +41,15 @@ class connection_table {
  private:
   std::size_t total_;
   std::size_t per_address_;
+  // A connection of the address holding the most, if `address` would still
+  // hold fewer after taking its place (-1 otherwise).
+  [[nodiscard]] int fair_share_victim(const std::string& address) const;
+  admission refuse(int fd);
+
   std::unordered_map<int, std::string> by_fd_;
   std::unordered_map<std::string, std::size_t> by_address_;
+  // Refused or evicted connections whose close has not been reported yet.
+  std::unordered_set<int> evicted_;
 };
 
 }  // namespace bcast::broker

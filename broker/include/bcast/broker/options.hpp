@@ -24,6 +24,12 @@ inline constexpr std::size_t default_history = 1000;
 inline constexpr std::size_t default_history_bytes = std::size_t{256} << 20;
 // Far more rooms than any chat needs, few enough that welcome/hb stay small.
 inline constexpr std::size_t max_rooms = 4096;
+// A room without a message this long may give its place in a full table to
+// a new one (it is retired: its numbering is kept and goes on if it is used
+// again).
+inline constexpr std::uint64_t default_room_idle_ms = 3600 * 1000;
+// Retired rooms whose last seq is kept: 64 Ki names, a few MiB.
+inline constexpr std::size_t max_retired_rooms = 65536;
 // Per-subscriber queue on PUB, in publications (a message or a batch of at
 // most proto::max_batch_bytes): a stalled subscriber costs at most ~160 MiB,
 // ~12 MiB at chat sizes and rates; past it ZeroMQ drops for that subscriber
@@ -103,6 +109,7 @@ struct options {
   double history_rate = default_history_rate;
   double anonymous_history_rate = default_anonymous_history_rate;
   std::uint64_t name_grace_ms = default_name_grace_ms;
+  std::uint64_t room_idle_ms = default_room_idle_ms;
   // Publish and acknowledge a message only once the history store has
   // committed it (needs a store that commits: `sqlite_history`).
   bool durable = false;

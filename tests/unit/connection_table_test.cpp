@@ -1,0 +1,41 @@
+// connection_table: bounds in total and per address; a full table lets a
+// host with fewer connections in by closing one of the busiest host's
+// (fair share), and refused or evicted connections stop counting at once.
+#include <gtest/gtest.h>
+
+#include "bcast/broker/connection_table.hpp"
+
+namespace bcast::broker {
+namespace {
+
+TEST(connection_table, the_per_address_bound_holds_at_its_edge) {
+  connection_table table(100, 2);
+  EXPECT_TRUE(table.accept(3, "10.0.0.1").admitted);
+  EXPECT_TRUE(table.accept(4, "10.0.0.1").admitted);
+  EXPECT_FALSE(table.accept(5, "10.0.0.1").admitted);
+  EXPECT_EQ(table.from("10.0.0.1"), 2U) << "the refused one does not count";
+  table.close(5);  // its close event: consumed
+  EXPECT_EQ(table.open(), 2U);
+  table.close(3);
+  EXPECT_TRUE(table.accept(6, "10.0.0.1").admitted);
+}
+
+TEST(connection_table, a_full_table_makes_way_for_a_host_holding_fewer) {
+  connection_table table(4, 100);
+  for (int fd = 3; fd < 7; ++fd) EXPECT_TRUE(table.accept(fd, "6.6.6.6").admitted);
+  const auto in = table.accept(7, "1.1.1.1");
+  EXPECT_TRUE(in.admitted);
+  EXPECT_GE(in.evict, 3);
+  EXPECT_LE(in.evict, 6);
+  EXPECT_EQ(table.from("6.6.6.6"), 3U);
+  table.close(in.evict);  // its close event: already not counted
+  EXPECT_EQ(table.open(), 4U);
+  EXPECT_TRUE(table.accept(8, "1.1.1.1").evict >= 0) << "3 > 1 + 1";
+  // 2 and 2: taking one more would leave 1.1.1.1 holding more; refused.
+  EXPECT_FALSE(table.accept(9, "1.1.1.1").admitted);
+  EXPECT_FALSE(table.accept(10, "6.6.6.6").admitted) << "the busiest host cannot evict itself";
+  EXPECT_FALSE(table.accept(11, "").admitted) << "a local socket has no share to claim";
+}
+
+}  // namespace
+}  // namespace bcast::broker
