@@ -130,7 +130,8 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
       const char* value = zmq_msg_gets(frames_.back().handle(), name);
       return std::string(value != nullptr ? value : "");
     };
-    core::peer_identity who{property("Peer-Address"), keys_ ? property("User-Id") : "", false};
+    core::peer_identity who{host_of(property("Peer-Address")), keys_ ? property("User-Id") : "",
+                            false};
     who.key_revoked = keys_ && !keys_->admits_name(who.key_name);
     return who;
   };
@@ -305,8 +306,8 @@ void broker::watch_connections(zmq::socket_t& monitor, const char* side) {
 
 void broker::on_accepted(int fd, const char* side) {
   const std::string address = peer_address(fd);
-  // Bounds count hosts, not ports: the address without its port.
-  const std::string host = address.empty() ? address : address.substr(0, address.rfind(':'));
+  // Bounds count hosts, not ports (nor the addresses of one IPv6 /64).
+  const std::string host = host_of(address);
   const auto admission = connections_.accept(fd, host);
   open_connections_ = connections_.open();
   if (admission.evict >= 0) {

@@ -5,6 +5,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+
 namespace bcast::broker {
 
 std::string hex(std::string_view bytes, std::size_t max_bytes) {
@@ -35,6 +39,25 @@ std::string peer_address(int fd) {
     return "[" + std::string(ip) + "]:" + std::to_string(ntohs(v6->sin6_port));
   }
   return {};
+}
+
+std::string host_of(std::string_view address) {
+  std::string ip(address);
+  if (ip.starts_with('[')) {
+    ip = ip.substr(1, ip.find(']') - 1);
+  } else if (std::count(ip.begin(), ip.end(), ':') == 1) {
+    ip = ip.substr(0, ip.find(':'));  // ipv4:port
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, ip.c_str(), &v6) != 1) return ip;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    ::inet_ntop(AF_INET, &v6.s6_addr[12], text, sizeof text);
+    return text;
+  }
+  std::fill(std::begin(v6.s6_addr) + 8, std::end(v6.s6_addr), std::uint8_t{0});
+  ::inet_ntop(AF_INET6, &v6, text, sizeof text);
+  return std::string(text) + "/64";
 }
 
 }  // namespace bcast::broker

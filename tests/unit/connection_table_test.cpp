@@ -1,9 +1,11 @@
 // connection_table: bounds in total and per address; a full table lets a
 // host with fewer connections in by closing one of the busiest host's
 // (fair share), and refused or evicted connections stop counting at once.
+// Hosts are IPs, and an IPv6 /64 is one host.
 #include <gtest/gtest.h>
 
 #include "bcast/broker/connection_table.hpp"
+#include "peer_text.hpp"
 
 namespace bcast::broker {
 namespace {
@@ -35,6 +37,21 @@ TEST(connection_table, a_full_table_makes_way_for_a_host_holding_fewer) {
   EXPECT_FALSE(table.accept(9, "1.1.1.1").admitted);
   EXPECT_FALSE(table.accept(10, "6.6.6.6").admitted) << "the busiest host cannot evict itself";
   EXPECT_FALSE(table.accept(11, "").admitted) << "a local socket has no share to claim";
+}
+
+// Gap of the first fix: "an attacker with an IPv6 /64 gets many budgets".
+TEST(connection_table, an_ipv6_slash_64_is_one_host) {
+  EXPECT_EQ(host_of("[2001:db8:1:2:aaaa::1]:5555"), "2001:db8:1:2::/64");
+  EXPECT_EQ(host_of("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+  EXPECT_EQ(host_of("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+  EXPECT_EQ(host_of("[::ffff:192.0.2.7]:40000"), "192.0.2.7") << "IPv4-mapped";
+  EXPECT_EQ(host_of("192.0.2.7:40000"), "192.0.2.7");
+  EXPECT_EQ(host_of("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(host_of(""), "");
+  connection_table table(100, 1);
+  EXPECT_TRUE(table.accept(3, host_of("[2001:db8::1]:1")).admitted);
+  EXPECT_FALSE(table.accept(4, host_of("[2001:db8::2]:1")).admitted) << "same /64";
+  EXPECT_TRUE(table.accept(5, host_of("[2001:db8:0:1::2]:1")).admitted) << "another /64";
 }
 
 }  // namespace
