@@ -56,13 +56,13 @@ std::optional<std::uint64_t> id_of(const Request& r) {
 core::core(const options& opts, history_store& history, std::uint64_t mono_now)
     : opts_(opts),
       history_(history),
-      sessions_(opts.rate, opts.burst, opts.history_rate, opts.name_grace_ms),
+      sessions_(opts.rate, opts.burst, opts.history_byte_rate, opts.name_grace_ms),
       rooms_({max_rooms, opts.room_idle_ms, max_retired_rooms}),
       addresses_({opts.hellos_per_address, opts.hello_burst_per_address, opts.rooms_per_address,
                   opts.room_burst_per_address},
                  max_tracked_addresses),
       error_log_(error_logs_per_second),
-      anonymous_history_(opts.anonymous_history_rate, opts.anonymous_history_rate),
+      anonymous_history_(opts.anonymous_history_byte_rate, opts.anonymous_history_byte_rate),
       who_entries_(who_entries_per_s, who_entries_per_s),
       presence_log_(presence_logs_per_second) {
   sessions_.set_skeleton([this](std::string_view name) { return names_.skeleton(name); });
@@ -353,9 +353,12 @@ void core::handle_history(const peer& from, session* s, request::history& r, std
   }
   auto slice = history_.read(r.room, r.after, static_cast<std::size_t>(r.limit));
   cap_answer(slice.bodies, r.after.has_value());
-  // Each message served costs one token of the reader's history budget.
+  // What is served costs the reader's history budget its bytes, and each
+  // message at least history_message_cost.
+  std::size_t cost = 0;
+  for (const auto& body : slice.bodies) cost += std::max(body.view().size(), history_message_cost);
   auto& budget = s != nullptr ? s->history_budget : anonymous_history_;
-  if (!budget.allow(now, static_cast<double>(slice.bodies.size()))) {
+  if (!budget.allow(now, static_cast<double>(cost))) {
     return fail(from, error_code::rate_limited, "history read too fast; ask again shortly", r.id,
                 out);
   }

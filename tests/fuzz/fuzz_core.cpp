@@ -544,8 +544,8 @@ broker::options options_from(std::uint8_t o, std::uint8_t t) {
   opts.heartbeat_ms = heartbeats[t & 3];
   opts.liveness = 1 + ((t >> 2) & 3);
   if ((t & 16) != 0) {
-    opts.history_rate = 5;
-    opts.anonymous_history_rate = 5;
+    opts.history_byte_rate = 5 * 256;
+    opts.anonymous_history_byte_rate = 5 * 256;
   }
   return opts;
 }

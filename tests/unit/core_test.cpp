@@ -907,9 +907,10 @@ TEST_F(core, one_message_larger_than_the_answer_cap_is_still_served) {
   EXPECT_EQ(one.msgs.size(), 1U);
 }
 
-TEST_F(core, history_reads_are_limited_per_session_by_messages_served) {
+TEST_F(core, history_reads_are_limited_per_session_by_bytes_served) {
   options o;
-  o.history_rate = 10;
+  // Eight short messages cost 256 bytes each: 2048 fit, 16 do not.
+  o.history_byte_rate = 8 * 256 + 255;
   start_with_messages(o, 8);
   EXPECT_EQ(reply<event::history>(send("r1", request::history{"lobby", {}, 8, 1}), "r1").msgs.size(), 8U);
   EXPECT_EQ(error(send("r1", request::history{"lobby", {}, 8, 2}), "r1", error_code::rate_limited).id, 2U);
@@ -921,7 +922,7 @@ TEST_F(core, history_reads_are_limited_per_session_by_messages_served) {
 
 TEST_F(core, history_reads_without_a_session_share_one_budget) {
   options o;
-  o.anonymous_history_rate = 10;
+  o.anonymous_history_byte_rate = 8 * 256 + 255;
   start_with_messages(o, 8);
   reply<event::history>(send("listener-1", request::history{"lobby", {}, 8, 1}), "listener-1");
   error(send("listener-2", request::history{"lobby", {}, 8, 2}), "listener-2", error_code::rate_limited);

@@ -35,12 +35,15 @@ inline constexpr std::size_t max_retired_rooms = 65536;
 // ~12 MiB at chat sizes and rates; past it ZeroMQ drops for that subscriber
 // only and it recovers from history.
 inline constexpr int default_pub_hwm = 10000;
-// Messages a session may read from history per second (one second's worth
-// at once): twenty full answers, far more than any gap repair needs, yet a
-// loop of `history` requests cannot keep the broker busy serialising.
-inline constexpr double default_history_rate = 20000;
+// Bytes a session may read from history per second (one second's worth at
+// once), each message counted as at least history_message_cost bytes (the
+// work of serving it): 32 full answers of 256 KiB, or 32768 short
+// messages, far more than any gap repair needs, yet a loop of `history`
+// requests cannot keep the broker busy serialising.
+inline constexpr double default_history_byte_rate = 8 << 20;
+inline constexpr std::size_t history_message_cost = 256;
 // The same for all connections without a session together (listeners).
-inline constexpr double default_anonymous_history_rate = 50000;
+inline constexpr double default_anonymous_history_byte_rate = 16 << 20;
 // How long the name of a session that timed out (or of one restored after a
 // restart) stays kept for its resume token: a client back from a network
 // cut or a broker restart finds its name, nobody else can take it meanwhile
@@ -106,8 +109,8 @@ struct options {
   // Messages per second per session (token bucket); 0 means no limit.
   double rate = 0;
   double burst = 0;
-  double history_rate = default_history_rate;
-  double anonymous_history_rate = default_anonymous_history_rate;
+  double history_byte_rate = default_history_byte_rate;
+  double anonymous_history_byte_rate = default_anonymous_history_byte_rate;
   std::uint64_t name_grace_ms = default_name_grace_ms;
   std::uint64_t room_idle_ms = default_room_idle_ms;
   // Publish and acknowledge a message only once the history store has

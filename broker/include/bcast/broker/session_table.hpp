@@ -94,7 +94,7 @@ struct session {
   std::vector<std::string> rooms;  // rooms named in its hello
   recent_ids acked;
   rate_limiter limiter;
-  rate_limiter history_budget;  // messages served by `history` per second
+  rate_limiter history_budget;  // bytes served by `history` per second
   std::string address;          // its IP address ("" when unknown): rooms it creates count there
   rate_limiter dm_inbox{dm_inbox_per_s, dm_inbox_per_s};  // dms it may be sent
   rate_limiter who_budget{who_per_s, who_per_s};           // `who` it may ask
@@ -109,7 +109,7 @@ struct string_hash {
 
 class session_table {
  public:
-  // `rate`/`burst`: requests per session; `history_rate`: messages a
+  // `rate`/`burst`: requests per session; `history_rate`: bytes a
   // session may read from history per second (burst: one second's worth);
   // `name_grace_ms`: how long a dormant session's name stays reserved.
   session_table(double rate, double burst, double history_rate, std::uint64_t name_grace_ms = 0)
