@@ -44,9 +44,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> aggregate;
   CLI::App app{"broadcast-bench: the broker beside zmq_proxy, direct PUB/SUB, NATS and Redis"};
   app.add_option("--broker", o.broker, "the broadcast-server binary (system 'ours')");
-  app.add_option("--scenario", o.scenarios, "fanout, chat, latency, memory or all")
+  app.add_option("--scenario", o.scenarios, "fanout, chat, latency, memory, flood or all")
       ->delimiter(',')
-      ->check(CLI::IsMember({"fanout", "chat", "latency", "memory", "all"}))
+      ->check(CLI::IsMember({"fanout", "chat", "latency", "memory", "flood", "all"}))
       ->capture_default_str();
   app.add_option("--systems", o.systems, "ours, proxy, direct, nats, redis")
       ->delimiter(',')
@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
     if (wants("chat")) bench::run_chat(env);
     if (wants("latency")) bench::run_latency(env);
     if (wants("memory")) bench::run_memory(env);
+    if (wants("flood")) bench::run_flood(env);
     if (!o.tsv.empty()) env.out.write_tsv(o.tsv);
     bench::print_tables({env.out.all()}, o.markdown, std::cout);
   } catch (const std::exception& e) {

@@ -190,6 +190,7 @@ class ours_system final : public system_under_test {
     std::tie(in_, out_) = parse_endpoints(child_.line_containing("listening:"), "ROUTER", "PUB");
   }
   [[nodiscard]] std::string name() const override { return "ours"; }
+  [[nodiscard]] std::pair<std::string, std::string> endpoints() const override { return {in_, out_}; }
   [[nodiscard]] int pid() const override { return child_.pid(); }
   std::unique_ptr<pub_conn> publisher(std::uint32_t index, std::size_t text_size) override {
     return std::make_unique<ours_pub>(*config_.pub_ctx, in_, index, text_size);

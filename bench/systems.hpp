@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "sub_state.hpp"
 
@@ -69,6 +71,11 @@ class system_under_test {
   // A subscriber to the room; for direct, connected to every publisher made
   // so far. `rcvhwm` 0: the configured high-water mark.
   std::unique_ptr<sub_conn> subscriber(int rcvhwm = 0) { return make_subscriber(rcvhwm); }
+  // The endpoints clients connect to (requests, publications), for peers
+  // the benchmark drives itself (the flood scenario's attackers).
+  [[nodiscard]] virtual std::pair<std::string, std::string> endpoints() const {
+    throw std::logic_error(name() + " has no endpoints to attack");
+  }
 
  protected:
   virtual std::unique_ptr<sub_conn> make_subscriber(int rcvhwm) = 0;
