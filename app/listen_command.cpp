@@ -30,6 +30,10 @@ int run_listen(const listen_args& args) {
       conn, signals, std::nullopt,
       [&](const client::client_event& e) -> std::optional<int> {
         print_event(e, args.client, show_room);
+        // A refused CURVE key or protocol version: nothing will ever come.
+        if (const auto* error = std::get_if<client::error_event>(&e)) {
+          if (auto fatal = fatal_exit_code(*error)) return fatal;
+        }
         const bool counted = std::holds_alternative<client::message_event>(e);
         if (counted && ++messages == args.count) return exit_ok;
         return std::nullopt;

@@ -26,10 +26,12 @@ void require_private(const std::string& path, const char* flag) {
 }  // namespace
 
 proto::curve_cert read_key_file(const std::string& path, bool secret, const char* flag) {
-  if (secret) require_private(path, flag);
+  // What the file holds first: a public key given where the secret one
+  // belongs is a wrong file, not a wrong mode.
   std::string why;
   auto cert = proto::read_curve_cert(path, secret, why);
   if (!cert) throw CLI::ValidationError(flag, why);
+  if (secret) require_private(path, flag);
   return *cert;
 }
 

@@ -161,18 +161,27 @@ void broker::secure(zmq::context_t& context, const proto::curve_cert& server) {
 void broker::revoke_removed_keys(std::uint64_t now) {
   if (!keys_) return;
   if (recheck_keys_at_ != 0 && now >= recheck_keys_at_) {
-    // Which connection holds which key is not known here: every connection
-    // is closed, the admitted ones reconnect and resume (ZAP asks again),
-    // the removed ones are refused.
+    // Which subscriber connection holds which key is not known (a SUB never
+    // sends a message that carries it): every one is closed, the admitted
+    // ones reconnect (ZAP asks again) and fill their gap from history, the
+    // removed ones are refused.
     recheck_keys_at_ = 0;
-    for (const int fd : connections_.fds()) ::shutdown(fd, SHUT_RDWR);
+    for (const int fd : subscribers_.fds()) ::shutdown(fd, SHUT_RDWR);
   }
   keys_->refresh();
   const auto removed = keys_->take_removed();
   if (removed.empty()) return;
   core_.revoke(removed, now, out_);
-  spdlog::warn("{} key(s) removed: their sessions ended; every connection is closed in a "
-               "heartbeat to check the keys again", removed.size());
+  std::size_t closed = 0;
+  for (const auto& [fd, key_name] : request_keys_) {
+    if (removed.contains(key_name)) {
+      ::shutdown(fd, SHUT_RDWR);
+      ++closed;
+    }
+  }
+  spdlog::warn("{} key(s) removed: their sessions ended, their {} request connection(s) are "
+               "closed; every subscriber connection is closed in a heartbeat to check the keys "
+               "again", removed.size(), closed);
   // A heartbeat later, so that the `leave`s reach everyone first.
   recheck_keys_at_ = now + opts_.heartbeat_ms;
 }
@@ -255,6 +264,10 @@ void broker::drain_inbound(std::uint64_t now) {
     const std::size_t answered = out_.replies.size();
     // The connection (socket) it came in on: a session is bound to one.
     const int fd = frames_.back().get(ZMQ_SRCFD);
+    if (keys_ && !request_keys_.contains(fd)) {
+      const char* name = zmq_msg_gets(frames_.back().handle(), "User-Id");
+      request_keys_.emplace(fd, name != nullptr ? name : "");
+    }
     if (frames_.size() == 2) {
       core_.on_request(routing_id, false, frames_[1].to_string_view(), now, out_, identity_, fd);
     } else if (frames_.size() == 3 && frames_[1].size() == 0) {
@@ -296,6 +309,7 @@ void broker::watch_connections(zmq::socket_t& monitor, const char* side) {
       } else if (event == ZMQ_EVENT_DISCONNECTED) {
         connections_.close(static_cast<int>(fd));
         subscribers_.forget(static_cast<int>(fd));
+        request_keys_.erase(static_cast<int>(fd));
         open_connections_ = connections_.open();
         log_connection(fmt::format("connection closed on {} ({} open)", side, open_connections_.load()));
       }

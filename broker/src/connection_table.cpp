@@ -49,13 +49,6 @@ void connection_table::close(int fd) {
   by_fd_.erase(found);
 }
 
-std::vector<int> connection_table::fds() const {
-  std::vector<int> out;
-  out.reserve(by_fd_.size());
-  for (const auto& [fd, address] : by_fd_) out.push_back(fd);
-  return out;
-}
-
 std::size_t connection_table::from(const std::string& address) const {
   const auto found = by_address_.find(address);
   return found == by_address_.end() ? 0 : found->second;

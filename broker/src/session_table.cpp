@@ -193,7 +193,7 @@ std::string session_table::eviction_victim(std::uint64_t mono_now) const {
 
 session_table::dormant& session_table::keep(std::string name, std::string token,
                                             recent_ids acked, std::uint64_t mono_now,
-                                            std::string address) {
+                                            std::uint64_t reserved_until, std::string address) {
   forget_dormant(name);
   if (dormant_.size() >= max_dormant) forget_dormant(eviction_victim(mono_now));
   const std::uint64_t age = next_dormant_age_++;
@@ -201,8 +201,8 @@ session_table::dormant& session_table::keep(std::string name, std::string token,
   dormant_skeletons_[skeleton(name)] = name;
   ++dormant_per_address_[address];
   return dormant_
-      .try_emplace(std::move(name), dormant{std::move(token), std::move(acked),
-                                            mono_now + name_grace_ms_, age, std::move(address)})
+      .try_emplace(std::move(name), dormant{std::move(token), std::move(acked), reserved_until, age,
+                                            std::move(address)})
       .first->second;
 }
 
@@ -210,7 +210,8 @@ void session_table::restore_ack(const std::string& token, const std::string& nam
                                 const proto::event::ack& ack, std::uint64_t mono_now) {
   const auto found = dormant_.find(name);
   const bool same = found != dormant_.end() && secrets_equal(found->second.token, token);
-  auto& d = same ? found->second : keep(name, token, recent_ids(proto::dedup_window), mono_now, "");
+  // Restored: kept, its name not reserved (see the header).
+  auto& d = same ? found->second : keep(name, token, recent_ids(proto::dedup_window), mono_now, 0, "");
   d.acked.remember(ack);
 }
 
@@ -236,7 +237,8 @@ void session_table::close(std::string_view name, bool keep_dormant, std::uint64_
     live_skeletons_.erase(skeleton_entry);
   }
   if (keep_dormant) {
-    keep(std::move(s.name), std::move(s.token), std::move(s.acked), mono_now, std::move(s.address));
+    keep(std::move(s.name), std::move(s.token), std::move(s.acked), mono_now,
+         mono_now + name_grace_ms_, std::move(s.address));
   }
   by_name_.erase(found);
 }

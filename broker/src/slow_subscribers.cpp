@@ -11,6 +11,13 @@ void slow_subscribers::watch(int fd, std::uint64_t published) {
 
 void slow_subscribers::forget(int fd) { subs_.erase(fd); }
 
+std::vector<int> slow_subscribers::fds() const {
+  std::vector<int> out;
+  out.reserve(subs_.size());
+  for (const auto& [fd, sub] : subs_) out.push_back(fd);
+  return out;
+}
+
 std::uint64_t slow_subscribers::behind(int fd, std::uint64_t published) const {
   const auto found = subs_.find(fd);
   return found == subs_.end() ? 0 : published - found->second.progress_at;

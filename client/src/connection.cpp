@@ -119,17 +119,22 @@ connection::connection(zmq::context_t& context, options opts)
     }
     curve_socket_options(sub_, *opts_.server_key, *opts_.key);
     curve_socket_options(dealer_, *opts_.server_key, *opts_.key);
-    const std::string endpoint =
-        "inproc://bcast-handshake-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
-    if (zmq_socket_monitor(dealer_.handle(), endpoint.c_str(),
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
-      throw zmq::error_t();
-    }
-    monitor_ = zmq::socket_t(context, zmq::socket_type::pair);
-    monitor_.set(zmq::sockopt::linger, 0);
-    monitor_.connect(endpoint);
   }
+  // A failed handshake (a refused key, a wrong --server-key, CURVE on one
+  // side only) is told at once instead of as silence until a timeout. A
+  // connection closed during the handshake (NO_DETAIL) means a wrong server
+  // key only with CURVE; without it, it is a broker stopping or refusing a
+  // connection over its limits, which the client rides out.
+  const std::string endpoint =
+      "inproc://bcast-handshake-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+  const int failures = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                       (opts_.server_key ? ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL : 0);
+  if (zmq_socket_monitor(dealer_.handle(), endpoint.c_str(), failures) != 0) {
+    throw zmq::error_t();
+  }
+  monitor_ = zmq::socket_t(context, zmq::socket_type::pair);
+  monitor_.set(zmq::sockopt::linger, 0);
+  monitor_.connect(endpoint);
   // Subscribe first, then say hello: what is published after our welcome is
   // on its way to us, and the rest comes from history.
   sub_.connect(opts_.out_endpoint);
@@ -176,20 +181,29 @@ std::vector<int> connection::wait(std::chrono::milliseconds timeout, std::span<c
   }
 }
 
+std::string connection::handshake_failure(std::uint16_t event, std::uint32_t value) const {
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    return "the broker refused this client's CURVE key (it is not in the broker's --allow directory)";
+  }
+  if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+    return opts_.server_key
+               ? "the broker does not use CURVE: leave out --server-key and --key"
+               : "the broker requires CURVE: pass --server-key with its public key file (NAME.key)";
+  }
+  return opts_.server_key ? "the CURVE handshake failed: is --server-key the broker's public key?"
+                          : "the handshake with the broker failed";
+}
+
 void connection::drain_monitor() {
   std::vector<zmq::message_t> frames;
   while (zmq::recv_multipart(monitor_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
     std::uint16_t event = 0;
-    if (!frames.empty() && frames[0].size() >= sizeof event && !told_handshake_failed_) {
+    std::uint32_t value = 0;
+    if (!frames.empty() && frames[0].size() >= sizeof event + sizeof value && !told_handshake_failed_) {
       std::memcpy(&event, frames[0].data(), sizeof event);
+      std::memcpy(&value, frames[0].data<char>() + sizeof event, sizeof value);
       told_handshake_failed_ = true;
-      events_.push_back(error_event{
-          "unauthorized",
-          event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-              ? "the broker refused this client's CURVE key (it is not in the broker's --allow "
-                "directory)"
-              : "the CURVE handshake failed: is --server-key the broker's public key?",
-          std::nullopt});
+      events_.push_back(error_event{"unauthorized", handshake_failure(event, value), std::nullopt});
     }
     frames.clear();
   }

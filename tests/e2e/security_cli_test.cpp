@@ -125,6 +125,20 @@ TEST(security_cli, curve_admits_allowed_keys_and_says_why_others_fail) {
   auto lost = send_as("alice", dir / "impostor.key", dir / "allow" / "alice.key_secret");
   EXPECT_EQ(lost->wait(), 5);
   EXPECT_NE(lost->err().find("is --server-key the broker's public key"), std::string::npos) << lost->err();
+  // Found by the newcomer session: listen with a refused key printed the
+  // error and went on waiting; a plain client got only a timeout; a public
+  // key given as --key was called a permissions problem.
+  process listener({binary, "listen", "--in", at.in, "--out", at.out, "--server-key",
+                    (dir / "chat.key").string(), "--key", (dir / "mallory.key_secret").string()});
+  EXPECT_EQ(listener.wait(), 5) << listener.err();
+  EXPECT_NE(listener.err().find("refused this client's CURVE key"), std::string::npos) << listener.err();
+  process plain({binary, "send", "--name", "alice", "--in", at.in, "--out", at.out, "--timeout", "20", "hi"});
+  EXPECT_EQ(plain.wait(), 5) << plain.err();
+  EXPECT_NE(plain.err().find("the broker requires CURVE: pass --server-key"), std::string::npos) << plain.err();
+  process wrong_file({binary, "send", "--name", "alice", "--in", at.in, "--out", at.out, "--server-key",
+                      (dir / "chat.key").string(), "--key", (dir / "chat.key").string(), "hi"});
+  EXPECT_EQ(wrong_file.wait(), 2);
+  EXPECT_NE(wrong_file.err().find("holds no secret-key"), std::string::npos) << wrong_file.err();
   broker.signal(SIGTERM);
   EXPECT_EQ(broker.wait(), 0);
   fs::remove_all(dir);

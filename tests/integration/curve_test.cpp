@@ -143,8 +143,10 @@ TEST_F(curve, keys_added_and_removed_take_effect_without_a_restart) {
   const auto leave = watcher->expect_published<event::leave>("sys/");
   EXPECT_EQ(leave.name, "bob");
   EXPECT_EQ(leave.reason, "revoked");
-  // Until its connection is closed (a heartbeat later) it may still ask,
-  // and is refused; then it gets nothing at all.
+  // Its request connection is closed at once; a request that still gets
+  // through is refused, and then it gets nothing at all (with no connection
+  // left, its sends would wait: they give up instead).
+  bob->dealer().set(zmq::sockopt::sndtimeo, 300);
   bob->send(request::hello{1, "bob", std::nullopt, std::nullopt, {}});
   const auto answer = bob->reply(refused_wait);
   if (answer) {
@@ -156,6 +158,10 @@ TEST_F(curve, keys_added_and_removed_take_effect_without_a_restart) {
     bob->send(request::hello{1, "bob", std::nullopt, std::nullopt, {}});
     return !bob->reply(std::chrono::milliseconds(300));
   })) << "a removed key's connection is closed and refused";
+  // Only bob's request connection was closed: the watcher's session goes on
+  // on its own, without a new hello.
+  watcher->send(request::msg{"still here", "lobby", 7});
+  EXPECT_EQ(watcher->expect<event::ack>().id, 7U);
 }
 
 }  // namespace

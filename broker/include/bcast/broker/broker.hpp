@@ -101,7 +101,9 @@ class broker {
   history_store& history_;
   std::unique_ptr<key_ring> keys_;      // with `allow_dir`
   std::unique_ptr<zap_handler> zap_;    // with `curve`
-  std::uint64_t recheck_keys_at_ = 0;   // when to close every connection (0: no)
+  std::uint64_t recheck_keys_at_ = 0;   // when to close every subscriber connection (0: no)
+  // With `allow_dir`: the name bound to the key of each request connection.
+  std::unordered_map<int, std::string> request_keys_;
   std::deque<held_output> held_;
   zmq::socket_t router_;
   zmq::socket_t pub_;

@@ -35,7 +35,6 @@ class connection_table {
   void close(int fd);
 
   [[nodiscard]] std::size_t open() const { return by_fd_.size(); }
-  [[nodiscard]] std::vector<int> fds() const;
   [[nodiscard]] std::size_t from(const std::string& address) const;
 
  private:

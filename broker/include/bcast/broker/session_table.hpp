@@ -149,9 +149,11 @@ class session_table {
   // Ends the session of `name`; with `keep_dormant` its token and acks stay,
   // and its name is reserved for the grace period from `mono_now`.
   void close(std::string_view name, bool keep_dormant, std::uint64_t mono_now = 0);
-  // Remembers an ack of a session from an earlier broker run, as dormant
-  // (its name reserved for the grace period from `mono_now`). The latest
-  // session of a name is the one kept.
+  // Remembers an ack of a session from an earlier broker run, as dormant.
+  // Its name is not reserved: the store cannot tell a session that was live
+  // at the stop from one that said bye long ago, nor from an older session
+  // of a client that resumes with a newer token. The latest session of a
+  // name is the one kept.
   void restore_ack(const std::string& token, const std::string& name,
                    const proto::event::ack& ack, std::uint64_t mono_now = 0);
 
@@ -182,8 +184,10 @@ class session_table {
   [[nodiscard]] std::string skeleton(std::string_view name) const {
     return skeleton_of_ ? skeleton_of_(name) : std::string(name);
   }
+  // Keeps a dormant session at `mono_now`, its name reserved until
+  // `reserved_until`.
   dormant& keep(std::string name, std::string token, recent_ids acked, std::uint64_t mono_now,
-               std::string address);
+               std::uint64_t reserved_until, std::string address);
   // The dormant session to forget when the table is full: the oldest whose
   // name is no longer kept, else the oldest of the address holding the most.
   [[nodiscard]] std::string eviction_victim(std::uint64_t mono_now) const;

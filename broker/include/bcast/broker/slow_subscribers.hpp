@@ -43,6 +43,8 @@ class slow_subscribers {
                                        const std::function<sample(int)>& look);
 
   [[nodiscard]] std::size_t watched() const { return subs_.size(); }
+  // Every subscriber connection watched.
+  [[nodiscard]] std::vector<int> fds() const;
   // Bytes published since `fd` last made progress (0 if not watched).
   [[nodiscard]] std::uint64_t behind(int fd, std::uint64_t published) const;
 

@@ -120,14 +120,16 @@ class connection {
   [[nodiscard]] std::optional<std::uint64_t> epoch_of(const proto::any_event& event) const;
   [[nodiscard]] std::uint64_t silence_limit_ms() const { return liveness_ * hb_ivl_; }
 
-  // Reports a failed CURVE handshake (key refused, wrong server key) as an
-  // `unauthorized` error, instead of a broker that never answers.
+  // Reports a failed handshake (key refused, wrong server key, CURVE on one
+  // side only) as an `unauthorized` error, instead of a broker that never
+  // answers; handshake_failure() says which, from the monitor event.
   void drain_monitor();
+  [[nodiscard]] std::string handshake_failure(std::uint16_t event, std::uint32_t value) const;
 
   options opts_;
   zmq::socket_t sub_;
   zmq::socket_t dealer_;
-  zmq::socket_t monitor_;  // the DEALER's handshake failures, with CURVE only
+  zmq::socket_t monitor_;  // the DEALER's handshake failures
   bool told_handshake_failed_ = false;
 
   // Session state, from the last welcome.
