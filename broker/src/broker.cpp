@@ -21,6 +21,8 @@
 
 #include "bcast/broker/clock.hpp"
 #include "bcast/proto/limits.hpp"
+#include "bcast/proto/topics.hpp"
+#include "bcast/proto/validate.hpp"
 #include "peer_text.hpp"
 
 namespace bcast::broker {
@@ -91,7 +93,7 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
     : opts_(opts),
       history_(history),
       router_(context, zmq::socket_type::router),
-      pub_(context, zmq::socket_type::pub),
+      pub_(context, zmq::socket_type::xpub),
       connections_(opts.max_connections, opts.max_connections_per_address),
       connection_log_(connection_logs_per_second),
       refusal_log_(connection_logs_per_second),
@@ -109,6 +111,10 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
   // Past this many queued messages a subscriber misses messages (and fills
   // the gap from history); memory per subscriber stays bounded.
   pub_.set(zmq::sockopt::sndhwm, opts.pub_hwm);
+  // An XPUB, to see every subscription (and unsubscription) with the
+  // connection it came on: ZeroMQ keeps them without a bound otherwise.
+  pub_.set(zmq::sockopt::xpub_verboser, 1);
+  pub_.set(zmq::sockopt::maxmsgsize, opts.curve ? max_subscriber_frame_curve : max_subscriber_frame);
   pub_.set(zmq::sockopt::linger, linger_ms());
   keepalive(pub_);
   // A connection that never completes the ZeroMQ handshake holds an fd for
@@ -203,6 +209,7 @@ void broker::run() {
                                      {nullptr, stop_fd_, ZMQ_POLLIN, 0},
                                      {monitors_[0].handle(), 0, ZMQ_POLLIN, 0},
                                      {monitors_[1].handle(), 0, ZMQ_POLLIN, 0},
+                                     {pub_.handle(), 0, ZMQ_POLLIN, 0},
                                      {nullptr, history_.commit_fd(), ZMQ_POLLIN, 0}};
   if (history_.commit_fd() < 0) items.pop_back();
   while (true) {
@@ -218,7 +225,8 @@ void broker::run() {
     if ((items[0].revents & ZMQ_POLLIN) != 0) drain_inbound(now);
     if ((items[2].revents & ZMQ_POLLIN) != 0) watch_connections(monitors_[0], "in");
     if ((items[3].revents & ZMQ_POLLIN) != 0) watch_connections(monitors_[1], "out");
-    if (items.size() > 4 && (items[4].revents & ZMQ_POLLIN) != 0) {
+    if ((items[4].revents & ZMQ_POLLIN) != 0) read_subscriptions();
+    if (items.size() > 5 && (items[5].revents & ZMQ_POLLIN) != 0) {
       std::uint64_t commits = 0;
       [[maybe_unused]] const auto r = ::read(history_.commit_fd(), &commits, sizeof commits);
     }
@@ -309,6 +317,7 @@ void broker::watch_connections(zmq::socket_t& monitor, const char* side) {
       } else if (event == ZMQ_EVENT_DISCONNECTED) {
         connections_.close(static_cast<int>(fd));
         subscribers_.forget(static_cast<int>(fd));
+        subscriptions_.erase(static_cast<int>(fd));
         request_keys_.erase(static_cast<int>(fd));
         open_connections_ = connections_.open();
         log_connection(fmt::format("connection closed on {} ({} open)", side, open_connections_.load()));
@@ -432,6 +441,33 @@ void broker::cut_slow_peer(const reply& r) {
   // sees the shutdown as a closed connection, frees its queue (which gives
   // the bytes back) and the client reconnects and resumes if it is alive.
   if (r.fd >= 0) ::shutdown(r.fd, SHUT_RDWR);
+}
+
+void broker::read_subscriptions() {
+  zmq::message_t note;
+  for (std::size_t i = 0; i < drain_batch && pub_.recv(note, zmq::recv_flags::dontwait); ++i) {
+    // A connection's closing unsubscribes it without a connection (-1).
+    const int fd = zmq_msg_get(note.handle(), ZMQ_SRCFD);
+    if (fd < 0 || note.size() == 0) continue;
+    std::size_t& held = subscriptions_[fd];
+    if (note.data<std::uint8_t>()[0] == 0) {
+      if (held > 0) --held;
+      continue;
+    }
+    const std::string_view topic(note.data<char>() + 1, note.size() - 1);
+    const bool known = topic.empty() || topic == proto::sys_topic || topic == proto::room_topic_prefix ||
+                       (!proto::room_of_topic(topic).empty() && !proto::check_room(proto::room_of_topic(topic)));
+    const bool over = ++held > max_subscriptions_per_connection;
+    if (held > max_subscriptions_per_connection + 1 || (known && !over)) continue;  // cut already
+    held = max_subscriptions_per_connection + 2;
+    ++sends_.subscription_floods_cut;
+    const std::string address = peer_address(fd);
+    spdlog::warn("subscriber {} cut: {}", address.empty() ? "on a local socket" : address,
+                 known ? fmt::format("more than {} subscriptions on one connection",
+                                     max_subscriptions_per_connection)
+                       : fmt::format("subscribed to a topic no publication has ({} bytes)", topic.size()));
+    ::shutdown(fd, SHUT_RDWR);
+  }
 }
 
 void broker::judge_subscribers() {

@@ -37,6 +37,9 @@ class broker_fixture {
   [[nodiscard]] std::size_t queued_reply_bytes() const { return broker_->queued_reply_bytes(); }
   [[nodiscard]] std::uint64_t slow_peers_cut() const { return broker_->sends().slow_peers_cut; }
   [[nodiscard]] std::size_t held_publication_bytes() const { return broker_->held_publication_bytes(); }
+  [[nodiscard]] std::uint64_t subscription_floods_cut() const {
+    return broker_->sends().subscription_floods_cut;
+  }
   [[nodiscard]] std::uint64_t slow_subscribers_cut() const {
     return broker_->sends().slow_subscribers_cut;
   }

@@ -15,6 +15,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "bcast/broker/connection_table.hpp"
@@ -36,6 +37,7 @@ struct send_stats {
   std::atomic<std::uint64_t> replies_dropped{0};  // peer gone, full, or over its byte bound
   std::atomic<std::uint64_t> slow_peers_cut{0};   // connections cut as slow consumers
   std::atomic<std::uint64_t> slow_subscribers_cut{0};  // the same, on PUB
+  std::atomic<std::uint64_t> subscription_floods_cut{0};  // past max_subscriptions_per_connection
 };
 
 class broker {
@@ -87,6 +89,9 @@ class broker {
   void send_reply(reply& r);
   // Closes the connection of a peer whose replies pile up unread.
   void cut_slow_peer(const reply& r);
+  // Reads the subscriptions ZeroMQ passes up (every one, with its
+  // connection) and cuts a connection past max_subscriptions_per_connection.
+  void read_subscriptions();
   // Samples the subscribers' send queues and cuts those slow_subscribers
   // names; skipped while nothing was published and nothing is held.
   void judge_subscribers();
@@ -121,6 +126,7 @@ class broker {
   send_stats sends_;
   reply_queues replies_;
   slow_subscribers subscribers_;
+  std::unordered_map<int, std::size_t> subscriptions_;  // per subscriber connection
   std::uint64_t judged_at_ = 0;  // batcher_.made() at the last judgement
   std::vector<zmq::message_t> frames_;
   core::identity_source identity_;  // of the request in frames_

@@ -64,6 +64,19 @@ inline constexpr std::size_t default_sub_queue_bytes = std::size_t{64} << 20;
 // Bytes of publications ZeroMQ may hold for all subscribers together; past
 // it, the subscriber that stopped reading longest ago is cut.
 inline constexpr std::size_t default_sub_total_bytes = std::size_t{256} << 20;
+// Subscriptions one subscriber connection may hold: `sys/` and `room/` (or
+// everything) and a few dozen single rooms. ZeroMQ keeps every subscription
+// in a trie without a bound; past this the connection is cut. A client
+// that follows more rooms subscribes to `room/` and filters.
+inline constexpr std::size_t max_subscriptions_per_connection = 32;
+// Largest message a subscriber may send (ZeroMQ drops its connection past
+// it, before keeping anything): a subscription is 1 flag byte and a topic of
+// at most room/ + 32 + / (38 bytes); with CURVE the handshake's commands
+// (HELLO 200 bytes, INITIATE about 300) and the encryption's 33 bytes a
+// message need more. A subscription to anything but a topic of PROTOCOL.md
+// 4 is cut when it is read.
+inline constexpr std::int64_t max_subscriber_frame = 64;
+inline constexpr std::int64_t max_subscriber_frame_curve = 512;
 // Connections on both sockets together (a client has two): far more than a
 // chat or a dashboard needs, far below the file descriptors the broker
 // raises its limit to. From one address: a host with many people behind
