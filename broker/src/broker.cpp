@@ -99,7 +99,7 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
       refusal_log_(connection_logs_per_second),
       core_(opts, history),
       replies_(opts.reply_queue_bytes, opts.reply_total_bytes),
-      subscribers_(opts.sub_queue_bytes, opts.sub_total_bytes) {
+      subscribers_(opts.sub_queue_bytes, opts.sub_total_bytes, static_cast<std::uint64_t>(opts.pub_hwm)) {
   // A reply to a vanished peer is an error we count, not a silent drop.
   router_.set(zmq::sockopt::router_mandatory, 1);
   // A client that reconnects with the same routing id takes it over.
@@ -344,7 +344,7 @@ void broker::on_accepted(int fd, const char* side) {
     ::shutdown(admission.evict, SHUT_RDWR);
   }
   if (admission.admitted) {
-    if (std::strcmp(side, "out") == 0) subscribers_.watch(fd, batcher_.made());
+    if (std::strcmp(side, "out") == 0) subscribers_.watch(fd, {batcher_.made(), batcher_.frames_made()});
     log_connection(fmt::format("connection accepted on {} from {} ({} open)", side,
                                address.empty() ? "a local socket" : address, open_connections_.load()));
     return;
@@ -471,10 +471,13 @@ void broker::read_subscriptions() {
 }
 
 void broker::judge_subscribers() {
-  const std::uint64_t published = batcher_.made();
+  const slow_subscribers::position published{batcher_.made(), batcher_.frames_made()};
   const std::size_t held = batcher_.held();
-  if (published == judged_at_ && held <= opts_.sub_total_bytes) return;
-  judged_at_ = published;
+  // Nothing published, nobody behind, nothing held: nothing to look at.
+  if (published.frames == judged_at_ && subscribers_.stopped() == 0 && held <= opts_.sub_total_bytes) {
+    return;
+  }
+  judged_at_ = published.frames;
   for (const int fd : subscribers_.judge(published, held, send_queue)) {
     ++sends_.slow_subscribers_cut;
     std::string address = peer_address(fd);

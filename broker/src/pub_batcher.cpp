@@ -56,6 +56,7 @@ zmq::message_t pub_batcher::counted(shared_body body) {
   // Viewed where it now lives: a short body is stored inside its message.
   const std::string_view bytes = frame->body.view();
   made_ += bytes.size();
+  ++frames_made_;
   held_->fetch_add(bytes.size(), std::memory_order_relaxed);
   return zmq::message_t(const_cast<char*>(bytes.data()), bytes.size(), release, frame);
 }

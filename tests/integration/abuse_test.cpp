@@ -162,6 +162,34 @@ TEST(abuse, subscriptions_are_bounded_in_size_and_in_count_per_connection) {
   zmq_socket_monitor(huge.handle(), nullptr, 0);
 }
 
+// Finding (attack session): "1000 subscribers stalled on one-byte messages
+// took 937 MB and none was cut": every queued frame costs each subscriber
+// ~80 bytes, which no byte count of the messages sees. Now those queues
+// count toward the total, and the subscribers that stopped first are cut.
+TEST(abuse, many_subscribers_stalled_on_tiny_messages_are_cut_by_the_total) {
+  auto opts = test_options();
+  opts.pub_hwm = 2000;                 // 160 KB of queue per stalled subscriber
+  opts.sub_total_bytes = 1 << 20;      // about six of them
+  opts.liveness = 100;
+  broker_fixture broker(opts);
+  zmq::context_t context;
+  raw_peer alice(context, broker.in(), broker.out());
+  ASSERT_TRUE(alice.wait_subscribed());
+  alice.join("alice");
+  std::vector<zmq::socket_t> deaf;
+  for (int i = 0; i < 20; ++i) deaf.push_back(deaf_subscriber(context, broker.out()));
+  std::uint64_t id = 0;
+  const bool cut = eventually([&]() -> bool {
+    for (int i = 0; i < 50; ++i) alice.send(request::msg{"x", "lobby", ++id});
+    for (int i = 0; i < 50; ++i) (void)alice.expect<event::ack>();
+    (void)alice.drain_publications();
+    return broker.slow_subscribers_cut() >= 10;
+  }, patience, std::chrono::milliseconds(0));
+  EXPECT_TRUE(cut) << broker.slow_subscribers_cut() << " cut after " << id << " messages";
+  alice.send(request::msg{"still here", "lobby", ++id});
+  EXPECT_EQ(alice.expect<event::ack>().id, id);
+}
+
 // The endpoint `in` (tcp://127.0.0.1:PORT) reached from source address
 // `source`: every 127.x address is this machine, so tests can play hosts.
 std::string from_host(const std::string& source, const std::string& endpoint) {

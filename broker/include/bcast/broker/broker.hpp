@@ -127,7 +127,7 @@ class broker {
   reply_queues replies_;
   slow_subscribers subscribers_;
   std::unordered_map<int, std::size_t> subscriptions_;  // per subscriber connection
-  std::uint64_t judged_at_ = 0;  // batcher_.made() at the last judgement
+  std::uint64_t judged_at_ = 0;  // batcher_.frames_made() at the last judgement
   std::vector<zmq::message_t> frames_;
   core::identity_source identity_;  // of the request in frames_
 };

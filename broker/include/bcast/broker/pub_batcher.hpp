@@ -41,6 +41,7 @@ class pub_batcher {
   // Bytes of the frames made so far, and of those ZeroMQ still holds (any
   // thread may ask).
   [[nodiscard]] std::uint64_t made() const { return made_; }
+  [[nodiscard]] std::uint64_t frames_made() const { return frames_made_; }
   [[nodiscard]] std::size_t held() const { return held_->load(std::memory_order_relaxed); }
 
  private:
@@ -56,6 +57,7 @@ class pub_batcher {
 
   std::vector<pub_frame> frames_;
   std::uint64_t made_ = 0;
+  std::uint64_t frames_made_ = 0;
   // Shared with every frame in flight: ZeroMQ may free one after we are gone.
   std::shared_ptr<std::atomic<std::size_t>> held_ = std::make_shared<std::atomic<std::size_t>>(0);
   std::string header_;  // reused for each batch's header
