@@ -29,8 +29,11 @@ connection_table::admission connection_table::refuse(int fd) {
 int connection_table::fair_share_victim(const std::string& address) const {
   const auto busiest = std::max_element(by_address_.begin(), by_address_.end(),
                                         [](const auto& a, const auto& b) { return a.second < b.second; });
+  // A client holds two connections (requests and publications): a host is
+  // only made to give one up while it holds more than a client's pair more
+  // than the newcomer, so hosts of one client each never evict each other.
   if (busiest == by_address_.end() || busiest->first.empty() ||
-      from(address) + 1 >= busiest->second) {
+      busiest->second <= from(address) + 2) {
     return -1;
   }
   int newest = -1;

@@ -2,6 +2,8 @@
 #include "bcast/broker/room_table.hpp"
 
 #include <algorithm>
+#include <array>
+#include <functional>
 
 namespace bcast::broker {
 
@@ -31,6 +33,8 @@ std::optional<std::uint64_t> room_table::next_seq(std::string_view room, std::ui
     if (const auto old = retired_.find(room); old != retired_.end()) {
       state.last_seq = old->second.last_seq;  // used again: its numbering goes on
       retired_.erase(old);
+    } else if (maybe_dropped(room)) {
+      state.last_seq = dropped_floor_;  // above any seq it can have had
     }
     ++owned_[state.owner];
     found = rooms_.emplace(std::string(room), std::move(state)).first;
@@ -80,7 +84,12 @@ void room_table::remember_retired(const std::string& room, std::uint64_t last_se
     return found != retired_.end() && found->second.when == entry.second;
   };
   while (retired_.size() > limits_.retired) {
-    if (current(retired_order_.front())) retired_.erase(retired_order_.front().first);
+    const auto& oldest = retired_order_.front();
+    if (current(oldest)) {
+      const auto found = retired_.find(oldest.first);
+      drop_retired(found->first, found->second.last_seq);
+      retired_.erase(found);
+    }
     retired_order_.pop_front();
   }
   // Stale entries (rooms used again, retired again) are dropped in bulk.
@@ -89,10 +98,33 @@ void room_table::remember_retired(const std::string& room, std::uint64_t last_se
   }
 }
 
+namespace {
+
+// The filter's three bit positions for `room`.
+std::array<std::size_t, 3> dropped_positions(std::string_view room, std::size_t bits) {
+  const std::size_t h = std::hash<std::string_view>{}(room);
+  const std::size_t g = (h >> 17) | (h << 47) | 1;
+  return {h % bits, (h + g) % bits, (h + 2 * g) % bits};
+}
+
+}  // namespace
+
+void room_table::drop_retired(const std::string& room, std::uint64_t last_seq) {
+  for (const std::size_t bit : dropped_positions(room, dropped_bits)) dropped_[bit / 64] |= std::uint64_t{1} << (bit % 64);
+  dropped_floor_ = std::max(dropped_floor_, last_seq);
+}
+
+bool room_table::maybe_dropped(std::string_view room) const {
+  for (const std::size_t bit : dropped_positions(room, dropped_bits)) {
+    if ((dropped_[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0) return false;
+  }
+  return true;
+}
+
 std::uint64_t room_table::last_seq(std::string_view room) const {
   if (const auto live = rooms_.find(room); live != rooms_.end()) return live->second.last_seq;
-  const auto old = retired_.find(room);
-  return old == retired_.end() ? 0 : old->second.last_seq;
+  if (const auto old = retired_.find(room); old != retired_.end()) return old->second.last_seq;
+  return maybe_dropped(room) ? dropped_floor_ : 0;
 }
 
 std::vector<proto::event::room_seq> room_table::active_since(std::uint64_t mono_since) const {

@@ -287,7 +287,7 @@ void sqlite_history::write_loop() {
 
 void sqlite_history::commit(std::vector<pending_write>& batch) {
   sqlite::statement insert(*db_, R"sql(
-      INSERT INTO messages(room, seq, ts, body, token, sender, req)
+      INSERT OR REPLACE INTO messages(room, seq, ts, body, token, sender, req)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql");
   sqlite::statement set_room(*db_, R"sql(
       INSERT INTO rooms(name, last_seq) VALUES (?1, ?2)

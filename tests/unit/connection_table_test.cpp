@@ -32,10 +32,22 @@ TEST(connection_table, a_full_table_makes_way_for_a_host_holding_fewer) {
   EXPECT_EQ(table.from("6.6.6.6"), 3U);
   table.close(in.evict);  // its close event: already not counted
   EXPECT_EQ(table.open(), 4U);
-  EXPECT_TRUE(table.accept(8, "1.1.1.1").evict >= 0) << "3 > 1 + 1";
-  // 2 and 2: taking one more would leave 1.1.1.1 holding more; refused.
-  EXPECT_FALSE(table.accept(9, "1.1.1.1").admitted);
+  EXPECT_FALSE(table.accept(8, "1.1.1.1").admitted) << "3 is not more than 1 + 2";
+  EXPECT_GE(table.accept(9, "2.2.2.2").evict, 3) << "3 is more than 0 + 2";
   EXPECT_FALSE(table.accept(10, "6.6.6.6").admitted) << "the busiest host cannot evict itself";
+}
+
+// Finding (attack session): "hosts of one connection each evicted an honest
+// client's request connection, and kept it out": a host holding a client's
+// pair is never made to give one up to a host holding none.
+TEST(connection_table, a_client_with_its_two_connections_is_not_evicted_by_single_connections) {
+  connection_table table(4, 100);
+  EXPECT_TRUE(table.accept(3, "1.1.1.1").admitted);  // honest: requests
+  EXPECT_TRUE(table.accept(4, "1.1.1.1").admitted);  //   and publications
+  EXPECT_TRUE(table.accept(5, "6.6.6.1").admitted);
+  EXPECT_TRUE(table.accept(6, "6.6.6.2").admitted);
+  EXPECT_FALSE(table.accept(7, "6.6.6.3").admitted);
+  EXPECT_EQ(table.from("1.1.1.1"), 2U);
   EXPECT_FALSE(table.accept(11, "").admitted) << "a local socket has no share to claim";
 }
 

@@ -198,6 +198,23 @@ TEST(history_room_table, a_retired_room_used_again_continues_its_numbering) {
   EXPECT_EQ(rooms.live(), 1U);
 }
 
+// Finding (attack session): "after 65536 retired rooms a room used again
+// started at seq 1 again (and the history file's writer stopped for good on
+// the duplicate)". A retirement dropped from the bounded list leaves the
+// room in a Bloom filter with the highest seq dropped: used again, it starts
+// above it; a room never seen still starts at 1.
+TEST(history_room_table, a_room_whose_retirement_was_dropped_never_reuses_a_seq) {
+  room_table rooms({1, 0, 1});
+  for (int i = 0; i < 50; ++i) (void)rooms.next_seq("a", 1, true, "x");  // a: 50
+  (void)rooms.next_seq("b", 2, true, "x");                                // a retired
+  (void)rooms.next_seq("b", 2, true, "x");                                // b: 2
+  (void)rooms.next_seq("c", 3, true, "x");  // b retired; a's retirement dropped
+  EXPECT_EQ(rooms.retired(), 1U);
+  EXPECT_GE(rooms.last_seq("a"), 50U) << "a seq no lower than a's last";
+  EXPECT_EQ(rooms.next_seq("a", 4, true, "x"), 51U) << "above every dropped seq";
+  EXPECT_EQ(rooms.next_seq("never-seen", 5, true, "x"), 1U);
+}
+
 TEST(history_room_table, a_full_table_takes_from_the_address_holding_the_most) {
   auto rooms = table(4);
   for (int i = 0; i < 3; ++i) (void)rooms.next_seq("spam" + std::to_string(i), 10 + i, true, "6.6.6.6");
@@ -218,7 +235,7 @@ TEST(history_room_table, restore_past_the_limit_retires_and_the_retired_count_is
   rooms.restore({{"a", 5}, {"b", 6}, {"c", 7}, {"d", 8}, {"e", 9}}, 0);
   EXPECT_EQ(rooms.live(), 2U);
   EXPECT_EQ(rooms.retired(), 2U) << "the oldest retirement is dropped";
-  EXPECT_EQ(rooms.last_seq("c"), 0U);
+  EXPECT_EQ(rooms.last_seq("c"), 7U) << "dropped: the highest seq dropped stands for it";
   EXPECT_EQ(rooms.last_seq("e"), 9U);
   // Restored rooms belong to nobody: a new host's room takes one's place.
   EXPECT_EQ(rooms.next_seq("new", 1, true, "1.1.1.1"), 1U);

@@ -40,8 +40,8 @@ class connection_table {
  private:
   std::size_t total_;
   std::size_t per_address_;
-  // A connection of the address holding the most, if `address` would still
-  // hold fewer after taking its place (-1 otherwise).
+  // A connection of the address holding the most, if it holds more than a
+  // client's two connections more than `address` (-1 otherwise).
   [[nodiscard]] int fair_share_victim(const std::string& address) const;
   admission refuse(int fd);
 

@@ -7,9 +7,13 @@
 // for `idle_ms`, else of the least active room of the address that holds
 // the most (if the asker holds fewer): one host cannot keep everyone else
 // from opening rooms. A room that gives its place is retired, not
-// forgotten: its last seq is kept (up to `retired_limit` rooms, the oldest
-// retirement dropped first), so a room used again continues its numbering
-// and never reuses a seq a client may hold.
+// forgotten: its last seq is kept (up to `retired_limit` rooms), so a room
+// used again continues its numbering and never reuses a seq a client may
+// hold. Past that many, the oldest retirement is dropped into a Bloom
+// filter with the highest seq ever dropped: a room the filter may hold
+// starts above that seq (a new room that looks like one in the filter
+// starts there too: it never reuses a seq, at the price of a gap at its
+// start).
 #pragma once
 
 #include <cstdint>
@@ -83,6 +87,13 @@ class room_table {
   // room was used again since) is stale and skipped.
   std::deque<std::pair<std::string, std::uint64_t>> retired_order_;
   std::uint64_t retirements_ = 0;
+  // Retired rooms dropped from retired_: maybe-members, and a seq above
+  // all of theirs.
+  void drop_retired(const std::string& room, std::uint64_t last_seq);
+  [[nodiscard]] bool maybe_dropped(std::string_view room) const;
+  static constexpr std::size_t dropped_bits = std::size_t{1} << 20;  // 128 KiB
+  std::vector<std::uint64_t> dropped_ = std::vector<std::uint64_t>(dropped_bits / 64);
+  std::uint64_t dropped_floor_ = 0;
 };
 
 }  // namespace bcast::broker
