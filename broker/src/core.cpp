@@ -59,10 +59,9 @@ core::core(const options& opts, history_store& history, std::uint64_t mono_now)
       sessions_(opts.rate, opts.burst, opts.history_byte_rate, opts.name_grace_ms),
       rooms_({max_rooms, opts.room_idle_ms, max_retired_rooms}),
       addresses_({opts.hellos_per_address, opts.hello_burst_per_address, opts.rooms_per_address,
-                  opts.room_burst_per_address},
+                  opts.room_burst_per_address, opts.history_byte_rate_per_address},
                  max_tracked_addresses),
       error_log_(error_logs_per_second),
-      anonymous_history_(opts.anonymous_history_byte_rate, opts.anonymous_history_byte_rate),
       who_entries_(who_entries_per_s, who_entries_per_s),
       presence_log_(presence_logs_per_second) {
   sessions_.set_skeleton([this](std::string_view name) { return names_.skeleton(name); });
@@ -99,7 +98,8 @@ void core::on_request(std::string_view routing_id, bool delimiter, std::string_v
           handle(from, s, r, mono_now, identity ? identity() : peer_identity{}, connection, out);
         } else if constexpr (std::is_same_v<type, request::history>) {
           if (s == nullptr || s->limiter.allow(mono_now)) {
-            handle_history(from, s, r, mono_now, out);
+            handle_history(from, s, s != nullptr ? s->address : (identity ? identity().address : ""),
+                           r, mono_now, out);
           } else {
             fail(from, error_code::rate_limited, "too many requests", r.id, out);
           }
@@ -342,8 +342,8 @@ void core::handle(const peer&, session& s, request::bye&, std::uint64_t now, out
   end_session(s.name, "bye", now, out);
 }
 
-void core::handle_history(const peer& from, session* s, request::history& r, std::uint64_t now,
-                          outbox& out) {
+void core::handle_history(const peer& from, session* s, const std::string& address,
+                          request::history& r, std::uint64_t now, outbox& out) {
   if (auto why = proto::check_room(r.room)) {
     return fail(from, error_code::invalid_room, *why, r.id, out);
   }
@@ -351,17 +351,21 @@ void core::handle_history(const peer& from, session* s, request::history& r, std
     return fail(from, error_code::too_large,
                 "history limit is at most " + std::to_string(proto::max_history_limit), r.id, out);
   }
+  // Nothing is read for a reader whose budget is spent.
+  const auto refuse = [&] {
+    fail(from, error_code::rate_limited, "history read too fast; ask again shortly", r.id, out);
+  };
+  if ((s != nullptr && s->history_budget.spent(now)) || !addresses_.may_read_history(address, now)) {
+    return refuse();
+  }
   auto slice = history_.read(r.room, r.after, static_cast<std::size_t>(r.limit));
   cap_answer(slice.bodies, r.after.has_value());
   // What is served costs the reader's history budget its bytes, and each
   // message at least history_message_cost.
   std::size_t cost = 0;
   for (const auto& body : slice.bodies) cost += std::max(body.view().size(), history_message_cost);
-  auto& budget = s != nullptr ? s->history_budget : anonymous_history_;
-  if (!budget.allow(now, static_cast<double>(cost))) {
-    return fail(from, error_code::rate_limited, "history read too fast; ask again shortly", r.id,
-                out);
-  }
+  if (s != nullptr && !s->history_budget.allow(now, static_cast<double>(cost))) return refuse();
+  addresses_.charge_history(address, now, static_cast<double>(cost));
   const std::uint64_t last = rooms_.last_seq(r.room);
   std::vector<std::string_view> bodies;
   bodies.reserve(slice.bodies.size());

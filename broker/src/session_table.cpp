@@ -90,6 +90,12 @@ bool rate_limiter::allow(std::uint64_t now_ms, double cost) {
   return true;
 }
 
+bool rate_limiter::spent(std::uint64_t now_ms) const {
+  if (rate_ <= 0) return false;
+  const double since = last_ms_ == 0 ? 0.0 : static_cast<double>(now_ms - last_ms_) * rate_ / 1000.0;
+  return std::min(burst_, tokens_ + since) < 1.0;
+}
+
 bool rate_limiter::full(std::uint64_t now_ms) const {
   if (rate_ <= 0 || last_ms_ == 0) return true;
   return tokens_ + static_cast<double>(now_ms - last_ms_) * rate_ / 1000.0 >= burst_;

@@ -545,7 +545,7 @@ broker::options options_from(std::uint8_t o, std::uint8_t t) {
   opts.liveness = 1 + ((t >> 2) & 3);
   if ((t & 16) != 0) {
     opts.history_byte_rate = 5 * 256;
-    opts.anonymous_history_byte_rate = 5 * 256;
+    opts.history_byte_rate_per_address = 5 * 256;
   }
   return opts;
 }

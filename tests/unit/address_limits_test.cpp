@@ -9,7 +9,7 @@ namespace {
 
 using bcast::broker::address_limits;
 
-constexpr bcast::broker::address_rates rates{1, 2, 1, 1};
+constexpr bcast::broker::address_rates rates{1, 2, 1, 1, 1000};
 
 TEST(address_limits, each_address_has_its_own_buckets) {
   address_limits limits(rates, 100);

@@ -920,12 +920,22 @@ TEST_F(core, history_reads_are_limited_per_session_by_bytes_served) {
             8U);
 }
 
-TEST_F(core, history_reads_without_a_session_share_one_budget) {
+// Finding (attack session): "128 sessions from one address read 900 MB/s of
+// history"; and one budget for all listeners let one host starve the
+// others. Reads are charged to the address too, sessions or not.
+TEST_F(core, history_reads_share_a_budget_per_address) {
   options o;
-  o.anonymous_history_byte_rate = 8 * 256 + 255;
+  o.history_byte_rate_per_address = 8 * 256;  // one read of eight short messages
   start_with_messages(o, 8);
-  reply<event::history>(send("listener-1", request::history{"lobby", {}, 8, 1}), "listener-1");
-  error(send("listener-2", request::history{"lobby", {}, 8, 2}), "listener-2", error_code::rate_limited);
+  const auto ask = [&](std::string route, std::string address, std::uint64_t id) {
+    outbox out;
+    broker().on_request(route, false, encode(any_request{request::history{"lobby", {}, 8, id}}), t0, out,
+                        [address] { return bcast::broker::core::peer_identity{address, ""}; });
+    return out;
+  };
+  reply<event::history>(ask("listener-1", "10.0.0.1", 1), "listener-1");
+  error(ask("listener-2", "10.0.0.1", 2), "listener-2", error_code::rate_limited);
+  reply<event::history>(ask("listener-3", "10.0.0.2", 3), "listener-3");
 }
 
 // --- timed duties --------------------------------------------------------

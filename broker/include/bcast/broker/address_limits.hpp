@@ -21,6 +21,7 @@ struct address_rates {
   double hello_burst;
   double rooms_per_s;   // burst: `room_burst`
   double room_burst;
+  double history_bytes_per_s;  // burst: one second's worth
 };
 
 class address_limits {
@@ -33,6 +34,10 @@ class address_limits {
   void charge_hello(std::string_view address, std::uint64_t now_ms, double cost);
   // Spends one room creation of `address`; false when it has none.
   [[nodiscard]] bool allow_new_room(std::string_view address, std::uint64_t now_ms);
+  // History bytes: whether `address` has any left (asked before reading),
+  // and spending what was served (into debt if need be).
+  [[nodiscard]] bool may_read_history(std::string_view address, std::uint64_t now_ms);
+  void charge_history(std::string_view address, std::uint64_t now_ms, double bytes);
 
   [[nodiscard]] std::size_t size() const { return by_address_.size(); }
 
@@ -40,6 +45,7 @@ class address_limits {
   struct buckets {
     rate_limiter hellos;
     rate_limiter rooms;
+    rate_limiter history;
   };
   buckets& of(std::string_view address, std::uint64_t now_ms);
 

@@ -96,7 +96,9 @@ class core {
   void handle(const peer& from, session& s, proto::request::ping& r, std::uint64_t now, outbox& out);
   void handle(const peer& from, session& s, proto::request::who& r, std::uint64_t now, outbox& out);
   void handle(const peer& from, session& s, proto::request::bye& r, std::uint64_t now, outbox& out);
-  void handle_history(const peer& from, session* s, proto::request::history& r,
+  // `address`: where the request came from (its budget is charged too).
+  void handle_history(const peer& from, session* s, const std::string& address,
+                      proto::request::history& r,
                       std::uint64_t now, outbox& out);
 
   // Keeps what fits proto::max_history_answer_bytes (at least one body):
@@ -124,7 +126,6 @@ class core {
   name_policy names_;
   core_stats stats_;
   log_limiter error_log_;
-  rate_limiter anonymous_history_;  // history budget of all session-less peers
   rate_limiter who_entries_;        // names listed by all `who` answers
   log_limiter presence_log_;        // join and leave lines
   std::string encoded_;             // reused for each message's body

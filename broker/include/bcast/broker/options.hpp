@@ -42,8 +42,9 @@ inline constexpr int default_pub_hwm = 10000;
 // requests cannot keep the broker busy serialising.
 inline constexpr double default_history_byte_rate = 8 << 20;
 inline constexpr std::size_t history_message_cost = 256;
-// The same for all connections without a session together (listeners).
-inline constexpr double default_anonymous_history_byte_rate = 16 << 20;
+// The same for everything from one IP address together (its sessions and
+// its listeners without one): more sessions do not multiply it.
+inline constexpr double default_history_byte_rate_per_address = 16 << 20;
 // How long the name of a session that timed out (or of one restored after a
 // restart) stays kept for its resume token: a client back from a network
 // cut or a broker restart finds its name, nobody else can take it meanwhile
@@ -123,7 +124,7 @@ struct options {
   double rate = 0;
   double burst = 0;
   double history_byte_rate = default_history_byte_rate;
-  double anonymous_history_byte_rate = default_anonymous_history_byte_rate;
+  double history_byte_rate_per_address = default_history_byte_rate_per_address;
   std::uint64_t name_grace_ms = default_name_grace_ms;
   std::uint64_t room_idle_ms = default_room_idle_ms;
   // Publish and acknowledge a message only once the history store has

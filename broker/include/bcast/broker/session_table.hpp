@@ -58,6 +58,8 @@ class rate_limiter {
   void charge(std::uint64_t now_ms, double cost);
   // True when the bucket would be full at `now_ms` (nothing spent lately).
   [[nodiscard]] bool full(std::uint64_t now_ms) const;
+  // True when less than one token is left at `now_ms` (debt included).
+  [[nodiscard]] bool spent(std::uint64_t now_ms) const;
 
  private:
   void refill(std::uint64_t now_ms);
