@@ -31,6 +31,13 @@
 namespace bcast::app {
 namespace {
 
+// Durations given as seconds or with a unit: 90s, 30m, 12h, 7d.
+CLI::AsNumberWithUnit seconds_with_units() {
+  return CLI::AsNumberWithUnit(
+      std::map<std::string, std::uint64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
+      CLI::AsNumberWithUnit::CASE_SENSITIVE);
+}
+
 struct start_args {
   std::string in = "5555";
   std::string out = "5556";
@@ -240,9 +247,7 @@ runner add_start_command(CLI::App& app) {
   cmd->add_option("--retention", args->retention_s,
                   "Drop messages older than this (e.g. 90s, 30m, 12h, 7d; 0: no age limit)")
       ->capture_default_str()
-      ->transform(CLI::AsNumberWithUnit(
-          std::map<std::string, std::uint64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
-          CLI::AsNumberWithUnit::CASE_SENSITIVE));
+      ->transform(seconds_with_units());
   cmd->add_option("--history-mb", args->history_mb,
                   "Memory for history over all rooms, MiB; past it the oldest messages go")
       ->capture_default_str()
@@ -296,18 +301,14 @@ runner add_start_command(CLI::App& app) {
                   "its place to a new one (it keeps its numbering if used again; seconds, or "
                   "30s, 2m, 1h, 1d)")
       ->capture_default_str()
-      ->transform(CLI::AsNumberWithUnit(
-          std::map<std::string, std::uint64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
-          CLI::AsNumberWithUnit::CASE_SENSITIVE))
+      ->transform(seconds_with_units())
       ->check(CLI::Range(0, 365 * 86400));
   cmd->add_option("--name-grace", args->name_grace_s,
                   "How long, after its session timed out, the name of a client that lost its "
                   "connection is kept for its session token (seconds, or 30s, 2m, 1h, 1d; 0: "
                   "freed at once)")
       ->capture_default_str()
-      ->transform(CLI::AsNumberWithUnit(
-          std::map<std::string, std::uint64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
-          CLI::AsNumberWithUnit::CASE_SENSITIVE))
+      ->transform(seconds_with_units())
       ->check(CLI::Range(0, 86400));
   cmd->add_option("--join-token", args->join_token,
                   "Require this token in every hello (clients pass --token); visible in ps: "

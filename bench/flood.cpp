@@ -121,14 +121,11 @@ void flood_cell(bench_env& env, const flood_case& c) {
   const bench_options& o = env.opt;
   const std::size_t n = o.latency_subs;
   const double rate = o.rates.front();
-  auto sys = start_system("ours", env.config(o.hwm));
+  auto room = start_measured_room(env, "ours", n, o.latency_size);
+  auto& sys = room.sys;
+  auto& pubs = room.pubs;
+  auto& rx = *room.rx;
   const auto [in, out] = sys->endpoints();
-  publishers pubs;
-  pubs.push_back(sys->publisher(0, o.latency_size));
-  subscribers subs;
-  for (std::size_t i = 0; i < n; ++i) subs.push_back(sys->subscriber());
-  receiver_pool rx(std::move(subs), 1, true, env.receiver_threads(n));
-  warm_up(pubs, rx, 1);
   zmq::context_t attacker_ctx(1);
   if (std::string(c.name) == "history loop") {
     const std::atomic<bool> never{false};

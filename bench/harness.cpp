@@ -201,4 +201,16 @@ void progress(const std::string& text) {
   std::fflush(stderr);
 }
 
+measured_room start_measured_room(bench_env& env, const std::string& system, std::size_t subs,
+                                  std::size_t text_size) {
+  measured_room room;
+  room.sys = start_system(system, env.config(env.opt.hwm));
+  room.pubs.push_back(room.sys->publisher(0, text_size));
+  subscribers all;
+  for (std::size_t i = 0; i < subs; ++i) all.push_back(room.sys->subscriber());
+  room.rx = std::make_unique<receiver_pool>(std::move(all), 1, true, env.receiver_threads(subs));
+  warm_up(room.pubs, *room.rx, 1);
+  return room;
+}
+
 }  // namespace bench

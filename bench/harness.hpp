@@ -34,6 +34,17 @@ struct bench_env {
 using publishers = std::vector<std::unique_ptr<pub_conn>>;
 using subscribers = std::vector<std::unique_ptr<sub_conn>>;
 
+// The room the latency and flood scenarios measure: `system` started, one
+// publisher of `text_size` bytes, `subs` subscribers recording latency,
+// warmed up.
+struct measured_room {
+  std::unique_ptr<system_under_test> sys;
+  publishers pubs;
+  std::unique_ptr<receiver_pool> rx;
+};
+measured_room start_measured_room(bench_env& env, const std::string& system, std::size_t subs,
+                                  std::size_t text_size);
+
 // Set when the machine runs low on memory: every send loop ends early.
 extern std::atomic<bool> low_memory;
 void start_memory_watchdog();

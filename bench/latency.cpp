@@ -24,13 +24,10 @@ void latency_cell(bench_env& env, double rate, const std::string& system) {
   const bench_options& o = env.opt;
   const std::size_t n = o.latency_subs;
   const std::string cell = rate_label(rate) + "|" + std::to_string(n);
-  auto sys = start_system(system, env.config(o.hwm));
-  publishers pubs;
-  pubs.push_back(sys->publisher(0, o.latency_size));
-  subscribers subs;
-  for (std::size_t i = 0; i < n; ++i) subs.push_back(sys->subscriber());
-  receiver_pool rx(std::move(subs), 1, true, env.receiver_threads(n));
-  warm_up(pubs, rx, 1);
+  auto room = start_measured_room(env, system, n, o.latency_size);
+  auto& sys = room.sys;
+  auto& pubs = room.pubs;
+  auto& rx = *room.rx;
 
   const int pid = sys->pid();
   const auto cpu0 = cpu_ns(pid);
