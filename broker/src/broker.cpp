@@ -223,9 +223,11 @@ void broker::run() {
     if ((items[1].revents & ZMQ_POLLIN) != 0) break;
     now = mono_ms();
     if ((items[0].revents & ZMQ_POLLIN) != 0) drain_inbound(now);
+    // Subscriptions before connection events: a closed connection's last
+    // ones are counted to it, not to a new connection given the same fd.
+    if ((items[4].revents & ZMQ_POLLIN) != 0) read_subscriptions();
     if ((items[2].revents & ZMQ_POLLIN) != 0) watch_connections(monitors_[0], "in");
     if ((items[3].revents & ZMQ_POLLIN) != 0) watch_connections(monitors_[1], "out");
-    if ((items[4].revents & ZMQ_POLLIN) != 0) read_subscriptions();
     if (items.size() > 5 && (items[5].revents & ZMQ_POLLIN) != 0) {
       std::uint64_t commits = 0;
       [[maybe_unused]] const auto r = ::read(history_.commit_fd(), &commits, sizeof commits);
@@ -344,7 +346,10 @@ void broker::on_accepted(int fd, const char* side) {
     ::shutdown(admission.evict, SHUT_RDWR);
   }
   if (admission.admitted) {
-    if (std::strcmp(side, "out") == 0) subscribers_.watch(fd, {batcher_.made(), batcher_.frames_made()});
+    if (std::strcmp(side, "out") == 0) {
+      subscribers_.watch(fd, {batcher_.made(), batcher_.frames_made()});
+      subscriptions_[fd] = 0;  // a new connection starts with none
+    }
     log_connection(fmt::format("connection accepted on {} from {} ({} open)", side,
                                address.empty() ? "a local socket" : address, open_connections_.load()));
     return;
@@ -448,8 +453,17 @@ void broker::read_subscriptions() {
   for (std::size_t i = 0; i < drain_batch && pub_.recv(note, zmq::recv_flags::dontwait); ++i) {
     // A connection's closing unsubscribes it without a connection (-1).
     const int fd = zmq_msg_get(note.handle(), ZMQ_SRCFD);
-    if (fd < 0 || note.size() == 0) continue;
-    std::size_t& held = subscriptions_[fd];
+    // Counted only for a connection seen accepted and not yet closed: a
+    // closed one's late notes must not mark the fd for its next owner. A
+    // connection's acceptance is reported before it can subscribe: one not
+    // known yet is looked for among the connection events first.
+    auto counted = subscriptions_.find(fd);
+    if (fd >= 0 && counted == subscriptions_.end()) {
+      watch_connections(monitors_[1], "out");
+      counted = subscriptions_.find(fd);
+    }
+    if (fd < 0 || note.size() == 0 || counted == subscriptions_.end()) continue;
+    std::size_t& held = counted->second;
     if (note.data<std::uint8_t>()[0] == 0) {
       if (held > 0) --held;
       continue;
