@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 #include <linux/sockios.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <linux/tcp.h>
 #include <sys/eventfd.h>
@@ -242,6 +243,10 @@ void broker::run() {
       history_.expire(wall_ms());
       replies_.sweep();
       revoke_removed_keys(now);
+      // Queues of cut peers were freed since: give the pages back, or the
+      // broker keeps an attack's peak for good.
+      if (trim_after_cuts_) malloc_trim(0);
+      trim_after_cuts_ = false;
       next_heartbeat = now + opts_.heartbeat_ms;
     }
     hold_or_flush();
@@ -494,6 +499,7 @@ void broker::judge_subscribers() {
   judged_at_ = published.frames;
   for (const int fd : subscribers_.judge(published, held, send_queue)) {
     ++sends_.slow_subscribers_cut;
+    trim_after_cuts_ = true;
     std::string address = peer_address(fd);
     spdlog::warn("slow consumer cut: subscriber {} stopped reading {} bytes of publications ago "
                  "(limit {}; publications held for all subscribers {} of {})",

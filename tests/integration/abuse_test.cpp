@@ -169,12 +169,12 @@ TEST(abuse, subscriptions_are_bounded_in_size_and_in_count_per_connection) {
 
 // Finding (attack session): "1000 subscribers stalled on one-byte messages
 // took 937 MB and none was cut": every queued frame costs each subscriber
-// ~80 bytes, which no byte count of the messages sees. Now those queues
+// ~128 bytes, which no byte count of the messages sees. Now those queues
 // count toward the total, and the subscribers that stopped first are cut.
 TEST(abuse, many_subscribers_stalled_on_tiny_messages_are_cut_by_the_total) {
   auto opts = test_options();
-  opts.pub_hwm = 2000;                 // 160 KB of queue per stalled subscriber
-  opts.sub_total_bytes = 1 << 20;      // about six of them
+  opts.pub_hwm = 2000;                 // 256 KB of queue per stalled subscriber
+  opts.sub_total_bytes = 1 << 20;      // about four of them
   opts.liveness = 100;
   broker_fixture broker(opts);
   zmq::context_t context;

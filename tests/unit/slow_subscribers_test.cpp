@@ -79,7 +79,7 @@ TEST(slow_subscribers, a_forgotten_fd_watched_again_starts_afresh) {
 }
 
 // Finding (attack session): "1000 stalled subscribers of one-byte messages
-// took 937 MB and none was cut": each queued frame costs a subscriber ~80
+// took 937 MB and none was cut": each queued frame costs a subscriber ~128
 // bytes whatever its size. Now that cost counts toward the total, and the
 // subscribers that stopped first are cut until the estimate fits.
 TEST(slow_subscribers, many_queues_of_tiny_frames_count_toward_the_total) {

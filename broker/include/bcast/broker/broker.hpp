@@ -128,6 +128,7 @@ class broker {
   slow_subscribers subscribers_;
   std::unordered_map<int, std::size_t> subscriptions_;  // per subscriber connection
   std::uint64_t judged_at_ = 0;  // batcher_.frames_made() at the last judgement
+  bool trim_after_cuts_ = false;  // subscribers were cut: return freed memory at the next heartbeat
   std::vector<zmq::message_t> frames_;
   core::identity_source identity_;  // of the request in frames_
 };
