@@ -1,5 +1,6 @@
-// `broadcast-server start`: the broker. Opens the history store (a SQLite
-// file, or memory only with --db :memory:), binds IN (ROUTER) and OUT (PUB),
+// `broadcast-server start`: the broker. Opens the history store (a directory
+// of segment files, converting a SQLite history file of an earlier version
+// on the way, or memory only with --db :memory:), binds IN (ROUTER) and OUT (PUB),
 // logs with spdlog to stderr (and --log-file), stops cleanly on SIGINT or
 // SIGTERM (taken by a sigwait thread): publishes `shutdown`, commits the
 // history, lingers at most 500 ms, exits 0.
@@ -15,14 +16,17 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
 #include "bcast/broker/broker.hpp"
 #include "bcast/broker/clock.hpp"
+#include "bcast/broker/log_history.hpp"
 #include "bcast/broker/memory_history.hpp"
-#include "bcast/broker/sqlite_history.hpp"
+#include "bcast/broker/sqlite_import.hpp"
 #include "bcast/proto/endpoint.hpp"
+#include "bcast/proto/limits.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "secret_file.hpp"
@@ -38,14 +42,21 @@ CLI::AsNumberWithUnit seconds_with_units() {
       CLI::AsNumberWithUnit::CASE_SENSITIVE);
 }
 
+// The history directory in the state directory, and the file that held the
+// history before (converted into the directory at the first start).
+constexpr const char* default_history_dir = "rooms";
+constexpr const char* earlier_history_file = "history.db";
+
 struct start_args {
   std::string in = "5555";
   std::string out = "5556";
   std::string bind = "127.0.0.1";
   broker::options broker;
   std::size_t history_mb = broker::default_history_bytes >> 20;
-  std::string db = state_file("history.db");
+  std::string db = state_file(default_history_dir);
   std::uint64_t retention_s = 0;
+  std::uint64_t fsync_interval_ms = 1000;
+  bool new_epoch = false;
   std::uint64_t name_grace_s = broker::default_name_grace_ms / 1000;
   std::uint64_t room_idle_s = broker::default_room_idle_ms / 1000;
   std::size_t reply_queue_mb = broker::default_reply_queue_bytes >> 20;
@@ -115,14 +126,67 @@ void fit_connections_to_fd_limit(broker::options& opts) {
   opts.max_connections = fit;
 }
 
+// Converts a SQLite history file of an earlier version into the directory
+// `dir` (through `dir`.converting, so a stop halfway leaves the file as it
+// was), and says so.
+void convert(const std::string& file, const std::string& dir) {
+  const std::string partial = dir + ".converting";
+  std::filesystem::remove_all(partial);
+  const std::size_t messages = broker::import_sqlite_history(file, partial);
+  if (file == dir) {
+    std::filesystem::rename(file, file + ".sqlite");
+    spdlog::info("history: {} was a history file of an earlier version: converted ({} messages) "
+                 "into the directory {}; the old file is kept as {}.sqlite (delete it when you "
+                 "no longer need it)", file, messages, dir, file);
+  } else {
+    spdlog::info("history: converted {} ({} messages, the history of an earlier version) into {}; "
+                 "delete {} when you no longer need it", file, messages, dir, file);
+  }
+  std::filesystem::rename(partial, dir);
+}
+
+// The history directory to open: `--db`, after converting what an earlier
+// version left there (or, for the default directory, beside it).
+std::string history_dir(const start_args& args) {
+  namespace fs = std::filesystem;
+  const std::string& dir = args.db;
+  if (fs::is_regular_file(dir)) {
+    if (!broker::is_sqlite_history(dir)) {
+      throw std::runtime_error(dir + " is a file, not a history directory (nor a history file of "
+                               "an earlier broadcast-server); it is left as it is. Give --db a "
+                               "directory (created if missing)");
+    }
+    convert(dir, dir);
+  } else if (!fs::exists(dir) && fs::is_directory(dir + ".converting") && fs::exists(dir + ".sqlite")) {
+    fs::rename(dir + ".converting", dir);  // a conversion stopped after its last step but one
+  } else if (!fs::exists(dir) && dir == state_file(default_history_dir)) {
+    const std::string earlier = state_file(earlier_history_file);
+    if (fs::is_regular_file(earlier) && broker::is_sqlite_history(earlier)) convert(earlier, dir);
+  }
+  return dir;
+}
+
+// The most one loop turn can append: a full batch of the largest messages.
+std::size_t turn_bytes(const broker::options& opts) {
+  return proto::max_batch_msgs * (opts.max_frame + 512);
+}
+
 std::unique_ptr<broker::history_store> open_history(const start_args& args) {
   const std::uint64_t max_age_ms = args.retention_s * 1000;
   if (args.db == memory_db) {
     return std::make_unique<broker::memory_history>(args.broker.history, args.broker.history_bytes,
                                                     broker::wall_ms(), max_age_ms);
   }
-  return std::make_unique<broker::sqlite_history>(broker::sqlite_history_options{
-      args.db, args.broker.history, args.broker.history_bytes, max_age_ms, args.broker.durable});
+  broker::log_history_options opts;
+  opts.dir = history_dir(args);
+  opts.per_room = args.broker.history;
+  opts.max_bytes = args.broker.history_bytes;
+  opts.max_age_ms = max_age_ms;
+  opts.durable = args.broker.durable;
+  opts.new_epoch = args.new_epoch;
+  opts.fsync_interval_ms = args.fsync_interval_ms;
+  opts.turn_bytes = turn_bytes(args.broker);
+  return std::make_unique<broker::log_history>(opts);
 }
 
 // True for an endpoint only this machine can reach (loopback, ipc, inproc).
@@ -181,15 +245,19 @@ int run_start(start_args& args) {
   fit_connections_to_fd_limit(args.broker);
 
   if (args.db.empty()) {
-    throw CLI::ValidationError("--db", "no state directory (HOME unset): give a file or :memory:");
+    throw CLI::ValidationError("--db", "no state directory (HOME unset, or $XDG_STATE_HOME or "
+                                       "~/.local/state not writable): give a directory or :memory:");
   }
   if (args.broker.durable && args.db == memory_db) {
-    throw CLI::ValidationError("--durable", "needs a history file (--db FILE)");
+    throw CLI::ValidationError("--durable", "needs a history directory (--db DIR)");
+  }
+  if (args.new_epoch && args.db == memory_db) {
+    throw CLI::ValidationError("--new-epoch", "needs a history directory (--db DIR)");
   }
   std::unique_ptr<broker::history_store> history;
   try {
     history = open_history(args);
-  } catch (const std::runtime_error& e) {
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "broadcast-server: history: %s\n", e.what());
     return exit_failure;
   }
@@ -240,10 +308,16 @@ runner add_start_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0, 10000000));
   cmd->add_option("--db", args->db,
-                  "History file (SQLite), kept across restarts; :memory: keeps none")
+                  "History directory, kept across restarts and crashes; :memory: keeps none")
       ->capture_default_str();
   cmd->add_flag("--durable", args->broker.durable,
-                "Publish and acknowledge a message only once it is on disk");
+                "Publish and acknowledge a message only once it is on disk (survives power loss)");
+  cmd->add_option("--fsync-interval", args->fsync_interval_ms,
+                  "Without --durable: ms between syncs to disk (what a power loss can take)")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 60000));
+  cmd->add_flag("--new-epoch", args->new_epoch,
+                "Begin a new epoch, keeping the stored messages (after restoring a backup)");
   cmd->add_option("--retention", args->retention_s,
                   "Drop messages older than this (e.g. 90s, 30m, 12h, 7d; 0: no age limit)")
       ->capture_default_str()

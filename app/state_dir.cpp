@@ -20,7 +20,10 @@ std::string state_file(const std::string& file) {
   }
   dir /= "broadcast-server";
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  // Chat input and room history are nobody else's business.
+  if (std::filesystem::create_directories(dir, ec)) {
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  }
   return ec ? std::string() : (dir / file).string();
 }
 

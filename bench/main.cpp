@@ -48,9 +48,11 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::IsMember({"fanout", "chat", "latency", "memory", "flood", "all"}))
       ->capture_default_str();
-  app.add_option("--systems", o.systems, "ours, proxy, direct, nats, redis")
+  app.add_option("--systems", o.systems,
+                 "ours (the default store), ours-memory (--db :memory:), ours-durable, proxy, "
+                 "direct, nats, redis")
       ->delimiter(',')
-      ->check(CLI::IsMember({"ours", "proxy", "direct", "nats", "redis"}))
+      ->check(CLI::IsMember({"ours", "ours-memory", "ours-durable", "proxy", "direct", "nats", "redis"}))
       ->capture_default_str();
   app.add_option("--subs", o.subs, "fan-out subscriber counts")->delimiter(',')->capture_default_str();
   app.add_option("--sizes", o.sizes, "fan-out text sizes, bytes")

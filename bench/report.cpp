@@ -95,7 +95,10 @@ const std::vector<table_spec>& specs() {
   return all;
 }
 
-const std::vector<std::string> system_order{"ours", "proxy", "direct", "nats", "redis"};
+// `ours` is the broker as users start it (history in its default directory);
+// `ours-memory` keeps history in memory only, `ours-durable` syncs first.
+const std::vector<std::string> system_order{"ours", "ours-memory", "ours-durable", "proxy",
+                                            "direct", "nats", "redis"};
 
 struct scale {
   double divisor = 1;
@@ -211,6 +214,12 @@ class result_index {
     }
     return v;
   }
+  [[nodiscard]] bool has_any_system(const std::string& table, const std::string& system) const {
+    for (const auto& [k, v] : values_) {
+      if (std::get<0>(k) == table && std::get<2>(k) == system) return true;
+    }
+    return false;
+  }
   [[nodiscard]] bool has_system(const std::string& table, const std::string& cell, const std::string& system) const {
     for (const auto& [k, v] : values_) {
       if (std::get<0>(k) == table && std::get<1>(k) == cell && std::get<2>(k) == system) return true;
@@ -221,12 +230,14 @@ class result_index {
     const auto it = cells_.find(table);
     return it == cells_.end() ? std::vector<std::string>{} : it->second;
   }
-  // Per run: f(ours, proxy) where both exist.
+  // Per run: f(system, baseline) where both exist.
   template <typename F>
   [[nodiscard]] std::vector<double> pairwise(const std::string& table, const std::string& cell,
-                                             const std::string& metric, F f) const {
-    const auto ours = get({table, cell, "ours", metric});
-    const auto proxy = get({table, cell, "proxy", metric});
+                                             const std::string& metric, F f,
+                                             const std::string& system = "ours",
+                                             const std::string& baseline = "proxy") const {
+    const auto ours = get({table, cell, system, metric});
+    const auto proxy = get({table, cell, baseline, metric});
     std::vector<double> v;
     for (std::size_t r = 0; r < runs_; ++r) {
       if (ours[r] && proxy[r]) {
@@ -317,6 +328,9 @@ void print_tables(const std::vector<std::vector<record>>& runs, bool markdown, s
     header.push_back("system");
     for (const auto& c : spec.columns) header.push_back(c.header);
     if (!spec.ratio_metric.empty()) header.push_back("ours / proxy");
+    // The stores side by side: each against history in memory, run by run.
+    const bool stores = !spec.ratio_metric.empty() && idx.has_any_system(spec.name, "ours-memory");
+    if (stores) header.push_back("÷ ours-memory");
     for (const auto& m : spec.delta_metrics) header.push_back("Δ" + m + " vs proxy µs");
     std::vector<std::vector<std::string>> rows;
     for (const auto& cell : cells) {
@@ -332,6 +346,14 @@ void print_tables(const std::vector<std::vector<record>>& runs, bool markdown, s
             return p > 0 ? std::optional<double>(o / p) : std::nullopt;
           });
           row.push_back(ours ? summarise(kind::ratio, ratio) : "");
+        }
+        if (stores) {
+          auto ratio = idx.pairwise(
+              spec.name, cell, spec.ratio_metric,
+              [](double s, double m) { return m > 0 ? std::optional<double>(s / m) : std::nullopt; },
+              system, "ours-memory");
+          const bool store = system == "ours" || system == "ours-durable";
+          row.push_back(store ? summarise(kind::ratio, ratio) : "");
         }
         for (const auto& m : spec.delta_metrics) {
           auto delta = idx.pairwise(spec.name, cell, m, [](double o, double p) { return std::optional<double>(o - p); });

@@ -3,6 +3,8 @@
 // process, publishers are PUBs connected to its XSUB), direct (a bound PUB).
 // Subscribers are SUB sockets on "room/bench/" for all three.
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <vector>
 #include <zmq.hpp>
@@ -181,15 +183,48 @@ class ours_pub final : public pub_conn {
   std::string first_error_;
 };
 
+// A fresh directory for one broker's history, removed with it.
+class history_dir {
+ public:
+  history_dir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/bcast-bench-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp: " + pattern);
+    path_ = pattern;
+  }
+  ~history_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  history_dir(const history_dir&) = delete;
+  history_dir& operator=(const history_dir&) = delete;
+  [[nodiscard]] std::string db() const { return path_ + "/rooms"; }
+
+ private:
+  std::string path_;
+};
+
+// The broker with one of its stores: `ours` as users start it (the default
+// history directory), `ours-memory` (--db :memory:), `ours-durable`.
+std::vector<std::string> ours_command(const system_config& config, const std::string& name,
+                                      const history_dir& dir) {
+  std::vector<std::string> argv{config.broker_path, "start", "--in", "0", "--out", "0", "--log-level",
+                                "warn", "--pub-hwm", std::to_string(config.hwm), "--db"};
+  argv.push_back(name == "ours-memory" ? ":memory:" : dir.db());
+  if (name == "ours-durable") argv.emplace_back("--durable");
+  return argv;
+}
+
 class ours_system final : public system_under_test {
  public:
-  explicit ours_system(const system_config& config)
-      : config_(config),
-        child_({config.broker_path, "start", "--db", ":memory:", "--in", "0", "--out", "0",
-                "--log-level", "warn", "--pub-hwm", std::to_string(config.hwm)}) {
+  ours_system(const system_config& config, std::string name)
+      : config_(config), name_(std::move(name)), child_(ours_command(config, name_, dir_)) {
     std::tie(in_, out_) = parse_endpoints(child_.line_containing("listening:"), "ROUTER", "PUB");
   }
-  [[nodiscard]] std::string name() const override { return "ours"; }
+  ~ours_system() override { child_.stop(); }
+  ours_system(const ours_system&) = delete;
+  ours_system& operator=(const ours_system&) = delete;
+  [[nodiscard]] std::string name() const override { return name_; }
   [[nodiscard]] std::pair<std::string, std::string> endpoints() const override { return {in_, out_}; }
   [[nodiscard]] int pid() const override { return child_.pid(); }
   std::unique_ptr<pub_conn> publisher(std::uint32_t index, std::size_t text_size) override {
@@ -203,6 +238,8 @@ class ours_system final : public system_under_test {
 
  private:
   system_config config_;
+  std::string name_;
+  history_dir dir_;
   child_process child_;
   std::string in_, out_;
 };
@@ -271,7 +308,7 @@ std::string published_body(std::size_t text_size, const std::string& from) {
 }
 
 std::unique_ptr<system_under_test> start_system(const std::string& name, const system_config& config) {
-  if (name == "ours") return std::make_unique<ours_system>(config);
+  if (name.rfind("ours", 0) == 0) return std::make_unique<ours_system>(config, name);
   if (name == "proxy") return std::make_unique<proxy_system>(config);
   if (name == "direct") return std::make_unique<direct_system>(config);
   if (name == "nats") return make_nats(config);

@@ -217,8 +217,8 @@ void broker::run() {
     now = mono_ms();
     const std::uint64_t next = std::min(next_expire, next_heartbeat);
     const auto timeout = std::chrono::milliseconds(next > now ? next - now : 0);
-    // Durable: stop reading requests while too much waits for the disk.
-    const bool backlogged = history_.written() - history_.committed() > max_uncommitted_writes;
+    // Stop reading requests while too much waits for the disk.
+    const bool backlogged = history_.appended() - history_.committed() > max_uncommitted_bytes;
     items[0].events = backlogged ? 0 : ZMQ_POLLIN;
     if (!poll_interruptible(items, timeout)) continue;
     if ((items[1].revents & ZMQ_POLLIN) != 0) break;
@@ -240,7 +240,7 @@ void broker::run() {
     }
     if (now >= next_heartbeat) {
       core_.heartbeat(now, out_);
-      history_.expire(wall_ms());
+      history_.tick(wall_ms());
       replies_.sweep();
       revoke_removed_keys(now);
       // Queues of cut peers were freed since: give the pages back, or the
@@ -390,9 +390,11 @@ void broker::refuse_inbound() {
 }
 
 void broker::hold_or_flush() {
-  if (!opts_.durable) return flush(out_);
+  // The turn's messages reach the OS before anything that tells of them.
+  const bool written = history_.write_pending();
+  if (written && held_.empty() && history_.committed() >= history_.appended()) return flush(out_);
   if (!out_.replies.empty() || !out_.publications.empty()) {
-    held_.push_back({history_.written(), std::move(out_)});
+    held_.push_back({history_.appended(), std::move(out_)});
     out_ = outbox{};
   }
   release_committed();

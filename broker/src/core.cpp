@@ -268,6 +268,11 @@ void core::handle_msg(const peer& from, session& s, const proto::msg_request_vie
   }
   if (auto problem = check_text(r.text)) return fail(from, problem->first, problem->second, r.id, out);
   if (!s.limiter.allow(now)) return fail(from, error_code::rate_limited, "too many messages", r.id, out);
+  if (!history_.accepting()) {
+    return fail(from, error_code::unavailable,
+                "the broker cannot store messages now (its disk is full or failing); retry later",
+                r.id, out);
+  }
   auto seq = rooms_.next_seq(r.room, now, false);
   if (!seq) {  // a new room: creations are budgeted per address
     if (!addresses_.allow_new_room(s.address, now)) {

@@ -24,7 +24,7 @@ void memory_history::append(const new_message& m) {
   }
 }
 
-void memory_history::expire(std::uint64_t wall_now) {
+void memory_history::tick(std::uint64_t wall_now) {
   if (max_age_ms_ == 0 || wall_now < max_age_ms_) return;
   const std::uint64_t cutoff = wall_now - max_age_ms_;
   while (drop_oldest_if([cutoff](const entry& e) { return e.ts < cutoff; })) {
@@ -51,6 +51,25 @@ bool memory_history::drop_oldest_if(Predicate too_old) {
   oldest_.pop();
   if (!r->empty()) oldest_.push({r->front().order, r});
   return true;
+}
+
+std::optional<std::uint64_t> memory_history::first_seq(std::string_view room) const {
+  const auto found = rooms_.find(room);
+  if (found == rooms_.end() || found->second.empty()) return std::nullopt;
+  return found->second.front().seq;
+}
+
+void memory_history::visit(
+    std::string_view room, std::uint64_t from, std::uint64_t to,
+    const std::function<void(std::uint64_t, std::uint64_t, std::string_view)>& visit) const {
+  const auto found = rooms_.find(room);
+  if (found == rooms_.end() || found->second.empty()) return;
+  const ring& r = found->second;
+  const std::uint64_t first = r.front().seq;
+  for (std::uint64_t seq = std::max(from, first); seq <= to && seq - first < r.size(); ++seq) {
+    const entry& e = r[static_cast<std::size_t>(seq - first)];
+    visit(e.seq, e.ts, e.body.view());
+  }
 }
 
 history_slice memory_history::read(std::string_view room, std::optional<std::uint64_t> after,

@@ -6,9 +6,7 @@
 namespace bcast::broker::sqlite {
 
 database::database(const std::string& path) {
-  const int rc = sqlite3_open_v2(path.c_str(), &db_,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr);
   if (rc != SQLITE_OK) {
     std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close(db_);
@@ -18,38 +16,16 @@ database::database(const std::string& path) {
 
 database::~database() { sqlite3_close(db_); }
 
-void database::exec(const char* sql) {
-  if (try_exec(sql) != SQLITE_OK) throw std::runtime_error(error());
-}
-
-int database::try_exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); }
-
 statement::statement(database& db, const char* sql) : db_(db) {
-  if (sqlite3_prepare_v3(db.handle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_prepare_v2(db.handle(), sql, -1, &stmt_, nullptr) != SQLITE_OK) {
     throw std::runtime_error(db.error());
   }
 }
 
 statement::~statement() { sqlite3_finalize(stmt_); }
 
-statement& statement::bind(int index, std::int64_t value) {
-  sqlite3_bind_int64(stmt_, index, value);
-  return *this;
-}
-
 statement& statement::bind(int index, std::string_view text) {
   sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  return *this;
-}
-
-statement& statement::bind_blob(int index, std::string_view bytes) {
-  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-  return *this;
-}
-
-statement& statement::bind_null(int index) {
-  sqlite3_bind_null(stmt_, index);
   return *this;
 }
 
@@ -60,17 +36,6 @@ bool statement::step() {
   const std::string why = db_.error();
   sqlite3_reset(stmt_);
   throw std::runtime_error(why);
-}
-
-void statement::run() {
-  while (step()) {
-  }
-  reset();
-}
-
-void statement::reset() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
 }
 
 std::int64_t statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }

@@ -582,7 +582,8 @@ void connection::on_error(const event::error& e, std::uint64_t now) {
   }
   // Not carried out, but not refused either: a hello is repeated anyway, and
   // a message stays pending and is retried after a rejoin or a pause.
-  const bool retryable = code == error_code::shutting_down || code == error_code::rate_limited;
+  const bool retryable = code == error_code::shutting_down || code == error_code::rate_limited ||
+                         code == error_code::unavailable;
   if (retryable && (!e.id || pending_.count(*e.id) != 0)) return;
   if (e.id) {
     // An id we do not hold pending is one of our own pings or history fills

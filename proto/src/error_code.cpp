@@ -22,6 +22,7 @@ constexpr std::string_view spelling_of(error_code code) {
     case error_code::unauthorized: return "unauthorized";
     case error_code::shutting_down: return "shutting-down";
     case error_code::session_moved: return "session-moved";
+    case error_code::unavailable: return "unavailable";
   }
   return {};
 }

@@ -525,7 +525,7 @@ export class Client extends EventEmitter {
     } else if (t === "error" && id === undefined && !this._everJoined) {
       this._failJoin(new ProtocolError(code, m.reason));
     } else if (t === "error") {
-      if ((code === "shutting-down" || code === "rate-limited") && this._pending.has(id)) return;
+      if ((code === "shutting-down" || code === "rate-limited" || code === "unavailable") && this._pending.has(id)) return;
       if (id !== undefined && !this._pending.delete(id)) return; // a ping, a fill, a retry
       this._emit(m);
     } else if (t === "history") {

@@ -327,7 +327,7 @@ class Client:
             self._rejoin()
         elif t == "error" and rid is None and self.epoch is None:
             raise ProtocolError(code, m.get("reason"))
-        elif t == "error" and not (code in ("shutting-down", "rate-limited") and rid in self._pending):
+        elif t == "error" and not (code in ("shutting-down", "rate-limited", "unavailable") and rid in self._pending):
             self._pending.pop(rid, None)  # refused for good (else retried later)
             self._events.append(m)
         elif t == "history":

@@ -508,7 +508,7 @@ module Bcast
           rejoin
         elsif id.nil? && @epoch.nil?
           raise ProtocolError.new(code, m["reason"])
-        elsif !(%w[shutting-down rate-limited].include?(code) && @pending.key?(id))
+        elsif !(%w[shutting-down rate-limited unavailable].include?(code) && @pending.key?(id))
           @pending.delete(id) # refused for good (else retried later)
           @events << m
         end

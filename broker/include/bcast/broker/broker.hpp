@@ -2,10 +2,11 @@
 // loop whose phases are drain inbound, log connection events, send what the
 // core produced, end silent sessions and heartbeat, until asked to stop;
 // then it publishes `shutdown`, refuses what is still queued, waits for the
-// history store to commit and closes with a bounded linger. With
-// `options::durable`, what the core produced is held back until the store
-// has committed every write made before it, so nothing is published or
-// acknowledged that a crash could take back.
+// history store to commit and closes with a bounded linger. What the core
+// produced in a turn leaves only once the store has written that turn's
+// messages (one write(2)), and with `options::durable` once they are on
+// disk, so nothing is published or acknowledged that a crash could take
+// back.
 #pragma once
 
 #include <zmq.hpp>
@@ -96,7 +97,7 @@ class broker {
   // names; skipped while nothing was published and nothing is held.
   void judge_subscribers();
 
-  // Output waiting for the store to commit write number `ticket`.
+  // Output waiting for the store to commit up to `ticket` (bytes appended).
   struct held_output {
     std::uint64_t ticket;
     outbox out;

@@ -4,7 +4,8 @@
 // A store also says what it remembered when it was opened (so seqs, the
 // epoch and de-duplication of retried requests survive a restart) and, if
 // it writes in the background, how far its writes have been committed.
-// `memory_history` keeps everything in memory; `sqlite_history` adds a file.
+// `memory_history` keeps everything in memory; `log_history` adds a
+// directory of append-only segment files.
 #pragma once
 
 #include <cstdint>
@@ -73,18 +74,29 @@ class history_store {
                                            std::optional<std::uint64_t> after,
                                            std::size_t limit) const = 0;
 
-  // Drops messages older than the store's retention age at `wall_now` (ms).
-  virtual void expire(std::uint64_t wall_now) = 0;
+  // The store's periodic work at `wall_now` (ms), once a heartbeat: drops
+  // messages older than the retention age, retries what failed.
+  virtual void tick(std::uint64_t wall_now) = 0;
 
-  // Writes are numbered 1, 2, 3… in the order of append/note_sys_seq:
-  // `written()` is the number of the last one handed over, `committed()`
-  // the last one safely stored. A store without background writes has both
-  // at 0. `commit_fd()` (or -1) becomes readable when `committed()` moves.
+  // Hands everything appended since the last call to the operating system
+  // (a store with a file: one write(2)). Returns false when that failed: it
+  // is kept and tried again, and nothing that depends on it may be sent.
+  virtual bool write_pending() { return true; }
+  // False while the store cannot take new messages (its disk is full or
+  // failing): `msg` requests are then refused, not acknowledged.
+  [[nodiscard]] virtual bool accepting() const { return true; }
+  // Positions in the store's writes, in bytes: `appended()` after the last
+  // append/note_sys_seq, `written()` handed to the OS, `committed()` as
+  // far as an acknowledgement may go (on disk with `--durable`, else
+  // written). Whatever depends on a message waits for `committed()` to
+  // reach the `appended()` of its turn. Memory keeps all three at 0.
+  [[nodiscard]] virtual std::uint64_t appended() const { return 0; }
   [[nodiscard]] virtual std::uint64_t written() const { return 0; }
   [[nodiscard]] virtual std::uint64_t committed() const { return 0; }
+  // Readable when `committed()` moves on its own (a background sync), or -1.
   [[nodiscard]] virtual int commit_fd() const { return -1; }
-  // Blocks until everything written is committed (a clean shutdown), or
-  // gives up after a while when the store cannot write (and says so).
+  // Writes and commits everything appended (a clean shutdown), or gives up
+  // after a while when the store cannot (and says so).
   virtual void flush() {}
 };
 

@@ -3,7 +3,7 @@
 // rooms together (past it, the oldest message of any room goes first), so
 // no client can grow the broker's memory by spreading messages over many
 // rooms. Alone, what it holds is gone when the broker stops; as the cache
-// of `sqlite_history` it is what history requests are served from.
+// of `log_history` it is what history requests are served from.
 #pragma once
 
 #include <deque>
@@ -32,9 +32,15 @@ class memory_history final : public history_store {
   void note_sys_seq(std::uint64_t) override {}
   [[nodiscard]] history_slice read(std::string_view room, std::optional<std::uint64_t> after,
                                    std::size_t limit) const override;
-  void expire(std::uint64_t wall_now) override;
+  void tick(std::uint64_t wall_now) override;
   // Bytes of message bodies held now.
   [[nodiscard]] std::size_t bytes() const { return bytes_; }
+  // The oldest seq kept of `room`, or nullopt when none is kept.
+  [[nodiscard]] std::optional<std::uint64_t> first_seq(std::string_view room) const;
+  // Calls `visit(seq, ts, body)` for the kept messages of `room` with seqs
+  // in [from, to], oldest first.
+  void visit(std::string_view room, std::uint64_t from, std::uint64_t to,
+             const std::function<void(std::uint64_t, std::uint64_t, std::string_view)>& visit) const;
 
  private:
   struct entry {

@@ -94,9 +94,10 @@ inline constexpr double default_hello_burst_per_address = 500;
 // one host cannot take the 4096-room table from everyone else.
 inline constexpr double default_rooms_per_address = 1.0 / 60;
 inline constexpr double default_room_burst_per_address = 256;
-// With `durable`, writes the store may have uncommitted before the broker
-// stops reading requests (the senders then wait in ZeroMQ's queues).
-inline constexpr std::uint64_t max_uncommitted_writes = 65536;
+// Bytes the store may have appended but not committed (`--durable`: not yet
+// on disk) before the broker stops reading requests (the senders then wait
+// in ZeroMQ's queues): 64 MiB, some 60 000 messages of 1 KiB.
+inline constexpr std::uint64_t max_uncommitted_bytes = std::uint64_t{64} << 20;
 // How long shutdown waits for the `shutdown` notice and replies to leave.
 inline constexpr std::chrono::milliseconds shutdown_linger{500};
 
@@ -127,8 +128,8 @@ struct options {
   double history_byte_rate_per_address = default_history_byte_rate_per_address;
   std::uint64_t name_grace_ms = default_name_grace_ms;
   std::uint64_t room_idle_ms = default_room_idle_ms;
-  // Publish and acknowledge a message only once the history store has
-  // committed it (needs a store that commits: `sqlite_history`).
+  // Publish and acknowledge a message only once the history store has it
+  // on disk (needs a store with a file: `log_history`).
   bool durable = false;
   // When set, `hello` must carry this token (`unauthorized` otherwise).
   std::optional<std::string> join_token;

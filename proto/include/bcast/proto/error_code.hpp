@@ -20,13 +20,14 @@ enum class error_code {
   unauthorized,   // join token missing or wrong
   shutting_down,  // the broker is stopping; the request was not carried out
   session_moved,  // this connection's session was resumed on another one
+  unavailable,    // the broker cannot store messages now (disk full or failing)
 };
 
 // How many codes there are, from the last enumerator: tables indexed by code
 // (the broker's error counters, the spellings) are sized by it. A code added
 // after the last one without moving this line fails error_code.cpp's
 // static_assert, so no table is ever one entry short.
-inline constexpr error_code last_error_code = error_code::session_moved;
+inline constexpr error_code last_error_code = error_code::unavailable;
 inline constexpr std::size_t error_code_count = static_cast<std::size_t>(last_error_code) + 1;
 
 // Returns the wire spelling, e.g. "name-taken".

@@ -1,0 +1,506 @@
+// The segment-log history store: its checksum and record codec, and the store
+// itself on a real directory: what a restart keeps after a clean stop, after
+// a crash (a child process that ends without closing the store) and after a
+// reboot; damage of every kind (segments missing, cut short, bytes flipped at
+// thousands of places) never serving a corrupted message nor reusing a seq;
+// refusing what is not ours; dropping segments that hold nothing live; a
+// full disk; converting a history file of the earlier SQLite store.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "bcast/broker/log_history.hpp"
+#include "bcast/broker/sqlite_import.hpp"
+#include "crc32c.hpp"
+#include "log_meta.hpp"
+#include "log_records.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using bcast::broker::crc32c;
+using bcast::broker::log_history;
+using bcast::broker::log_history_options;
+using bcast::broker::log_opening;
+using bcast::broker::message_origin;
+using bcast::broker::new_message;
+using bcast::broker::shared_body;
+namespace blog = bcast::broker::log;
+
+// ---------------------------------------------------------------------------
+// CRC-32C and records
+
+TEST(crc32c, matches_the_published_check_values) {
+  EXPECT_EQ(crc32c("123456789"), 0xe3069283U);
+  EXPECT_EQ(crc32c(std::string(32, '\0')), 0x8a9136aaU);    // RFC 3720 B.4
+  EXPECT_EQ(crc32c(std::string(32, '\xff')), 0x62a8ab43U);
+}
+
+TEST(crc32c, three_streams_give_what_one_byte_at_a_time_gives) {
+  std::mt19937 random(7);
+  for (const std::size_t size : {0U, 1U, 767U, 768U, 769U, 1024U, 5000U, 65536U}) {
+    std::string data(size, '\0');
+    for (auto& c : data) c = static_cast<char>(random());
+    std::uint32_t bytewise = 0;
+    for (const char c : data) bytewise = crc32c(std::string_view(&c, 1), bytewise);
+    EXPECT_EQ(crc32c(data), bytewise) << size;
+  }
+}
+
+TEST(log_records, round_trip_and_a_body_written_from_elsewhere) {
+  std::string bytes;
+  blog::append(bytes, blog::msg_record{"lobby", 7, 1700, 42, "token", "alice", "body-7"});
+  blog::append(bytes, blog::sys_record{9});
+  blog::append(bytes, blog::checkpoint_record{9, {{"lobby", 7}, {"dev", 3}}});
+  std::string split;
+  blog::append_head(split, blog::msg_record{"lobby", 7, 1700, 42, "token", "alice", "body-7"});
+  split += "body-7";
+  EXPECT_EQ(split, bytes.substr(0, split.size()));
+  std::vector<blog::record> seen;
+  const auto result = blog::scan(bytes, [&](const blog::record& r, std::size_t) { seen.push_back(r); });
+  EXPECT_EQ(result.valid, bytes.size());
+  ASSERT_EQ(seen.size(), 3U);
+  const auto& m = std::get<blog::msg_record>(seen[0]);
+  EXPECT_EQ(m.room, "lobby");
+  EXPECT_EQ(m.seq, 7U);
+  EXPECT_EQ(m.id, 42U);
+  EXPECT_EQ(m.name, "alice");
+  EXPECT_EQ(m.body, "body-7");
+  EXPECT_EQ(std::get<blog::sys_record>(seen[1]).sys_seq, 9U);
+  EXPECT_EQ(std::get<blog::checkpoint_record>(seen[2]).rooms.size(), 2U);
+}
+
+TEST(log_records, a_scan_returns_only_whole_intact_records) {
+  std::string bytes;
+  for (std::uint64_t seq = 1; seq <= 20; ++seq) {
+    blog::append(bytes, blog::msg_record{"r", seq, seq, 0, {}, {}, "text-" + std::to_string(seq)});
+  }
+  const auto count = [](std::string_view data) {
+    std::size_t n = 0;
+    blog::scan(data, [&](const blog::record& r, std::size_t) {
+      const auto& m = std::get<blog::msg_record>(r);
+      EXPECT_EQ(m.body, "text-" + std::to_string(m.seq));
+      EXPECT_EQ(m.seq, ++n);
+    });
+    return n;
+  };
+  for (std::size_t cut = 0; cut <= bytes.size(); ++cut) count(std::string_view(bytes).substr(0, cut));
+  for (std::size_t at = 0; at < bytes.size(); ++at) {
+    std::string flipped = bytes;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x10);
+    EXPECT_LT(count(flipped), 20U) << "a flip at " << at << " went unnoticed";
+  }
+}
+
+TEST(log_meta, round_trip_and_a_flipped_byte_is_damage) {
+  const blog::store_meta meta{1700000000000, true, false, "boot-1", 3, 4096};
+  const std::string text = blog::encode_meta(meta);
+  const auto decoded = blog::decode_meta(text);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->epoch, meta.epoch);
+  EXPECT_TRUE(decoded->clean);
+  EXPECT_EQ(decoded->boot_id, "boot-1");
+  EXPECT_EQ(decoded->size, 4096U);
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    std::string flipped = text;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x01);
+    EXPECT_FALSE(blog::decode_meta(flipped)) << at;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The store on a directory
+
+class log_history_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("bcast-log-" + std::to_string(::getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    opts_.dir = (root_ / "rooms").string();
+    opts_.per_room = 1000;
+    opts_.max_bytes = std::size_t{64} << 20;
+    opts_.turn_bytes = 64 << 10;
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::unique_ptr<log_history> open() { return std::make_unique<log_history>(opts_); }
+
+  // Runs `work` on a store in a child process that then ends at once, as a
+  // crash or `kill -9` would end the broker: nothing closes the store.
+  void crash_after(const std::function<void(log_history&)>& work) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      auto* store = new log_history(opts_);
+      work(*store);
+      ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+
+  // Appends `count` messages to `room` from `first` on, and writes them.
+  static void send(log_history& store, std::string_view room, std::uint64_t first, std::size_t count) {
+    for (std::uint64_t seq = first; seq < first + count; ++seq) {
+      const std::string token = "token-" + std::string(room);
+      store.append({room, seq, 1000 + seq, shared_body(body(room, seq)),
+                    message_origin{token, "alice", seq}});
+      if (seq % 7 == 0) {
+        ASSERT_TRUE(store.write_pending());
+      }
+    }
+    ASSERT_TRUE(store.write_pending());
+  }
+  static std::string body(std::string_view room, std::uint64_t seq) {
+    return std::string(room) + "#" + std::to_string(seq) + std::string(seq % 50, '.');
+  }
+  static std::uint64_t last_seq(const log_history& store, std::string_view room) {
+    for (const auto& r : store.restored().rooms) {
+      if (r.room == room) return r.seq;
+    }
+    return 0;
+  }
+  std::string segment_path(std::uint64_t number) const {
+    std::string digits = std::to_string(number);
+    return opts_.dir + "/" + std::string(20 - digits.size(), '0') + digits + ".seg";
+  }
+  blog::store_meta meta() const { return *blog::decode_meta(*blog::read_meta(opts_.dir)); }
+
+  fs::path root_;
+  log_history_options opts_;
+};
+
+TEST_F(log_history_test, a_clean_stop_keeps_epoch_seqs_messages_and_acks) {
+  std::uint64_t epoch = 0;
+  {
+    auto store = open();
+    EXPECT_EQ(store->opening(), log_opening::fresh);
+    epoch = store->epoch();
+    send(*store, "lobby", 1, 30);
+    send(*store, "dev", 1, 5);
+    store->note_sys_seq(12);
+  }
+  auto store = open();
+  EXPECT_EQ(store->opening(), log_opening::continued);
+  EXPECT_EQ(store->epoch(), epoch);
+  EXPECT_EQ(last_seq(*store, "lobby"), 30U);
+  EXPECT_EQ(last_seq(*store, "dev"), 5U);
+  EXPECT_EQ(store->restored().sys_seq, 12U);
+  EXPECT_EQ(store->restored().acks.size(), 35U);
+  const auto slice = store->read("lobby", 25, 100);
+  ASSERT_EQ(slice.bodies.size(), 5U);
+  EXPECT_EQ(*slice.bodies.front(), body("lobby", 26));
+  EXPECT_EQ(slice.first, 1U);
+}
+
+TEST_F(log_history_test, a_crash_keeps_the_epoch_and_everything_written) {
+  std::uint64_t epoch = 0;
+  {
+    auto store = open();
+    epoch = store->epoch();
+    send(*store, "lobby", 1, 10);
+  }
+  crash_after([](log_history& store) {
+    send(store, "lobby", 11, 40);
+    store.note_sys_seq(3);
+    [[maybe_unused]] const bool ok = store.write_pending();
+  });
+  EXPECT_FALSE(meta().clean);
+  auto store = open();
+  EXPECT_EQ(store->opening(), log_opening::continued);
+  EXPECT_EQ(store->epoch(), epoch);
+  EXPECT_EQ(last_seq(*store, "lobby"), 50U);
+  EXPECT_EQ(store->restored().sys_seq, 3U);
+  EXPECT_EQ(store->read("lobby", std::nullopt, 1000).bodies.size(), 50U);
+}
+
+TEST_F(log_history_test, after_a_reboot_only_the_durable_mode_keeps_its_epoch) {
+  const auto crash_then_reboot = [this](bool durable) {
+    opts_.durable = durable;
+    crash_after([](log_history& store) { send(store, "lobby", 1, 10); });
+    auto m = meta();
+    m.boot_id = "another-boot";
+    blog::write_meta(opts_.dir, m);
+    return m.epoch;
+  };
+  const auto epoch = crash_then_reboot(false);
+  {
+    auto store = open();
+    EXPECT_EQ(store->opening(), log_opening::reset);
+    EXPECT_NE(store->epoch(), epoch);
+    EXPECT_TRUE(store->restored().rooms.empty());
+    EXPECT_TRUE(store->read("lobby", std::nullopt, 10).bodies.empty());
+  }
+  fs::remove_all(opts_.dir);
+  const auto durable_epoch = crash_then_reboot(true);
+  auto store = open();
+  EXPECT_EQ(store->opening(), log_opening::continued);
+  EXPECT_EQ(store->epoch(), durable_epoch);
+  EXPECT_EQ(last_seq(*store, "lobby"), 10U);
+}
+
+TEST_F(log_history_test, a_missing_or_shortened_newest_segment_begins_a_new_epoch) {
+  for (const bool remove : {true, false}) {
+    std::uint64_t epoch = 0;
+    {
+      auto store = open();
+      epoch = store->epoch();
+      send(*store, "lobby", 1, 20);
+    }
+    const std::string newest = segment_path(meta().segment);
+    if (remove) {
+      fs::remove(newest);
+    } else {
+      fs::resize_file(newest, fs::file_size(newest) - 5);
+    }
+    auto store = open();
+    EXPECT_EQ(store->opening(), log_opening::reset) << remove;
+    EXPECT_NE(store->epoch(), epoch);
+    EXPECT_EQ(last_seq(*store, "lobby"), 0U);
+    store.reset();
+    fs::remove_all(opts_.dir);
+  }
+}
+
+TEST_F(log_history_test, new_epoch_keeps_the_stored_messages) {
+  std::uint64_t epoch = 0;
+  {
+    auto store = open();
+    epoch = store->epoch();
+    send(*store, "lobby", 1, 8);
+  }
+  opts_.new_epoch = true;
+  {
+    auto store = open();
+    EXPECT_EQ(store->opening(), log_opening::new_epoch);
+    EXPECT_NE(store->epoch(), epoch);
+    EXPECT_EQ(last_seq(*store, "lobby"), 8U);
+    EXPECT_EQ(store->read("lobby", std::nullopt, 100).bodies.size(), 8U);
+  }
+  opts_.new_epoch = false;
+  auto store = open();
+  EXPECT_EQ(store->opening(), log_opening::continued);
+  EXPECT_EQ(store->read("lobby", std::nullopt, 100).bodies.size(), 8U);
+}
+
+TEST_F(log_history_test, is_private_locked_and_refuses_what_is_not_its_own) {
+  {
+    auto store = open();
+    EXPECT_EQ(fs::status(opts_.dir).permissions(), fs::perms::owner_all);
+    EXPECT_EQ(fs::status(opts_.dir + "/meta").permissions(), fs::perms::owner_read | fs::perms::owner_write);
+    try {
+      open();
+      ADD_FAILURE() << "a second broker opened the same directory";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("in use by another broker"), std::string::npos);
+    }
+  }
+  std::ofstream(opts_.dir + "/notes.txt") << "mine";
+  try {
+    open();
+    ADD_FAILURE() << "a directory with another file was adopted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(opts_.dir), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("notes.txt"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(std::ifstream(opts_.dir + "/notes.txt").get(), 'm');
+  const std::string file = (root_ / "file").string();
+  std::ofstream(file) << "not a directory";
+  opts_.dir = file;
+  EXPECT_THROW(open(), std::runtime_error);
+}
+
+// Cut the newest segment at every length and flip bytes all over the
+// directory's files: opening never crashes, never serves a message that
+// was not written, and while it keeps the epoch every room goes on above
+// the last seq that was written.
+TEST_F(log_history_test, damage_anywhere_never_serves_garbage_nor_reuses_a_seq) {
+  opts_.segment_bytes = 2048;  // several segments, and a checkpoint in each
+  std::uint64_t epoch = 0;
+  {
+    auto store = open();
+    epoch = store->epoch();
+    send(*store, "lobby", 1, 60);
+    send(*store, "dev", 1, 12);
+  }
+  const fs::path pristine = root_ / "pristine";
+  fs::copy(opts_.dir, pristine, fs::copy_options::recursive);
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(pristine)) {
+    if (entry.path().filename() != "lock") files.push_back(entry.path().filename());
+  }
+  std::sort(files.begin(), files.end());
+  const fs::path newest = fs::path(segment_path(meta().segment)).filename();
+  const auto check = [&](const std::string& what) {
+    std::unique_ptr<log_history> store;
+    try {
+      store = open();
+    } catch (const std::runtime_error&) {
+      return;  // refused, with a sentence: never adopted
+    }
+    for (const char* room : {"lobby", "dev"}) {
+      const auto slice = store->read(room, 0, 1000);
+      for (std::size_t i = 0; i < slice.bodies.size(); ++i) {
+        EXPECT_EQ(*slice.bodies[i], body(room, slice.first + i)) << what;
+      }
+    }
+    if (store->epoch() == epoch) {
+      EXPECT_GE(last_seq(*store, "lobby"), 60U) << what;
+      EXPECT_GE(last_seq(*store, "dev"), 12U) << what;
+    }
+  };
+  const auto restore = [&] {
+    fs::remove_all(opts_.dir);
+    fs::copy(pristine, opts_.dir, fs::copy_options::recursive);
+  };
+  std::size_t cases = 0;
+  const auto newest_size = fs::file_size(pristine / newest);
+  for (std::uintmax_t cut = 0; cut < newest_size; cut += 3, ++cases) {
+    restore();
+    fs::resize_file(fs::path(opts_.dir) / newest, cut);
+    check("cut at " + std::to_string(cut));
+  }
+  std::mt19937 random(11);
+  for (const auto& name : files) {
+    const auto size = fs::file_size(pristine / name);
+    for (int i = 0; i < 150 && size > 0; ++i, ++cases) {
+      restore();
+      const auto at = static_cast<std::streamoff>(random() % size);
+      std::fstream f(fs::path(opts_.dir) / name, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(at);
+      const char c = static_cast<char>(f.get());
+      f.seekp(at);
+      f.put(static_cast<char>(c ^ (1 << (random() % 8))));
+      f.close();
+      check(name.string() + " flipped at " + std::to_string(at));
+    }
+  }
+  EXPECT_GT(cases, 1000U);
+}
+
+TEST_F(log_history_test, segments_with_nothing_live_go_and_a_quiet_room_is_copied_forward) {
+  opts_.segment_bytes = 4096;
+  opts_.per_room = 10;
+  std::uint64_t peak_segments = 0;
+  {
+    auto store = open();
+    send(*store, "quiet", 1, 2);
+    for (std::uint64_t seq = 1; seq <= 2000; seq += 50) {
+      send(*store, "busy", seq, 50);
+      store->tick(0);
+      peak_segments = std::max<std::uint64_t>(peak_segments, store->segments());
+    }
+    EXPECT_LT(store->segments(), 12U);
+    EXPECT_LT(store->disk_bytes(), 64U << 10);
+  }
+  EXPECT_GT(peak_segments, 2U);
+  auto store = open();
+  EXPECT_EQ(last_seq(*store, "busy"), 2000U);
+  const auto quiet = store->read("quiet", std::nullopt, 10);
+  ASSERT_EQ(quiet.bodies.size(), 2U);
+  EXPECT_EQ(*quiet.bodies[1], body("quiet", 2));
+  EXPECT_EQ(store->read("busy", std::nullopt, 100).bodies.size(), 10U);
+}
+
+// A disk that fills (a 2 MiB tmpfs: needs root, skipped otherwise) stops new
+// messages before anything is lost, and they are taken again when space
+// returns; everything written before is kept.
+TEST_F(log_history_test, a_full_disk_refuses_new_messages_until_space_returns) {
+  const fs::path small = root_ / "small";
+  fs::create_directories(small);
+  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=2m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs to fill (" << std::strerror(errno) << "): needs root";
+  }
+  struct unmount {
+    fs::path at;
+    ~unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+  } unmount_at_end{small};
+  opts_.dir = (small / "rooms").string();
+  opts_.turn_bytes = 16 << 10;
+  const fs::path filler = small / "filler";
+  std::ofstream(filler) << std::string(std::size_t{1600} << 10, 'f');
+  std::uint64_t seq = 0;
+  {
+    auto store = open();
+    while (store->accepting() && seq < 100000) {
+      store->append({"lobby", ++seq, seq, shared_body(std::string(1000, 'x')), std::nullopt});
+      ASSERT_TRUE(store->write_pending()) << "a write failed at seq " << seq << ": the reserve did not hold";
+    }
+    ASSERT_FALSE(store->accepting());
+    EXPECT_GT(seq, 100U);
+    store->tick(0);
+    EXPECT_FALSE(store->accepting());
+    fs::remove(filler);
+    store->tick(0);
+    ASSERT_TRUE(store->accepting());
+    store->append({"lobby", ++seq, seq, shared_body(std::string(1000, 'y')), std::nullopt});
+    ASSERT_TRUE(store->write_pending());
+  }
+  auto store = open();
+  EXPECT_EQ(store->opening(), log_opening::continued);
+  EXPECT_EQ(last_seq(*store, "lobby"), seq);
+  const auto slice = store->read("lobby", std::nullopt, 1000);
+  EXPECT_EQ(slice.bodies.size(), seq);
+  EXPECT_EQ(*slice.bodies.back(), std::string(1000, 'y'));
+}
+
+// ---------------------------------------------------------------------------
+// The earlier SQLite store's files
+
+void exec(sqlite3* db, const std::string& sql) {
+  char* error = nullptr;
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
+}
+
+TEST_F(log_history_test, an_earlier_sqlite_history_file_is_converted_with_its_epoch) {
+  const std::string file = (root_ / "history.db").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  exec(db, R"sql(
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE rooms(name TEXT PRIMARY KEY, last_seq INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE messages(id INTEGER PRIMARY KEY, room TEXT NOT NULL, seq INTEGER NOT NULL,
+      ts INTEGER NOT NULL, body BLOB NOT NULL, token TEXT, sender TEXT, req INTEGER);
+    INSERT INTO meta VALUES ('schema', 1), ('epoch', 1700000000123), ('sys_seq', 41), ('clean', 1);
+    INSERT INTO rooms VALUES ('lobby', 3), ('old', 90);
+    INSERT INTO messages(room, seq, ts, body, token, sender, req) VALUES
+      ('lobby', 2, 1, X'6c6f6262792332', 'tok', 'alice', 5),
+      ('lobby', 3, 2, X'6c6f6262792333', NULL, NULL, NULL);)sql");
+  sqlite3_close(db);
+  const std::string other = (root_ / "other.db").string();
+  ASSERT_EQ(sqlite3_open(other.c_str(), &db), SQLITE_OK);
+  exec(db, "CREATE TABLE meta(k, v); INSERT INTO meta VALUES ('schema', 1);");
+  sqlite3_close(db);
+
+  EXPECT_FALSE(bcast::broker::is_sqlite_history(other));
+  EXPECT_FALSE(bcast::broker::is_sqlite_history(opts_.dir));
+  ASSERT_TRUE(bcast::broker::is_sqlite_history(file));
+  EXPECT_EQ(bcast::broker::import_sqlite_history(file, opts_.dir), 2U);
+  auto store = open();
+  EXPECT_EQ(store->opening(), log_opening::continued);
+  EXPECT_EQ(store->epoch(), 1700000000123U);
+  EXPECT_EQ(last_seq(*store, "old"), 90U);
+  EXPECT_EQ(store->restored().sys_seq, 41U);
+  ASSERT_EQ(store->restored().acks.size(), 1U);
+  EXPECT_EQ(store->restored().acks[0].ack.seq, 2U);
+  const auto slice = store->read("lobby", std::nullopt, 10);
+  ASSERT_EQ(slice.bodies.size(), 2U);
+  EXPECT_EQ(*slice.bodies[1], "lobby#3");
+}
+
+}  // namespace
