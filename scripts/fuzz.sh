@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-targets=(fuzz_codec fuzz_core)
+targets=(fuzz_codec fuzz_core fuzz_log)
 build_dir=build-fuzz
 
 command -v clang++ >/dev/null || { echo "fuzz.sh needs clang: apt-get install clang libclang-rt-14-dev" >&2; exit 1; }

@@ -126,8 +126,9 @@ std::optional<segment_header> decode_header(std::string_view bytes) {
     return std::nullopt;
   }
   reader in(bytes.substr(segment_magic.size(), header_size - segment_magic.size()));
-  if (in.integer<std::uint32_t>() != format_version) return std::nullopt;
-  in.integer<std::uint32_t>();
+  if (in.integer<std::uint32_t>() != format_version || in.integer<std::uint32_t>() != 0) {
+    return std::nullopt;
+  }
   segment_header h;
   h.epoch = in.integer<std::uint64_t>();
   h.number = in.integer<std::uint64_t>();

@@ -463,6 +463,10 @@ void connection::on_acked(std::uint64_t id, const std::optional<std::string>& ro
                           std::optional<std::uint64_t> seq, std::uint64_t now) {
   if (pending_.erase(id) == 0) return;  // a duplicate ack
   flush_sends(now, never_retry);        // the window moved
+  if (store_refusing_) {
+    store_refusing_ = false;
+    events_.push_back(status_event{status::store_accepting, "messages are accepted again"});
+  }
   if (room && seq) {
     auto& acked = acked_seq_[*room];
     acked = std::max(acked, *seq);
@@ -582,6 +586,10 @@ void connection::on_error(const event::error& e, std::uint64_t now) {
   }
   // Not carried out, but not refused either: a hello is repeated anyway, and
   // a message stays pending and is retried after a rejoin or a pause.
+  if (code == error_code::unavailable && !store_refusing_) {
+    store_refusing_ = true;  // said once, not for every retry
+    events_.push_back(status_event{status::store_refusing, e.reason});
+  }
   const bool retryable = code == error_code::shutting_down || code == error_code::rate_limited ||
                          code == error_code::unavailable;
   if (retryable && (!e.id || pending_.count(*e.id) != 0)) return;

@@ -111,6 +111,8 @@ std::string_view status_name(status s) {
     case status::reconnected: return "reconnected";
     case status::server_shutdown: return "server-shutdown";
     case status::epoch_reset: return "epoch-reset";
+    case status::store_refusing: return "store-refusing";
+    case status::store_accepting: return "store-accepting";
   }
   return "unknown";
 }
@@ -155,6 +157,11 @@ std::vector<std::string> text_lines(const client_event& e, const line_style& sty
               return {paint.system("* server shut down — waiting for it to return", true)};
             case status::epoch_reset:
               return {paint.system("* the server started a new history; numbering restarts", true)};
+            case status::store_refusing:
+              return {paint.system("* the server cannot store messages now (" + sanitize(m.detail) +
+                                       "); yours wait and are sent again",
+                                   true)};
+            case status::store_accepting: return {paint.system("* the server takes messages again")};
           }
           return {};
         } else {

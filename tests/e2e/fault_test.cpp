@@ -13,10 +13,13 @@
 // BCAST_FAULT_TRACE=1 prints every line the clients print to stderr.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -1279,6 +1282,98 @@ TEST(fault, stalled_subscriber_memory) {
   expect_recovered("library client", lib_view, acked_text, last);
   EXPECT_EQ(frozen.epoch(), 0);
   EXPECT_EQ(broker.stop(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// A full disk (a 4 MiB tmpfs, filled by another file; needs root to mount,
+// skipped otherwise): the broker refuses new messages with `unavailable`
+// instead of acknowledging what it cannot store, keeps its heartbeats and
+// its other answers going, takes messages again by itself once space
+// returns, and after a `kill -9` still has every message it acknowledged.
+
+std::uint64_t history_epoch(zmq::context_t& context, broker_process& broker) {
+  raw_peer peer(context, broker.in(), broker.out());
+  peer.send(proto::request::history{"lobby", 0, 0, 1});
+  return peer.expect<proto::event::history>().epoch;
+}
+
+TEST(fault, disk_full) {
+  namespace fs = std::filesystem;
+  const fs::path small = ::testing::TempDir() + "bcast-fault-full-" + std::to_string(::getpid());
+  fs::create_directories(small);
+  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=4m") != 0) {
+    fs::remove(small);
+    GTEST_SKIP() << "cannot mount a tmpfs to fill (" << std::strerror(errno) << "): needs root";
+  }
+  struct unmount {
+    fs::path at;
+    ~unmount() {
+      ::umount2(at.c_str(), MNT_DETACH);
+      fs::remove(at);
+    }
+  } unmount_at_end{small};
+  const std::string db = (small / "rooms").string();
+  const std::vector<std::string> args{"--heartbeat", fast_heartbeat, "--db",        db,
+                                      "--max-frame", "4096",         "--max-text", "2048"};
+  auto broker = std::make_unique<broker_process>(args);
+  ASSERT_TRUE(broker->started());
+  zmq::context_t context;
+  raw_peer alice(context, broker->in(), broker->out());
+  alice.join("alice");
+  std::uint64_t id = 0;
+  const auto send_one = [&] {
+    alice.send(proto::request::msg{std::string(2000, 'a'), "lobby", ++id});
+    return alice.reply();
+  };
+  // Fill the disk but for a little, then send until the broker refuses.
+  {
+    std::ofstream filler(small / "filler", std::ios::binary);
+    const std::string chunk(64 << 10, 'f');
+    while (fs::space(small).available > (std::uintmax_t{600} << 10) && filler.write(chunk.data(), chunk.size())) {
+    }
+  }
+  std::uint64_t acked = 0;
+  std::optional<proto::event::error> refused;
+  for (int i = 0; i < 2000 && !refused; ++i) {
+    const auto answer = send_one();
+    ASSERT_TRUE(answer.has_value()) << "no answer to message " << id;
+    if (const auto* ack = std::get_if<proto::event::ack>(&*answer)) {
+      acked = ack->seq.value_or(0);
+    } else if (const auto* e = std::get_if<proto::event::error>(&*answer)) {
+      ASSERT_EQ(e->code, "unavailable") << e->reason;
+      refused = *e;
+    }
+  }
+  ASSERT_TRUE(refused) << "the broker never refused a message on a full disk";
+  report("acked_before_full", acked);
+  EXPECT_EQ(refused->id, std::optional<std::uint64_t>(id)) << "the refusal names the message";
+  // Full, it still answers other requests, and a newcomer still joins.
+  alice.send(proto::request::ping{9});
+  EXPECT_TRUE(alice.reply().has_value());
+  raw_peer carol(context, broker->in(), broker->out());
+  EXPECT_EQ(carol.join("carol").epoch, history_epoch(context, *broker));
+  EXPECT_NE(broker->log().find("the disk is full"), std::string::npos);
+  // Space returns: taken again within a heartbeat or two.
+  fs::remove(small / "filler");
+  bool accepted = false;
+  for (const auto deadline = clock_type::now() + step_patience; !accepted && clock_type::now() < deadline;) {
+    const auto answer = send_one();
+    if (answer && std::holds_alternative<proto::event::ack>(*answer)) {
+      accepted = true;
+      acked = std::get<proto::event::ack>(*answer).seq.value_or(0);
+    }
+  }
+  ASSERT_TRUE(accepted) << "messages were not accepted again after space returned";
+  EXPECT_NE(broker->log().find("disk space is back"), std::string::npos);
+  broker->kill_hard();
+  broker = std::make_unique<broker_process>(args);
+  ASSERT_TRUE(broker->started());
+  raw_peer bob(context, broker->in(), broker->out());
+  bob.send(proto::request::history{"lobby", 0, proto::max_history_limit, 1});
+  const auto history = bob.expect<proto::event::history>();
+  report("history_after_kill", history.last);
+  EXPECT_EQ(history.last, acked);
+  EXPECT_EQ(broker->stop(), 0);
 }
 
 // ---------------------------------------------------------------------------

@@ -119,6 +119,8 @@ class log_history final : public history_store {
   int lock_fd_ = -1;
 
   std::unordered_map<std::string, room_state, string_hash, std::equal_to<>> rooms_;
+  room_state* last_room_ = nullptr;  // the room of the last append (nodes never move)
+  std::string last_room_name_;
   std::uint64_t sys_seq_ = 0;
   bool sys_pending_ = false;
   std::vector<iovec> iov_;         // write_all_pending's, kept for its capacity

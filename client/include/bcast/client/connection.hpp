@@ -144,6 +144,7 @@ class connection {
   bool lost_ = false;
   bool hello_on_wire_ = false;  // the last hello left (IMMEDIATE may refuse)
   bool displaced_ = false;      // our session was resumed elsewhere: no hello
+  bool store_refusing_ = false;  // `unavailable` since the last ack
 
   std::map<std::string, room_stream, std::less<>> rooms_;
   struct fill_request {

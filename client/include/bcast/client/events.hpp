@@ -60,6 +60,8 @@ enum class status {
   reconnected,      // welcome again after a loss; missed messages follow
   server_shutdown,  // the broker announced it is stopping
   epoch_reset,      // the broker started a new epoch: streams restart at 1
+  store_refusing,   // the broker cannot store messages now: ours wait and are retried
+  store_accepting,  // after store_refusing: a message was acknowledged again
 };
 
 struct status_event {
