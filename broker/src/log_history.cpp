@@ -411,10 +411,8 @@ void log_history::open_new_epoch(recovery& found, bool keep_messages) {
     }
     if (!write_pending()) throw os_error("cannot write " + opts_.dir);
   }
-  meta.segment = segments_.back().number;
-  meta.size = size_;
   try {
-    log::write_meta(opts_.dir, meta);
+    syncer_->record({written_, segments_.back().number, size_});
   } catch (const std::system_error& e) {
     throw std::runtime_error(e.what());
   }

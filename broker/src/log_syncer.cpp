@@ -32,6 +32,7 @@ struct syncer::state {
   int commit_fd = -1;
 
   std::mutex mutex;
+  std::mutex meta_mutex;  // one writer of `meta` at a time (it goes through meta.new)
   std::condition_variable wake;
   std::condition_variable synced_moved;
   int fd = -1;               // newest segment
@@ -81,13 +82,18 @@ struct syncer::state {
     return true;
   }
 
-  void record(const position& at, bool clean) {
+  void write(const position& at, bool clean) {
     store_meta m = meta;
     m.segment = at.segment;
     m.size = at.size;
     m.clean = clean;
+    std::lock_guard lock(meta_mutex);
+    write_meta(dir, m);
+  }
+
+  void record(const position& at, bool clean) {
     try {
-      write_meta(dir, m);
+      write(at, clean);
     } catch (const std::system_error& e) {
       spdlog::error("history {}: {}", dir, e.what());
     }
@@ -157,6 +163,8 @@ std::uint64_t syncer::synced() const {
 }
 
 int syncer::commit_fd() const { return state_->commit_fd; }
+
+void syncer::record(const position& at) { state_->write(at, false); }
 
 bool syncer::wait_synced(std::uint64_t written, std::chrono::milliseconds patience) {
   std::unique_lock lock(state_->mutex);

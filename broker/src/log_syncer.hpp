@@ -43,6 +43,9 @@ class syncer {
   [[nodiscard]] std::uint64_t synced() const;
   // Readable when `synced()` moved.
   [[nodiscard]] int commit_fd() const;
+  // Records `at` in `meta` now (state running). The one way to write
+  // `meta` while the thread runs. Throws std::system_error.
+  void record(const position& at);
   // Waits until `written` bytes are on disk; false after `patience`.
   bool wait_synced(std::uint64_t written, std::chrono::milliseconds patience);
   // Syncs everything, marks `meta` clean at `at`, stops the thread. Returns
