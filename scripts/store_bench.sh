@@ -62,8 +62,8 @@ if ((fanout)); then
   "$bench" --aggregate "${tsvs[@]}" --markdown
 fi
 
-# Starts the broker with the given options on free ports; sets in, out and
-# broker_pid, and prints the seconds from exec to its "listening" line.
+# Starts the broker with the given options on free ports; sets in, out,
+# broker_pid, and took (seconds from exec to its "listening" line).
 start_broker() {
   local started line deadline
   started="$(date +%s.%N)"
@@ -78,7 +78,7 @@ start_broker() {
     fi
     sleep 0.01
   done
-  echo "$started $(date +%s.%N)" | awk '{ printf "%.2f\n", $2 - $1 }'
+  took="$(echo "$started $(date +%s.%N)" | awk '{ printf "%.2f", $2 - $1 }')"
   in="$(sed -E 's/.* in ([^ ]+) .*/\1/' <<<"$line")"
   out="$(sed -E 's/.* out ([^ ]+) .*/\1/' <<<"$line")"
 }
@@ -92,7 +92,7 @@ stop_broker() {
 # 2. One piped sender: seconds for `count` acknowledged messages.
 one_run() {
   rm -rf "$work/rooms"
-  start_broker --history 100000 "$@" >/dev/null
+  start_broker --history 100000 "$@"
   local start end
   start="$(date +%s.%N)"
   seq -f "store bench line %g" 1 "$count" |
@@ -132,16 +132,18 @@ if awk -v g="$startup_gb" 'BEGIN { exit !(g > 0) }'; then
   keep_mb=$(awk -v g="$startup_gb" 'BEGIN { printf "%d", g * 1024 + 256 }')
   rm -rf "$work/rooms"
   opts=(--db "$work/rooms" --history 10000000 --history-mb "$keep_mb" --max-text 2048)
-  start_broker "${opts[@]}" >/dev/null
+  start_broker "${opts[@]}"
   awk -v n="$messages" 'BEGIN { pad = sprintf("%1000s", ""); gsub(/ /, "x", pad);
     for (i = 1; i <= n; i++) printf "%s %d\n", pad, i }' |
     "$bin" connect --in "$in" --out "$out" --name filler --history 0 --timeout 120 >/dev/null 2>&1 || true
   stop_broker
   disk="$(du -sh "$work/rooms" | cut -f1)"
-  clean_s="$(start_broker "${opts[@]}")"
+  start_broker "${opts[@]}"
+  clean_s="$took"
   loaded="$(grep -o '[0-9]* messages kept of [0-9]* stored' "$work/broker.err" | head -1)"
   stop_broker KILL
-  crash_s="$(start_broker "${opts[@]}")"
+  start_broker "${opts[@]}"
+  crash_s="$took"
   stop_broker
   echo
   echo "**Start-up with $disk of history ($loaded)**"
