@@ -13,6 +13,7 @@
 // BCAST_FAULT_TRACE=1 prints every line the clients print to stderr.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -130,10 +131,11 @@ class broker_process {
  public:
   // Starts a broker with `args` on `in`/`out` (ports or endpoints; "0": a
   // free port) and reads its banner. Fails the test if there is none.
-  broker_process(std::vector<std::string> args, const std::string& in = "0", const std::string& out = "0") {
+  broker_process(std::vector<std::string> args, const std::string& in = "0", const std::string& out = "0",
+                 std::vector<std::string> env = {}) {
     std::vector<std::string> argv{binary, "start", "--in", in, "--out", out};
     argv.insert(argv.end(), args.begin(), args.end());
-    proc_ = std::make_unique<process>(argv);
+    proc_ = std::make_unique<process>(argv, std::move(env));
     const auto banner = proc_->line();
     std::smatch match;
     if (!banner || !std::regex_search(*banner, match, std::regex("in (\\S+) \\(ROUTER\\), out (\\S+) \\(PUB\\)"))) {
@@ -1374,6 +1376,74 @@ TEST(fault, disk_full) {
   report("history_after_kill", history.last);
   EXPECT_EQ(history.last, acked);
   EXPECT_EQ(broker->stop(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// An upgrade: the history file an earlier version kept (SQLite, schema 1) is
+// converted at the first start, with its epoch and seqs, whether it sits at
+// the old default place (converted beside it, into the default directory) or
+// is given as --db (converted in place; the file is kept as FILE.sqlite).
+
+void write_sqlite_history(const std::string& path) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, R"sql(
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE rooms(name TEXT PRIMARY KEY, last_seq INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE messages(id INTEGER PRIMARY KEY, room TEXT NOT NULL, seq INTEGER NOT NULL,
+      ts INTEGER NOT NULL, body BLOB NOT NULL, token TEXT, sender TEXT, req INTEGER);
+    INSERT INTO meta VALUES ('schema', 1), ('epoch', 1700000000123), ('sys_seq', 4), ('clean', 1);
+    INSERT INTO rooms VALUES ('lobby', 2);)sql", nullptr, nullptr, &error);
+  ASSERT_EQ(rc, SQLITE_OK) << error;
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO messages(room, seq, ts, body) VALUES ('lobby', ?1, 1, ?2)", -1, &insert,
+                     nullptr);
+  for (std::uint64_t seq = 1; seq <= 2; ++seq) {
+    const std::string body =
+        proto::encode(proto::any_event{proto::event::msg{1700000000123, seq, 1, "lobby", "old", "text " + std::to_string(seq)}});
+    sqlite3_bind_int64(insert, 1, static_cast<sqlite3_int64>(seq));
+    sqlite3_bind_blob(insert, 2, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE);
+    sqlite3_reset(insert);
+  }
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+}
+
+TEST(fault, upgrade_from_sqlite_history) {
+  namespace fs = std::filesystem;
+  temp_db root("upgrade");
+  const fs::path state = fs::path(root.path()) / "state";
+  fs::create_directories(state / "broadcast-server");
+  write_sqlite_history((state / "broadcast-server" / "history.db").string());
+  const std::string explicit_file = (fs::path(root.path()) / "chat.db").string();
+  write_sqlite_history(explicit_file);
+  zmq::context_t context;
+  const auto check = [&](broker_process& broker, const std::string& what) {
+    ASSERT_TRUE(broker.started()) << what << ": " << broker.log();
+    raw_peer peer(context, broker.in(), broker.out());
+    peer.send(proto::request::history{"lobby", 0, proto::max_history_limit, 1});
+    const auto history = peer.expect<proto::event::history>();
+    EXPECT_EQ(history.epoch, 1700000000123U) << what;
+    EXPECT_EQ(history.last, 2U) << what;
+    ASSERT_EQ(history.msgs.size(), 2U) << what;
+    EXPECT_EQ(history.msgs[1].text, "text 2") << what;
+    EXPECT_NE(broker.log().find("converted"), std::string::npos) << what << ": " << broker.log();
+    EXPECT_EQ(broker.stop(), 0) << what;
+  };
+  {
+    broker_process broker({"--log-level", "info"}, "0", "0", {"XDG_STATE_HOME=" + state.string()});
+    check(broker, "the default place");
+  }
+  EXPECT_TRUE(fs::is_directory(state / "broadcast-server" / "rooms"));
+  EXPECT_TRUE(fs::is_regular_file(state / "broadcast-server" / "history.db"));
+  {
+    broker_process broker({"--db", explicit_file, "--log-level", "info"});
+    check(broker, "--db FILE");
+  }
+  EXPECT_TRUE(fs::is_directory(explicit_file));
+  EXPECT_TRUE(fs::is_regular_file(explicit_file + ".sqlite"));
 }
 
 // ---------------------------------------------------------------------------
