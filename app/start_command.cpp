@@ -26,7 +26,6 @@
 #include "bcast/broker/memory_history.hpp"
 #include "bcast/broker/sqlite_import.hpp"
 #include "bcast/proto/endpoint.hpp"
-#include "bcast/proto/limits.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "secret_file.hpp"
@@ -150,25 +149,23 @@ void convert(const std::string& file, const std::string& dir) {
 std::string history_dir(const start_args& args) {
   namespace fs = std::filesystem;
   const std::string& dir = args.db;
-  if (fs::is_regular_file(dir)) {
+  // What cannot be looked at here is left to the store, which says why.
+  std::error_code ec;
+  const auto exists = [&ec](const std::string& path) { return fs::exists(path, ec); };
+  if (fs::is_regular_file(dir, ec)) {
     if (!broker::is_sqlite_history(dir)) {
       throw std::runtime_error(dir + " is a file, not a history directory (nor a history file of "
                                "an earlier broadcast-server); it is left as it is. Give --db a "
                                "directory (created if missing)");
     }
     convert(dir, dir);
-  } else if (!fs::exists(dir) && fs::is_directory(dir + ".converting") && fs::exists(dir + ".sqlite")) {
+  } else if (!exists(dir) && fs::is_directory(dir + ".converting", ec) && exists(dir + ".sqlite")) {
     fs::rename(dir + ".converting", dir);  // a conversion stopped after its last step but one
-  } else if (!fs::exists(dir) && dir == state_file(default_history_dir)) {
+  } else if (!exists(dir) && dir == state_file(default_history_dir)) {
     const std::string earlier = state_file(earlier_history_file);
-    if (fs::is_regular_file(earlier) && broker::is_sqlite_history(earlier)) convert(earlier, dir);
+    if (fs::is_regular_file(earlier, ec) && broker::is_sqlite_history(earlier)) convert(earlier, dir);
   }
   return dir;
-}
-
-// The most one loop turn can append: a full batch of the largest messages.
-std::size_t turn_bytes(const broker::options& opts) {
-  return proto::max_batch_msgs * (opts.max_frame + 512);
 }
 
 std::unique_ptr<broker::history_store> open_history(const start_args& args) {
@@ -185,7 +182,6 @@ std::unique_ptr<broker::history_store> open_history(const start_args& args) {
   opts.durable = args.broker.durable;
   opts.new_epoch = args.new_epoch;
   opts.fsync_interval_ms = args.fsync_interval_ms;
-  opts.turn_bytes = turn_bytes(args.broker);
   return std::make_unique<broker::log_history>(opts);
 }
 

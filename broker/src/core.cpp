@@ -474,6 +474,9 @@ void core::fail(const peer& to, error_code code, std::string_view reason,
                 std::optional<std::uint64_t> id, outbox& out, std::string_view body) {
   ++stats_.errors[static_cast<std::size_t>(code)];
   send(to, event::error{std::string(proto::to_string(code)), std::string(reason), id}, out);
+  // Expected while the store is full (it said so once) or while clients
+  // come back after a restart: counted, not logged one by one.
+  if (code == error_code::unavailable || code == error_code::no_session) return;
   std::uint64_t suppressed = 0;
   const bool log = error_log_.allow(mono_ms(), suppressed);
   if (suppressed != 0) spdlog::warn("{} more errors answered but not logged", suppressed);

@@ -21,6 +21,8 @@
 #include <system_error>
 
 #include "bcast/broker/clock.hpp"
+#include "bcast/proto/codec.hpp"
+#include "bcast/proto/msg_view.hpp"
 #include "bcast/proto/validate.hpp"
 #include "log_records.hpp"
 #include "log_syncer.hpp"
@@ -36,6 +38,14 @@ constexpr auto stop_patience = std::chrono::seconds(5);
 // iovec); smaller ones are copied after their record's head, which costs
 // less than the kernel's walk over another iovec.
 constexpr std::size_t body_by_reference = 512;
+// Disk space kept reserved ahead of the writes: far more than a turn usually
+// takes (64 messages of 1 KiB are 70 KiB), so a disk that fills shows as
+// refused messages, not as failed writes. It is taken 4 MiB at a time, or
+// just this much when no more is free; messages are taken while at least
+// half of it is left. A bigger turn on a nearly full disk can still fail a
+// write: it is then held and retried (log_format.md).
+constexpr std::uint64_t reserve_bytes = 1 << 20;
+constexpr std::uint64_t reserve_chunk = 4 << 20;
 // Errors of a failing disk are logged at most this often.
 constexpr std::uint64_t complain_every_ms = 10000;
 constexpr std::string_view segment_suffix = ".seg";
@@ -122,6 +132,17 @@ class mapped_file {
   std::size_t size_ = 0;
 };
 
+// A stored `msg` body as published again in `epoch` with `seq` (encoded
+// into `scratch`). The body passed its record's checksum, so it decodes.
+shared_body renumbered(std::string_view body, std::uint64_t epoch, std::uint64_t seq, std::string& scratch) {
+  const auto decoded = proto::decode_event(body);
+  const auto* event = std::get_if<proto::any_event>(&decoded);
+  const auto* m = event != nullptr ? std::get_if<proto::event::msg>(event) : nullptr;
+  if (m == nullptr) return shared_body(body);
+  proto::encode_msg({epoch, seq, m->ts, m->room, m->from, m->text}, scratch);
+  return shared_body(scratch);
+}
+
 using seq_range = std::pair<std::uint64_t, std::uint64_t>;
 using range_map = std::unordered_map<std::string, seq_range, string_hash, std::equal_to<>>;
 
@@ -184,29 +205,21 @@ log_history::log_history(const log_history_options& opts)
   struct stat st {};
   if (::stat(opts_.dir.c_str(), &st) != 0) throw os_error("cannot open " + opts_.dir);
   if (!S_ISDIR(st.st_mode)) throw std::runtime_error(opts_.dir + " is not a directory");
+  // Refuse anything that is not ours before changing a thing.
+  const auto numbers = list_segments();
+  const auto meta_text = log::read_meta(opts_.dir);
+  if (meta_text && !log::looks_like_meta(*meta_text)) {
+    throw std::runtime_error(opts_.dir + "/meta is not a broadcast-server history file");
+  }
   // History and session tokens are nobody else's business.
   if ((st.st_mode & 077) != 0 && ::chmod(opts_.dir.c_str(), 0700) != 0) {
     throw os_error("cannot make " + opts_.dir + " private (chmod 700)");
   }
   lock_dir();
-  recover();
+  recover(numbers);
 }
 
-void log_history::lock_dir() {
-  const std::string path = opts_.dir + "/lock";
-  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0) throw os_error("cannot open " + path);
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    ::close(lock_fd_);
-    lock_fd_ = -1;
-    throw std::runtime_error(opts_.dir + " is in use by another broker");
-  }
-}
-
-void log_history::recover() {
-  recovery found;
-  const auto meta_text = log::read_meta(opts_.dir);
-  // Refuse anything that is not ours before writing a byte.
+std::vector<std::uint64_t> log_history::list_segments() const {
   DIR* dir = ::opendir(opts_.dir.c_str());
   if (dir == nullptr) throw os_error("cannot list " + opts_.dir);
   std::vector<std::uint64_t> numbers;
@@ -223,12 +236,27 @@ void log_history::recover() {
   ::closedir(dir);
   if (!foreign.empty()) {
     throw std::runtime_error(opts_.dir + " is not a broadcast-server history directory (it holds " +
-                             foreign + "); give --db an empty or new directory");
-  }
-  if (meta_text && !log::looks_like_meta(*meta_text)) {
-    throw std::runtime_error(opts_.dir + "/meta is not a broadcast-server history file");
+                             foreign + ", which is none of its files); give --db an empty or new "
+                             "directory");
   }
   std::sort(numbers.begin(), numbers.end());
+  return numbers;
+}
+
+void log_history::lock_dir() {
+  const std::string path = opts_.dir + "/lock";
+  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) throw os_error("cannot open " + path);
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw std::runtime_error(opts_.dir + " is in use by another broker");
+  }
+}
+
+void log_history::recover(const std::vector<std::uint64_t>& numbers) {
+  recovery found;
+  const auto meta_text = log::read_meta(opts_.dir);
   if (meta_text) found.meta = log::decode_meta(*meta_text);
   if (meta_text && !found.meta) found.reset_reason = "its meta file is damaged";
   if (!meta_text && !numbers.empty()) found.reset_reason = "its meta file is missing";
@@ -273,7 +301,7 @@ void log_history::recover() {
   } else {
     opening_ = log_opening::continued;
   }
-  open_new_epoch(found, opening_ == log_opening::new_epoch || opening_ == log_opening::continued);
+  open_new_epoch(found);
 }
 
 void log_history::load(recovery& found) {
@@ -333,15 +361,16 @@ void log_history::load(recovery& found) {
   }
 }
 
-void log_history::open_new_epoch(recovery& found, bool keep_messages) {
+void log_history::open_new_epoch(recovery& found) {
   const bool continued = opening_ == log_opening::continued;
   const std::uint64_t wall_now = wall_ms();
   const std::uint64_t old_epoch = found.meta ? found.meta->epoch : 0;
   epoch_ = continued ? old_epoch : std::max(wall_now, old_epoch + 1);
-  if (!keep_messages) {
+  if (!continued) {
+    // A new epoch knows no seq of the old one: what it keeps is numbered
+    // again from 1, and no retry id of the old one is remembered.
     rooms_.clear();
     sys_seq_ = 0;
-    found.messages.clear();
     found.acks.clear();
   }
   cache_ = std::make_unique<memory_history>(opts_.per_room, opts_.max_bytes, epoch_, opts_.max_age_ms);
@@ -376,8 +405,17 @@ void log_history::open_new_epoch(recovery& found, bool keep_messages) {
   // sort by key keeps it so.
   const auto by_key = [](const keep& a, const keep& b) { return a.key < b.key; };
   if (!std::is_sorted(kept.begin(), kept.end(), by_key)) std::stable_sort(kept.begin(), kept.end(), by_key);
+  std::vector<std::pair<std::uint64_t, shared_body>> bodies;  // seq and body of each kept
+  bodies.reserve(kept.size());
+  std::string encoded;
   for (const auto& k : kept) {
-    cache_->append({k.m->room, k.m->seq, k.m->ts, shared_body(k.m->body), std::nullopt});
+    if (continued) {
+      bodies.emplace_back(k.m->seq, shared_body(k.m->body));
+    } else {
+      const std::uint64_t seq = ++room_of(k.m->room).last;
+      bodies.emplace_back(seq, renumbered(k.m->body, epoch_, seq, encoded));
+    }
+    cache_->append({k.m->room, bodies.back().first, k.m->ts, bodies.back().second, std::nullopt});
   }
   restored_.sys_seq = sys_seq_;
   for (const auto& [name, room] : rooms_) restored_.rooms.push_back({name, room.last});
@@ -412,9 +450,10 @@ void log_history::open_new_epoch(recovery& found, bool keep_messages) {
   start_segment(next);
   if (!continued) {
     // A new epoch's segment holds everything it keeps, before anything else.
-    for (const auto& k : kept) {
-      note_range(room_of(k.m->room), k.m->seq);
-      log::append(pending_, log::msg_record{k.m->room, k.m->seq, k.m->ts, 0, {}, {}, k.m->body});
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      const auto& [seq, body] = bodies[i];
+      note_range(room_of(kept[i].m->room), seq);
+      log::append(pending_, log::msg_record{kept[i].m->room, seq, kept[i].m->ts, 0, {}, {}, body.view()});
     }
     if (!write_pending()) throw os_error("cannot write " + opts_.dir);
   }
@@ -432,12 +471,11 @@ void log_history::open_new_epoch(recovery& found, bool keep_messages) {
   std::size_t messages = 0;
   for (const auto& [room, list] : found.messages) messages += list.size();
   const char* how = opening_ == log_opening::continued ? "continued"
-                    : opening_ == log_opening::new_epoch ? "new (--new-epoch), stored messages kept"
-                    : opening_ == log_opening::reset ? "new and empty"
-                                                     : "new";
+                    : opening_ == log_opening::fresh  ? "new"
+                                                      : "new; the messages kept are numbered from 1";
   if (opening_ == log_opening::reset) {
-    spdlog::warn("history {}: a new, empty epoch begins: {} (epoch {} abandoned)", opts_.dir,
-                 found.reset_reason, old_epoch);
+    spdlog::warn("history {}: a new epoch begins: {}; clients start over, with what could be "
+                 "read (epoch {} abandoned)", opts_.dir, found.reset_reason, old_epoch);
   }
   if (found.lost_bytes != 0) {
     spdlog::warn("history {}: {} bytes unreadable (cut short or damaged) were skipped", opts_.dir,
@@ -520,21 +558,21 @@ void log_history::roll_if_full() {
 
 bool log_history::reserve_ahead() {
   if (!reserve_supported_) return true;
-  const std::uint64_t need = 2 * opts_.turn_bytes;
-  if (reserved_ >= size_ + need) return true;
+  if (reserved_ >= size_ + reserve_bytes) return true;
   const std::uint64_t from = std::max(reserved_, size_);
-  const std::uint64_t chunk = 2 * need;
-  if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from), static_cast<off_t>(chunk)) == 0) {
-    reserved_ = from + chunk;
-    return true;
+  for (const std::uint64_t chunk : {reserve_chunk, reserve_bytes}) {
+    if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from), static_cast<off_t>(chunk)) == 0) {
+      reserved_ = from + chunk;
+      return true;
+    }
+    if (errno == EOPNOTSUPP || errno == ENOSYS) {
+      spdlog::warn("history {}: this file system cannot reserve space (fallocate); a full disk "
+                   "will show as failing writes", opts_.dir);
+      reserve_supported_ = false;
+      return true;
+    }
   }
-  if (errno == EOPNOTSUPP || errno == ENOSYS) {
-    spdlog::warn("history {}: this file system cannot reserve space (fallocate); a full disk "
-                 "will show as failing writes", opts_.dir);
-    reserve_supported_ = false;
-    return true;
-  }
-  return reserved_ >= size_ + opts_.turn_bytes;
+  return reserved_ >= size_ + reserve_bytes / 2;
 }
 
 log_history::room_state& log_history::room_of(std::string_view name) {

@@ -108,8 +108,11 @@ void write_meta(const std::string& dir, const store_meta& meta) {
   const bool ok = write_all(fd, encode_meta(meta)) && ::fdatasync(fd) == 0;
   const int saved = errno;
   ::close(fd);
-  errno = saved;
-  if (!ok) throw os_error("cannot write " + temporary);
+  if (!ok) {
+    ::unlink(temporary.c_str());  // the old meta stays: a lower bound, still true
+    errno = saved;
+    throw os_error("cannot write " + temporary);
+  }
   if (::rename(temporary.c_str(), path.c_str()) != 0) throw os_error("cannot replace " + path);
 }
 

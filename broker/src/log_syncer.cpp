@@ -41,6 +41,7 @@ struct syncer::state {
   position synced;           // as far as it is on disk
   bool closing = false;
   bool clean_close = false;  // closing: sync and mark `meta` clean
+  bool meta_failing = false;  // the thread's last meta write failed
   bool closed = false;
 
   ~state() {
@@ -94,8 +95,11 @@ struct syncer::state {
   void record(const position& at, bool clean) {
     try {
       write(at, clean);
+      meta_failing = false;
     } catch (const std::system_error& e) {
-      spdlog::error("history {}: {}", dir, e.what());
+      // Said once per episode: a full disk fails it every second.
+      if (!meta_failing) spdlog::error("history {}: {} (the older meta stays)", dir, e.what());
+      meta_failing = true;
     }
   }
 

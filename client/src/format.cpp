@@ -158,8 +158,8 @@ std::vector<std::string> text_lines(const client_event& e, const line_style& sty
             case status::epoch_reset:
               return {paint.system("* the server started a new history; numbering restarts", true)};
             case status::store_refusing:
-              return {paint.system("* the server cannot store messages now (" + sanitize(m.detail) +
-                                       "); yours wait and are sent again",
+              return {paint.system("* the server cannot store messages now (its disk is full or "
+                                   "failing); yours wait and are sent again",
                                    true)};
             case status::store_accepting: return {paint.system("* the server takes messages again")};
           }

@@ -9,9 +9,9 @@
 // a kernel crash costs at most that much, and then a new epoch begins,
 // because the boot changed), or, `durable`, as soon as there is something to
 // sync (one sync serves every turn written meanwhile: group commit).
-// Disk space for the next turns is reserved ahead (fallocate); when none can
-// be had, `accepting()` turns false until space returns, so the broker
-// refuses new messages instead of acknowledging what it cannot store.
+// Disk space for the next turns is reserved ahead (fallocate, 1 MiB); when
+// none can be had, `accepting()` turns false until space returns, so the
+// broker refuses new messages instead of acknowledging what it cannot store.
 // Segments whose messages left the retention window are deleted; the few
 // messages still live in the oldest segment are copied forward first.
 // One broker per directory: it is locked while open.
@@ -42,9 +42,6 @@ struct log_history_options {
   bool new_epoch = false;         // begin a new epoch, keeping the stored messages
   std::uint64_t fsync_interval_ms = 1000;
   std::size_t segment_bytes = std::size_t{64} << 20;
-  // The most one loop turn can append: disk space for this much (twice) is
-  // kept reserved ahead of the writes.
-  std::size_t turn_bytes = std::size_t{4} << 20;
 };
 
 // How the store found its directory.
@@ -53,7 +50,8 @@ enum class log_opening {
   continued,    // the epoch and every seq go on
   new_epoch,    // asked for (--new-epoch): a new epoch with the stored messages
   reset,        // the last run's tail may be gone (a reboot after an unclean
-                // stop of the default mode, or damage): a new, empty epoch
+                // stop of the default mode, or damage): a new epoch with
+                // the messages that were readable
 };
 
 class log_history final : public history_store {
@@ -97,11 +95,12 @@ class log_history final : public history_store {
   struct room_state;
   struct recovery;
 
+  [[nodiscard]] std::vector<std::uint64_t> list_segments() const;
   void lock_dir();
-  void recover();
+  void recover(const std::vector<std::uint64_t>& numbers);
   void load(recovery& found);
   void start_segment(std::uint64_t number);
-  void open_new_epoch(recovery& found, bool keep_messages);
+  void open_new_epoch(recovery& found);
   void roll_if_full();
   bool reserve_ahead();
   void drop_dead_segments();
