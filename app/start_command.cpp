@@ -129,11 +129,25 @@ void fit_connections_to_fd_limit(broker::options& opts) {
 // `dir` (through `dir`.converting, so a stop halfway leaves the file as it
 // was), and says so.
 void convert(const std::string& file, const std::string& dir) {
+  namespace fs = std::filesystem;
   const std::string partial = dir + ".converting";
-  std::filesystem::remove_all(partial);
+  const std::string kept = file + ".sqlite";
+  // Nothing of anyone else's is overwritten or deleted on the way.
+  if (file == dir && fs::exists(fs::symlink_status(kept))) {
+    throw std::runtime_error("cannot convert " + file + ": " + kept + " is in the way (move it)");
+  }
+  if (fs::exists(fs::symlink_status(partial))) {
+    for (const auto& entry : fs::directory_iterator(partial)) {
+      const auto name = entry.path().filename().string();
+      if (name != "meta" && name != "meta.new" && !name.ends_with(".seg")) {
+        throw std::runtime_error("cannot convert " + file + ": " + partial + " is in the way (move it)");
+      }
+    }
+    fs::remove_all(partial);  // an earlier conversion that stopped halfway
+  }
   const std::size_t messages = broker::import_sqlite_history(file, partial);
   if (file == dir) {
-    std::filesystem::rename(file, file + ".sqlite");
+    fs::rename(file, kept);
     spdlog::info("history: {} was a history file of an earlier version: converted ({} messages) "
                  "into the directory {}; the old file is kept as {}.sqlite (delete it when you "
                  "no longer need it)", file, messages, dir, file);
@@ -141,7 +155,7 @@ void convert(const std::string& file, const std::string& dir) {
     spdlog::info("history: converted {} ({} messages, the history of an earlier version) into {}; "
                  "delete {} when you no longer need it", file, messages, dir, file);
   }
-  std::filesystem::rename(partial, dir);
+  fs::rename(partial, dir);
 }
 
 // The history directory to open: `--db`, after converting what an earlier

@@ -226,9 +226,15 @@ std::vector<std::uint64_t> log_history::list_segments() const {
   std::string foreign;
   while (const dirent* entry = ::readdir(dir)) {
     const std::string_view name = entry->d_name;
-    if (name == "." || name == ".." || name == "lock" || name == "meta" || name == "meta.new") continue;
-    if (auto n = segment_number(name)) {
-      numbers.push_back(*n);
+    if (name == "." || name == "..") continue;
+    // Ours are regular files, never links that lead elsewhere.
+    struct stat st {};
+    const bool regular = ::fstatat(::dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                         S_ISREG(st.st_mode);
+    const auto n = segment_number(name);
+    const bool known = name == "lock" || name == "meta" || name == "meta.new" || n.has_value();
+    if (known && regular) {
+      if (n) numbers.push_back(*n);
     } else if (foreign.empty()) {
       foreign = name;
     }
@@ -236,8 +242,8 @@ std::vector<std::uint64_t> log_history::list_segments() const {
   ::closedir(dir);
   if (!foreign.empty()) {
     throw std::runtime_error(opts_.dir + " is not a broadcast-server history directory (it holds " +
-                             foreign + ", which is none of its files); give --db an empty or new "
-                             "directory");
+                             foreign + ", which is none of its files, or not a plain file); give "
+                             "--db an empty or new directory");
   }
   std::sort(numbers.begin(), numbers.end());
   return numbers;
@@ -258,8 +264,18 @@ void log_history::recover(const std::vector<std::uint64_t>& numbers) {
   recovery found;
   const auto meta_text = log::read_meta(opts_.dir);
   if (meta_text) found.meta = log::decode_meta(*meta_text);
-  if (meta_text && !found.meta) found.reset_reason = "its meta file is damaged";
-  if (!meta_text && !numbers.empty()) found.reset_reason = "its meta file is missing";
+  if (!found.meta && !numbers.empty()) {
+    // Which run the segments belong to, from the newest one that says so:
+    // its messages are kept in a new epoch (whether the run ended cleanly
+    // cannot be known).
+    found.reset_reason = meta_text ? "its meta file is damaged" : "its meta file is missing";
+    for (auto n = numbers.rbegin(); n != numbers.rend() && !found.meta; ++n) {
+      const mapped_file file(opts_.dir + "/" + segment_name(*n));
+      if (const auto header = log::decode_header(file.bytes())) {
+        found.meta = log::store_meta{header->epoch, false, false, "", *n, 0};
+      }
+    }
+  }
 
   if (found.meta) {
     // A segment of another epoch below every one of this epoch was left by
@@ -307,7 +323,7 @@ void log_history::recover(const std::vector<std::uint64_t>& numbers) {
 void log_history::load(recovery& found) {
   const log::store_meta& meta = *found.meta;
   const bool same_boot = !meta.boot_id.empty() && meta.boot_id == log::boot_id();
-  if (!meta.clean && !meta.durable && !same_boot) {
+  if (!meta.clean && !meta.durable && !same_boot && found.reset_reason.empty()) {
     found.reset_reason = "its last run stopped uncleanly and the machine restarted since: up to "
                          "one sync interval of what it published may be gone";
   }
@@ -352,9 +368,11 @@ void log_history::load(recovery& found) {
   const auto newest_known = std::find_if(found.segments.begin(), found.segments.end(),
                                          [&](const auto& s) { return s.number == meta.segment; });
   if (!found.reset_reason.empty()) return;
-  if (!has_newest || newest_known == found.segments.end()) {
+  // The segment `meta` names may have been deleted since, once nothing in
+  // it was kept (a newer one holds every seq it knew); never the newest.
+  if (!has_newest) {
     found.reset_reason = "its newest segment " + segment_name(meta.segment) + " is missing";
-  } else if (newest_known->valid_end < meta.size) {
+  } else if (newest_known != found.segments.end() && newest_known->valid_end < meta.size) {
     found.reset_reason = "segment " + segment_name(meta.segment) + " holds " +
                          std::to_string(newest_known->valid_end) + " intact bytes of the " +
                          std::to_string(meta.size) + " known to be on disk";
@@ -515,12 +533,16 @@ void log_history::start_segment(std::uint64_t number) {
   checkpoint.rooms.reserve(rooms_.size());
   for (const auto& [name, room] : rooms_) checkpoint.rooms.emplace_back(name, room.last);
   log::append(head, checkpoint);
-  if (!write_at(fd, head, 0)) {
-    const int saved = errno;
+  // A roll needs room ahead in the new segment, or the current one (which
+  // has its reserve) goes on: a full disk must leave room for copies forward.
+  const bool head_written = write_at(fd, head, 0);
+  const std::uint64_t got = head_written && reserve_supported_ ? reserve_at(fd, head.size()) : 0;
+  if (!head_written || (fd_ >= 0 && reserve_supported_ && got == 0)) {
+    const int saved = head_written ? ENOSPC : errno;
     ::close(fd);
     ::unlink(path.c_str());
     errno = saved;
-    throw os_error("cannot write " + path);
+    throw os_error("cannot start " + path);
   }
   if (fd_ >= 0) {
     // The full segment keeps its bytes, not the space reserved past them.
@@ -530,11 +552,15 @@ void log_history::start_segment(std::uint64_t number) {
   }
   fd_ = fd;
   size_ = head.size();
-  reserved_ = size_;
+  reserved_ = size_ + got;
   written_ += head.size();
   segments_.push_back({number, size_, written_, {}});
   syncer_->wrote(fd_, {written_, number, size_});
-  accepting_ = reserve_ahead();
+  accepting_ = !gone_ && reserve_ahead();
+  if (!accepting_) {
+    spdlog::error("history {}: the disk is full: new messages are refused (error `unavailable`) "
+                  "until space returns", opts_.dir);
+  }
 }
 
 void log_history::roll_if_full() {
@@ -556,23 +582,26 @@ void log_history::roll_if_full() {
   }
 }
 
-bool log_history::reserve_ahead() {
-  if (!reserve_supported_) return true;
-  if (reserved_ >= size_ + reserve_bytes) return true;
-  const std::uint64_t from = std::max(reserved_, size_);
+std::uint64_t log_history::reserve_at(int fd, std::uint64_t from) {
   for (const std::uint64_t chunk : {reserve_chunk, reserve_bytes}) {
-    if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from), static_cast<off_t>(chunk)) == 0) {
-      reserved_ = from + chunk;
-      return true;
+    if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from), static_cast<off_t>(chunk)) == 0) {
+      return chunk;
     }
     if (errno == EOPNOTSUPP || errno == ENOSYS) {
       spdlog::warn("history {}: this file system cannot reserve space (fallocate); a full disk "
                    "will show as failing writes", opts_.dir);
       reserve_supported_ = false;
-      return true;
+      return 0;
     }
   }
-  return reserved_ >= size_ + reserve_bytes / 2;
+  return 0;
+}
+
+bool log_history::reserve_ahead() {
+  if (!reserve_supported_ || reserved_ >= size_ + reserve_bytes) return true;
+  const std::uint64_t from = std::max(reserved_, size_);
+  if (const auto got = reserve_at(fd_, from); got != 0) reserved_ = from + got;
+  return !reserve_supported_ || reserved_ >= size_ + reserve_bytes / 2;
 }
 
 log_history::room_state& log_history::room_of(std::string_view name) {
@@ -658,8 +687,8 @@ bool log_history::write_pending() {
   pending_body_bytes_ = 0;
   syncer_->wrote(fd_, {written_, segments_.back().number, size_});
   const bool was_accepting = accepting_;
-  accepting_ = reserve_ahead();
-  if (was_accepting && !accepting_) {
+  accepting_ = !gone_ && reserve_ahead();
+  if (was_accepting && !accepting_ && !gone_) {
     spdlog::error("history {}: the disk is full: new messages are refused (error `unavailable`) "
                   "until space returns; everything stored is still delivered", opts_.dir);
   }
@@ -702,6 +731,15 @@ bool log_history::write_all_pending() {
 
 void log_history::tick(std::uint64_t wall_now) {
   cache_->tick(wall_now);
+  struct stat st {};
+  if (!gone_ && ::fstat(fd_, &st) == 0 && st.st_nlink == 0) {
+    // Its directory was deleted: nothing written now could be read back.
+    gone_ = true;
+    accepting_ = false;
+    spdlog::critical("history {}: the history directory was deleted while the broker runs: new "
+                     "messages are refused until it is restarted", opts_.dir);
+  }
+  if (gone_) return;
   if (failing_) {
     [[maybe_unused]] const bool ok = write_pending();
   }
@@ -757,19 +795,30 @@ void log_history::drop_dead_segments() {
 }
 
 void log_history::compact_oldest() {
-  if (segments_.size() < 2 || drop_ticket_ != 0 || failing_ || !accepting_) return;
-  if (disk_bytes() < 2 * (cache_->bytes() + opts_.segment_bytes)) return;
-  const segment& oldest = segments_.front();
-  for (const auto& [name, range] : oldest.ranges) {
+  if (segments_.size() < 2 || drop_ticket_ != 0 || failing_) return;
+  // Worth it when the segments hold far more than is live, and whenever the
+  // disk is full: a quiet room's few messages must not pin a whole segment.
+  if (accepting_ && disk_bytes() < 2 * (cache_->bytes() + opts_.segment_bytes)) return;
+  std::string copies;
+  for (const auto& entry : segments_.front().ranges) {
+    const std::string_view name = entry.first;
+    const auto [low, high] = entry.second;
     const auto first = cache_->first_seq(name);
-    if (!first || range.second < *first) continue;
-    auto& room = room_of(name);
-    cache_->visit(name, std::max(range.first, *first), range.second,
+    if (!first || high < *first) continue;
+    cache_->visit(name, std::max(low, *first), high,
                   [&](std::uint64_t seq, std::uint64_t ts, std::string_view body) {
-                    note_range(room, seq);
-                    log::append(pending_, log::msg_record{name, seq, ts, 0, {}, {}, body});
+                    log::append(copies, log::msg_record{name, seq, ts, 0, {}, {}, body});
                   });
   }
+  // On a full disk the copies must fit in what is reserved.
+  if (!accepting_ && reserve_supported_ && copies.size() > reserved_ - size_) return;
+  for (const auto& entry : segments_.front().ranges) {
+    const auto first = cache_->first_seq(entry.first);
+    if (!first || entry.second.second < *first) continue;
+    auto& room = room_of(entry.first);
+    for (auto seq = std::max(entry.second.first, *first); seq <= entry.second.second; ++seq) note_range(room, seq);
+  }
+  pending_ += copies;
   if (write_pending()) drop_ticket_ = written_;
 }
 

@@ -103,7 +103,9 @@ std::optional<store_meta> decode_meta(std::string_view text) {
 void write_meta(const std::string& dir, const store_meta& meta) {
   const std::string path = dir + "/" + std::string(meta_file);
   const std::string temporary = path + ".new";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A new file of our own: never through a link someone left in its place.
+  ::unlink(temporary.c_str());
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) throw os_error("cannot write " + temporary);
   const bool ok = write_all(fd, encode_meta(meta)) && ::fdatasync(fd) == 0;
   const int saved = errno;

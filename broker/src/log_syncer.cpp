@@ -42,6 +42,7 @@ struct syncer::state {
   bool closing = false;
   bool clean_close = false;  // closing: sync and mark `meta` clean
   bool meta_failing = false;  // the thread's last meta write failed
+  position recorded;          // in the last meta written (under meta_mutex)
   bool closed = false;
 
   ~state() {
@@ -89,7 +90,9 @@ struct syncer::state {
     m.size = at.size;
     m.clean = clean;
     std::lock_guard lock(meta_mutex);
+    if (at.written < recorded.written) return;  // never back to an older state
     write_meta(dir, m);
+    recorded = at;
   }
 
   void record(const position& at, bool clean) {

@@ -20,6 +20,7 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "bcast/broker/log_history.hpp"
 #include "bcast/broker/sqlite_import.hpp"
@@ -301,6 +302,49 @@ TEST_F(log_history_test, a_missing_or_shortened_newest_segment_begins_a_new_epoc
   }
 }
 
+// Found by the attack session: old segments are deleted at the first
+// heartbeat after a roll, while `meta` (rewritten once a second) may still
+// name one of them; a crash then looked like a missing newest segment.
+TEST_F(log_history_test, a_crash_right_after_old_segments_went_keeps_the_epoch) {
+  opts_.segment_bytes = 4096;
+  opts_.per_room = 10;
+  std::uint64_t epoch = 0;
+  {
+    auto store = open();
+    epoch = store->epoch();
+  }
+  crash_after([](log_history& store) {
+    for (std::uint64_t seq = 1; seq <= 2000; seq += 50) {
+      send(store, "busy", seq, 50);
+      store.tick(0);
+    }
+  });
+  auto store = open();
+  EXPECT_EQ(store->opening(), log_opening::continued);
+  EXPECT_EQ(store->epoch(), epoch);
+  EXPECT_EQ(last_seq(*store, "busy"), 2000U);
+  EXPECT_EQ(store->read("busy", std::nullopt, 100).bodies.size(), 10U);
+}
+
+// A damaged meta file: which run the segments belong to is not known, so a
+// new epoch begins, with every readable message numbered from 1.
+TEST_F(log_history_test, a_damaged_meta_keeps_the_messages_in_a_new_epoch) {
+  std::uint64_t epoch = 0;
+  {
+    auto store = open();
+    epoch = store->epoch();
+    send(*store, "lobby", 1, 20);
+  }
+  std::string meta_text = *blog::read_meta(opts_.dir);
+  meta_text[meta_text.find("size ") + 5] ^= 1;
+  std::ofstream(opts_.dir + "/meta", std::ios::trunc) << meta_text;
+  auto store = open();
+  EXPECT_EQ(store->opening(), log_opening::reset);
+  EXPECT_NE(store->epoch(), epoch);
+  EXPECT_EQ(last_seq(*store, "lobby"), 20U);
+  EXPECT_EQ(decoded(*store->read("lobby", std::nullopt, 100).bodies.back()).text, text("lobby", 20));
+}
+
 TEST_F(log_history_test, new_epoch_keeps_the_stored_messages) {
   std::uint64_t epoch = 0;
   {
@@ -494,6 +538,79 @@ TEST_F(log_history_test, a_full_disk_refuses_new_messages_until_space_returns) {
   const auto slice = store->read("lobby", std::nullopt, 1000);
   EXPECT_EQ(slice.bodies.size(), seq);
   EXPECT_EQ(*slice.bodies.back(), std::string(1000, 'y'));
+}
+
+// Found by the attack session: a quiet room's few messages pinned the oldest
+// segment, and a disk filled by the busy room never had room again. On a
+// full disk the oldest segment's live messages are copied forward (into the
+// reserve) and the segments that hold nothing live go.
+TEST_F(log_history_test, a_disk_full_of_old_segments_frees_itself) {
+  const fs::path small = root_ / "small";
+  fs::create_directories(small);
+  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=4m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs to fill (" << std::strerror(errno) << "): needs root";
+  }
+  struct unmount {
+    fs::path at;
+    ~unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+  } unmount_at_end{small};
+  opts_.dir = (small / "rooms").string();
+  opts_.segment_bytes = 256 << 10;
+  opts_.per_room = 10;
+  auto store = open();
+  send(*store, "quiet", 1, 2);
+  std::uint64_t seq = 0;
+  while (store->accepting() && seq < 100000) {
+    store->append({"busy", ++seq, seq, shared_body(std::string(1000, 'b')), std::nullopt});
+    if (seq % 10 == 0) {
+      ASSERT_TRUE(store->write_pending());
+    }
+  }
+  ASSERT_FALSE(store->accepting()) << "the disk never filled";
+  // Heartbeats until then (a deleted segment's space returns once the sync
+  // thread has closed it, within its interval).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!store->accepting() && std::chrono::steady_clock::now() < deadline) {
+    store->tick(0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(store->accepting()) << "a full disk of dead segments was never freed";
+  EXPECT_LE(store->segments(), 3U);
+  store.reset();
+  store = open();
+  EXPECT_EQ(store->read("quiet", std::nullopt, 10).bodies.size(), 2U);
+  EXPECT_EQ(last_seq(*store, "busy"), seq);
+}
+
+// Found by the attack session: links left in the directory were followed
+// (meta.new onto another file, which was overwritten).
+TEST_F(log_history_test, links_in_the_directory_are_refused_and_not_followed) {
+  { auto store = open(); }
+  const std::string victim = (root_ / "victim").string();
+  std::ofstream(victim) << "important";
+  fs::create_symlink(victim, opts_.dir + "/meta.new");
+  EXPECT_THROW(open(), std::runtime_error);
+  fs::remove(opts_.dir + "/meta.new");
+  fs::create_symlink(victim, segment_path(99));
+  EXPECT_THROW(open(), std::runtime_error);
+  std::string kept;
+  std::ifstream(victim) >> kept;
+  EXPECT_EQ(kept, "important");
+}
+
+// Found by the attack session: with its directory deleted the broker went on
+// acknowledging messages nothing could read back. Now it refuses them.
+TEST_F(log_history_test, a_deleted_directory_refuses_new_messages) {
+  auto store = open();
+  send(*store, "lobby", 1, 3);
+  store->tick(0);
+  EXPECT_TRUE(store->accepting());
+  fs::remove_all(opts_.dir);
+  store->tick(0);
+  EXPECT_FALSE(store->accepting());
+  store->append({"lobby", 4, 4, shared_body(body("lobby", 4)), std::nullopt});
+  EXPECT_TRUE(store->write_pending());
+  EXPECT_FALSE(store->accepting());
 }
 
 // ---------------------------------------------------------------------------

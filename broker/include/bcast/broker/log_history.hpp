@@ -102,6 +102,9 @@ class log_history final : public history_store {
   void start_segment(std::uint64_t number);
   void open_new_epoch(recovery& found);
   void roll_if_full();
+  // Reserves what it can of 4 MiB, else 1 MiB, from `from` in `fd`;
+  // returns the bytes reserved (0: none).
+  std::uint64_t reserve_at(int fd, std::uint64_t from);
   bool reserve_ahead();
   void drop_dead_segments();
   void compact_oldest();
@@ -140,6 +143,7 @@ class log_history final : public history_store {
   std::uint64_t written_ = 0;      // bytes written over all segments
   bool accepting_ = true;
   bool failing_ = false;           // the last write failed
+  bool gone_ = false;              // the directory was deleted under us
   std::uint64_t drop_ticket_ = 0;  // the oldest segment goes once this is on disk
   std::uint64_t next_complaint_ms_ = 0;
   std::unique_ptr<log::syncer> syncer_;
