@@ -499,19 +499,36 @@ TEST_F(log_history_test, segments_with_nothing_live_go_and_a_quiet_room_is_copie
   EXPECT_EQ(store->read("busy", std::nullopt, 100).bodies.size(), 10U);
 }
 
+// A 4 MiB tmpfs to fill, mounted while it lives (needs root).
+class small_disk {
+ public:
+  explicit small_disk(fs::path at) : path_(std::move(at)) {
+    fs::create_directories(path_);
+    mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, "size=4m") == 0;
+    if (!mounted_) why_not_ = std::string("cannot mount a tmpfs to fill (") + std::strerror(errno) + "): needs root";
+  }
+  ~small_disk() {
+    if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+  }
+  small_disk(const small_disk&) = delete;
+  small_disk& operator=(const small_disk&) = delete;
+  [[nodiscard]] bool mounted() const { return mounted_; }
+  [[nodiscard]] const std::string& why_not() const { return why_not_; }
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  bool mounted_ = false;
+  std::string why_not_;
+};
+
 // A disk that fills (a 4 MiB tmpfs: needs root, skipped otherwise) stops new
 // messages before anything is lost, and they are taken again when space
 // returns; everything written before is kept.
 TEST_F(log_history_test, a_full_disk_refuses_new_messages_until_space_returns) {
-  const fs::path small = root_ / "small";
-  fs::create_directories(small);
-  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=4m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs to fill (" << std::strerror(errno) << "): needs root";
-  }
-  struct unmount {
-    fs::path at;
-    ~unmount() { ::umount2(at.c_str(), MNT_DETACH); }
-  } unmount_at_end{small};
+  small_disk disk(root_ / "small");
+  if (!disk.mounted()) GTEST_SKIP() << disk.why_not();
+  const fs::path& small = disk.path();
   opts_.dir = (small / "rooms").string();
   const fs::path filler = small / "filler";
   std::ofstream(filler) << std::string(std::size_t{2200} << 10, 'f');
@@ -545,15 +562,9 @@ TEST_F(log_history_test, a_full_disk_refuses_new_messages_until_space_returns) {
 // full disk the oldest segment's live messages are copied forward (into the
 // reserve) and the segments that hold nothing live go.
 TEST_F(log_history_test, a_disk_full_of_old_segments_frees_itself) {
-  const fs::path small = root_ / "small";
-  fs::create_directories(small);
-  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=4m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs to fill (" << std::strerror(errno) << "): needs root";
-  }
-  struct unmount {
-    fs::path at;
-    ~unmount() { ::umount2(at.c_str(), MNT_DETACH); }
-  } unmount_at_end{small};
+  small_disk disk(root_ / "small");
+  if (!disk.mounted()) GTEST_SKIP() << disk.why_not();
+  const fs::path& small = disk.path();
   opts_.dir = (small / "rooms").string();
   opts_.segment_bytes = 256 << 10;
   opts_.per_room = 10;
