@@ -14,7 +14,7 @@
 #   after --:  options for broadcast-bench (they replace the script's own,
 #              e.g. -- --scenario fanout --subs 1,10,100)
 # BUILD_DIR (default build) is configured with -DCMAKE_BUILD_TYPE=Release
-# when it does not exist yet.
+# when it does not exist yet, and always with the benchmark on (BCAST_BENCH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,9 +52,10 @@ fi
 
 build_dir=${BUILD_DIR:-build}
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-elif [ $peers -eq 1 ]; then
-  cmake "$build_dir" >/dev/null  # finds hiredis if it was just installed
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBCAST_BENCH=ON >/dev/null
+else
+  # scripts/build.sh leaves the benchmark out; this also finds hiredis if it was just installed
+  cmake "$build_dir" -DBCAST_BENCH=ON >/dev/null
 fi
 cmake --build "$build_dir" --target broadcast-bench broadcast-server >/dev/null
 bench="$build_dir/bench/broadcast-bench"

@@ -4,14 +4,16 @@
 # 60) from a temporary copy of its corpus, so the committed corpus never
 # grows. Exits non-zero on a crash, leak, timeout or out-of-memory, and
 # prints the input that caused it (kept in build-fuzz/artifacts/).
-# Usage: scripts/fuzz.sh [SECONDS]   (needs clang and libclang-rt-14-dev)
+# Usage: scripts/fuzz.sh [SECONDS]   (installs clang and libclang-rt-14-dev
+# when missing: scripts/packages.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 targets=(fuzz_codec fuzz_core fuzz_log)
 build_dir=build-fuzz
 
-command -v clang++ >/dev/null || { echo "fuzz.sh needs clang: apt-get install clang libclang-rt-14-dev" >&2; exit 1; }
+source scripts/packages.sh
+install_packages "${build_packages[@]}" "${fuzz_packages[@]}"
 
 echo "== build the fuzz targets with clang"
 CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -38,7 +38,7 @@ done
 build_dir="${BUILD_DIR:-build}"
 bin="$build_dir/app/broadcast-server"
 bench="$build_dir/bench/broadcast-bench"
-[[ -x "$bin" && -x "$bench" ]] || BUILD_DIR="$build_dir" scripts/build.sh >&2
+[[ -x "$bin" && -x "$bench" ]] || BUILD_DIR="$build_dir" scripts/build.sh -DBCAST_BENCH=ON >&2
 
 work="$(mktemp -d)"
 broker_pid=""
