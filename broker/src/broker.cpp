@@ -36,7 +36,7 @@ constexpr std::size_t drain_batch = 4096;
 // so a burst costs ZeroMQ and every subscriber one frame per 64 messages,
 // and still small, so subscribers get the first messages of a burst while
 // the rest is still being read. Measured against 32, 256 and 32 with 1 MiB
-// socket buffers (README "Performance"): 64 leads in open loop at 10
+// socket buffers (docs/performance.md): 64 leads in open loop at 10
 // subscribers (3.3x the proxy against 2.4x), within the spread elsewhere.
 constexpr std::size_t flush_every = proto::max_batch_msgs;
 // Half-open TCP connections (a peer that vanished without a FIN) are found
