@@ -1,7 +1,6 @@
 // The interactive chat client: `connect` when stdin and stdout are a
-// terminal. libedit (BSD-licensed readline interface) edits the input line;
-// incoming messages are printed above it without disturbing what is being
-// typed; slash commands run locally.
+// terminal. A full-screen ncurses layout (chat_screen) of the followed
+// rooms (chat_model), edited through chat_input; slash commands run locally.
 #pragma once
 
 #include "bcast/client/connection.hpp"
@@ -10,7 +9,8 @@
 
 namespace bcast::app {
 
-// Runs the chat until /quit, Ctrl-D, Ctrl-C or SIGTERM; returns the exit code.
+// Runs the chat until /quit, Ctrl-D on an empty line, Ctrl-C or a stop
+// signal; returns the exit code. The terminal is restored on every path.
 int run_chat_terminal(client::connection& conn, const client_args& args, bool colour,
                       const stop_signals& signals);
 

@@ -73,6 +73,10 @@ any parse(std::string_view line) {
     if (to.empty() || trimmed(rest).empty()) return hint{"usage: /msg NAME TEXT"};
     return dm{std::string(to), std::string(rest)};
   }
+  if (verb == "/reply") {
+    if (trimmed(rest).empty()) return hint{"usage: /reply TEXT"};
+    return reply{std::string(rest)};
+  }
   if (verb == "/me") return hint{"usage: /me ACTION"};
   if (verb == "/nick") return hint{"renaming is not supported: reconnect with --name NAME"};
   return hint{"unknown command " + std::string(verb) + " — /help lists the commands"};
@@ -82,6 +86,7 @@ std::vector<std::string> help_lines() {
   return {
       "/who                 who is online, since when",
       "/msg NAME TEXT       a private message",
+      "/reply TEXT          a private message to who last sent you one",
       "/join ROOM           follow ROOM and talk there",
       "/leave [ROOM]        stop following ROOM (default: the current one)",
       "/rooms               the rooms you follow",

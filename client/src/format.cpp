@@ -52,7 +52,7 @@ class painter {
   }
 
   std::string message(const message_event& m) const {
-    std::string line = clock_time(m.ts) + " ";
+    std::string line = (m.ts < style_.dated_before_ms ? date_time(m.ts) : clock_time(m.ts)) + " ";
     if (style_.show_room) line += "[" + m.room + "] ";
     if (std::string_view(m.text).substr(0, action_prefix.size()) == action_prefix) {
       return line + "* " + name(m.from) + " " + sanitize(m.text.substr(action_prefix.size()));
@@ -92,6 +92,15 @@ std::string clock_time(std::uint64_t ts_ms) {
   localtime_r(&seconds, &local);
   char buffer[16];
   std::strftime(buffer, sizeof buffer, "%H:%M:%S", &local);
+  return buffer;
+}
+
+std::string date_time(std::uint64_t ts_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ts_ms / 1000);
+  std::tm local{};
+  localtime_r(&seconds, &local);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &local);
   return buffer;
 }
 

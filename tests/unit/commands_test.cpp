@@ -31,6 +31,7 @@ TEST(commands, slash_commands_with_arguments) {
   const auto d = as<dm>(parse("/msg bob see you at 5"));
   EXPECT_EQ(d.to, "bob");
   EXPECT_EQ(d.text, "see you at 5");
+  EXPECT_EQ(as<reply>(parse("/reply on my way")).text, "on my way");
   EXPECT_EQ(as<join>(parse("/join dev")).room, "dev");
   EXPECT_EQ(as<leave>(parse("/leave dev")).room, "dev");
   EXPECT_FALSE(as<leave>(parse("/leave")).room);
@@ -50,12 +51,13 @@ TEST(commands, mistakes_get_a_hint_not_a_message_to_everyone) {
             std::string::npos);
   EXPECT_NE(as<hint>(parse("/nick zed")).text.find("--name"), std::string::npos);
   EXPECT_NE(as<hint>(parse("/me")).text.find("usage: /me"), std::string::npos);
+  EXPECT_NE(as<hint>(parse("/reply  ")).text.find("usage: /reply"), std::string::npos);
 }
 
 TEST(commands, help_lists_every_command) {
   std::string all;
   for (const auto& line : help_lines()) all += line + "\n";
-  for (const char* c : {"/who", "/msg", "/join", "/leave", "/rooms", "/history", "/me", "/help", "/quit"}) {
+  for (const char* c : {"/who", "/msg", "/reply", "/join", "/leave", "/rooms", "/history", "/me", "/help", "/quit"}) {
     EXPECT_NE(all.find(c), std::string::npos) << c;
   }
 }

@@ -35,6 +35,18 @@ TEST(format, message_lines_have_time_name_and_text) {
   EXPECT_NE(one(m, true).find("[lobby] bob: "), std::string::npos);
 }
 
+TEST(format, messages_from_before_the_given_day_show_their_date) {
+  const std::uint64_t day_start = 1'800'000'000'000;
+  line_style style;
+  style.dated_before_ms = day_start;
+  const message_event old{1, 3, day_start - 1000, "lobby", "bob", "late"};
+  const message_event today{1, 4, day_start + 1000, "lobby", "bob", "early"};
+  const std::regex dated(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d bob: late)");
+  EXPECT_TRUE(std::regex_match(text_lines(old, style).at(0), dated)) << text_lines(old, style).at(0);
+  EXPECT_TRUE(std::regex_match(text_lines(today, style).at(0),
+                               std::regex(R"(\d\d:\d\d:\d\d bob: early)")));
+}
+
 TEST(format, presence_and_status_lines) {
   EXPECT_EQ(one(presence_event{true, "bob", "", 0}), "* bob joined");
   EXPECT_EQ(one(presence_event{false, "bob", "bye", 0}), "* bob left");

@@ -13,6 +13,7 @@ namespace bcast::client::command {
 
 struct say { std::string text; };             // a message to the current room
 struct dm { std::string to; std::string text; };  // /msg NAME TEXT
+struct reply { std::string text; };           // /reply TEXT: to whoever wrote us privately last
 struct who {};                                // /who
 struct join { std::string room; };            // /join ROOM
 struct leave { std::optional<std::string> room; };  // /leave [ROOM]
@@ -23,7 +24,7 @@ struct quit {};                               // /quit, exit, quit
 struct hint { std::string text; };            // a usage error: shown, not sent
 struct nothing {};                            // an empty line
 
-using any = std::variant<say, dm, who, join, leave, rooms, history, help, quit, hint, nothing>;
+using any = std::variant<say, dm, reply, who, join, leave, rooms, history, help, quit, hint, nothing>;
 
 // /history without a count shows this many.
 inline constexpr std::size_t default_history = 20;

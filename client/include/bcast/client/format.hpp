@@ -18,6 +18,9 @@ struct line_style {
   bool show_room = false;  // prefix "[room] " (several rooms followed)
   bool colour = false;     // ANSI colours: names, dimmed system lines
   std::string self;        // our own name: our messages are marked "(you)"
+  // Messages older than this (ms since the Unix epoch; the terminal chat
+  // gives today's local midnight) show their date: "2026-12-06 23:59:01".
+  std::uint64_t dated_before_ms = 0;
 };
 
 // Returns `text` with every control character (C0, DEL, C1) and every
@@ -27,6 +30,9 @@ struct line_style {
 
 // "HH:MM:SS" in local time for a `ts` in ms since the Unix epoch.
 [[nodiscard]] std::string clock_time(std::uint64_t ts_ms);
+
+// "YYYY-MM-DD HH:MM:SS" in local time for a `ts` in ms since the Unix epoch.
+[[nodiscard]] std::string date_time(std::uint64_t ts_ms);
 
 // The 256-colour palette index for `name`: stable, spread by a hash.
 [[nodiscard]] int name_colour(std::string_view name);
