@@ -27,10 +27,20 @@ int run_send(const send_args& args) {
   zmq::context_t context;
   client::connection conn(context, opts);
   const leave_on_exit leave(conn);
-  const std::uint64_t id = args.to.empty() ? conn.send(text) : conn.send_dm(args.to, text);
+  // Sent once the welcome tells the broker's --max-text: a longer text is
+  // refused here, at once, instead of by the broker.
+  std::optional<std::uint64_t> id;
   const auto result = pump_events(conn, signals, timeout_of(args.client),
                                   [&](const client::client_event& e) -> std::optional<int> {
-    if (const auto* ack = std::get_if<client::ack_event>(&e); ack && ack->id == id) {
+    if (const auto* status = std::get_if<client::status_event>(&e);
+        status && status->what == client::status::joined && !id) {
+      if (const auto why = conn.why_unsendable(text)) {
+        std::fprintf(stderr, "broadcast-server: not sent: the text %s\n", why->c_str());
+        return exit_refused;
+      }
+      id = args.to.empty() ? conn.send(text) : conn.send_dm(args.to, text);
+    }
+    if (const auto* ack = std::get_if<client::ack_event>(&e); ack && id && ack->id == *id) {
       if (args.client.json) print_event(e, args.client, false);
       return exit_ok;
     }

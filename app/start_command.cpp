@@ -1,25 +1,30 @@
 // `broadcast-server start`: the broker. Opens the history store (a directory
 // of segment files, converting a SQLite history file of an earlier version
 // on the way, or memory only with --db :memory:), binds IN (ROUTER) and OUT (PUB),
-// logs with spdlog to stderr (and --log-file), stops cleanly on SIGINT or
-// SIGTERM (taken by a sigwait thread): publishes `shutdown`, commits the
-// history, lingers at most 500 ms, exits 0.
+// logs with spdlog to stderr (and --log-file), stops cleanly on SIGINT,
+// SIGTERM or SIGHUP (taken by a sigwait thread): publishes `shutdown`,
+// commits the history, lingers at most 500 ms, exits 0. SIGPIPE is ignored.
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <thread>
 
+#include "bcast/broker/bind_error.hpp"
 #include "bcast/broker/broker.hpp"
 #include "bcast/broker/clock.hpp"
 #include "bcast/broker/log_history.hpp"
@@ -71,14 +76,64 @@ struct start_args {
   std::string log_level = "info";
 };
 
-// SIGINT and SIGTERM, blocked in every thread (so no ZeroMQ call is ever
-// interrupted) and taken by one thread that asks the broker to stop.
+// SIGINT, SIGTERM and SIGHUP, blocked in every thread (so no ZeroMQ call is
+// ever interrupted) and taken by one thread that asks the broker to stop.
+// SIGHUP (the terminal or ssh session that started the broker closed,
+// logrotate) is a clean stop too: killed by it, the default mode's store
+// would begin a new epoch at the next start. (A later version may make it
+// reload a configuration file instead, once there is one.)
 sigset_t stop_signal_set() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   return set;
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "a signal";
+  }
+}
+
+// The address to bind for bare ports: an IP address or interface name as
+// given ("*", "0.0.0.0", "::1", "eth0"); a host name such as `localhost`
+// resolved here, since ZeroMQ binds addresses and interfaces only (its
+// first IPv4 address, else its first IPv6 one).
+std::string bind_address(const std::string& bind) {
+  in6_addr ip{};
+  const std::string bare = bind.size() > 2 && bind.front() == '[' && bind.back() == ']'
+                               ? bind.substr(1, bind.size() - 2) : bind;
+  if (bind == "*" || ::inet_pton(AF_INET, bare.c_str(), &ip) == 1 ||
+      ::inet_pton(AF_INET6, bare.c_str(), &ip) == 1 || ::if_nametoindex(bind.c_str()) != 0) {
+    return bind;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(bind.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+    throw CLI::ValidationError("--bind", "'" + bind + "' is neither an address, an interface nor a "
+                                         "host name of this machine");
+  }
+  const addrinfo* chosen = found;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      chosen = a;
+      break;
+    }
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* raw = chosen->ai_family == AF_INET
+                        ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(chosen->ai_addr)->sin_addr)
+                        : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(chosen->ai_addr)->sin6_addr);
+  ::inet_ntop(chosen->ai_family, raw, text, sizeof text);
+  ::freeaddrinfo(found);
+  return text;
 }
 
 void set_up_logging(const start_args& args) {
@@ -221,8 +276,9 @@ void warn_if_exposed(const std::string& endpoint, const broker::options& opts) {
 }
 
 int run_start(start_args& args) {
-  args.broker.in_endpoint = endpoint_or_throw(args.in, args.bind, "--in");
-  args.broker.out_endpoint = endpoint_or_throw(args.out, args.bind, "--out");
+  const std::string host = bind_address(args.bind);
+  args.broker.in_endpoint = endpoint_or_throw(args.in, host, "--in");
+  args.broker.out_endpoint = endpoint_or_throw(args.out, host, "--out");
   if (!args.curve_secret_file.empty()) {
     args.broker.curve = read_key_file(args.curve_secret_file, true, "--curve-secret");
   } else if (!args.broker.allow_dir.empty()) {
@@ -243,6 +299,9 @@ int run_start(start_args& args) {
   }
   const sigset_t stop_set = stop_signal_set();
   pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);  // before any thread starts
+  // A closed pipe or socket is an error to handle where it happens, never
+  // a reason to die without committing the history.
+  std::signal(SIGPIPE, SIG_IGN);
   set_up_logging(args);
   if (!args.join_token_file.empty()) {
     args.broker.join_token = read_secret_file(args.join_token_file, "--join-token-file");
@@ -272,7 +331,14 @@ int run_start(start_args& args) {
     return exit_failure;
   }
   zmq::context_t context;
-  broker::broker b(context, args.broker, *history);
+  std::unique_ptr<broker::broker> running;
+  try {
+    running = std::make_unique<broker::broker>(context, args.broker, *history);
+  } catch (const broker::bind_error& e) {
+    std::fprintf(stderr, "broadcast-server: %s\n", e.sentence(e.in_socket() ? "--in" : "--out").c_str());
+    return exit_failure;
+  }
+  broker::broker& b = *running;
   std::printf("broadcast-server listening: in %s (ROUTER), out %s (PUB)\n",
               b.in_endpoint().c_str(), b.out_endpoint().c_str());
   std::fflush(stdout);
@@ -286,7 +352,9 @@ int run_start(start_args& args) {
   std::thread signal_waiter([&] {
     int sig = 0;
     sigwait(&stop_set, &sig);
-    if (!finished) b.request_stop();
+    if (finished) return;
+    spdlog::info("stopping on {}", signal_name(sig));
+    b.request_stop();
   });
   b.run();
   finished = true;

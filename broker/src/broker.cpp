@@ -25,6 +25,7 @@
 #include "bcast/proto/topics.hpp"
 #include "bcast/proto/validate.hpp"
 #include "peer_text.hpp"
+#include "socket_binding.hpp"
 
 namespace bcast::broker {
 namespace {
@@ -76,6 +77,8 @@ slow_subscribers::sample send_queue(int fd) {
   return {waiting > 0, static_cast<std::uint64_t>(waiting)};
 }
 
+bool is_ipv6(const std::string& endpoint) { return endpoint.starts_with("tcp://["); }
+
 // Polls; returns false when a signal interrupted the wait (the stop request
 // it carries is then read from the eventfd on the next turn).
 bool poll_interruptible(std::vector<zmq::pollitem_t>& items, std::chrono::milliseconds timeout) {
@@ -105,8 +108,10 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
   router_.set(zmq::sockopt::router_mandatory, 1);
   // A client that reconnects with the same routing id takes it over.
   router_.set(zmq::sockopt::router_handover, 1);
-  // A larger frame disconnects its sender only; the codec never sees it.
-  router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(opts.max_frame));
+  // A frame over max_frame but within the slack is read and answered
+  // `too-large` (a client that does not check learns why); a larger one
+  // disconnects its sender only, before the broker holds it.
+  router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(opts.max_frame + oversize_read_bytes));
   keepalive(router_);
   router_.set(zmq::sockopt::linger, linger_ms());
   // Past this many queued messages a subscriber misses messages (and fills
@@ -122,11 +127,16 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
   // at most this long (ZeroMQ's default is 30 s).
   router_.set(zmq::sockopt::handshake_ivl, handshake_ms);
   pub_.set(zmq::sockopt::handshake_ivl, handshake_ms);
+  // An IPv6 address (tcp://[::1]:5555, tcp://[::]:5555) needs ZMQ_IPV6; it
+  // is set for those only, since with it ZeroMQ binds an IPv4 address as
+  // an IPv4-mapped IPv6 one (tcp://[::ffff:127.0.0.1]:5555).
+  router_.set(zmq::sockopt::ipv6, is_ipv6(opts.in_endpoint));
+  pub_.set(zmq::sockopt::ipv6, is_ipv6(opts.out_endpoint));
   monitors_[0] = watch(context, router_, "in");
   monitors_[1] = watch(context, pub_, "out");
   if (opts.curve) secure(context, *opts.curve);
-  router_.bind(opts.in_endpoint);
-  pub_.bind(opts.out_endpoint);
+  bind_checked(router_, opts.in_endpoint, true);
+  bind_checked(pub_, opts.out_endpoint, false);
   stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   frames_.reserve(4);
@@ -283,7 +293,9 @@ void broker::drain_inbound(std::uint64_t now) {
       const char* name = zmq_msg_gets(frames_.back().handle(), "User-Id");
       request_keys_.emplace(fd, name != nullptr ? name : "");
     }
-    if (frames_.size() == 2) {
+    if (frames_.back().size() > opts_.max_frame) {
+      on_oversize(fd, routing_id, frames_.size() == 3 && frames_[1].size() == 0);
+    } else if (frames_.size() == 2) {
       core_.on_request(routing_id, false, frames_[1].to_string_view(), now, out_, identity_, fd);
     } else if (frames_.size() == 3 && frames_[1].size() == 0) {
       core_.on_request(routing_id, true, frames_[2].to_string_view(), now, out_, identity_, fd);
@@ -296,6 +308,19 @@ void broker::drain_inbound(std::uint64_t now) {
     }
     if (out_.replies.size() + out_.publications.size() >= flush_every) hold_or_flush();
   }
+}
+
+void broker::on_oversize(int fd, std::string_view routing_id, bool delimiter) {
+  const std::string_view body = frames_.back().to_string_view();
+  core_.on_oversize(routing_id, delimiter, body, out_);
+  // Once per connection: a client retrying its message must not fill the log.
+  if (!oversize_logged_.insert(fd).second) return;
+  std::uint64_t suppressed = 0;
+  if (!refusal_log_.allow(mono_ms(), suppressed)) return;
+  const std::string address = peer_address(fd);
+  spdlog::warn("a request of {} bytes from {} answered too-large: over --max-frame ({} bytes); "
+               "later ones on this connection are answered without a log line",
+               body.size(), address.empty() ? "a local socket" : address, opts_.max_frame);
 }
 
 zmq::socket_t broker::watch(zmq::context_t& context, zmq::socket_t& socket, const char* name) {
@@ -326,8 +351,9 @@ void broker::watch_connections(zmq::socket_t& monitor, const char* side) {
         subscribers_.forget(static_cast<int>(fd));
         subscriptions_.erase(static_cast<int>(fd));
         request_keys_.erase(static_cast<int>(fd));
+        oversize_logged_.erase(static_cast<int>(fd));
         open_connections_ = connections_.open();
-        log_connection(fmt::format("connection closed on {} ({} open)", side, open_connections_.load()));
+        log_connection(spdlog::level::debug, fmt::format("connection closed on {} ({} open)", side, open_connections_.load()));
       }
     }
     frames.clear();
@@ -345,7 +371,7 @@ void broker::on_accepted(int fd, const char* side) {
     // is refused while its host holds more than its share.
     subscribers_.forget(admission.evict);
     ++evicted_connections_;
-    log_connection(fmt::format("connection {} closed to make way for {}: its host holds the "
+    log_connection(spdlog::level::info, fmt::format("connection {} closed to make way for {}: its host holds the "
                                "most of the {} slots", peer_address(admission.evict), address,
                                opts_.max_connections));
     ::shutdown(admission.evict, SHUT_RDWR);
@@ -355,7 +381,7 @@ void broker::on_accepted(int fd, const char* side) {
       subscribers_.watch(fd, {batcher_.made(), batcher_.frames_made()});
       subscriptions_[fd] = 0;  // a new connection starts with none
     }
-    log_connection(fmt::format("connection accepted on {} from {} ({} open)", side,
+    log_connection(spdlog::level::debug, fmt::format("connection accepted on {} from {} ({} open)", side,
                                address.empty() ? "a local socket" : address, open_connections_.load()));
     return;
   }
@@ -371,11 +397,14 @@ void broker::on_accepted(int fd, const char* side) {
   ::shutdown(fd, SHUT_RDWR);  // ZeroMQ closes it and reports it disconnected
 }
 
-void broker::log_connection(const std::string& line) {
+// Connections come and go with every client (two each): a debug matter; the
+// people behind them are logged at info as they join and leave.
+void broker::log_connection(spdlog::level::level_enum level, const std::string& line) {
+  if (!spdlog::should_log(level)) return;
   std::uint64_t suppressed = 0;
   const bool log = connection_log_.allow(mono_ms(), suppressed);
-  if (suppressed != 0) spdlog::info("{} connection events not logged", suppressed);
-  if (log) spdlog::info("{}", line);
+  if (suppressed != 0) spdlog::log(level, "{} connection events not logged", suppressed);
+  if (log) spdlog::log(level, "{}", line);
 }
 
 void broker::refuse_inbound() {

@@ -13,6 +13,7 @@
 
 #include "bcast/broker/clock.hpp"
 #include "bcast/proto/codec.hpp"
+#include "bcast/proto/msg_view.hpp"
 #include "bcast/proto/topics.hpp"
 #include "bcast/proto/validate.hpp"
 #include "peer_text.hpp"
@@ -42,6 +43,33 @@ constexpr std::uint64_t presence_logs_per_second = 20;
 // the hello rate.
 constexpr double wrong_token_cost = 10;
 
+// How loud an answered error is in the log: what ordinary clients and
+// people run into (a name in use, a typo in a room, too fast, too long) is
+// information; what only a broken or hostile peer sends is a warning.
+spdlog::level::level_enum log_level_of(error_code code) {
+  switch (code) {
+    case error_code::bad_request:
+    case error_code::version:
+    case error_code::unauthorized:
+      return spdlog::level::warn;
+    default:
+      return spdlog::level::info;
+  }
+}
+
+// The request's type as PROTOCOL.md spells it, for trace lines.
+template <typename Request>
+const char* type_name(const Request&) {
+  if constexpr (std::is_same_v<Request, request::hello>) return "hello";
+  if constexpr (std::is_same_v<Request, request::msg>) return "msg";
+  if constexpr (std::is_same_v<Request, request::dm>) return "dm";
+  if constexpr (std::is_same_v<Request, request::history>) return "history";
+  if constexpr (std::is_same_v<Request, request::ping>) return "ping";
+  if constexpr (std::is_same_v<Request, request::who>) return "who";
+  if constexpr (std::is_same_v<Request, request::bye>) return "bye";
+  return "request";
+}
+
 template <typename Request>
 std::optional<std::uint64_t> id_of(const Request& r) {
   if constexpr (requires { r.id; }) {
@@ -49,6 +77,15 @@ std::optional<std::uint64_t> id_of(const Request& r) {
   } else {
     return std::nullopt;
   }
+}
+
+// The id of the request in `body`, when it decodes far enough to have one.
+std::optional<std::uint64_t> id_in(std::string_view body) {
+  auto decoded = proto::decode_request(body);
+  if (auto* request = std::get_if<proto::any_request>(&decoded)) {
+    return std::visit([](const auto& r) { return id_of(r); }, *request);
+  }
+  return std::get<proto::decode_error>(decoded).id;
 }
 
 }  // namespace
@@ -83,7 +120,12 @@ void core::on_request(std::string_view routing_id, bool delimiter, std::string_v
   if (s != nullptr) {
     s->last_seen_ms = mono_now;
     // Most requests are plain messages: read in place, no decoding.
-    if (const auto plain = proto::read_plain_msg(body)) return handle_msg(from, *s, *plain, mono_now, out);
+    if (const auto plain = proto::read_plain_msg(body)) {
+      if (spdlog::should_log(spdlog::level::trace)) {
+        spdlog::trace("msg from {} to room {} ({} bytes)", s->name, plain->room, body.size());
+      }
+      return handle_msg(from, *s, *plain, mono_now, out);
+    }
   }
 
   auto decoded = proto::decode_request(body);
@@ -94,6 +136,10 @@ void core::on_request(std::string_view routing_id, bool delimiter, std::string_v
   std::visit(
       [&](auto& r) {
         using type = std::decay_t<decltype(r)>;
+        if (spdlog::should_log(spdlog::level::trace)) {
+          spdlog::trace("{} from {} ({} bytes)", type_name(r),
+                        s != nullptr ? s->name : "connection " + hex(routing_id, 8), body.size());
+        }
         if constexpr (std::is_same_v<type, request::hello>) {
           handle(from, s, r, mono_now, identity ? identity() : peer_identity{}, connection, out);
         } else if constexpr (std::is_same_v<type, request::history>) {
@@ -123,20 +169,28 @@ void core::on_bad_envelope(std::string_view routing_id, std::size_t frames, outb
 
 void core::refuse(std::string_view routing_id, bool delimiter, std::string_view body,
                   outbox& out) {
-  auto decoded = proto::decode_request(body);
-  std::optional<std::uint64_t> id;
-  if (auto* request = std::get_if<proto::any_request>(&decoded)) {
-    id = std::visit([](const auto& r) { return id_of(r); }, *request);
-  } else {
-    id = std::get<proto::decode_error>(decoded).id;
-  }
   fail({routing_id, delimiter}, error_code::shutting_down,
-       "the broker is shutting down; the request was not carried out", id, out);
+       "the broker is shutting down; the request was not carried out", id_in(body), out);
+}
+
+void core::on_oversize(std::string_view routing_id, bool delimiter, std::string_view body,
+                       outbox& out) {
+  ++stats_.requests;
+  ++stats_.errors[static_cast<std::size_t>(error_code::too_large)];
+  send({routing_id, delimiter},
+       event::error{std::string(proto::to_string(error_code::too_large)),
+                    "the request is " + std::to_string(body.size()) +
+                        " bytes; this broker takes at most " + std::to_string(opts_.max_frame) +
+                        " per request and " + std::to_string(opts_.max_text) + " of text",
+                    proto::peek_request_id(body)},
+       out);
 }
 
 void core::handle(const peer& from, session* current, request::hello& r, std::uint64_t now,
                   const peer_identity& identity, int connection, outbox& out) {
   const std::string& address = identity.address;
+  spdlog::debug("hello from {} as '{}' (connection {}{})", address.empty() ? "a local socket" : address,
+                r.name, hex(from.routing_id, 8), r.session ? ", resuming a session" : "");
   // First, so that neither opening sessions nor guessing the join token
   // goes faster from one host however many connections it opens.
   if (!addresses_.allow_hello(address, now)) {
@@ -344,6 +398,7 @@ void core::handle(const peer& from, session& s, request::who& r, std::uint64_t n
 }
 
 void core::handle(const peer&, session& s, request::bye&, std::uint64_t now, outbox& out) {
+  spdlog::debug("bye from {} ({})", s.name, s.address.empty() ? "a local socket" : s.address);
   end_session(s.name, "bye", now, out);
 }
 
@@ -420,6 +475,8 @@ void core::welcome(const peer& to, const session& s, outbox& out) {
   } else {
     for (const auto& room : s.rooms) w.rooms.push_back({room, rooms_.last_seq(room)});
   }
+  spdlog::debug("welcome {} ({}): epoch {}, {} room(s), heartbeat {} ms", s.name,
+                s.address.empty() ? "a local socket" : s.address, w.epoch, w.rooms.size(), w.hb_ivl);
   send(to, w, out);
 }
 
@@ -477,12 +534,14 @@ void core::fail(const peer& to, error_code code, std::string_view reason,
   // Expected while the store is full (it said so once) or while clients
   // come back after a restart: counted, not logged one by one.
   if (code == error_code::unavailable || code == error_code::no_session) return;
+  const auto level = log_level_of(code);
+  if (!spdlog::should_log(level)) return;
   std::uint64_t suppressed = 0;
   const bool log = error_log_.allow(mono_ms(), suppressed);
-  if (suppressed != 0) spdlog::warn("{} more errors answered but not logged", suppressed);
+  if (suppressed != 0) spdlog::info("{} more errors answered but not logged", suppressed);
   if (!log) return;
   const session* s = sessions_.by_route(to.routing_id);
-  spdlog::warn("{} to {}: {}{}{}", proto::to_string(code),
+  spdlog::log(level, "{} to {}: {}{}{}", proto::to_string(code),
                s != nullptr ? s->name : "connection " + hex(to.routing_id, 8), reason,
                body.empty() ? "" : " (bytes: ", body.empty() ? "" : hex(body, log_snippet_bytes) + ")");
 }

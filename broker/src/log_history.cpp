@@ -822,4 +822,6 @@ void log_history::compact_oldest() {
   if (write_pending()) drop_ticket_ = written_;
 }
 
+std::uint32_t log_format_version() { return log::format_version; }
+
 }  // namespace bcast::broker

@@ -1,7 +1,9 @@
 // read_plain_msg(): the `msg` request read in place, without building a
 // MessagePack object tree. It accepts only the plain form (see msg_view.hpp)
 // and gives up at the first byte it does not expect, so it never decides
-// anything the full decoder would decide differently.
+// anything the full decoder would decide differently. peek_request_id():
+// the id of a request too large to decode, so its `too-large` answer can
+// name it.
 #include <cstring>
 #include <optional>
 
@@ -76,6 +78,20 @@ std::optional<msg_request_view> read_plain_msg(std::string_view bytes) {
   out.room = room.value_or(default_room);
   if (!is_valid_utf8(out.text) || !is_valid_utf8(out.room)) return std::nullopt;
   return out;
+}
+
+std::optional<std::uint64_t> peek_request_id(std::string_view bytes) {
+  cursor in(bytes);
+  in.limit_objects(max_request_objects);
+  const auto entries = in.map_header();
+  if (!entries) return std::nullopt;
+  for (std::uint64_t i = 0; i < *entries; ++i) {
+    const auto name = in.str();
+    if (!name) return std::nullopt;
+    if (*name == "id") return in.uint();
+    if (!in.skip(max_decode_depth)) return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 }  // namespace bcast::proto

@@ -132,8 +132,18 @@ TEST_F(bad_input, bad_rooms_names_and_envelopes_get_their_codes) {
   expect_everyone_fine();
 }
 
-TEST_F(bad_input, an_oversized_frame_costs_only_its_sender_the_connection) {
+TEST_F(bad_input, a_frame_over_max_frame_is_answered_too_large_and_the_connection_kept) {
   culprit_.send_frames({std::string(broker_.options().max_frame + 1, 'x')});
+  EXPECT_EQ(culprit_.expect_error("too-large").id, std::nullopt);
+  culprit_.send(request::msg{std::string(broker_.options().max_frame, 'x'), "lobby", 78});
+  EXPECT_EQ(culprit_.expect_error("too-large").id, 78U);
+  culprit_.send(request::ping{79});
+  EXPECT_EQ(culprit_.expect<event::pong>().id, 79U);
+  expect_everyone_fine();
+}
+
+TEST_F(bad_input, a_frame_past_the_read_slack_costs_only_its_sender_the_connection) {
+  culprit_.send_frames({std::string(broker_.options().max_frame + broker::oversize_read_bytes + 1, 'x')});
   // ZeroMQ drops the connection; the culprit's DEALER reconnects under a new
   // routing id, which has no session.
   EXPECT_TRUE(eventually([&] {

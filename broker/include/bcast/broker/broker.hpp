@@ -9,6 +9,7 @@
 // back.
 #pragma once
 
+#include <spdlog/common.h>
 #include <zmq.hpp>
 
 #include <atomic>
@@ -16,7 +17,9 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "bcast/broker/connection_table.hpp"
@@ -43,7 +46,8 @@ struct send_stats {
 
 class broker {
  public:
-  // Binds both sockets; throws zmq::error_t when an endpoint cannot be bound.
+  // Binds both sockets; throws bind_error when an endpoint cannot be bound
+  // (or an ipc path is another running broker's).
   broker(zmq::context_t& context, const options& opts, history_store& history);
   ~broker();
   broker(const broker&) = delete;
@@ -73,12 +77,15 @@ class broker {
 
  private:
   void drain_inbound(std::uint64_t now);
+  // Answers a request frame over max_frame with `too-large`; logs it once
+  // for the connection `fd`.
+  void on_oversize(int fd, std::string_view routing_id, bool delimiter);
   // A monitor of `socket`'s connection events (accepted, disconnected).
   zmq::socket_t watch(zmq::context_t& context, zmq::socket_t& socket, const char* name);
   void watch_connections(zmq::socket_t& monitor, const char* side);
   // Counts a new connection; closes it when it is over a bound.
   void on_accepted(int fd, const char* side);
-  void log_connection(const std::string& line);
+  void log_connection(spdlog::level::level_enum level, const std::string& line);
   // Makes both sockets CURVE servers with `server`'s key, behind the ZAP handler.
   void secure(zmq::context_t& context, const proto::curve_cert& server);
   // Ends the sessions of keys removed from the allow directory.
@@ -110,6 +117,8 @@ class broker {
   std::uint64_t recheck_keys_at_ = 0;   // when to close every subscriber connection (0: no)
   // With `allow_dir`: the name bound to the key of each request connection.
   std::unordered_map<int, std::string> request_keys_;
+  // Request connections whose oversized frame was logged (once each).
+  std::unordered_set<int> oversize_logged_;
   std::deque<held_output> held_;
   zmq::socket_t router_;
   zmq::socket_t pub_;

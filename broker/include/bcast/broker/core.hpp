@@ -68,6 +68,11 @@ class core {
   // Answers a message whose envelope was neither [id][body] nor [id][][body].
   void on_bad_envelope(std::string_view routing_id, std::size_t frames, outbox& out);
 
+  // Answers a request frame over `max_frame` (read only because it is within
+  // oversize_read_bytes of it): `too-large`, with the request's id when it
+  // has one. Counted, not logged: the loop logs it with the peer's address.
+  void on_oversize(std::string_view routing_id, bool delimiter, std::string_view body, outbox& out);
+
   // Answers a request that arrives while stopping: `shutting-down`.
   void refuse(std::string_view routing_id, bool delimiter, std::string_view body, outbox& out);
 

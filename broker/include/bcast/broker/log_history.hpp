@@ -44,6 +44,10 @@ struct log_history_options {
   std::size_t segment_bytes = std::size_t{64} << 20;
 };
 
+// The version of the segment format this store writes and reads
+// (log_format.md), for `--version`.
+[[nodiscard]] std::uint32_t log_format_version();
+
 // How the store found its directory.
 enum class log_opening {
   fresh,        // nothing was there: a new epoch

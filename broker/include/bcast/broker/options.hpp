@@ -98,6 +98,12 @@ inline constexpr double default_room_burst_per_address = 256;
 // on disk) before the broker stops reading requests (the senders then wait
 // in ZeroMQ's queues): 64 MiB, some 60 000 messages of 1 KiB.
 inline constexpr std::uint64_t max_uncommitted_bytes = std::uint64_t{64} << 20;
+// Bytes past max_frame a request frame may have and still be read, to be
+// answered `too-large` at once: a client that sends a long paste (1 MiB
+// fits) learns why instead of being cut off. Past it ZeroMQ drops the
+// connection before the broker holds the frame: what one peer can make it
+// hold stays bounded.
+inline constexpr std::size_t oversize_read_bytes = std::size_t{1} << 20;
 // How long shutdown waits for the `shutdown` notice and replies to leave.
 inline constexpr std::chrono::milliseconds shutdown_linger{500};
 

@@ -35,6 +35,12 @@ struct msg_event_view {
 // it is nullopt.
 [[nodiscard]] std::optional<msg_request_view> read_plain_msg(std::string_view bytes);
 
+// The `id` of a request too large to decode (over the broker's max_frame):
+// the value of the top-level map's "id" key when it is an unsigned integer,
+// read in place; nullopt when there is none or the bytes are not a map.
+// Steps over at most max_request_objects objects.
+[[nodiscard]] std::optional<std::uint64_t> peek_request_id(std::string_view bytes);
+
 // The body of a `msg` event, byte for byte what encode() gives for the same
 // fields.
 [[nodiscard]] std::string encode_msg(const msg_event_view& m);
