@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -84,6 +85,9 @@ class chat_model {
 
   // Scrolls the current room's view `rows` lines up (negative: down).
   void scroll(long rows);
+  // Scrolls down to `most` lines below the view if it is further up (the
+  // screen knows how many lines fill it).
+  void limit_scroll(std::size_t most) { offset_ = std::min(offset_, most); }
   // Lines of the current room below the view (0: at the bottom).
   [[nodiscard]] std::size_t scroll_offset() const { return offset_; }
 

@@ -108,6 +108,20 @@ void chat_screen::resize() {
 
 int chat_screen::pane_rows() const { return std::max(LINES - 2, 1); }
 
+int chat_screen::pane_columns() const {
+  return COLS - user_list_columns >= min_pane_columns ? COLS - user_list_columns : COLS;
+}
+
+std::size_t chat_screen::top_offset(const chat_model& model) const {
+  const auto& lines = model.lines(model.current());
+  std::size_t rows = 0;
+  std::size_t filling = 0;  // the oldest lines that fill the pane
+  while (filling < lines.size() && rows < static_cast<std::size_t>(pane_rows())) {
+    rows += wrap_spans(styled_spans(lines[filling++].text), static_cast<std::size_t>(pane_columns())).size();
+  }
+  return lines.size() - filling;
+}
+
 void chat_screen::bell() { beep(); }
 
 short chat_screen::pair_for(int colour) {
@@ -133,10 +147,9 @@ void chat_screen::put_span(const styled_span& span, int extra_attributes) {
 
 void chat_screen::draw(const chat_model& model, const screen_bottom& bottom) {
   erase();
-  const bool users = COLS - user_list_columns >= min_pane_columns;
-  const int width = users ? COLS - user_list_columns : COLS;
+  const int width = pane_columns();
   draw_pane(model, width);
-  if (users) draw_users(model, width);
+  if (width < COLS) draw_users(model, width);
   draw_bottom(bottom);
   refresh();
 }

@@ -48,9 +48,13 @@ class chat_screen {
   void draw(const chat_model& model, const screen_bottom& bottom);
   // Rows of the message pane (PgUp/PgDn scroll by one less).
   [[nodiscard]] int pane_rows() const;
+  // The scroll offset that shows the current room's oldest line on the
+  // pane's top row: scrolling further would only show blank rows.
+  [[nodiscard]] std::size_t top_offset(const chat_model& model) const;
   void bell();
 
  private:
+  [[nodiscard]] int pane_columns() const;
   void draw_pane(const chat_model& model, int width);
   void draw_users(const chat_model& model, int left);
   void draw_bottom(const screen_bottom& bottom);

@@ -21,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <system_error>
 
 #include "bcast/client/commands.hpp"
@@ -149,7 +150,7 @@ class chat {
     while (!exit_code_) {
       const std::vector<int> fds{signals_.fd(), resize.fd(), STDIN_FILENO};
       bool keys = input_backlog_;
-      for (const int fd : conn_.wait(wait_time(), fds)) {
+      for (const int fd : wait(wait_time(), fds)) {
         if (fd == signals_.fd()) {
           exit_code_ = exit_ok;
         } else if (fd == resize.fd()) {
@@ -171,6 +172,17 @@ class chat {
     }
   }
 
+  // conn_.wait(), where a SIGWINCH that interrupted the poll is a wake-up
+  // like any other (its byte is in the resize pipe), not an error.
+  std::vector<int> wait(std::chrono::milliseconds timeout, std::span<const int> fds = {}) {
+    try {
+      return conn_.wait(timeout, fds);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      return {};
+    }
+  }
+
   std::chrono::milliseconds wait_time() const {
     if (input_backlog_) return std::chrono::milliseconds(0);
     if (const auto deadline = esc_.deadline()) {
@@ -185,7 +197,7 @@ class chat {
   void flush_unacked() {
     const auto until = std::chrono::steady_clock::now() + flush_time;
     while (conn_.joined() && conn_.unacked() > 0 && std::chrono::steady_clock::now() < until) {
-      conn_.wait(std::chrono::milliseconds(50));
+      wait(std::chrono::milliseconds(50));
       while (conn_.next_event()) {
       }
     }
@@ -241,7 +253,9 @@ class chat {
       case key_kind::end: return editor_.end();
       case key_kind::up: return editor_.history_up();
       case key_kind::down: return editor_.history_down();
-      case key_kind::page_up: return model_.scroll(screen_->pane_rows() - 1);
+      case key_kind::page_up:
+        model_.scroll(screen_->pane_rows() - 1);
+        return model_.limit_scroll(screen_->top_offset(model_));
       case key_kind::page_down: return model_.scroll(1 - screen_->pane_rows());
       case key_kind::tab: return complete();
       default: return;  // Esc, F-keys and the like do nothing here

@@ -3,7 +3,9 @@
 
 Runs real `connect` sessions in a private tmux server against a broker of
 its own, reads the screen with `tmux capture-pane` and waits with deadlines
-(polling), never with fixed sleeps.
+(polling), never with fixed sleeps. The chat is full-screen: a message pane
+(columns 0..80 at 100 columns), the user list right of it, a status bar on
+the second-last row and the input line on the last.
 
 Usage: chat_terminal_test.py PATH/TO/broadcast-server [unittest options]
 Needs tmux and the Python standard library only.
@@ -25,14 +27,18 @@ import uuid
 
 BINARY = ""
 POLL_S = 0.05
-DEADLINE_S = 15.0
+DEADLINE_S = 20.0
 COLS, ROWS = 100, 30
+# The user list's columns (app/chat_screen.hpp: user_list_columns), shown
+# while the message pane keeps min_pane_columns beside it.
+USER_LIST_COLUMNS = 19
+MIN_PANE_COLUMNS = 41
+MAX_TEXT = 4096  # the broker's default max_text
 TIME = r"\d\d:\d\d:\d\d"
 ESC = "\x1b"
 # Any run of SGR sequences, as tmux re-encodes them in `capture-pane -e`.
 SGR_RUN = r"(?:\x1b\[[0-9;:]*m)*"
 PALETTE = [33, 35, 37, 40, 71, 74, 97, 103, 130, 133, 136, 166, 167, 169, 172, 176]
-
 
 def name_colour(name):
     """The 256-colour index the client gives `name` (FNV-1a over the palette)."""
@@ -130,6 +136,7 @@ class ChatTerminalTest(unittest.TestCase):
         m = re.search(r"in (tcp://\S+) \(ROUTER\), out (tcp://\S+) \(PUB\)", first)
         self.assertIsNotNone(m, f"unexpected broker banner: {first!r}")
         self.endpoints = ["--in", m.group(1), "--out", m.group(2)]
+        self.broker = broker
 
     def tearDown(self):
         if self.tmux_started:
@@ -203,11 +210,18 @@ class ChatTerminalTest(unittest.TestCase):
     def wait_event(self, out, pred, what):
         return self.wait_for(lambda: [e for e in out.events() if pred(e)], what, dump=out.dump)
 
+
+    def msg_event(self, out, text, room="lobby", sender=None):
+        """Waits for the message `text` in `room` at `out`."""
+        return self.wait_event(out, lambda e: e.get("type") == "msg" and e.get("room") == room
+                               and e.get("text") == text and (sender is None or e.get("from") == sender),
+                               f"the message {text[:40]!r} in {room} at {out.label}")
+
     # ---- helpers: tmux -----------------------------------------------------
 
     def tmux(self, *args):
         result = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-                                env=self.tmux_env, capture_output=True, timeout=10)
+                                env=self.tmux_env, capture_output=True, timeout=30)
         if result.returncode != 0:
             raise AssertionError(f"tmux {' '.join(args)} failed: {result.stderr.decode(errors='replace')}")
         return result.stdout.decode("utf-8", "replace")
@@ -223,38 +237,74 @@ class ChatTerminalTest(unittest.TestCase):
         # The exit status goes to a file: tmux 3.3 sometimes misses the
         # SIGCHLD of a pane's process (it stays a zombie, #{pane_dead_status}
         # empty), so a shell that waits for the chat reports it instead.
-        # The shell traps SIGINT (Ctrl-C reaches the whole foreground group)
-        # so that it outlives the chat; the chat itself gets default handling.
-        command = ["sh", "-c", 'trap : INT; status_file="$1"; shift; "$@"; echo "$?" > "$status_file.tmp"; '
+        # The shell ignores SIGINT and SIGHUP so that it outlives the chat;
+        # the chat itself gets default handling.
+        command = ["sh", "-c", 'trap : INT HUP; status_file="$1"; shift; "$@"; echo "$?" > "$status_file.tmp"; '
                    'mv "$status_file.tmp" "$status_file"', "sh", status_file, *command]
         new = ["new-session", "-d", "-s", session, "-x", str(COLS), "-y", str(ROWS),
                shlex.join(command)]
         if not self.tmux_started:
             # A placeholder session holds the server while the options are
-            # set: dead panes stay readable (remain-on-exit), and an erase of
-            # the whole screen does not push it into the scrollback
-            # (scroll-on-clear, which a real terminal does not do either).
+            # set: dead panes stay readable (remain-on-exit).
             self.tmux("new-session", "-d", "-s", "placeholder", "-x", str(COLS), "-y", str(ROWS), "cat",
-                      ";", "set-option", "-g", "remain-on-exit", "on",
-                      ";", "set-option", "-g", "scroll-on-clear", "off")
+                      ";", "set-option", "-g", "remain-on-exit", "on")
             self.tmux_started = True
         self.tmux(*new)
         self.sessions.append(session)
         return session
 
-    def screen(self, target, escapes=False, scrollback=False):
+    def size(self, target):
+        width, height = self.tmux("display-message", "-p", "-t", target, "#{pane_width} #{pane_height}").split()
+        return int(width), int(height)
+
+    def screen(self, target, escapes=False):
+        """The rows of the screen as they are now (a full-screen program has no scrollback)."""
         args = ["capture-pane", "-p", "-t", target]
         if escapes:
             args.append("-e")
-        if scrollback:
-            args += ["-S", "-"]
-        return self.tmux(*args).split("\n")
+        return self.tmux(*args).split("\n")[:self.size(target)[1]]
 
-    def prompt_line(self, target):
-        return last_non_blank(self.screen(target))[1]
+    @staticmethod
+    def pane_width(width):
+        return width - USER_LIST_COLUMNS if width - USER_LIST_COLUMNS >= MIN_PANE_COLUMNS else width
+
+    def layout(self, target):
+        """(message pane rows, user list rows, status bar, input row) as text."""
+        width, height = self.size(target)
+        rows = self.screen(target) + [""] * height
+        pane_width = self.pane_width(width)
+        pane = [row[:pane_width].rstrip() for row in rows[:height - 2]]
+        users = [row[pane_width + 1:].strip() for row in rows[:height - 2]] if pane_width < width else []
+        return pane, users, rows[height - 2].strip(), rows[height - 1].rstrip()
+
+    def pane(self, target):
+        return self.layout(target)[0]
+
+    def users(self, target):
+        return [u for u in self.layout(target)[1] if u]
+
+    def status_bar(self, target):
+        return self.layout(target)[2]
+
+    def input_row(self, target):
+        return self.layout(target)[3]
 
     def type(self, target, text):
         self.tmux("send-keys", "-t", target, "-l", text)
+
+    def type_long(self, target, text):
+        """Types `text` unbracketed, in pieces tmux takes (a command is at most ~16 KiB)."""
+        piece = 8192
+        for start in range(0, len(text), piece):
+            self.type(target, text[start:start + piece])
+
+    def paste(self, target, text):
+        """Pastes `text` as a terminal does with bracketed paste on."""
+        path = os.path.join(self.tmp, "paste-buffer")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        self.tmux("load-buffer", "-b", "test-paste", path)
+        self.tmux("paste-buffer", "-p", "-d", "-b", "test-paste", "-t", target)
 
     def key(self, target, *keys):
         self.tmux("send-keys", "-t", target, *keys)
@@ -266,6 +316,18 @@ class ChatTerminalTest(unittest.TestCase):
     def cursor(self, target):
         x, y = self.tmux("display-message", "-p", "-t", target, "#{cursor_x} #{cursor_y}").split()
         return int(x), int(y)
+
+    def chat_pid(self, target):
+        """The pid of the chat process (the child of the pane's shell)."""
+        shell = int(self.tmux("display-message", "-p", "-t", target, "#{pane_pid}").strip())
+
+        def child():
+            try:
+                with open(f"/proc/{shell}/task/{shell}/children", encoding="ascii") as f:
+                    return [int(p) for p in f.read().split()]
+            except FileNotFoundError:
+                return None
+        return self.wait_for(child, f"the chat process in {target}")[0]
 
     def exit_status(self, target):
         """The chat's exit status once it ended."""
@@ -283,8 +345,7 @@ class ChatTerminalTest(unittest.TestCase):
         parts = []
         for s in self.sessions:
             try:
-                parts.append(f"--- screen of {s} (with scrollback) ---\n" + "\n".join(
-                    self.screen(s, scrollback=True)).rstrip("\n"))
+                parts.append(f"--- screen of {s} ---\n" + "\n".join(self.screen(s)).rstrip("\n"))
             except Exception as e:  # noqa: BLE001 - diagnostics only
                 parts.append(f"--- screen of {s}: {e}")
         parts += [o.dump() for o in self.outputs if not o.label.startswith("broker")]
@@ -306,105 +367,98 @@ class ChatTerminalTest(unittest.TestCase):
         rx = re.compile(pattern)
         return [i for i, line in enumerate(lines) if rx.search(line)]
 
-    def wait_line(self, target, pattern, what=None, scrollback=True):
-        """Waits until a screen line matches `pattern`; returns the screen."""
+    def wait_pane(self, target, pattern, what=None, count=1):
+        """Waits until `count` message pane rows match `pattern`; returns the pane."""
         def probe():
-            lines = self.screen(target, scrollback=scrollback)
-            return lines if self.find(lines, pattern) else None
-        return self.wait_for(probe, what or f"a line matching {pattern!r} in {target}")
+            pane = self.pane(target)
+            return pane if len(self.find(pane, pattern)) >= count else None
+        return self.wait_for(probe, what or f"a pane row matching {pattern!r} in {target}")
 
-    def wait_prompt(self, target, expected):
-        """Waits until the last line on screen is exactly `expected` (trailing
-        spaces are not captured) with the cursor at its end."""
+    def wait_status(self, target, pattern):
+        return self.wait_for(lambda: re.search(pattern, self.status_bar(target)),
+                             f"the status bar of {target} to match {pattern!r}")
+
+    def wait_input(self, target, expected):
+        """Waits until the input row is exactly `expected` (trailing spaces are
+        not captured) with the cursor at its end."""
         def probe():
-            lines = self.screen(target)
-            index, text = last_non_blank(lines)
-            if text != expected:
+            if self.input_row(target) != expected:
                 return None
             x, y = self.cursor(target)
-            # The prompt's trailing space is not captured: the cursor may sit one further.
-            return (y == index and x in (len(expected), len(expected) + 1)) or None
-        self.wait_for(probe, f"the input line {expected!r} in {target}")
+            height = self.size(target)[1]
+            return (y == height - 1 and x in (len(expected), len(expected) + 1)) or None
+        self.wait_for(probe, f"the input row {expected!r} in {target}")
 
     def wait_joined(self, target, online, room="lobby"):
-        self.wait_line(target, rf"^— {online} online —$", f"'— {online} online —' in {target}")
-        self.wait_prompt(target, f"{room}>")
+        self.wait_pane(target, rf"^— {online} online —$", f"'— {online} online —' in {target}")
+        self.wait_input(target, f"{room}>")
+        self.wait_status(target, r"\| connected")
 
     # ---- the tests -----------------------------------------------------------
 
-    def test_1_half_typed_line_survives_ten_incoming_messages(self):
+    def test_01_half_typed_line_survives_ten_incoming_messages(self):
         bob = self.piped("bob")
         listener = self.listen()
         chat = self.chat("alice")
         self.wait_joined(chat, online=2)
 
         self.type(chat, "hello wor")
-        self.wait_prompt(chat, "lobby> hello wor")
+        self.wait_input(chat, "lobby> hello wor")
         self.say(bob, *(f"message {i} from bob" for i in range(1, 11)))
-
-        def all_ten():
-            lines = self.screen(chat, scrollback=True)
-            found = [self.find(lines, rf"^{TIME} bob: message {i} from bob$") for i in range(1, 11)]
-            return lines if all(len(f) == 1 for f in found) else None
-        lines = self.wait_for(all_ten, "bob's ten messages on alice's screen")
-        # The input line is intact and still the last line, cursor at its end.
-        self.wait_prompt(chat, "lobby> hello wor")
-        lines = self.screen(chat, scrollback=True)
-        positions = [self.find(lines, rf"^{TIME} bob: message {i} from bob$")[0] for i in range(1, 11)]
-        prompt_at = last_non_blank(lines)[0]
-        self.assertEqual(positions, sorted(positions), "bob's messages out of order\n" + self.dump())
-        self.assertLess(positions[-1], prompt_at, "messages not above the input line\n" + self.dump())
-        self.assertEqual(self.find(lines, "hello wor"), [prompt_at],
-                         "the half-typed line is shown more than once (garbled)\n" + self.dump())
+        self.wait_pane(chat, rf"^{TIME} bob: message 10 from bob$")
+        pane = self.pane(chat)
+        positions = [self.find(pane, rf"^{TIME} bob: message {i} from bob$") for i in range(1, 11)]
+        self.assertTrue(all(len(p) == 1 for p in positions), self.dump())
+        self.assertEqual([p[0] for p in positions], sorted(p[0] for p in positions),
+                         "bob's messages out of order\n" + self.dump())
+        # The input line is intact, the cursor at its end; nothing of it leaked into the pane.
+        self.wait_input(chat, "lobby> hello wor")
+        self.assertFalse(self.find(pane, "hello wor"), self.dump())
 
         self.type(chat, "ld")
         self.key(chat, "Enter")
-        lines = self.wait_line(chat, rf"^{TIME} alice \(you\): hello world$")
-        self.wait_prompt(chat, "lobby>")
-        lines = self.screen(chat, scrollback=True)
-        self.assertEqual(len(self.find(lines, "hello wor")), 1,
-                         "the sent line left an echo or a fragment behind\n" + self.dump())
+        self.wait_pane(chat, rf"^{TIME} alice \(you\): hello world$")
+        self.wait_input(chat, "lobby>")
         for out in (bob, listener):
-            self.wait_event(out, lambda e: e.get("type") == "msg" and e.get("from") == "alice"
-                            and e.get("room") == "lobby" and e.get("text") == "hello world",
-                            f"'hello world' from alice at {out.label}")
+            self.msg_event(out, "hello world", sender="alice")
 
-    def test_2_who_msg_join_quit(self):
-        bob = self.piped("bob")
+    def test_02_who_msg_reply_join_quit(self):
         carol = self.piped("carol")
         lobby = self.listen()
         dev = self.listen("dev")
         chat = self.chat("alice")
-        self.wait_joined(chat, online=3)
+        self.wait_joined(chat, online=2)
+        bob = self.chat("bob", name="bob")
+        self.wait_joined(bob, online=3)
 
         self.enter(chat, "/who")
-        lines = self.wait_line(chat, r"^\* online: ")
-        who = lines[self.find(lines, r"^\* online: ")[-1]]
+        pane = self.wait_pane(chat, r"^\* online: ")
+        who = pane[self.find(pane, r"^\* online: ")[-1]]
         for name in ("alice", "bob", "carol"):
             self.assertRegex(who, rf"\b{name} \(since {TIME}\)")
-        self.wait_prompt(chat, "lobby>")
+        self.wait_input(chat, "lobby>")
 
         self.enter(chat, "/msg bob psst, only for you")
-        self.wait_event(bob, lambda e: e.get("type") == "dm" and e.get("from") == "alice"
-                        and e.get("text") == "psst, only for you", "alice's private message at bob")
-        self.wait_line(chat, rf"^{TIME} \(private to bob\) alice \(you\): psst, only for you$")
-        # A public message after it: once others have that, they would have had the private one.
+        self.wait_pane(bob, rf"^{TIME} \(private\) alice: psst, only for you$")
+        self.wait_pane(chat, rf"^{TIME} \(private to bob\) alice \(you\): psst, only for you$")
+        self.enter(bob, "/reply got it")
+        self.wait_pane(chat, rf"^{TIME} \(private\) bob: got it$")
+        self.wait_pane(bob, rf"^{TIME} \(private to alice\) bob \(you\): got it$")
+        # A public message after them: once others have that, they would have had the private ones.
         self.enter(chat, "after the secret")
-        for out in (bob, carol, lobby):
-            self.wait_event(out, lambda e: e.get("type") == "msg" and e.get("text") == "after the secret",
-                            f"'after the secret' at {out.label}")
+        for out in (carol, lobby):
+            self.msg_event(out, "after the secret")
         for out in (carol, lobby, dev):
-            self.assertFalse([line for line in out.lines() if "psst" in line],
-                             f"the private message reached {out.label}\n" + self.dump())
+            self.assertFalse([line for line in out.lines() if "psst" in line or "got it" in line],
+                             f"a private message reached {out.label}\n" + self.dump())
 
         self.enter(chat, "/join dev")
-        self.wait_line(chat, r"^\* talking in dev$")
-        self.wait_prompt(chat, "dev>")
+        self.wait_pane(chat, r"^\* talking in dev$")
+        self.wait_input(chat, "dev>")
+        self.wait_status(chat, r"^alice \| dev \| connected")
         self.enter(chat, "hello dev")
-        self.wait_event(dev, lambda e: e.get("type") == "msg" and e.get("room") == "dev"
-                        and e.get("from") == "alice" and e.get("text") == "hello dev",
-                        "'hello dev' published in dev")
-        self.wait_line(chat, r"alice \(you\): hello dev$")
+        self.msg_event(dev, "hello dev", room="dev", sender="alice")
+        self.wait_pane(chat, rf"^{TIME} alice \(you\): hello dev$")
         self.assertFalse([e for e in lobby.events() if e.get("text") == "hello dev"],
                          "the message for dev went to lobby")
 
@@ -414,26 +468,25 @@ class ChatTerminalTest(unittest.TestCase):
                                 "alice's leave")
         self.assertEqual(leave[0].get("reason"), "bye", self.dump())
 
-    def test_3_unknown_command_gives_a_hint_and_sends_nothing(self):
+    def test_03_unknown_command_gives_a_hint_and_sends_nothing(self):
         lobby = self.listen()
         chat = self.chat("alice")
         self.wait_joined(chat, online=1)
+        self.enter(chat, "/reply too soon")
+        self.wait_pane(chat, r"^\* nobody has sent you a private message yet$")
         self.enter(chat, "/frobnicate the widgets")
-        self.wait_line(chat, "frobnicate")
-        self.wait_prompt(chat, "lobby>")
-        lines = self.screen(chat, scrollback=True)
-        hits = self.find(lines, "frobnicate")
+        pane = self.wait_pane(chat, "frobnicate")
+        self.wait_input(chat, "lobby>")
+        hits = self.find(pane, "frobnicate")
         self.assertEqual(len(hits), 1, "the hint is not one line (or the input was echoed)\n" + self.dump())
-        self.assertRegex(lines[hits[0]], r"^\* .*/frobnicate.*/help")
-        self.assertEqual(last_non_blank(lines)[0], hits[0] + 1, self.dump())
+        self.assertRegex(pane[hits[0]], r"^\* .*/frobnicate.*/help")
 
         self.enter(chat, "marker after the hint")
-        self.wait_event(lobby, lambda e: e.get("type") == "msg" and e.get("text") == "marker after the hint",
-                        "the marker message")
-        self.assertFalse([line for line in lobby.lines() if "frobnicate" in line],
-                         "the unknown command was sent to the room\n" + self.dump())
+        self.msg_event(lobby, "marker after the hint")
+        self.assertFalse([line for line in lobby.lines() if "frobnicate" in line or "too soon" in line],
+                         "a command was sent to the room\n" + self.dump())
 
-    def test_4_colours_only_without_no_color(self):
+    def test_04_colours_only_without_no_color(self):
         coloured = self.chat("coloured", name="alice")
         self.wait_joined(coloured, online=1)
         env_off = self.chat("env-off", name="nora", env={"NO_COLOR": "1"})
@@ -442,68 +495,73 @@ class ChatTerminalTest(unittest.TestCase):
         self.wait_joined(flag_off, online=3)
         self.send("bob", "colour check")
         for target, me in ((coloured, "alice"), (env_off, "nora"), (flag_off, "nick")):
-            self.wait_line(target, rf"^{TIME} bob: colour check$")
+            self.wait_pane(target, rf"^{TIME} bob: colour check$")
             self.enter(target, f"this is {me}")
-            self.wait_line(target, rf"^{TIME} {me} \(you\): this is {me}$")
-            self.wait_prompt(target, "lobby>")
+            self.wait_pane(target, rf"^{TIME} {me} \(you\): this is {me}$")
+            self.wait_input(target, "lobby>")
 
         for target in (env_off, flag_off):
-            lines = self.screen(target, escapes=True, scrollback=True)
-            prompt_at = last_non_blank(lines)[0]
-            chat_lines = [line for line in lines[:prompt_at] if line.strip()]
-            self.assertTrue(chat_lines)
-            tainted = [line for line in chat_lines if ESC in line]
-            self.assertFalse(tainted, f"escape sequences in {target}:\n" + "\n".join(map(repr, tainted)))
+            rows = self.screen(target, escapes=True)
+            coloured_rows = [r for r in rows if re.search(r"\x1b\[(?:[0-9;]*;)?(?:38|48);5;", r)
+                             or re.search(r"\x1b\[(?:[0-9;]*;)?3[0-7](?:;|m)", r)]
+            self.assertFalse(coloured_rows, f"colours in {target}:\n" + "\n".join(map(repr, coloured_rows)))
 
-        lines = self.screen(coloured, escapes=True, scrollback=True)
-        bob_line = [line for line in lines if "colour check" in line]
-        own_line = [line for line in lines if "this is alice" in line]
-        self.assertTrue(bob_line and own_line, "\n".join(map(repr, lines)))
+        rows = self.screen(coloured, escapes=True)
+        bob_line = [line for line in rows if "colour check" in line]
+        own_line = [line for line in rows if "this is alice" in line]
+        self.assertTrue(bob_line and own_line, "\n".join(map(repr, rows)))
         self.assertRegex(bob_line[0], rf"\x1b\[[0-9;]*38;5;{name_colour('bob')}m{SGR_RUN}bob{SGR_RUN}: ")
         self.assertRegex(own_line[0],
                          rf"\x1b\[[0-9;]*38;5;{name_colour('alice')}m{SGR_RUN}alice{SGR_RUN} \(you\): ")
-        self.assertIn("\x1b[1m", own_line[0], "own name not marked bold: " + repr(own_line[0]))
+        self.assertRegex(own_line[0], r"\x1b\[[0-9;]*\b1[;m]", "own name not bold: " + repr(own_line[0]))
 
-    def test_5_ctrl_d_and_ctrl_c_leave_cleanly(self):
+    def test_05_every_way_out_says_bye_and_restores_the_terminal(self):
         lobby = self.listen()
-        for session, keys in (("ctrl-d", "C-d"), ("ctrl-c", "C-c")):
-            with self.subTest(keys=keys):
+        ways = (("ctrl-d", lambda t: self.key(t, "C-d")),
+                ("ctrl-c", lambda t: self.key(t, "C-c")),
+                ("sighup", lambda t: os.kill(self.chat_pid(t), signal.SIGHUP)),
+                ("sigterm", lambda t: os.kill(self.chat_pid(t), signal.SIGTERM)))
+        for session, leave in ways:
+            with self.subTest(way=session):
                 chat = self.chat(session, name="alice")
                 self.wait_joined(chat, online=1)
+                self.chat_pid(chat)
                 before = len([e for e in lobby.events() if e.get("type") == "leave"])
-                self.key(chat, keys)
-                self.assertEqual(self.exit_status(chat), 0, f"exit status after {keys}\n" + self.dump())
+                leave(chat)
+                self.assertEqual(self.exit_status(chat), 0, f"exit status after {session}\n" + self.dump())
                 leaves = self.wait_for(
                     lambda: [e for e in lobby.events() if e.get("type") == "leave"][before:],
-                    f"alice's leave after {keys}")
+                    f"alice's leave after {session}")
                 self.assertEqual(leaves[0].get("name"), "alice")
-                self.assertEqual(leaves[0].get("reason"), "bye", f"left after {keys} without a bye")
+                self.assertEqual(leaves[0].get("reason"), "bye", f"left after {session} without a bye")
+                # endwin(): the terminal is back on its normal screen, not the chat's.
+                alternate = self.tmux("display-message", "-p", "-t", chat, "#{alternate_on}").strip()
+                self.assertEqual(alternate, "0", f"the terminal was left in the chat's screen after {session}")
 
-    def test_6_control_characters_are_neutralised(self):
+    def test_06_control_characters_are_neutralised(self):
         chat = self.chat("alice")
         self.wait_joined(chat, online=1)
         self.send("bob", "before the escapes")
-        self.wait_line(chat, rf"^{TIME} bob: before the escapes$")
+        self.wait_pane(chat, rf"^{TIME} bob: before the escapes$")
         self.send("eve", "\x1b[2J\x1b]0;pwned\x07 tail")
-        self.wait_line(chat, rf"^{TIME} eve: \^\[\[2J\^\[\]0;pwned\^G tail$")
-        self.wait_prompt(chat, "lobby>")
-        visible = self.screen(chat)  # the screen itself, not the scrollback
-        self.assertTrue(self.find(visible, rf"^{TIME} bob: before the escapes$"),
-                        "the screen was cleared\n" + self.dump())
-        self.assertTrue(self.find(visible, r"^— 1 online —$"), "the screen was cleared\n" + self.dump())
+        self.wait_pane(chat, rf"^{TIME} eve: \^\[\[2J\^\[\]0;pwned\^G tail$")
+        self.wait_input(chat, "lobby>")
+        pane = self.pane(chat)
+        self.assertTrue(self.find(pane, rf"^{TIME} bob: before the escapes$"), "the screen was cleared\n" + self.dump())
+        self.assertTrue(self.find(pane, r"^— 1 online —$"), "the screen was cleared\n" + self.dump())
         title = self.tmux("display-message", "-p", "-t", chat, "#{pane_title}").strip()
         self.assertNotIn("pwned", title, "the received text set the terminal title")
         raw = [line for line in self.screen(chat, escapes=True) if "pwned" in line]
         self.assertEqual(len(raw), 1)
         self.assertNotRegex(raw[0], r"\x1b\[2J|\x1b\]|\x07")
 
-    def test_7_input_history_persists_across_sessions(self):
+    def test_07_input_history_persists_across_sessions(self):
         first = self.chat("first")
         self.wait_joined(first, online=1)
         self.enter(first, "remember me")
-        self.wait_line(first, rf"^{TIME} alice \(you\): remember me$")
-        self.wait_prompt(first, "lobby>")
-        self.key(first, "C-d")  # leaves without adding to the history
+        self.wait_pane(first, rf"^{TIME} alice \(you\): remember me$")
+        self.wait_input(first, "lobby>")
+        self.key(first, "C-d")
         self.assertEqual(self.exit_status(first), 0, self.dump())
         path = os.path.join(self.home, ".local", "state", "broadcast-server", "history")
         self.assertTrue(os.path.isfile(path), f"no history file at {path}")
@@ -511,16 +569,13 @@ class ChatTerminalTest(unittest.TestCase):
         second = self.chat("second")
         self.wait_joined(second, online=1)
         self.key(second, "Up")
-        self.wait_prompt(second, "lobby> remember me")
+        self.wait_input(second, "lobby> remember me")
         self.key(second, "Enter")
-        self.wait_for(lambda: len(self.find(self.screen(second, scrollback=True),
-                                            rf"^{TIME} alice \(you\): remember me$")) == 2,
-                      "the recalled line sent (it shows in the backlog and again live)")
-        self.wait_prompt(second, "lobby>")
-        self.key(second, "C-d")
-        self.assertEqual(self.exit_status(second), 0, self.dump())
+        self.wait_pane(second, rf"^{TIME} alice \(you\): remember me$", "the recalled line sent (in the "
+                       "backlog and again live)", count=2)
+        self.wait_input(second, "lobby>")
 
-    def test_8_backlog_then_online_count_on_join(self):
+    def test_08_backlog_then_online_count_on_join(self):
         bob = self.piped("bob")
         self.say(bob, *(f"backlog {i}" for i in range(1, 26)))
         bob.proc.stdin.close()  # bob leaves once all 25 are acknowledged
@@ -532,14 +587,248 @@ class ChatTerminalTest(unittest.TestCase):
             with self.subTest(history=args):
                 chat = self.chat(session, name=name, args=args)
                 self.wait_joined(chat, online=online)
-                lines = self.screen(chat, scrollback=True)
-                shown = [(i, int(m.group(1))) for i, line in enumerate(lines)
+                pane = self.pane(chat)
+                shown = [(i, int(m.group(1))) for i, line in enumerate(pane)
                          if (m := re.match(rf"^{TIME} bob: backlog (\d+)$", line))]
                 self.assertEqual([n for _, n in shown], list(range(first, 26)), self.dump())
-                online_at = self.find(lines, rf"^— {online} online —$")
+                online_at = self.find(pane, rf"^— {online} online —$")
                 self.assertEqual(len(online_at), 1, self.dump())
                 self.assertGreater(online_at[0], shown[-1][0], "the online line is not after the backlog")
-                self.assertEqual(last_non_blank(lines)[0], online_at[0] + 1, self.dump())
+
+    def test_09_keys_never_freeze_the_chat_while_messages_arrive(self):
+        bob = self.piped("bob")
+        lobby = self.listen()
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=2)
+        stop = threading.Event()
+        sent = []
+
+        def chatter():  # bob talks all through the test
+            i = 0
+            while not stop.is_set():
+                i += 1
+                self.say(bob, f"tick {i}")
+                sent.append(i)
+                stop.wait(0.1)
+        talker = threading.Thread(target=chatter, daemon=True)
+        talker.start()
+        try:
+            # Keys libedit blocked on (Esc, Ctrl-R, Alt-x), F-keys, arrows,
+            # and escape sequences no terminfo names (ESC [ 2 5 ~).
+            keys = ["Escape", "C-r", "M-x", "M-[", "F1", "F5", "F12", "Up", "Down", "Left", "Right",
+                    "Home", "End", "IC", "BTab", "C-Left", "M-Up", "Escape", "C-r", "M-f", ("PPage", "NPage")]
+            for k in keys:
+                self.key(chat, *k) if isinstance(k, tuple) else self.key(chat, k)
+                before = sent[-1]
+                # Every key is followed by bob's next messages on screen: nothing blocks.
+                self.wait_pane(chat, rf"^{TIME} bob: tick {before + 1}$",
+                               f"bob's tick {before + 1} on alice's screen after {k}")
+            self.type(chat, "\x1b[25~")
+            self.key(chat, "Escape")
+            self.wait_pane(chat, rf"^{TIME} bob: tick {sent[-1] + 1}$", "bob's ticks after the lone Esc")
+        finally:
+            stop.set()
+            talker.join()
+        # No key left text behind in the input line (an unknown sequence, a lone Esc).
+        self.wait_input(chat, "lobby>")
+        self.enter(chat, "still here")
+        self.msg_event(lobby, "still here", sender="alice")
+        leaves = [e for e in lobby.events() if e.get("type") == "leave" and e.get("name") == "alice"]
+        self.assertFalse(leaves, "alice timed out while pressing keys\n" + self.dump())
+
+    def test_10_pastes_of_any_size_never_crash(self):
+        lobby = self.listen()
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=1)
+        pid = self.chat_pid(chat)
+        for size in (1024, 8 * 1024, 64 * 1024, 1024 * 1024):
+            with self.subTest(paste="bracketed", size=size):
+                text = "B" * (size - len(str(size))) + str(size)
+                self.paste(chat, text)
+                if size <= MAX_TEXT:
+                    self.wait_for(lambda: self.input_row(chat).endswith(text[-20:]),
+                                  "the pasted line in the input row")
+                    self.key(chat, "Enter")
+                    self.msg_event(lobby, text, sender="alice")
+                else:
+                    self.wait_pane(chat, rf"^\* paste not used: too long: {size} bytes, the most is {MAX_TEXT}$")
+                self.wait_input(chat, "lobby>")
+            with self.subTest(paste="typed", size=size):
+                text = "T" * (size - len(str(size))) + str(size)
+                self.type_long(chat, text)
+                self.key(chat, "Enter")
+                if size <= MAX_TEXT:
+                    self.msg_event(lobby, text, sender="alice")
+                else:
+                    self.wait_pane(chat, rf"^\* not sent: too long: {size} bytes, the most is {MAX_TEXT}$")
+                self.wait_input(chat, "lobby>")
+        self.assertEqual(self.chat_pid(chat), pid)
+        self.enter(chat, "after the pastes")
+        self.msg_event(lobby, "after the pastes", sender="alice")
+        self.assertFalse([e for e in lobby.events() if e.get("type") == "msg" and len(e.get("text")) > MAX_TEXT])
+        # The input line holds a bounded amount whatever is typed: the process stays small.
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            rss_kib = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+        self.assertLess(rss_kib, 200 * 1024, "the chat grew past 200 MiB")
+
+    def test_11_multi_line_paste_is_confirmed_and_sent_as_one_message(self):
+        lobby = self.listen()
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=1)
+        self.type(chat, "kept ")
+        self.paste(chat, "first line\nsecond line\nthird line\n")
+        self.wait_input(chat, "send 3 lines as one message? (y/n)")
+        self.key(chat, "y")
+        self.msg_event(lobby, "first line\nsecond line\nthird line", sender="alice")
+        self.wait_pane(chat, rf"^{TIME} alice \(you\): third line$")
+        self.wait_input(chat, "lobby> kept")
+        self.key(chat, "C-u")
+        self.paste(chat, "not\nthis\n")
+        self.wait_input(chat, "send 2 lines as one message? (y/n)")
+        self.key(chat, "n")
+        self.wait_pane(chat, r"^\* paste of 2 lines dropped$")
+        self.wait_input(chat, "lobby>")
+        self.enter(chat, "marker")
+        self.msg_event(lobby, "marker")
+        self.assertFalse([e for e in lobby.events() if e.get("text", "").startswith("not")], self.dump())
+
+    def test_12_resize_while_typing_redraws_everything(self):
+        lobby = self.listen()
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=1)
+        self.type(chat, "typed before ")
+        self.wait_input(chat, "lobby> typed before")
+        self.assertIn("alice", self.users(chat))
+        self.tmux("resize-window", "-t", chat, "-x", "50", "-y", "12")
+        # Narrow: no user list; the status bar and input line on the new last rows.
+        self.wait_for(lambda: self.size(chat) == (50, 12), "the window to be 50x12")
+        self.wait_input(chat, "lobby> typed before")
+        self.wait_status(chat, r"^alice \| lobby \| connected")
+        self.assertFalse([r for r in self.screen(chat) if "\u2502" in r], "the user list shown at 50 columns")
+        self.send("bob", "while narrow")
+        self.wait_pane(chat, rf"^{TIME} bob: while narrow$")
+        self.tmux("resize-window", "-t", chat, "-x", "120", "-y", "40")
+        self.wait_for(lambda: self.size(chat) == (120, 40), "the window to be 120x40")
+        self.wait_input(chat, "lobby> typed before")
+        self.wait_for(lambda: "alice" in self.users(chat), "the user list back at 120 columns")
+        self.type(chat, "and after")
+        self.key(chat, "Enter")
+        self.msg_event(lobby, "typed before and after", sender="alice")
+
+    def test_13_scrollback_with_page_up_and_down(self):
+        bob = self.piped("bob")
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=2)
+        self.say(bob, *(f"line {i:02d}" for i in range(1, 61)))
+        self.wait_pane(chat, rf"^{TIME} bob: line 60$")
+        self.assertFalse(self.find(self.pane(chat), r"bob: line 10$"))
+        self.key(chat, "PPage")
+        pane = self.wait_pane(chat, r"^-- more below \(\d+\) --$")
+        self.assertFalse(self.find(pane, r"bob: line 60$"), "PgUp did not scroll\n" + self.dump())
+        self.key(chat, "PPage")
+        pane = self.wait_pane(chat, rf"^{TIME} bob: line 10$", "line 10 after two PgUp")
+        top = pane[0]
+        below = int(re.match(r"^-- more below \((\d+)\) --$", pane[-1]).group(1))
+        # New lines do not move a view that is scrolled up: the marker counts them.
+        self.say(bob, "line 61")
+        self.wait_pane(chat, rf"^-- more below \({below + 1}\) --$")
+        self.assertEqual(self.pane(chat)[0], top, "a new message moved the scrolled view\n" + self.dump())
+        self.key(chat, "NPage")
+        self.key(chat, "NPage")
+        self.key(chat, "NPage")
+        self.wait_pane(chat, rf"^{TIME} bob: line 61$")
+        self.assertFalse(self.find(self.pane(chat), r"more below"), self.dump())
+
+    def test_14_tab_completes_names_and_commands(self):
+        self.piped("carol")
+        self.piped("bob")
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=3)
+        self.wait_for(lambda: {"bob", "carol"} <= set(self.users(chat)), "bob and carol in the user list")
+        self.type(chat, "ca")
+        self.key(chat, "Tab")
+        self.wait_input(chat, "lobby> carol:")
+        self.type(chat, "ask b")
+        self.key(chat, "Tab")
+        self.wait_input(chat, "lobby> carol: ask bob")
+        self.key(chat, "C-u")
+        self.type(chat, "/he")
+        self.key(chat, "Tab")
+        self.wait_input(chat, "lobby> /help")
+        self.key(chat, "Enter")
+        self.wait_pane(chat, r"^/reply TEXT ")
+
+    def test_15_unread_counts_and_switching_rooms(self):
+        chat = self.chat("alice", args=("--room", "lobby", "--room", "dev", "--room", "ops"))
+        self.wait_joined(chat, online=1)
+        for i in range(1, 4):
+            subprocess.run([BINARY, "send", *self.endpoints, "--name", "bob", "--room", "dev", f"dev news {i}"],
+                           env=self.tmux_env, capture_output=True, timeout=DEADLINE_S, check=True)
+        self.send("carol", "lobby news")
+        self.wait_status(chat, r"unread: dev \(3\)$")
+        self.wait_pane(chat, rf"^{TIME} carol: lobby news$")
+        self.assertFalse(self.find(self.pane(chat), "dev news"), "dev's lines shown in lobby")
+        self.key(chat, "M-2")
+        self.wait_input(chat, "dev>")
+        pane = self.wait_pane(chat, rf"^{TIME} bob: dev news 3$")
+        self.assertEqual(len(self.find(pane, "dev news")), 3, self.dump())
+        self.assertNotIn("unread", self.status_bar(chat))
+        self.key(chat, "C-n")
+        self.wait_input(chat, "ops>")
+        self.key(chat, "C-p")
+        self.key(chat, "C-p")
+        self.wait_input(chat, "lobby>")
+        self.wait_status(chat, r"^alice \| lobby \| connected$")
+
+    def test_16_user_list_follows_joins_and_leaves(self):
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=1)
+        self.assertEqual(self.users(chat), ["1 online", "alice"])
+        bob = self.piped("bob")
+        self.wait_for(lambda: self.users(chat) == ["2 online", "alice", "bob"], "bob in the user list")
+        carol = self.piped("carol")
+        self.wait_for(lambda: self.users(chat) == ["3 online", "alice", "bob", "carol"], "carol too")
+        bob.proc.stdin.close()
+        self.wait_for(lambda: self.users(chat) == ["2 online", "alice", "carol"], "bob gone from the list")
+        self.wait_pane(chat, r"^\* bob left$")
+        self.assertTrue(carol.proc.poll() is None)
+
+    def test_17_mentions_and_private_messages_are_highlighted(self):
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=1)
+        bob = self.chat("bob", name="bob")
+        self.wait_joined(bob, online=2)
+        self.enter(bob, "nothing for malice here")
+        self.enter(bob, "hey Alice, look at this")
+        self.enter(bob, "/msg alice just between us")
+        self.wait_pane(chat, rf"^{TIME} \(private\) bob: just between us$")
+        rows = self.screen(chat, escapes=True)
+        reverse = r"\x1b\[(?:[0-9;]*;)?7[;m]"
+
+        def row_with(text):
+            hits = [r for r in rows if text in r]
+            self.assertEqual(len(hits), 1, "\n".join(map(repr, rows)))
+            return hits[0]
+        self.assertRegex(row_with("hey Alice, look"), reverse, "a mention is not highlighted")
+        self.assertRegex(row_with("just between us"), reverse, "a private message is not highlighted")
+        self.assertNotRegex(row_with("for malice here"), reverse, "a word containing the name is highlighted")
+
+    def test_18_lines_typed_while_disconnected_are_pending_until_acked(self):
+        lobby = self.listen()
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=1)
+        self.broker.proc.send_signal(signal.SIGSTOP)
+        try:
+            self.wait_status(chat, r"\| connection-lost")
+            self.enter(chat, "said while away")
+            self.wait_pane(chat, rf"^{TIME} alice \(you\): said while away  \(pending\)$")
+            self.wait_status(chat, r"\| 1 pending$")
+        finally:
+            self.broker.proc.send_signal(signal.SIGCONT)
+        self.wait_status(chat, r"\| connected$")
+        self.msg_event(lobby, "said while away", sender="alice")
+        self.wait_pane(chat, rf"^{TIME} alice \(you\): said while away$")
+        self.wait_for(lambda: not self.find(self.pane(chat), r"\(pending\)"), "the pending mark to go")
 
 
 def main():
