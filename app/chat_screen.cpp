@@ -91,6 +91,9 @@ chat_screen::~chat_screen() {
   putp(paste_mode_off);
   endwin();
   delscreen(screen_);
+  // Out of the alternate screen now, not at exit: what is printed after
+  // (a reason on stderr) must land on the normal screen.
+  std::fflush(stdout);
 }
 
 std::optional<key> chat_screen::read_key() {

@@ -118,14 +118,14 @@ class chat {
         args_(args),
         signals_(signals),
         colour_(colour),
+        endpoint_(proto::resolve_endpoint(args.in, args.host).value_or(args.in)),
         model_(conn.rooms()),
         esc_(esc_delay),
         paste_(input_limit()),
         editor_(input_limit(), history_lines),
         history_file_(state_file("history")) {
     style_.colour = colour;
-    const auto endpoint = proto::resolve_endpoint(args.in, args.host);
-    state_ = "connecting to " + endpoint.value_or(args.in) + "…";
+    state_ = "connecting to " + endpoint_ + "…";
     if (!history_file_.empty()) editor_.load_history(read_history_file(history_file_));
   }
 
@@ -165,7 +165,9 @@ class chat {
       if (const auto lone = esc_.expire(input_clock::now())) on_key(*lone);
       show_events();
       if (!conn_.ever_connected() && std::chrono::steady_clock::now() - started > timeout_of(args_)) {
-        farewell_ = "no answer from the broker (" + state_ + ") within the timeout";
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%.1f", args_.timeout_s);
+        farewell_ = "no answer from the broker at " + endpoint_ + " within " + seconds + " s";
         exit_code_ = exit_unreachable;
       }
       if (dirty_) draw();
@@ -561,6 +563,7 @@ class chat {
   const client_args& args_;
   const stop_signals& signals_;
   bool colour_;
+  std::string endpoint_;  // the broker's request endpoint, as the user is told
   chat_screen* screen_ = nullptr;
   chat_model model_;
   esc_prefix esc_;

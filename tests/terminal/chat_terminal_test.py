@@ -17,6 +17,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -181,8 +182,8 @@ class ChatTerminalTest(unittest.TestCase):
         return out
 
     def listen(self, room=None):
-        """A `listen --json` subprocess, once it has heard from the broker."""
-        args = ["listen", *self.endpoints, "--json"] + (["--room", room] if room else [])
+        """A `listen --json --presence` subprocess, once it has heard from the broker."""
+        args = ["listen", *self.endpoints, "--json", "--presence"] + (["--room", room] if room else [])
         out = self.spawn(f"listen {room or 'lobby'}", args)
         self.wait_for(lambda: any(e.get("type") == "status" and e.get("status") == "joined"
                                   for e in out.events()), f"listener on {room or 'lobby'} to join",
@@ -829,6 +830,24 @@ class ChatTerminalTest(unittest.TestCase):
         self.msg_event(lobby, "said while away", sender="alice")
         self.wait_pane(chat, rf"^{TIME} alice \(you\): said while away$")
         self.wait_for(lambda: not self.find(self.pane(chat), r"\(pending\)"), "the pending mark to go")
+
+    def test_19_no_broker_is_said_at_once_and_the_terminal_restored(self):
+        with socket.socket() as s:  # a port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.endpoints = ["--in", f"tcp://127.0.0.1:{port}", "--out", f"tcp://127.0.0.1:{port}"]
+        chat = self.chat("alice", args=("--timeout", "3"))
+        # At once, before any answer or refusal: where it is connecting to.
+        first = self.wait_for(lambda: self.status_bar(chat), "the status bar")
+        self.assertRegex(first, rf"^alice \| lobby \| (connecting to tcp://127\.0\.0\.1:{port}…|unreachable)$")
+        self.wait_status(chat, r"\| unreachable$")
+        self.wait_pane(chat, rf"^\* no broker at tcp://127\.0\.0\.1:{port} ")
+        self.assertEqual(self.exit_status(chat), 3, self.dump())
+        self.wait_for(lambda: self.find(self.screen(chat), rf"^broadcast-server: no answer from the broker at "
+                                        rf"tcp://127\.0\.0\.1:{port} within 3\.0 s$"),
+                      "the reason on the restored terminal")
+        alternate = self.tmux("display-message", "-p", "-t", chat, "#{alternate_on}").strip()
+        self.assertEqual(alternate, "0", "the terminal was left in the chat's screen")
 
 
 def main():
