@@ -31,18 +31,63 @@ std::string default_name() {
   return buffer;
 }
 
+// A number of seconds above 0: CLI::PositiveNumber would print the range
+// of a double (309 digits) for 0 or "abc".
+const CLI::Validator seconds_above_zero(
+    [](const std::string& text) -> std::string {
+      char* end = nullptr;
+      const double value = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !(value > 0) || value > max_timeout_s) {
+        return "a number of seconds above 0, e.g. 10 (at most a day), not '" + text + "'";
+      }
+      return {};
+    },
+    "SECONDS>0");
+
+// "host:port" or "[v6]:port" as a tcp endpoint; nullopt when `spec` is not one.
+std::optional<std::string> host_port(const std::string& spec) {
+  const auto colon = spec.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) return std::nullopt;
+  const std::string host = spec.substr(0, colon);
+  const bool bracketed = host.front() == '[' && host.back() == ']';
+  if (!bracketed && host.find(':') != std::string::npos) return std::nullopt;
+  if (!proto::resolve_endpoint(spec.substr(colon + 1), "h")) return std::nullopt;  // the port
+  return "tcp://" + spec;
+}
+
+// --in/--out as an endpoint: a full endpoint, host:port, or a bare port on
+// --host.
+std::string endpoint_of(const std::string& spec, const std::string& host, const char* flag) {
+  const auto scheme = spec.find("://");
+  if (scheme != std::string::npos && spec.compare(0, scheme, "tcp") != 0 &&
+      spec.compare(0, scheme, "ipc") != 0 && spec.compare(0, scheme, "inproc") != 0) {
+    throw CLI::ValidationError(flag, "'" + spec + "': the broker speaks tcp:// and ipc:// only");
+  }
+  if (auto endpoint = proto::resolve_endpoint(spec, host)) return *endpoint;
+  if (auto endpoint = host_port(spec)) return *endpoint;
+  throw CLI::ValidationError(flag, "'" + spec + "' is neither a port (5555), host:port "
+                                   "(example.org:5555, [::1]:5555) nor a ZeroMQ endpoint "
+                                   "(tcp://host:5555, ipc:///path)");
+}
+
 }  // namespace
 
 void add_client_options(CLI::App& cmd, client_args& args, option_set set) {
-  cmd.add_option("--host", args.host, "Broker host, for bare ports")->capture_default_str();
-  cmd.add_option("--in", args.in, "Broker request port or ZeroMQ endpoint")->capture_default_str();
-  cmd.add_option("--out", args.out, "Broker broadcast port or ZeroMQ endpoint")
-      ->capture_default_str();
+  // Precedence: the flag, then the environment, then the default.
+  cmd.add_option("--host", args.host, "Broker host, for bare ports (a name, 10.0.0.5, ::1)")
+      ->capture_default_str()
+      ->envname("BCAST_HOST");
+  cmd.add_option("--in", args.in, "Broker request port, host:port or ZeroMQ endpoint")
+      ->capture_default_str()
+      ->envname("BCAST_IN");
+  cmd.add_option("--out", args.out, "Broker broadcast port, host:port or ZeroMQ endpoint")
+      ->capture_default_str()
+      ->envname("BCAST_OUT");
   cmd.add_option("--room", args.rooms, "Room to follow (repeatable; the first gets what you send)")
       ->default_str("lobby");
   cmd.add_option("--timeout", args.timeout_s, "Seconds to wait for the broker to answer")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_above_zero);
   cmd.add_flag("--json", args.json, "Print one JSON object per event");
   cmd.add_option("--server-key", args.server_key_file,
                  "The broker's public key file (NAME.key): encrypt with CURVE");
@@ -62,14 +107,8 @@ void add_client_options(CLI::App& cmd, client_args& args, option_set set) {
 
 client::options to_options(const client_args& args, bool all_rooms) {
   client::options opts;
-  const auto in = proto::resolve_endpoint(args.in, args.host);
-  const auto out = proto::resolve_endpoint(args.out, args.host);
-  if (!in) throw CLI::ValidationError("--in", "'" + args.in + "' is neither a port nor an endpoint");
-  if (!out) {
-    throw CLI::ValidationError("--out", "'" + args.out + "' is neither a port nor an endpoint");
-  }
-  opts.in_endpoint = *in;
-  opts.out_endpoint = *out;
+  opts.in_endpoint = endpoint_of(args.in, args.host, "--in");
+  opts.out_endpoint = endpoint_of(args.out, args.host, "--out");
   for (const auto& room : args.rooms) {
     if (auto why = proto::check_room(room)) throw CLI::ValidationError("--room", std::string(*why));
   }
@@ -111,17 +150,27 @@ void print_event(const client::client_event& e, const client_args& args, bool sh
                  client::sanitize(error->reason).c_str());
     return;
   }
+  // Trouble with the connection is not part of the room: stderr, so a
+  // script's output holds only what the room said.
+  if (const auto* status = std::get_if<client::status_event>(&e); status && is_trouble(*status)) {
+    std::fprintf(stderr, "broadcast-server: %s\n", status->detail.c_str());
+    return;
+  }
   client::line_style style;
   style.show_room = show_room;
   for (const auto& line : client::text_lines(e, style)) std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 }
 
+bool is_trouble(const client::status_event& e) {
+  return e.what == client::status::unreachable || e.what == client::status::no_broadcasts;
+}
+
 std::optional<int> pump_events(
     client::connection& conn, const stop_signals& signals,
     std::optional<std::chrono::milliseconds> limit,
     const std::function<std::optional<int>(const client::client_event&)>& on_event,
-    const std::function<void()>& on_idle) {
+    const std::function<std::optional<int>()>& on_idle) {
   const auto deadline = std::chrono::steady_clock::now() + limit.value_or(std::chrono::milliseconds(0));
   const int sig = signals.fd();
   while (!limit || std::chrono::steady_clock::now() < deadline) {
@@ -129,7 +178,9 @@ std::optional<int> pump_events(
     while (auto e = conn.next_event()) {
       if (auto code = on_event(*e)) return code;
     }
-    if (on_idle) on_idle();
+    if (on_idle) {
+      if (auto code = on_idle()) return code;
+    }
   }
   return std::nullopt;
 }

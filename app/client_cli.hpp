@@ -29,6 +29,9 @@ struct client_args {
   bool json = false;
 };
 
+// The longest --timeout: a day (a longer wait is a mistake, not a plan).
+inline constexpr double max_timeout_s = 86400;
+
 enum class option_set { anonymous, named };
 
 // Adds --host --in --out --room --timeout --json (and --name --token when
@@ -43,6 +46,10 @@ void add_client_options(CLI::App& cmd, client_args& args, option_set set);
 
 [[nodiscard]] std::chrono::milliseconds timeout_of(const client_args& args);
 
+// True for the statuses that say the connection does not work as given
+// (unreachable, no_broadcasts): printed on stderr, their detail a sentence.
+[[nodiscard]] bool is_trouble(const client::status_event& e);
+
 // Prints `e` to stdout as text or JSON (nothing for events text mode does
 // not show), one flushed line. Errors go to stderr in text mode.
 void print_event(const client::client_event& e, const client_args& args, bool show_room);
@@ -51,11 +58,11 @@ class stop_signals;
 
 // Runs `conn`, handing every event to `on_event`, until it returns an exit
 // code, a stop signal arrives (exit 0), or `limit` passes (nullopt).
-// `on_idle` runs after every wake-up.
+// `on_idle` runs after every wake-up; an exit code it returns ends the run.
 std::optional<int> pump_events(client::connection& conn, const stop_signals& signals,
                                std::optional<std::chrono::milliseconds> limit,
                                const std::function<std::optional<int>(const client::client_event&)>& on_event,
-                               const std::function<void()>& on_idle = {});
+                               const std::function<std::optional<int>()>& on_idle = {});
 
 // Maps an error the broker sent about our hello to an exit code, or nullopt
 // when the error is about a single message.

@@ -100,6 +100,14 @@ struct session_run {
         line_of_id.erase(ack->id);
         if (!args.json) continue;
       }
+      // A connect keeps trying for --timeout: a broker started a moment
+      // later is still joined.
+      if (const auto* status = std::get_if<client::status_event>(&*e);
+          status && status->what == client::status::unreachable && !args.json) {
+        std::fprintf(stderr, "broadcast-server: %s; still trying for %g s\n",
+                     status->detail.c_str(), args.timeout_s);
+        continue;
+      }
       print_event(*e, args, show_room);
     }
     return std::nullopt;
@@ -123,7 +131,8 @@ bool use_colour(const connect_args& args) {
   return !args.no_color && (no_color == nullptr || *no_color == '\0');
 }
 
-int run_script(client::connection& conn, const client_args& args, const stop_signals& signals);
+int run_script(client::connection& conn, const client_args& args, const stop_signals& signals,
+               const std::string& in_endpoint);
 
 int run_connect(const connect_args& args) {
   stop_signals signals;
@@ -135,10 +144,11 @@ int run_connect(const connect_args& args) {
   client::connection conn(context, opts);
   const leave_on_exit leave(conn);
   if (person) return run_chat_terminal(conn, args.client, use_colour(args), signals);
-  return run_script(conn, args.client, signals);
+  return run_script(conn, args.client, signals, opts.in_endpoint);
 }
 
-int run_script(client::connection& conn, const client_args& args, const stop_signals& signals) {
+int run_script(client::connection& conn, const client_args& args, const stop_signals& signals,
+               const std::string& in_endpoint) {
   session_run run{args, conn, exit_ok, 0, {}};
   line_reader reader;
 
@@ -160,14 +170,22 @@ int run_script(client::connection& conn, const client_args& args, const stop_sig
     }
     const auto now = clock::now();
     if (!conn.ever_connected() && now - started > timeout) {
-      std::fprintf(stderr, "broadcast-server: no answer from the broker within %.1f s\n",
-                   args.timeout_s);
+      std::fprintf(stderr, "broadcast-server: no answer from the broker at %s within %g s\n",
+                   in_endpoint.c_str(), args.timeout_s);
       return exit_unreachable;
     }
-    if (input_ended && conn.unacked() == 0 && conn.caught_up()) return run.exit_code;
+    // Acked is delivered: without broadcasts (said already) there is
+    // nothing more to wait for, and a script must not send it again.
+    const bool shown = conn.caught_up() || conn.broadcasts_missing();
+    if (input_ended && conn.unacked() == 0 && shown) return run.exit_code;
     if (input_ended && now - *input_ended > timeout) {
-      std::fprintf(stderr, "broadcast-server: %zu message(s) not acknowledged within %.1f s\n",
-                   conn.unacked(), args.timeout_s);
+      if (conn.unacked() == 0) {
+        std::fprintf(stderr, "broadcast-server: every message was acknowledged (delivered), but "
+                     "not all came back on the broadcast side within %g s\n", args.timeout_s);
+        return run.exit_code;
+      }
+      std::fprintf(stderr, "broadcast-server: %zu message(s) not acknowledged by the broker at "
+                   "%s within %g s\n", conn.unacked(), in_endpoint.c_str(), args.timeout_s);
       return exit_unreachable;
     }
   }

@@ -10,4 +10,9 @@ namespace bcast::app {
 // empty when there is no such directory (no HOME) or it cannot be made.
 std::string state_file(const std::string& file);
 
+// Why state_file() returns empty, as a sentence naming the variable or the
+// path ("HOME is not set…", "cannot create /x/.local/state/…: Permission
+// denied"); empty when the state directory is fine.
+std::string state_dir_problem();
+
 }  // namespace bcast::app

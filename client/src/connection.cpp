@@ -4,11 +4,13 @@
 #include "bcast/client/connection.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <functional>
 #include <cstring>
 #include <iterator>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <type_traits>
 #include <zmq_addon.hpp>
 
@@ -43,6 +45,15 @@ constexpr std::size_t max_stash = 100000;
 // request ids (proto::dedup_window), so a retry is always recognised.
 constexpr std::size_t max_in_flight = 256;
 static_assert(max_in_flight < proto::dedup_window);
+// Before the first welcome, a broadcast side that stays silent this many
+// heartbeat intervals after it is reported as not working: heartbeats are
+// published every interval, so two missed ones are not a slow machine.
+constexpr std::uint64_t out_silence_heartbeats = 2;
+// What the socket monitors report: connections made, refused (retried
+// before any was made) and handshakes done or failed.
+constexpr int link_events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
 // flush_sends(): send what is not on the wire yet, retry nothing.
 constexpr std::uint64_t never_retry = std::numeric_limits<std::uint64_t>::max();
 
@@ -75,6 +86,35 @@ void curve_socket_options(zmq::socket_t& socket, const proto::curve_cert& server
   socket.set(zmq::sockopt::curve_serverkey, server.public_key);
   socket.set(zmq::sockopt::curve_publickey, own.public_key);
   socket.set(zmq::sockopt::curve_secretkey, own.secret_key);
+}
+
+// IPv6 literals ("tcp://[::1]:5555") need the socket's IPv6 option; names
+// keep it off, so "localhost" stays 127.0.0.1 where the broker binds.
+void ipv6_if_needed(zmq::socket_t& socket, const std::string& endpoint) {
+  if (endpoint.rfind("tcp://[", 0) == 0) socket.set(zmq::sockopt::ipv6, 1);
+}
+
+// Connects `socket` to `endpoint`; a malformed endpoint is said as a
+// sentence naming it (ZeroMQ would say only "Invalid argument").
+void connect_to(zmq::socket_t& socket, const std::string& endpoint) {
+  try {
+    socket.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    const std::string why = e.num() == EPROTONOSUPPORT ? "unknown transport (use tcp:// or ipc://)"
+                            : e.num() == EINVAL ? "not an endpoint (e.g. tcp://host:5555, ipc:///path)"
+                                                : e.what();
+    throw std::invalid_argument("cannot connect to " + endpoint + ": " + why);
+  }
+}
+
+// A PAIR socket that receives `socket`'s monitor events `events`.
+zmq::socket_t monitor_of(zmq::context_t& context, zmq::socket_t& socket, const std::string& name,
+                         int events) {
+  if (zmq_socket_monitor(socket.handle(), name.c_str(), events) != 0) throw zmq::error_t();
+  zmq::socket_t monitor(context, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(name);
+  return monitor;
 }
 
 }  // namespace
@@ -120,33 +160,37 @@ connection::connection(zmq::context_t& context, options opts)
     curve_socket_options(sub_, *opts_.server_key, *opts_.key);
     curve_socket_options(dealer_, *opts_.server_key, *opts_.key);
   }
-  // A failed handshake (a refused key, a wrong --server-key, CURVE on one
-  // side only) is told at once instead of as silence until a timeout. A
-  // connection closed during the handshake (NO_DETAIL) means a wrong server
-  // key only with CURVE; without it, it is a broker stopping or refusing a
-  // connection over its limits, which the client rides out.
-  const std::string endpoint =
-      "inproc://bcast-handshake-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
-  const int failures = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                       (opts_.server_key ? ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL : 0);
-  if (zmq_socket_monitor(dealer_.handle(), endpoint.c_str(), failures) != 0) {
-    throw zmq::error_t();
-  }
-  monitor_ = zmq::socket_t(context, zmq::socket_type::pair);
-  monitor_.set(zmq::sockopt::linger, 0);
-  monitor_.connect(endpoint);
+  ipv6_if_needed(sub_, opts_.out_endpoint);
+  ipv6_if_needed(dealer_, opts_.in_endpoint);
+  // A refused connection and a failed handshake (a refused key, a wrong
+  // --server-key, CURVE on one side only) are told at once instead of as
+  // silence until a timeout. A connection closed during the handshake
+  // (NO_DETAIL) means a wrong server key only with CURVE; without it, it is
+  // a broker stopping or refusing a connection over its limits, which the
+  // client rides out.
+  const std::string id = std::to_string(reinterpret_cast<std::uintptr_t>(this));
+  const int no_detail = opts_.server_key ? ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL : 0;
+  monitor_ = monitor_of(context, dealer_, "inproc://bcast-dealer-" + id, link_events | no_detail);
+  sub_monitor_ = monitor_of(context, sub_, "inproc://bcast-sub-" + id, link_events | no_detail);
   // Subscribe first, then say hello: what is published after our welcome is
   // on its way to us, and the rest comes from history.
-  sub_.connect(opts_.out_endpoint);
-  dealer_.connect(opts_.in_endpoint);
+  connect_to(sub_, opts_.out_endpoint);
+  connect_to(dealer_, opts_.in_endpoint);
   const std::uint64_t now = mono_ms();
   last_heard_ms_ = now;
   if (anonymous()) {
     awaiting_welcome_ = false;
+    // A listener has no welcome: its backlog is asked for as soon as the
+    // DEALER is connected.
+    if (opts_.backlog > 0) {
+      for (auto& [name, room] : rooms_) room.expect_backlog();
+    }
   } else {
     say_hello(now);
   }
 }
+
+connection::~connection() { sub_.set(zmq::sockopt::linger, 0); }
 
 std::vector<int> connection::wait(std::chrono::milliseconds timeout, std::span<const int> fds) {
   const std::uint64_t deadline = mono_ms() + static_cast<std::uint64_t>(timeout.count());
@@ -157,7 +201,8 @@ std::vector<int> connection::wait(std::chrono::milliseconds timeout, std::span<c
   constexpr short fd_ready = ZMQ_POLLIN | ZMQ_POLLERR;
   for (const int fd : fds) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
   const std::size_t monitor_item = items.size();
-  if (monitor_) items.push_back({monitor_.handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({monitor_.handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({sub_monitor_.handle(), 0, ZMQ_POLLIN, 0});
   std::vector<int> ready;
   while (true) {
     std::uint64_t now = mono_ms();
@@ -172,8 +217,12 @@ std::vector<int> connection::wait(std::chrono::milliseconds timeout, std::span<c
     if ((items[0].revents & ZMQ_POLLIN) != 0) drain_sub(now);
     if ((items[1].revents & ZMQ_POLLIN) != 0) drain_dealer(now);
     if ((items[1].revents & ZMQ_POLLOUT) != 0) write_owed(now);
-    if (monitor_ && (items[monitor_item].revents & ZMQ_POLLIN) != 0) drain_monitor();
+    if ((items[monitor_item].revents & ZMQ_POLLIN) != 0) drain_monitor(monitor_, in_, true);
+    if ((items[monitor_item + 1].revents & ZMQ_POLLIN) != 0) {
+      drain_monitor(sub_monitor_, out_, false);
+    }
     run_timers(now);
+    check_links(now);
     for (std::size_t i = 0; i < fds.size(); ++i) {
       if ((items[i + 2].revents & fd_ready) != 0) ready.push_back(fds[i]);
     }
@@ -194,18 +243,51 @@ std::string connection::handshake_failure(std::uint16_t event, std::uint32_t val
                           : "the handshake with the broker failed";
 }
 
-void connection::drain_monitor() {
+void connection::drain_monitor(zmq::socket_t& monitor, link_state& link, bool is_dealer) {
   std::vector<zmq::message_t> frames;
-  while (zmq::recv_multipart(monitor_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+  while (zmq::recv_multipart(monitor, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
     std::uint16_t event = 0;
     std::uint32_t value = 0;
-    if (!frames.empty() && frames[0].size() >= sizeof event + sizeof value && !told_handshake_failed_) {
+    if (!frames.empty() && frames[0].size() >= sizeof event + sizeof value) {
       std::memcpy(&event, frames[0].data(), sizeof event);
       std::memcpy(&value, frames[0].data<char>() + sizeof event, sizeof value);
-      told_handshake_failed_ = true;
-      events_.push_back(error_event{"unauthorized", handshake_failure(event, value), std::nullopt});
     }
     frames.clear();
+    if (event == ZMQ_EVENT_CONNECTED) {
+      link.connected = true;
+    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      link.up = true;
+    } else if (event == ZMQ_EVENT_CONNECT_RETRIED) {
+      // Retried before any connection was made: nothing listens there.
+      if (!link.connected) link.failed = true;
+    } else if (event != 0) {  // a failed handshake
+      link.failed = !link.up;
+      if (is_dealer && !told_handshake_failed_) {
+        told_handshake_failed_ = true;
+        events_.push_back(error_event{"unauthorized", handshake_failure(event, value), std::nullopt});
+      }
+    }
+  }
+}
+
+void connection::check_links(std::uint64_t now) {
+  if (!told_unreachable_ && !ever_connected_) {
+    const bool no_broker = anonymous() ? out_.failed && !out_.up : in_.failed && !in_.up;
+    if (no_broker) {
+      told_unreachable_ = true;
+      const std::string& endpoint = anonymous() ? opts_.out_endpoint : opts_.in_endpoint;
+      events_.push_back(status_event{
+          status::unreachable, "no broker at " + endpoint +
+                                   " (connection refused): start one with `broadcast-server start`"});
+    }
+  }
+  if (told_no_broadcasts_ || anonymous() || welcomed_ms_ == 0 || broadcasts_arrive()) return;
+  if (out_.failed || now >= welcomed_ms_ + out_silence_heartbeats * hb_ivl_) {
+    told_no_broadcasts_ = true;
+    events_.push_back(status_event{
+        status::no_broadcasts, "connected to the broker on " + opts_.in_endpoint +
+                                   " (--in) but nothing arrives on " + opts_.out_endpoint +
+                                   " (--out): is --out right?"});
   }
 }
 
@@ -330,6 +412,7 @@ std::optional<std::uint64_t> connection::epoch_of(const proto::any_event& e) con
 
 void connection::on_published(proto::any_event e, std::uint64_t now) {
   last_heard_ms_ = now;
+  heard_on_out_ = true;
   if (lost_ && anonymous()) {
     lost_ = false;
     events_.push_back(status_event{status::reconnected, {}});
@@ -453,7 +536,9 @@ void connection::on_reply(proto::any_event e, std::uint64_t now) {
         } else if constexpr (std::is_same_v<type, event::history>) {
           on_history(m);
         } else if constexpr (std::is_same_v<type, event::dm>) {
-          events_.push_back(std::move(m));
+          // A private message from ourselves is our own /msg to ourselves:
+          // its ack reports it already, so it is shown once.
+          if (m.from != name_) events_.push_back(std::move(m));
         }
       },
       e);
@@ -525,6 +610,7 @@ void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
   awaiting_welcome_ = false;
   lost_ = false;
   last_heard_ms_ = now;
+  if (welcomed_ms_ == 0) welcomed_ms_ = now;
   if (first) events_.push_back(status_event{status::joined, w.name});
   if (new_epoch) events_.push_back(status_event{status::epoch_reset, "the broker started a new epoch"});
   if (!first && (was_lost || new_epoch)) events_.push_back(status_event{status::reconnected, {}});
@@ -634,9 +720,10 @@ void connection::request_fills(std::uint64_t now) {
     } else if (const auto after = room.take_fill_request()) {
       ask = request::history{name, *after, proto::max_history_limit, next_internal_id_++};
     }
-    if (ask) {
-      transmit(proto::encode(*ask), now);  // if refused, it times out and is asked again
-      fills_[name] = {*ask->id, now};
+    if (ask && transmit(proto::encode(*ask), now)) {
+      fills_[name] = {*ask->id, now};  // if lost, it times out and is asked again
+    } else if (ask) {
+      room.fill_timed_out();  // no connection yet: asked again at the next timer
     }
   }
 }

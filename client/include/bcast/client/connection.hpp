@@ -27,8 +27,14 @@ namespace bcast::client {
 class connection {
  public:
   // Connects both sockets (SUB first) and, unless anonymous, sends hello.
-  // Throws zmq::error_t when an endpoint is malformed.
+  // Throws std::invalid_argument, with a sentence naming it, when an
+  // endpoint is malformed.
   connection(zmq::context_t& context, options opts);
+  // Leaves at once: subscriptions queued for a PUB that never answered are
+  // dropped instead of holding the exit for the linger time.
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
 
   // Runs the protocol for up to `timeout`. Returns early, with the subset of
   // `fds` that became readable, as soon as an event is ready or an fd is.
@@ -66,6 +72,11 @@ class connection {
   [[nodiscard]] bool joined() const;
   // True once any welcome (or, for listeners, any publication) arrived.
   [[nodiscard]] bool ever_connected() const { return ever_connected_; }
+  // True once the broadcast side is known to work: the SUB finished its
+  // handshake or something was published to us.
+  [[nodiscard]] bool broadcasts_arrive() const { return out_.up || heard_on_out_; }
+  // True once status::no_broadcasts was reported.
+  [[nodiscard]] bool broadcasts_missing() const { return told_no_broadcasts_; }
   // Messages sent but not acked yet.
   [[nodiscard]] std::size_t unacked() const { return pending_.size(); }
   // True when every acked message has also been shown from its room stream.
@@ -120,17 +131,34 @@ class connection {
   [[nodiscard]] std::optional<std::uint64_t> epoch_of(const proto::any_event& event) const;
   [[nodiscard]] std::uint64_t silence_limit_ms() const { return liveness_ * hb_ivl_; }
 
-  // Reports a failed handshake (key refused, wrong server key, CURVE on one
-  // side only) as an `unauthorized` error, instead of a broker that never
-  // answers; handshake_failure() says which, from the monitor event.
-  void drain_monitor();
+  // What a socket monitor told of one side's connection to the broker.
+  struct link_state {
+    bool connected = false;  // a TCP/IPC connection was made at least once
+    bool up = false;         // a ZMTP handshake succeeded at least once
+    bool failed = false;     // refused, or a failed handshake, before `up`
+  };
+  // Reads the monitor of one socket. The DEALER's failed handshakes (key
+  // refused, wrong server key, CURVE on one side only) are reported as an
+  // `unauthorized` error, instead of a broker that never answers;
+  // handshake_failure() says which.
+  void drain_monitor(zmq::socket_t& monitor, link_state& link, bool is_dealer);
   [[nodiscard]] std::string handshake_failure(std::uint16_t event, std::uint32_t value) const;
+  // Reports, once each, a broker not there (status::unreachable) and a
+  // broadcast side that does not work (status::no_broadcasts).
+  void check_links(std::uint64_t now);
 
   options opts_;
   zmq::socket_t sub_;
   zmq::socket_t dealer_;
-  zmq::socket_t monitor_;  // the DEALER's handshake failures
+  zmq::socket_t monitor_;      // the DEALER's connection events
+  zmq::socket_t sub_monitor_;  // the SUB's
+  link_state in_;
+  link_state out_;
   bool told_handshake_failed_ = false;
+  bool told_unreachable_ = false;
+  bool told_no_broadcasts_ = false;
+  bool heard_on_out_ = false;       // anything was published to us
+  std::uint64_t welcomed_ms_ = 0;   // the first welcome
 
   // Session state, from the last welcome.
   std::optional<std::string> session_token_;

@@ -62,11 +62,18 @@ enum class status {
   epoch_reset,      // the broker started a new epoch: streams restart at 1
   store_refusing,   // the broker cannot store messages now: ours wait and are retried
   store_accepting,  // after store_refusing: a message was acknowledged again
+  // Before any contact: the broker's endpoint refused the connection (--in
+  // for a named client, --out for a listener); the client keeps trying.
+  unreachable,
+  // The broker answers on --in, but nothing arrives from --out (refused,
+  // not a broker's PUB, or silent for 2 heartbeats): messages are delivered
+  // and acked, yet this client sees none.
+  no_broadcasts,
 };
 
 struct status_event {
   status what = status::joined;
-  std::string detail;
+  std::string detail;  // for unreachable and no_broadcasts: the whole sentence
 };
 
 using client_event = std::variant<message_event, presence_event, direct_event, lost_event,

@@ -20,7 +20,8 @@ struct options {
   std::vector<std::string> rooms;
   bool all_rooms = false;  // subscribe to every room (listeners)
   std::optional<std::string> token;  // join token, when the broker wants one
-  // Messages of each room shown on joining it (the newest ones kept).
+  // Messages of each room shown on joining it (the newest ones kept); for a
+  // listener, of each room in `rooms` (not with `all_rooms`).
   std::size_t backlog = 0;
   // A CURVE broker's public key: both sockets then encrypt and check that
   // they speak to the holder of its secret key. `key`: this client's key
