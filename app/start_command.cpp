@@ -314,8 +314,8 @@ int run_start(start_args& args) {
   fit_connections_to_fd_limit(args.broker);
 
   if (args.db.empty()) {
-    throw CLI::ValidationError("--db", "no state directory (HOME unset, or $XDG_STATE_HOME or "
-                                       "~/.local/state not writable): give a directory or :memory:");
+    throw CLI::ValidationError("--db", "no state directory (" + state_dir_problem() +
+                                       "): give a directory or :memory:");
   }
   if (args.broker.durable && args.db == memory_db) {
     throw CLI::ValidationError("--durable", "needs a history directory (--db DIR)");

@@ -122,6 +122,8 @@ std::string_view status_name(status s) {
     case status::epoch_reset: return "epoch-reset";
     case status::store_refusing: return "store-refusing";
     case status::store_accepting: return "store-accepting";
+    case status::unreachable: return "unreachable";
+    case status::no_broadcasts: return "no-broadcasts";
   }
   return "unknown";
 }
@@ -171,6 +173,8 @@ std::vector<std::string> text_lines(const client_event& e, const line_style& sty
                                    "failing); yours wait and are sent again",
                                    true)};
             case status::store_accepting: return {paint.system("* the server takes messages again")};
+            case status::unreachable: return {paint.system("* " + m.detail + "; still trying", true)};
+            case status::no_broadcasts: return {paint.system("* " + m.detail, true)};
           }
           return {};
         } else {
