@@ -352,6 +352,7 @@ void broker::watch_connections(zmq::socket_t& monitor, const char* side) {
         subscriptions_.erase(static_cast<int>(fd));
         request_keys_.erase(static_cast<int>(fd));
         oversize_logged_.erase(static_cast<int>(fd));
+        if (std::strcmp(side, "in") == 0) core_.on_connection_closed(static_cast<int>(fd));
         open_connections_ = connections_.open();
         log_connection(spdlog::level::debug, fmt::format("connection closed on {} ({} open)", side, open_connections_.load()));
       }

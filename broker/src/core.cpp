@@ -39,6 +39,10 @@ constexpr std::size_t max_tracked_addresses = 65536;
 constexpr double who_entries_per_s = 200000;
 // Join and leave lines logged per second; past it they are counted.
 constexpr std::uint64_t presence_logs_per_second = 20;
+// Heartbeat intervals a session whose connection closed may stay silent
+// before it ends: a live client reconnects at once (ZeroMQ retries within
+// 100 ms) and is heard again within one interval (its ping).
+constexpr std::uint64_t closed_silent_intervals = 2;
 // Hellos a wrong join token costs its address: guessing runs at a tenth of
 // the hello rate.
 constexpr double wrong_token_cost = 10;
@@ -235,6 +239,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
     }
     sessions_.rebind(*current, std::string(from.routing_id), from.delimiter);
     current->connection = connection;
+    current->connection_closed = false;
     current->address = address;
     current->rooms = std::move(r.rooms);
     return welcome(from, *current, out);
@@ -250,6 +255,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
       }
       sessions_.rebind(*resumed, std::string(from.routing_id), from.delimiter);
       resumed->connection = connection;
+      resumed->connection_closed = false;
       resumed->address = address;
       resumed->last_seen_ms = now;
       resumed->rooms = std::move(r.rooms);
@@ -262,6 +268,7 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
                                        from.delimiter, wall_ms(), now);
     if (resumed != nullptr) {
       resumed->connection = connection;
+      resumed->connection_closed = false;
       resumed->address = address;
       resumed->rooms = std::move(r.rooms);
       if (may_log_presence()) spdlog::info("rejoin {} with its earlier session (connection {})", r.name,
@@ -269,6 +276,13 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
       announce_join(*resumed, out);
       return welcome(from, *resumed, out);
     }
+  }
+  if (const session* gone = sessions_.by_name(r.name);
+      gone != nullptr && gone->connection_closed && gone->address == address) {
+    // Its connection closed, and a hello without its token asks for the
+    // name from the same host: its client crashed and was started again (a
+    // client that only reconnected resumes with its token).
+    end_session(r.name, "timeout", now, out, false);
   }
   if (sessions_.by_name(r.name) != nullptr) {
     return fail(from, error_code::name_taken, "the name '" + r.name + "' is in use",
@@ -484,16 +498,32 @@ void core::expire(std::uint64_t mono_now, outbox& out) {
   for (const auto& name : sessions_.silent_since(mono_now, opts_.liveness * opts_.heartbeat_ms)) {
     end_session(name, "timeout", mono_now, out);
   }
+  // A client whose connection closed and that did not come back on another
+  // is gone (crashed, killed): its name is free at once, not kept for its
+  // token (which still resumes it while nobody took the name).
+  const std::uint64_t closed_silence_ms =
+      std::min(opts_.liveness, closed_silent_intervals) * opts_.heartbeat_ms;
+  for (const auto& name : sessions_.closed_and_silent(mono_now, closed_silence_ms)) {
+    end_session(name, "timeout", mono_now, out, false);
+  }
+}
+
+void core::on_connection_closed(int connection) {
+  session* s = sessions_.by_connection(connection);
+  if (s == nullptr) return;
+  s->connection_closed = true;
+  spdlog::debug("the connection of {} closed: its name is free if it is not back on another "
+                "within {} heartbeats", s->name, std::min(opts_.liveness, closed_silent_intervals));
 }
 
 void core::end_session(const std::string& name, std::string_view reason, std::uint64_t mono_now,
-                       outbox& out) {
+                       outbox& out, bool reserve_name) {
   if (may_log_presence()) spdlog::info("leave {} ({})", name, reason);
   publish_sys(event::leave{history_.epoch(), rooms_.next_sys_seq(), wall_ms(), name,
                            std::string(reason)},
               out);
   // A session that timed out may come back (a network cut): keep its token.
-  sessions_.close(name, reason == "timeout", mono_now);
+  sessions_.close(name, reason == "timeout", mono_now, reserve_name);
 }
 
 void core::revoke(const std::set<std::string>& names, std::uint64_t mono_now, outbox& out) {

@@ -233,7 +233,8 @@ void session_table::unroute(session& s) {
   s.routing_id.clear();
 }
 
-void session_table::close(std::string_view name, bool keep_dormant, std::uint64_t mono_now) {
+void session_table::close(std::string_view name, bool keep_dormant, std::uint64_t mono_now,
+                          bool reserve_name) {
   const auto found = by_name_.find(name);
   if (found == by_name_.end()) return;
   session& s = found->second;
@@ -244,7 +245,7 @@ void session_table::close(std::string_view name, bool keep_dormant, std::uint64_
   }
   if (keep_dormant) {
     keep(std::move(s.name), std::move(s.token), std::move(s.acked), mono_now,
-         mono_now + name_grace_ms_, std::move(s.address));
+         reserve_name ? mono_now + name_grace_ms_ : mono_now, std::move(s.address));
   }
   by_name_.erase(found);
 }
@@ -256,6 +257,22 @@ std::vector<std::string> session_table::silent_since(std::uint64_t mono_now,
     if (mono_now >= s.last_seen_ms + max_silence_ms) names.push_back(name);
   }
   return names;
+}
+
+std::vector<std::string> session_table::closed_and_silent(std::uint64_t mono_now,
+                                                          std::uint64_t max_silence_ms) const {
+  std::vector<std::string> names;
+  for (const auto& [name, s] : by_name_) {
+    if (s.connection_closed && mono_now >= s.last_seen_ms + max_silence_ms) names.push_back(name);
+  }
+  return names;
+}
+
+session* session_table::by_connection(int connection) {
+  for (auto& [name, s] : by_name_) {
+    if (s.connection == connection) return &s;
+  }
+  return nullptr;
 }
 
 std::vector<const session*> session_table::all() const {

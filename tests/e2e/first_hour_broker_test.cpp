@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -53,7 +54,11 @@ class temp_dir {
 class broker_run {
  public:
   explicit broker_run(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{binary, "start", "--heartbeat", "200"};
+    std::vector<std::string> argv{binary, "start"};
+    // A fast heartbeat unless the test chose one.
+    if (std::find(args.begin(), args.end(), "--heartbeat") == args.end()) {
+      argv.insert(argv.end(), {"--heartbeat", "200"});
+    }
     argv.insert(argv.end(), args.begin(), args.end());
     proc_ = std::make_unique<process>(argv);
     const auto banner = proc_->line();
@@ -346,6 +351,48 @@ TEST(first_hour_broker, ordinary_client_events_are_not_warnings) {
   EXPECT_TRUE(std::regex_search(log, std::regex(R"(info leave holder \(timeout\))"))) << log;
   EXPECT_EQ(log.find("warning"), std::string::npos) << log;
   EXPECT_EQ(log.find("connection accepted"), std::string::npos) << log;
+}
+
+// A `connect` killed with -9, started again at once under the same name:
+// the broker saw its connection close, so the name is the new one's within
+// 2 s (before, it waited out liveness x heartbeat, 3 s, then kept the name
+// 30 s for the dead client's token).
+TEST(first_hour_broker, a_crashed_clients_name_is_free_as_soon_as_the_broker_knows) {
+  broker_run b({"--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "1000", "--log-level", "debug"});
+  ASSERT_TRUE(b.started()) << b.log();
+  const std::vector<std::string> argv{binary, "connect", "--name", "crashy", "--json", "--in", b.in(), "--out", b.out()};
+  auto first = std::make_unique<process>(argv);
+  ASSERT_TRUE(first->line_containing(R"("status":"joined")")) << first->err();
+  first->signal(SIGKILL);
+  ASSERT_TRUE(b.log_has("the connection of crashy closed")) << b.log();
+  const auto start = clock_type::now();
+  auto again = std::make_unique<process>(argv);
+  ASSERT_TRUE(again->line_containing(R"("status":"joined")")) << again->err() << b.log();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
+  EXPECT_LT(took, std::chrono::seconds(2));
+  std::printf("the restarted client had its name after %lld ms\n", static_cast<long long>(took.count()));
+  again->close_stdin();
+  EXPECT_EQ(again->wait(), 0) << again->err();
+}
+
+// Killed and not started again: the session ends after two heartbeats of
+// silence, and the name is free for anyone (not kept for the dead token).
+TEST(first_hour_broker, a_crashed_clients_session_ends_and_its_name_is_not_kept) {
+  broker_run b({"--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "500", "--liveness", "10"});
+  ASSERT_TRUE(b.started()) << b.log();
+  auto first = std::make_unique<process>(std::vector<std::string>{
+      binary, "connect", "--name", "gone", "--json", "--in", b.in(), "--out", b.out()});
+  ASSERT_TRUE(first->line_containing(R"("status":"joined")")) << first->err();
+  const auto start = clock_type::now();
+  first->signal(SIGKILL);
+  ASSERT_TRUE(b.log_has("leave gone (timeout)")) << b.log();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
+  // Two intervals, not the ten of --liveness.
+  EXPECT_LT(took, std::chrono::milliseconds(3500));
+  std::printf("the crashed client's session ended after %lld ms\n", static_cast<long long>(took.count()));
+  // From another address the name would be as free; here: no reservation.
+  const auto taken = run({"send", "--name", "gone", "--in", b.in(), "--out", b.out(), "mine now"});
+  EXPECT_EQ(taken.code, 0) << taken.err;
 }
 
 }  // namespace

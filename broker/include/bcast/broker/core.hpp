@@ -76,8 +76,13 @@ class core {
   // Answers a request that arrives while stopping: `shutting-down`.
   void refuse(std::string_view routing_id, bool delimiter, std::string_view body, outbox& out);
 
-  // Ends sessions silent for `liveness` heartbeat intervals (leave: timeout).
+  // Ends sessions silent for `liveness` heartbeat intervals (leave: timeout),
+  // and those whose connection closed after two (their names not kept).
   void expire(std::uint64_t mono_now, outbox& out);
+  // The request connection `connection` closed: its session (if any) ends
+  // unless it is heard on another soon, and a hello for its name from its
+  // host takes the name at once.
+  void on_connection_closed(int connection);
   // Publishes the `hb` heartbeat on `sys/`.
   void heartbeat(std::uint64_t mono_now, outbox& out);
   // Publishes the one `shutdown` notice.
@@ -112,8 +117,10 @@ class core {
   [[nodiscard]] std::optional<std::pair<proto::error_code, std::string>> check_text(
       std::string_view text) const;
   void welcome(const peer& to, const session& s, outbox& out);
+  // Ends the session of `name`, publishing its leave; one that timed out is
+  // kept dormant for its token, its name reserved when `reserve_name`.
   void end_session(const std::string& name, std::string_view reason, std::uint64_t mono_now,
-                   outbox& out);
+                   outbox& out, bool reserve_name = true);
   void announce_join(const session& s, outbox& out);
   // Whether a join or leave line may be logged now (a few a second; the
   // rest are counted in one line).

@@ -102,6 +102,9 @@ struct session {
   rate_limiter who_budget{who_per_s, who_per_s};           // `who` it may ask
   rate_limiter dm_outbox{dm_sent_per_s, dm_sent_per_s};    // dms it may send
   int connection = -1;  // the connection its last hello came on (-1: unknown)
+  // That connection closed (its client crashed, or reconnects at once and
+  // says hello again); cleared when a hello binds it to another.
+  bool connection_closed = false;
 };
 
 struct string_hash {
@@ -149,8 +152,10 @@ class session_table {
   // nothing reaches the session until a hello binds it again.
   void unroute(session& s);
   // Ends the session of `name`; with `keep_dormant` its token and acks stay,
-  // and its name is reserved for the grace period from `mono_now`.
-  void close(std::string_view name, bool keep_dormant, std::uint64_t mono_now = 0);
+  // and with `reserve_name` too its name is reserved for the grace period
+  // from `mono_now`.
+  void close(std::string_view name, bool keep_dormant, std::uint64_t mono_now = 0,
+             bool reserve_name = true);
   // Remembers an ack of a session from an earlier broker run, as dormant.
   // Its name is not reserved: the store cannot tell a session that was live
   // at the stop from one that said bye long ago, nor from an older session
@@ -162,6 +167,11 @@ class session_table {
   // Returns the names of sessions silent for at least `max_silence_ms`.
   [[nodiscard]] std::vector<std::string> silent_since(std::uint64_t mono_now,
                                                       std::uint64_t max_silence_ms) const;
+  // The same for sessions whose connection closed.
+  [[nodiscard]] std::vector<std::string> closed_and_silent(std::uint64_t mono_now,
+                                                           std::uint64_t max_silence_ms) const;
+  // The live session whose last hello came on `connection`, or nullptr.
+  [[nodiscard]] session* by_connection(int connection);
 
   [[nodiscard]] std::size_t size() const { return by_name_.size(); }
   [[nodiscard]] std::size_t dormant_count() const { return dormant_.size(); }
