@@ -373,7 +373,8 @@ runner add_start_command(CLI::App& app) {
   cmd->add_option("--out", args->out, "Port or ZeroMQ endpoint for broadcasts (PUB)")
       ->capture_default_str();
   cmd->add_option("--bind", args->bind,
-                  "Interface for bare ports; 0.0.0.0 accepts other machines")
+                  "Address, host name or interface for bare ports (localhost, ::1); 0.0.0.0 or "
+                  ":: accepts other machines")
       ->capture_default_str();
   cmd->add_option("--heartbeat", args->broker.heartbeat_ms, "Heartbeat interval in ms")
       ->capture_default_str()
@@ -408,7 +409,8 @@ runner add_start_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 60000));
   cmd->add_option("--max-frame", args->broker.max_frame,
-                  "Largest request frame in bytes; a larger one drops its sender")
+                  "Largest request frame in bytes; a larger one is answered too-large (one more "
+                  "than 1 MiB larger drops its sender)")
       ->capture_default_str()
       ->check(CLI::Range(2048, 1 << 24));
   cmd->add_option("--pub-hwm", args->broker.pub_hwm,

@@ -400,7 +400,8 @@ class scenario {
   }
   json_client& add_listener(const std::string& label, std::vector<std::string> args, const std::string& in,
                             const std::string& out) {
-    args.insert(args.begin(), "listen");
+    // --presence: the auditor counts joins and leaves (timeouts) too.
+    args.insert(args.begin(), {"listen", "--presence"});
     return add_follower(label, std::move(args), in, out);
   }
   // A client that follows to the end like a listener (`args` name the subcommand).
