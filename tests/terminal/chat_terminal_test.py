@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 import unittest
 import uuid
 
@@ -48,6 +49,16 @@ def name_colour(name):
         h ^= byte
         h = (h * 16777619) & 0xFFFFFFFF
     return PALETTE[h % len(PALETTE)]
+
+
+def split_at_column(row, column):
+    """`row` cut where `column` terminal columns are used (wide characters take two)."""
+    used = 0
+    for i, ch in enumerate(row):
+        if used >= column:
+            return row[:i], row[i:]
+        used += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return row, ""
 
 
 def rss_kib(pid):
@@ -272,8 +283,9 @@ class ChatTerminalTest(unittest.TestCase):
         width, height = self.size(target)
         rows = self.screen(target) + [""] * height
         pane_width = self.pane_width(width)
-        pane = [row[:pane_width].rstrip() for row in rows[:height - 2]]
-        users = [row[pane_width + 1:].strip() for row in rows[:height - 2]] if pane_width < width else []
+        cut = [split_at_column(row, pane_width) for row in rows[:height - 2]]
+        pane = [left.rstrip() for left, _ in cut]
+        users = [right[1:].strip() for _, right in cut] if pane_width < width else []
         return pane, users, rows[height - 2].strip(), rows[height - 1].rstrip()
 
     def pane(self, target):
@@ -848,6 +860,37 @@ class ChatTerminalTest(unittest.TestCase):
                         "the reason is not on the restored terminal\n" + "\n".join(restored))
         alternate = self.tmux("display-message", "-p", "-t", chat, "#{alternate_on}").strip()
         self.assertEqual(alternate, "0", "the terminal was left in the chat's screen")
+
+    def test_20_line_editing_keys_and_wide_characters(self):
+        lobby = self.listen()
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=1)
+        self.type(chat, "world")
+        self.key(chat, "Home")
+        self.type(chat, "hello ")
+        self.key(chat, "End")
+        self.type(chat, "!!")
+        self.key(chat, "BSpace")
+        self.key(chat, "C-a", "Right", "DC", "C-e")
+        self.wait_input(chat, "lobby> hllo world!")
+        self.key(chat, "C-w")  # the word before the cursor goes, its space stays
+        self.wait_for(lambda: self.input_row(chat) == "lobby> hllo" and self.cursor(chat)[0] == 12,
+                      "'hllo ' with the cursor after the space")
+        self.key(chat, "Left", "Left", "C-u")
+        self.wait_for(lambda: self.input_row(chat) == "lobby> o" and self.cursor(chat)[0] == 7,
+                      "'o ' with the cursor at its start")
+        self.key(chat, "C-e", "C-u")
+        # Wide characters take two columns: the cursor follows them.
+        self.type(chat, "日本語")
+        self.wait_for(lambda: self.input_row(chat) == "lobby> 日本語" and self.cursor(chat)[0] == 13,
+                      "three wide characters, the cursor 6 columns after the prompt")
+        self.key(chat, "BSpace")
+        self.wait_for(lambda: self.input_row(chat) == "lobby> 日本" and self.cursor(chat)[0] == 11,
+                      "a wide character erased whole")
+        self.type(chat, " héllo ✓")
+        self.key(chat, "Enter")
+        self.msg_event(lobby, "日本 héllo ✓", sender="alice")
+        self.wait_pane(chat, rf"^{TIME} alice \(you\): 日本 héllo ✓$")
 
 
 def main():

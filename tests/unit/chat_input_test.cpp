@@ -73,6 +73,25 @@ TEST(esc_prefix, unknown_sequences_are_one_ignored_key) {
   EXPECT_EQ(cut->kind, key_kind::other);
 }
 
+TEST(esc_prefix, editing_keys_ncurses_left_undecoded_are_recognised) {
+  esc_prefix esc(esc_delay);
+  const auto t = input_clock::now();
+  const auto sequence = [&](std::u32string_view rest, char32_t introducer = U'[') {
+    std::vector<key> keys{key{key_kind::escape}, text(introducer)};
+    for (const char32_t c : rest) keys.push_back(text(c));
+    const auto out = feed_all(esc, keys, t);
+    EXPECT_EQ(out.size(), 1U);
+    return out.empty() ? key_kind::escape : out[0].kind;
+  };
+  EXPECT_EQ(sequence(U"1~"), key_kind::home);
+  EXPECT_EQ(sequence(U"H", U'O'), key_kind::home);
+  EXPECT_EQ(sequence(U"4~"), key_kind::end);
+  EXPECT_EQ(sequence(U"3~"), key_kind::del);
+  EXPECT_EQ(sequence(U"5~"), key_kind::page_up);
+  EXPECT_EQ(sequence(U"D"), key_kind::left);
+  EXPECT_EQ(sequence(U"1;5D"), key_kind::other);  // Ctrl-Left: ignored, not Left
+}
+
 TEST(paste_collector, keeps_lines_and_counts_what_it_drops) {
   paste_collector paste(10);
   paste.begin();
