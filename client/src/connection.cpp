@@ -253,26 +253,27 @@ void connection::drain_monitor(zmq::socket_t& monitor, link_state& link, bool is
       std::memcpy(&value, frames[0].data<char>() + sizeof event, sizeof value);
     }
     frames.clear();
-    if (event == ZMQ_EVENT_CONNECTED) {
-      link.connected = true;
-    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-      link.up = true;
-    } else if (event == ZMQ_EVENT_CONNECT_RETRIED) {
-      // Retried before any connection was made: nothing listens there.
-      if (!link.connected) link.failed = true;
-    } else if (event != 0) {  // a failed handshake
-      link.failed = !link.up;
-      if (is_dealer && !told_handshake_failed_) {
-        told_handshake_failed_ = true;
-        events_.push_back(error_event{"unauthorized", handshake_failure(event, value), std::nullopt});
-      }
+    if (event == 0) continue;
+    const bool handshake_failed = event != ZMQ_EVENT_CONNECTED &&
+                                  event != ZMQ_EVENT_CONNECT_RETRIED &&
+                                  event != ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+    if (event == ZMQ_EVENT_CONNECTED) link.connected = true;
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) link.up = true;
+    // Retried before any connection was made: nothing listens there.
+    const bool refused = event == ZMQ_EVENT_CONNECT_RETRIED && !link.connected;
+    if (refused) link.refused = true;
+    if ((refused || handshake_failed) && !link.up) link.failed_ms = mono_ms();
+    if (handshake_failed && is_dealer && !told_handshake_failed_) {
+      told_handshake_failed_ = true;
+      events_.push_back(error_event{"unauthorized", handshake_failure(event, value), std::nullopt});
     }
   }
 }
 
 void connection::check_links(std::uint64_t now) {
   if (!told_unreachable_ && !ever_connected_) {
-    const bool no_broker = anonymous() ? out_.failed && !out_.up : in_.failed && !in_.up;
+    // A failed handshake is a broker that is there: the DEALER says why.
+    const bool no_broker = anonymous() ? out_.refused && !out_.up : in_.refused && !in_.up;
     if (no_broker) {
       told_unreachable_ = true;
       const std::string& endpoint = anonymous() ? opts_.out_endpoint : opts_.in_endpoint;
@@ -282,7 +283,12 @@ void connection::check_links(std::uint64_t now) {
     }
   }
   if (told_no_broadcasts_ || anonymous() || welcomed_ms_ == 0 || broadcasts_arrive()) return;
-  if (out_.failed || now >= welcomed_ms_ + out_silence_heartbeats * hb_ivl_) {
+  // Refused since the welcome; or connected to something that publishes
+  // nothing. Refusals from before the welcome only mean the SUB is waiting
+  // to retry (up to reconnect_ivl_max_ms): its next attempt decides.
+  const bool refused = out_.failed_ms >= welcomed_ms_;
+  const bool silent = out_.failed_ms == 0 && now >= welcomed_ms_ + out_silence_heartbeats * hb_ivl_;
+  if (refused || silent) {
     told_no_broadcasts_ = true;
     events_.push_back(status_event{
         status::no_broadcasts, "connected to the broker on " + opts_.in_endpoint +

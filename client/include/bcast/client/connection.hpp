@@ -135,7 +135,8 @@ class connection {
   struct link_state {
     bool connected = false;  // a TCP/IPC connection was made at least once
     bool up = false;         // a ZMTP handshake succeeded at least once
-    bool failed = false;     // refused, or a failed handshake, before `up`
+    bool refused = false;    // refused before any connection was made
+    std::uint64_t failed_ms = 0;  // last refusal or failed handshake before `up` (0: none)
   };
   // Reads the monitor of one socket. The DEALER's failed handshakes (key
   // refused, wrong server key, CURVE on one side only) are reported as an

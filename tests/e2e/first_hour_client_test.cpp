@@ -1,0 +1,295 @@
+// The client side of a new user's first hour (issue 17), through the built
+// binary: a wrong --out port or no broker at all is said at once with the
+// endpoint and the right exit code (an acked message is never "not
+// acknowledged"), --timeout says what it takes, scripts get no presence from
+// listen, send reads stdin, listen --history, host:port, IPv6 and the
+// BCAST_IN/BCAST_OUT environment, and an unusable state directory is named.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "process.hpp"
+
+namespace bcast::test {
+namespace {
+
+const std::string binary = BCAST_BINARY;
+using clock_type = std::chrono::steady_clock;
+
+// A refused connection must be told within this (the issue's bound).
+constexpr auto refused_within = std::chrono::seconds(2);
+// The test broker's heartbeat; a silent --out is told after two of them.
+constexpr int heartbeat_ms = 200;
+// Two heartbeats, plus room for a loaded 2-core machine.
+constexpr auto silent_out_within = std::chrono::seconds(3);
+
+// A loopback TCP port nothing listens on (bound, read, closed).
+int unused_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string seconds_since(clock_type::time_point start) {
+  return std::to_string(std::chrono::duration<double>(clock_type::now() - start).count()) + " s";
+}
+
+// A broker started with `extra` arguments; in_ and out_ from its banner.
+class broker_run {
+ public:
+  explicit broker_run(std::vector<std::string> extra = {"--in", "0", "--out", "0"}) {
+    std::vector<std::string> argv{binary, "start", "--db", ":memory:", "--heartbeat",
+                                  std::to_string(heartbeat_ms), "--log-level", "warn"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<process>(argv);
+    const auto banner = process_->line();
+    std::smatch match;
+    if (banner && std::regex_search(*banner, match,
+                                    std::regex("in (\\S+) \\(ROUTER\\), out (\\S+) \\(PUB\\)"))) {
+      in_ = match[1];
+      out_ = match[2];
+    }
+  }
+  [[nodiscard]] const std::string& in() const { return in_; }
+  [[nodiscard]] const std::string& out() const { return out_; }
+
+ private:
+  std::unique_ptr<process> process_;
+  std::string in_;
+  std::string out_;
+};
+
+class first_hour_client : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_FALSE(broker_.in().empty()) << "the broker did not start"; }
+
+  static std::unique_ptr<process> run(std::vector<std::string> args,
+                                      std::vector<std::string> env = {}) {
+    args.insert(args.begin(), binary);
+    return std::make_unique<process>(args, env);
+  }
+
+  // The newest message of lobby, as `listen --history 1` prints it.
+  std::optional<std::string> newest_in_lobby() {
+    auto reader = run({"listen", "--in", broker_.in(), "--out", broker_.out(), "--history", "1",
+                       "--count", "1"});
+    auto line = reader->line();
+    reader->wait();
+    return line;
+  }
+
+  broker_run broker_;
+};
+
+TEST_F(first_hour_client, send_with_a_wrong_out_port_is_delivered_says_which_port_and_exits_0) {
+  const std::string wrong_out = "tcp://127.0.0.1:" + std::to_string(unused_port());
+  const auto start = clock_type::now();
+  auto ci = run({"send", "--name", "ci", "--in", broker_.in(), "--out", wrong_out, "deploy 42"});
+  EXPECT_EQ(ci->wait(), 0) << ci->err();
+  EXPECT_LT(clock_type::now() - start, refused_within) << seconds_since(start);
+  EXPECT_EQ(ci->err(), "broadcast-server: connected to the broker on " + broker_.in() +
+                           " (--in) but nothing arrives on " + wrong_out +
+                           " (--out): is --out right?\n");
+  const auto newest = newest_in_lobby();
+  ASSERT_TRUE(newest);
+  EXPECT_NE(newest->find("ci: deploy 42"), std::string::npos) << *newest;
+}
+
+TEST_F(first_hour_client, an_out_port_that_is_not_a_publisher_is_told_after_two_heartbeats) {
+  // --out given the request port: a connection is made, nothing is published.
+  const auto start = clock_type::now();
+  auto ci = run({"send", "--name", "ci", "--in", broker_.in(), "--out", broker_.in(), "hi"});
+  EXPECT_EQ(ci->wait(), 0) << ci->err();
+  EXPECT_LT(clock_type::now() - start, silent_out_within) << seconds_since(start);
+  EXPECT_NE(ci->err().find("but nothing arrives on " + broker_.in() + " (--out): is --out right?"),
+            std::string::npos)
+      << ci->err();
+}
+
+TEST_F(first_hour_client, connect_with_a_wrong_out_port_exits_0_once_its_lines_are_acked) {
+  const std::string wrong_out = "tcp://127.0.0.1:" + std::to_string(unused_port());
+  auto alice = run({"connect", "--name", "alice", "--in", broker_.in(), "--out", wrong_out});
+  alice->write("one\ntwo\n");
+  alice->close_stdin();
+  EXPECT_EQ(alice->wait(), 0) << alice->err();
+  const std::string err = alice->err();
+  EXPECT_NE(err.find("nothing arrives on " + wrong_out + " (--out): is --out right?"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("not acknowledged"), std::string::npos) << err;
+  const auto newest = newest_in_lobby();
+  ASSERT_TRUE(newest);
+  EXPECT_NE(newest->find("alice: two"), std::string::npos) << *newest;
+}
+
+TEST(first_hour_no_broker, send_is_refused_within_2_s_naming_the_endpoint) {
+  const std::string in = "tcp://127.0.0.1:" + std::to_string(unused_port());
+  const std::string out = "tcp://127.0.0.1:" + std::to_string(unused_port());
+  const auto start = clock_type::now();
+  process ci({binary, "send", "--name", "ci", "--in", in, "--out", out, "hi"});
+  EXPECT_EQ(ci.wait(), 3);
+  EXPECT_LT(clock_type::now() - start, refused_within) << seconds_since(start);
+  EXPECT_EQ(ci.err(), "broadcast-server: no broker at " + in +
+                          " (connection refused): start one with `broadcast-server start`\n");
+}
+
+TEST(first_hour_no_broker, listen_is_refused_within_2_s_naming_the_out_endpoint) {
+  const std::string in = "tcp://127.0.0.1:" + std::to_string(unused_port());
+  const std::string out = "tcp://127.0.0.1:" + std::to_string(unused_port());
+  const auto start = clock_type::now();
+  process listener({binary, "listen", "--in", in, "--out", out});
+  EXPECT_EQ(listener.wait(), 3);
+  EXPECT_LT(clock_type::now() - start, refused_within) << seconds_since(start);
+  EXPECT_EQ(listener.err(), "broadcast-server: no broker at " + out +
+                                " (connection refused): start one with `broadcast-server start`\n");
+}
+
+TEST(first_hour_no_broker, connect_says_so_at_once_and_joins_a_broker_started_later) {
+  const std::string in_port = std::to_string(unused_port());
+  const std::string out_port = std::to_string(unused_port());
+  const auto start = clock_type::now();
+  process bob({binary, "connect", "--name", "bob", "--in", in_port, "--out", out_port,
+               "--timeout", "20"});
+  bob.write("hi late\n");  // read once joined
+  bob.close_stdin();
+  const std::string told = "broadcast-server: no broker at tcp://localhost:" + in_port +
+                           " (connection refused): start one with `broadcast-server start`; "
+                           "still trying for 20 s\n";
+  ASSERT_TRUE(eventually([&] { return bob.err().find(told) != std::string::npos; }, patience))
+      << bob.err();
+  EXPECT_LT(clock_type::now() - start, refused_within) << seconds_since(start);
+  const broker_run late({"--in", in_port, "--out", out_port});
+  ASSERT_EQ(late.in(), "tcp://127.0.0.1:" + in_port);
+  EXPECT_TRUE(bob.line_containing("bob: hi late")) << bob.err();
+  EXPECT_EQ(bob.wait(), 0) << bob.err();
+}
+
+TEST(first_hour_options, timeout_says_what_it_takes) {
+  for (const std::string bad : {"0", "abc", "-1"}) {
+    process ci({binary, "send", "--timeout", bad, "hi"});
+    EXPECT_EQ(ci.wait(), 2);
+    EXPECT_EQ(ci.err().substr(0, ci.err().find('\n')),
+              "--timeout: a number of seconds above 0, e.g. 10 (at most a day), not '" + bad + "'")
+        << ci.err();
+  }
+}
+
+TEST(first_hour_options, malformed_endpoints_are_usage_errors_naming_them) {
+  process scheme({binary, "send", "--in", "udp://x:1", "hi"});
+  EXPECT_EQ(scheme.wait(), 2);
+  EXPECT_NE(scheme.err().find("--in: 'udp://x:1': the broker speaks tcp:// and ipc:// only"),
+            std::string::npos)
+      << scheme.err();
+  process word({binary, "listen", "--out", "nope"});
+  EXPECT_EQ(word.wait(), 2);
+  EXPECT_NE(word.err().find("--out: 'nope' is neither a port (5555), host:port"), std::string::npos)
+      << word.err();
+}
+
+TEST(first_hour_options, an_unusable_state_directory_is_named) {
+  process broker({binary, "start", "--in", "0", "--out", "0"}, {"HOME=/etc/passwd", "XDG_STATE_HOME="});
+  EXPECT_EQ(broker.wait(), 2);
+  EXPECT_NE(broker.err().find("cannot create /etc/passwd/.local/state/broadcast-server: Not a "
+                              "directory"),
+            std::string::npos)
+      << broker.err();
+}
+
+TEST_F(first_hour_client, listen_shows_presence_only_with_presence) {
+  auto quiet = run({"listen", "--in", broker_.in(), "--out", broker_.out()});
+  auto chatty = run({"listen", "--presence", "--in", broker_.in(), "--out", broker_.out()});
+  // Repeat until both subscriptions are live and the chatty one saw a join.
+  std::optional<std::string> joined;
+  for (int attempt = 0; attempt < 50 && !joined; ++attempt) {
+    auto ci = run({"send", "--name", "ci" + std::to_string(attempt), "--in", broker_.in(), "--out",
+                   broker_.out(), "marker"});
+    ASSERT_EQ(ci->wait(), 0) << ci->err();
+    joined = chatty->line_containing("joined", std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(joined);
+  // The quiet listener prints the messages and nothing else.
+  auto line = quiet->line();
+  ASSERT_TRUE(line);
+  EXPECT_TRUE(std::regex_match(*line, std::regex(R"(\d\d:\d\d:\d\d ci\d+: marker)"))) << *line;
+  quiet->signal(SIGTERM);
+  EXPECT_EQ(quiet->wait(), 0);
+  while (auto more = quiet->line(std::chrono::milliseconds(100))) {
+    EXPECT_EQ(more->find("joined"), std::string::npos) << *more;
+    EXPECT_EQ(more->find("left"), std::string::npos) << *more;
+  }
+}
+
+TEST_F(first_hour_client, send_reads_stdin_and_listen_history_prints_the_newest_first) {
+  auto first = run({"send", "--name", "ci", "--in", broker_.in(), "--out", broker_.out(), "first"});
+  ASSERT_EQ(first->wait(), 0) << first->err();
+  auto piped = run({"send", "--name", "ci", "--in", broker_.in(), "--out", broker_.out()});
+  piped->write("from a pipe\n");
+  piped->close_stdin();
+  ASSERT_EQ(piped->wait(), 0) << piped->err();
+  auto dash = run({"send", "--name", "ci", "--in", broker_.in(), "--out", broker_.out(), "-"});
+  dash->write("dash\n");
+  dash->close_stdin();
+  ASSERT_EQ(dash->wait(), 0) << dash->err();
+  auto reader = run({"listen", "--in", broker_.in(), "--out", broker_.out(), "--history", "2",
+                     "--count", "2"});
+  const auto one = reader->line();
+  const auto two = reader->line();
+  EXPECT_EQ(reader->wait(), 0);
+  ASSERT_TRUE(one && two);
+  EXPECT_TRUE(std::regex_match(*one, std::regex(R"(\d\d:\d\d:\d\d ci: from a pipe)"))) << *one;
+  EXPECT_TRUE(std::regex_match(*two, std::regex(R"(\d\d:\d\d:\d\d ci: dash)"))) << *two;
+}
+
+TEST_F(first_hour_client, host_port_and_the_environment_name_the_broker) {
+  const std::string in_port = broker_.in().substr(broker_.in().rfind(':') + 1);
+  const std::string out_port = broker_.out().substr(broker_.out().rfind(':') + 1);
+  auto by_host_port = run({"send", "--name", "hp", "--in", "localhost:" + in_port, "--out",
+                           "127.0.0.1:" + out_port, "by host:port"});
+  EXPECT_EQ(by_host_port->wait(), 0) << by_host_port->err();
+  EXPECT_EQ(by_host_port->err(), "");
+  auto by_env = run({"send", "--name", "env", "by environment"},
+                    {"BCAST_IN=" + in_port, "BCAST_OUT=" + out_port});
+  EXPECT_EQ(by_env->wait(), 0) << by_env->err();
+  EXPECT_EQ(by_env->err(), "");
+  // A flag wins over the environment.
+  auto flag_wins = run({"send", "--name", "flag", "--in", in_port, "--out", out_port, "flag"},
+                       {"BCAST_IN=1", "BCAST_OUT=1"});
+  EXPECT_EQ(flag_wins->wait(), 0) << flag_wins->err();
+  const auto newest = newest_in_lobby();
+  ASSERT_TRUE(newest);
+  EXPECT_NE(newest->find("flag: flag"), std::string::npos) << *newest;
+}
+
+TEST(first_hour_ipv6, clients_reach_a_broker_on_the_ipv6_loopback) {
+  const broker_run broker({"--bind", "::1", "--in", "0", "--out", "0"});
+  if (broker.in().empty()) GTEST_SKIP() << "no IPv6 loopback here";
+  const std::string in_port = broker.in().substr(broker.in().rfind(':') + 1);
+  const std::string out_port = broker.out().substr(broker.out().rfind(':') + 1);
+  process by_host({binary, "send", "--name", "v6", "--host", "::1", "--in", in_port, "--out",
+                   out_port, "over IPv6"});
+  EXPECT_EQ(by_host.wait(), 0) << by_host.err();
+  EXPECT_EQ(by_host.err(), "");
+  process bracketed({binary, "listen", "--in", "[::1]:" + in_port, "--out", "[::1]:" + out_port,
+                     "--history", "1", "--count", "1"});
+  const auto line = bracketed.line();
+  ASSERT_TRUE(line) << bracketed.err();
+  EXPECT_NE(line->find("v6: over IPv6"), std::string::npos) << *line;
+  EXPECT_EQ(bracketed.wait(), 0);
+}
+
+}  // namespace
+}  // namespace bcast::test
