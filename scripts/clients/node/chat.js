@@ -11,21 +11,55 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Client, ProtocolError, jsonLine, textLine } from "./bcast.js";
 
-const { values: args } = parseArgs({
-  options: {
-    name: { type: "string" },
-    in: { type: "string", default: "tcp://127.0.0.1:5555" },
-    out: { type: "string", default: "tcp://127.0.0.1:5556" },
-    room: { type: "string", multiple: true },
-    token: { type: "string", default: process.env.BCAST_TOKEN },
-    "token-file": { type: "string" },
-    timeout: { type: "string", default: "10" },
-    json: { type: "boolean", default: false },
-  },
-});
-if (!args.name) {
-  console.error("usage: node chat.js --name N [--in EP] [--out EP] [--room R]... [--token T | --token-file F] [--timeout S] [--json]");
+const usage =
+  "usage: node chat.js --name N [--in EP] [--out EP] [--room R]... [--token T | --token-file F] [--timeout S] [--json]\n" +
+  "  --in/--out: a port (5555), host:port or endpoint (tcp://host:5555); default $BCAST_IN/$BCAST_OUT or 5555/5556";
+
+// --in/--out as broadcast-server takes them: a bare port (on localhost),
+// host:port, [v6]:port, or a ZeroMQ endpoint; null when it is none of them.
+function endpoint(spec) {
+  if (spec.includes("://")) return spec;
+  const colon = spec.lastIndexOf(":");
+  const host = colon < 0 ? "127.0.0.1" : spec.slice(0, colon);
+  const port = spec.slice(colon + 1);
+  if (!/^\d+$/.test(port) || Number(port) > 65535 || host === "") return null;
+  return `tcp://${host}:${port}`;
+}
+
+let args;
+try {
+  ({ values: args } = parseArgs({
+    options: {
+      help: { type: "boolean", short: "h", default: false },
+      name: { type: "string" },
+      in: { type: "string", default: process.env.BCAST_IN ?? "5555" },
+      out: { type: "string", default: process.env.BCAST_OUT ?? "5556" },
+      room: { type: "string", multiple: true },
+      token: { type: "string", default: process.env.BCAST_TOKEN },
+      "token-file": { type: "string" },
+      timeout: { type: "string", default: "10" },
+      json: { type: "boolean", default: false },
+    },
+  }));
+} catch (e) {
+  console.error(`chat.js: ${e.message}\n${usage}`);
   process.exit(2);
+}
+if (args.help) {
+  console.log(usage);
+  process.exit(0);
+}
+if (!args.name) {
+  console.error(usage);
+  process.exit(2);
+}
+for (const flag of ["in", "out"]) {
+  const resolved = endpoint(args[flag]);
+  if (resolved === null) {
+    console.error(`chat.js: --${flag}: '${args[flag]}' is neither a port (5555), host:port nor an endpoint\n${usage}`);
+    process.exit(2);
+  }
+  args[flag] = resolved;
 }
 
 // A token file (its first line) wins over --token and $BCAST_TOKEN.

@@ -507,13 +507,32 @@ def chat(args):
         client.close()
 
 
+def endpoint(spec):
+    """A ZeroMQ endpoint for --in/--out as broadcast-server takes them: a
+    bare port (5555: on localhost), host:port, [v6]:port, or an endpoint."""
+    spec = str(spec)
+    if "://" in spec:
+        return spec
+    host, sep, port = spec.rpartition(":")
+    if not port.isdigit() or int(port) > 65535 or (sep and not host):
+        raise argparse.ArgumentTypeError(
+            f"'{spec}' is neither a port (5555), host:port nor an endpoint (tcp://host:5555)")
+    return f"tcp://{host or '127.0.0.1'}:{port}"
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="A Python client for broadcast-server.")
+    parser = argparse.ArgumentParser(
+        description="A Python client for broadcast-server.",
+        epilog="example: bcast_client.py chat --name alice --in 5555 --out 5556")
     p = parser.add_subparsers(dest="command", required=True).add_parser(
         "chat", help="send stdin lines to a room, print what happens there")
     p.add_argument("--name", required=True)
-    p.add_argument("--in", dest="in_ep", default="tcp://127.0.0.1:5555")
-    p.add_argument("--out", dest="out_ep", default="tcp://127.0.0.1:5556")
+    p.add_argument("--in", dest="in_ep", type=endpoint,
+                   default=endpoint(os.environ.get("BCAST_IN", "5555")),
+                   help="the broker's request port, host:port or endpoint (default: $BCAST_IN or 5555)")
+    p.add_argument("--out", dest="out_ep", type=endpoint,
+                   default=endpoint(os.environ.get("BCAST_OUT", "5556")),
+                   help="the broker's broadcast port, host:port or endpoint (default: $BCAST_OUT or 5556)")
     p.add_argument("--room", action="append", help="room to follow (the first gets what you send)")
     p.add_argument("--token", default=os.environ.get("BCAST_TOKEN"),
                    help="join token, when the broker requires one (default: $BCAST_TOKEN)")
@@ -534,6 +553,9 @@ def main(argv=None):
     except TimeoutError as e:
         print(f"bcast_client: {e}", file=sys.stderr)
         return 3
+    except zmq.ZMQError as e:
+        print(f"bcast_client: cannot connect to {args.in_ep} / {args.out_ep}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
