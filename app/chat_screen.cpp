@@ -56,6 +56,18 @@ std::wstring wide(std::string_view utf8) {
   return out;
 }
 
+// The start of `text` that fits in `columns` (whole characters only).
+std::string fit_columns(std::string_view text, std::size_t columns) {
+  std::u32string fits;
+  std::size_t used = 0;
+  for (const char32_t c : from_utf8(text)) {
+    used += column_width(c);
+    if (used > columns) break;
+    fits += c;
+  }
+  return to_utf8(fits);
+}
+
 // The terminal's size from the kernel (ncurses' LINES/COLS lag behind a SIGWINCH).
 std::pair<int, int> terminal_size() {
   winsize size{};
@@ -202,7 +214,7 @@ void chat_screen::draw_users(const chat_model& model, int left) {
     move(y, left + 2);
     const bool last_row = y == rows - 1 && std::next(it) != users.end();
     const std::string shown = last_row ? "+" + std::to_string(std::distance(it, users.end())) + " more"
-                                       : it->substr(0, static_cast<std::size_t>(width));
+                                       : fit_columns(*it, static_cast<std::size_t>(width));
     put_span(styled_span{shown}, 0);
   }
 }
