@@ -203,6 +203,8 @@ stop_signals::stop_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  // The terminal (or ssh session) closed: leave with bye like on Ctrl-C.
+  sigaddset(&set, SIGHUP);
   // Blocked before any ZeroMQ thread starts, so every thread inherits it and
   // the signals wait in the fd instead of killing the process.
   pthread_sigmask(SIG_BLOCK, &set, nullptr);

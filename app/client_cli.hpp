@@ -81,7 +81,7 @@ class leave_on_exit {
   client::connection& conn_;
 };
 
-// SIGINT and SIGTERM as a readable file descriptor (signalfd): blocked for
+// SIGINT, SIGTERM and SIGHUP as a readable file descriptor (signalfd): blocked for
 // the whole process so a poll loop can handle them like input.
 class stop_signals {
  public:
