@@ -531,7 +531,9 @@ class ChatTerminalTest(unittest.TestCase):
         ways = (("ctrl-d", lambda t: self.key(t, "C-d")),
                 ("ctrl-c", lambda t: self.key(t, "C-c")),
                 ("sighup", lambda t: os.kill(self.chat_pid(t), signal.SIGHUP)),
-                ("sigterm", lambda t: os.kill(self.chat_pid(t), signal.SIGTERM)))
+                ("sigterm", lambda t: os.kill(self.chat_pid(t), signal.SIGTERM)),
+                # The terminal itself goes away (its window or ssh session closed): SIGHUP.
+                ("closed", lambda t: self.tmux("kill-session", "-t", t)))
         for session, leave in ways:
             with self.subTest(way=session):
                 chat = self.chat(session, name="alice")
@@ -545,6 +547,8 @@ class ChatTerminalTest(unittest.TestCase):
                     f"alice's leave after {session}")
                 self.assertEqual(leaves[0].get("name"), "alice")
                 self.assertEqual(leaves[0].get("reason"), "bye", f"left after {session} without a bye")
+                if session == "closed":
+                    continue
                 # endwin(): the terminal is back on its normal screen, not the chat's.
                 alternate = self.tmux("display-message", "-p", "-t", chat, "#{alternate_on}").strip()
                 self.assertEqual(alternate, "0", f"the terminal was left in the chat's screen after {session}")
