@@ -814,7 +814,13 @@ class ChatTerminalTest(unittest.TestCase):
         bob = self.chat("bob", name="bob")
         self.wait_joined(bob, online=2)
         self.enter(bob, "nothing for malice here")
+        self.wait_pane(chat, rf"^{TIME} bob: nothing for malice here$")
+
+        def bell():  # tmux flags a bell in a window no client is looking at
+            return self.tmux("display-message", "-p", "-t", chat, "#{window_bell_flag}").strip()
+        self.assertEqual(bell(), "0", "the bell rang for a message that does not name alice")
         self.enter(bob, "hey Alice, look at this")
+        self.wait_for(lambda: bell() == "1", "the bell for the mention")
         self.enter(bob, "/msg alice just between us")
         self.wait_pane(chat, rf"^{TIME} \(private\) bob: just between us$")
         rows = self.screen(chat, escapes=True)
