@@ -82,7 +82,11 @@ std::pair<int, int> terminal_size() {
 chat_screen::chat_screen(bool colour) {
   set_escdelay(static_cast<int>(esc_delay.count()));
   screen_ = newterm(nullptr, stdout, stdin);
-  if (screen_ == nullptr) throw std::runtime_error("this terminal (TERM) is not one ncurses knows");
+  if (screen_ == nullptr) {
+    const char* term = std::getenv("TERM");
+    throw std::runtime_error("TERM=" + std::string(term != nullptr ? term : "") +
+                             " is no terminal type ncurses knows (try TERM=xterm-256color)");
+  }
   raw();  // Ctrl-C and Ctrl-D are keys here, read like any other
   noecho();
   nonl();
