@@ -87,7 +87,7 @@ class MixedRoom(unittest.TestCase):
         langs = ["cpp", "python", "node", "ruby"]
         # A listener whose first line says its subscription is live sees
         # every peer's join: then that peer is in the room.
-        observer = Peer([BINARY, "listen", "--json", "--in", self.in_ep, "--out", self.out_ep])
+        observer = Peer([BINARY, "listen", "--json", "--presence", "--in", self.in_ep, "--out", self.out_ep])
         self.peers["observer"] = observer
         self.assertTrue(observer.read_until(lambda ev: any(e.get("status") == "joined" for e in ev)))
         for lang in langs:

@@ -235,7 +235,7 @@ class PythonInterop(unittest.TestCase):
     def test_chat_cli_to_cpp_listener(self):
         count = 20
         warm = self.client("warm", rooms=("pipe",))
-        listener = self.spawn([BROKER, "listen", "--json", "--room", "pipe", "--count", str(count),
+        listener = self.spawn([BROKER, "listen", "--json", "--presence", "--room", "pipe", "--count", str(count),
                                "--in", self.in_ep, "--out", self.out_ep])
         # The listener shows what is published after it subscribed; when that
         # is is known only once it prints: send warm-up lines one by one until
