@@ -210,7 +210,6 @@ void chat_screen::draw_users(const chat_model& model, int left) {
   for (int y = 0; y < rows; ++y) mvaddwstr(y, left, border);
   const int width = user_list_columns - 2;
   const auto& users = model.users();
-  put_span(styled_span{}, 0);
   move(0, left + 2);
   put_span(styled_span{std::to_string(users.size()) + " online", true}, 0);
   int y = 1;
