@@ -86,23 +86,23 @@ std::string sanitize(std::string_view text) {
   return out;
 }
 
-std::string clock_time(std::uint64_t ts_ms) {
-  const std::time_t seconds = static_cast<std::time_t>(ts_ms / 1000);
-  std::tm local{};
-  localtime_r(&seconds, &local);
-  char buffer[16];
-  std::strftime(buffer, sizeof buffer, "%H:%M:%S", &local);
-  return buffer;
-}
+namespace {
 
-std::string date_time(std::uint64_t ts_ms) {
+// `ts_ms` in local time, as strftime's `format` writes it.
+std::string local_time(std::uint64_t ts_ms, const char* format) {
   const std::time_t seconds = static_cast<std::time_t>(ts_ms / 1000);
   std::tm local{};
   localtime_r(&seconds, &local);
   char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &local);
+  std::strftime(buffer, sizeof buffer, format, &local);
   return buffer;
 }
+
+}  // namespace
+
+std::string clock_time(std::uint64_t ts_ms) { return local_time(ts_ms, "%H:%M:%S"); }
+
+std::string date_time(std::uint64_t ts_ms) { return local_time(ts_ms, "%Y-%m-%d %H:%M:%S"); }
 
 int name_colour(std::string_view name) {
   std::uint32_t hash = 2166136261U;  // FNV-1a
