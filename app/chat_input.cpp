@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "bcast/proto/validate.hpp"
 
@@ -384,6 +386,11 @@ bool write_history_file(const std::string& path, const std::vector<std::string>&
   const std::string temporary = path + ".new";
   {
     std::ofstream out(temporary, std::ios::trunc);
+    // What was typed (private messages too) is nobody else's: 0600.
+    std::error_code error;
+    std::filesystem::permissions(temporary, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace, error);
+    if (error) return false;
     for (std::size_t i = skip; i < kept.size(); ++i) out << *kept[i] << '\n';
     if (!out.flush()) return false;
   }

@@ -163,7 +163,8 @@ void print_event(const client::client_event& e, const client_args& args, bool sh
 }
 
 bool is_trouble(const client::status_event& e) {
-  return e.what == client::status::unreachable || e.what == client::status::no_broadcasts;
+  return e.what == client::status::unreachable || e.what == client::status::no_broadcasts ||
+         e.what == client::status::no_requests;
 }
 
 std::optional<int> pump_events(

@@ -47,7 +47,7 @@ void add_client_options(CLI::App& cmd, client_args& args, option_set set);
 [[nodiscard]] std::chrono::milliseconds timeout_of(const client_args& args);
 
 // True for the statuses that say the connection does not work as given
-// (unreachable, no_broadcasts): printed on stderr, their detail a sentence.
+// (unreachable, no_broadcasts, no_requests): printed on stderr, their detail a sentence.
 [[nodiscard]] bool is_trouble(const client::status_event& e);
 
 // Prints `e` to stdout as text or JSON (nothing for events text mode does

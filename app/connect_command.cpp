@@ -13,6 +13,7 @@
 #include "client_cli.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "saved_session.hpp"
 
 namespace bcast::app {
 namespace {
@@ -140,8 +141,12 @@ int run_connect(const connect_args& args) {
   auto opts = to_options(args.client);
   opts.name = resolve_name(args.client);
   opts.backlog = static_cast<std::size_t>(args.history >= 0 ? args.history : (person ? 20 : 0));
+  // Declared before the connection: a normal exit says bye, then forgets it.
+  saved_session saved(opts.name, opts.in_endpoint);
+  opts.resume_session = saved.token();
   zmq::context_t context;
   client::connection conn(context, opts);
+  conn.on_new_session([&saved](const std::string& token) { saved.save(token); });
   const leave_on_exit leave(conn);
   if (person) return run_chat_terminal(conn, args.client, use_colour(args), signals);
   return run_script(conn, args.client, signals, opts.in_endpoint);

@@ -34,8 +34,9 @@ std::optional<int> on_listen_event(const client::client_event& e, const listen_a
     if (auto fatal = fatal_exit_code(*error)) return fatal;
   }
   if (const auto* status = std::get_if<client::status_event>(&e);
-      status && status->what == client::status::unreachable) {
-    return exit_unreachable;
+      status && (status->what == client::status::unreachable ||
+                 (status->what == client::status::no_requests && args.history > 0))) {
+    return exit_unreachable;  // nothing will come, or not the backlog asked for
   }
   const bool counted = std::holds_alternative<client::message_event>(e);
   if (counted && ++messages == args.count) return exit_ok;

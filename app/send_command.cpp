@@ -4,11 +4,16 @@
 // -s) when there are none or the only one is "-".
 #include <unistd.h>
 
-#include <cstdio>
-#include <iostream>
-#include <iterator>
-#include <memory>
+#include <poll.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <system_error>
+
+#include "bcast/proto/limits.hpp"
 #include "bcast/proto/validate.hpp"
 #include "client_cli.hpp"
 #include "commands.hpp"
@@ -23,8 +28,30 @@ struct send_args {
   std::string to;
 };
 
-// The message: the words, or stdin without its final line end.
-std::string text_of(const send_args& args) {
+// All of stdin, at most `limit` + 1 bytes (more says it is too long);
+// nullopt when a stop signal came first (a pipe that never ends).
+std::optional<std::string> read_stdin(std::size_t limit, const stop_signals& signals) {
+  std::string text;
+  char buffer[65536];
+  while (text.size() <= limit) {
+    pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {signals.fd(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "reading stdin");
+    }
+    if (fds[1].revents != 0) return std::nullopt;
+    const ssize_t n = ::read(STDIN_FILENO, buffer, std::min(sizeof buffer, limit + 1 - text.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "reading stdin");
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return text;
+}
+
+// The message: the words, or stdin without its final line end; nullopt
+// when stopped while reading stdin.
+std::optional<std::string> text_of(const send_args& args, const stop_signals& signals) {
   const bool from_stdin = args.words.empty() || (args.words.size() == 1 && args.words[0] == "-");
   std::string text;
   if (!from_stdin) {
@@ -34,7 +61,14 @@ std::string text_of(const send_args& args) {
   if (::isatty(STDIN_FILENO) != 0) {
     throw CLI::ValidationError("TEXT", "give the message as arguments, or pipe it on stdin");
   }
-  text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  auto read = read_stdin(proto::largest_max_text, signals);
+  if (!read) return std::nullopt;
+  text = std::move(*read);
+  if (text.size() > proto::largest_max_text) {
+    throw CLI::ValidationError("TEXT", "stdin holds more than " +
+                                           std::to_string(proto::largest_max_text) +
+                                           " bytes, more than any broker takes");
+  }
   if (!text.empty() && text.back() == '\n') text.pop_back();
   if (!text.empty() && text.back() == '\r') text.pop_back();
   if (text.empty()) throw CLI::ValidationError("TEXT", "stdin held no text to send");
@@ -43,7 +77,9 @@ std::string text_of(const send_args& args) {
 
 int run_send(const send_args& args) {
   stop_signals signals;
-  const std::string text = text_of(args);
+  const auto read = text_of(args, signals);
+  if (!read) return exit_ok;  // stopped before anything was sent
+  const std::string& text = *read;
   if (!proto::is_valid_utf8(text)) throw CLI::ValidationError("TEXT", "is not valid UTF-8");
   auto opts = to_options(args.client);
   opts.name = resolve_name(args.client);

@@ -407,7 +407,7 @@ runner add_start_command(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--max-text", args->broker.max_text, "Largest message text in bytes")
       ->capture_default_str()
-      ->check(CLI::Range(1, 60000));
+      ->check(CLI::Range(std::size_t{1}, proto::largest_max_text));
   cmd->add_option("--max-frame", args->broker.max_frame,
                   "Largest request frame in bytes; a larger one is answered too-large (one more "
                   "than 1 MiB larger drops its sender)")

@@ -277,13 +277,6 @@ void core::handle(const peer& from, session* current, request::hello& r, std::ui
       return welcome(from, *resumed, out);
     }
   }
-  if (const session* gone = sessions_.by_name(r.name);
-      gone != nullptr && gone->connection_closed && gone->address == address) {
-    // Its connection closed, and a hello without its token asks for the
-    // name from the same host: its client crashed and was started again (a
-    // client that only reconnected resumes with its token).
-    end_session(r.name, "timeout", now, out, false);
-  }
   if (sessions_.by_name(r.name) != nullptr) {
     return fail(from, error_code::name_taken, "the name '" + r.name + "' is in use",
                 std::nullopt, out);
@@ -499,12 +492,14 @@ void core::expire(std::uint64_t mono_now, outbox& out) {
     end_session(name, "timeout", mono_now, out);
   }
   // A client whose connection closed and that did not come back on another
-  // is gone (crashed, killed): its name is free at once, not kept for its
-  // token (which still resumes it while nobody took the name).
+  // is gone (crashed, killed): its session ends sooner, its name kept for
+  // its token as after any timeout. Only the token takes a name back: the
+  // broker cannot tell a crash from a cut (or a connection an attacker had
+  // closed), and one address may be many people.
   const std::uint64_t closed_silence_ms =
       std::min(opts_.liveness, closed_silent_intervals) * opts_.heartbeat_ms;
   for (const auto& name : sessions_.closed_and_silent(mono_now, closed_silence_ms)) {
-    end_session(name, "timeout", mono_now, out, false);
+    end_session(name, "timeout", mono_now, out);
   }
 }
 
@@ -517,13 +512,13 @@ void core::on_connection_closed(int connection) {
 }
 
 void core::end_session(const std::string& name, std::string_view reason, std::uint64_t mono_now,
-                       outbox& out, bool reserve_name) {
+                       outbox& out) {
   if (may_log_presence()) spdlog::info("leave {} ({})", name, reason);
   publish_sys(event::leave{history_.epoch(), rooms_.next_sys_seq(), wall_ms(), name,
                            std::string(reason)},
               out);
   // A session that timed out may come back (a network cut): keep its token.
-  sessions_.close(name, reason == "timeout", mono_now, reserve_name);
+  sessions_.close(name, reason == "timeout", mono_now);
 }
 
 void core::revoke(const std::set<std::string>& names, std::uint64_t mono_now, outbox& out) {

@@ -233,8 +233,7 @@ void session_table::unroute(session& s) {
   s.routing_id.clear();
 }
 
-void session_table::close(std::string_view name, bool keep_dormant, std::uint64_t mono_now,
-                          bool reserve_name) {
+void session_table::close(std::string_view name, bool keep_dormant, std::uint64_t mono_now) {
   const auto found = by_name_.find(name);
   if (found == by_name_.end()) return;
   session& s = found->second;
@@ -245,7 +244,7 @@ void session_table::close(std::string_view name, bool keep_dormant, std::uint64_
   }
   if (keep_dormant) {
     keep(std::move(s.name), std::move(s.token), std::move(s.acked), mono_now,
-         reserve_name ? mono_now + name_grace_ms_ : mono_now, std::move(s.address));
+         mono_now + name_grace_ms_, std::move(s.address));
   }
   by_name_.erase(found);
 }

@@ -127,6 +127,7 @@ connection::connection(zmq::context_t& context, options opts)
       liveness_(default_liveness),
       max_text_(proto::default_max_text) {
   if (opts_.rooms.empty()) opts_.rooms.emplace_back(proto::default_room);
+  session_token_ = opts_.resume_session;
   std::vector<std::string> unique_rooms;  // each once, first one first
   for (auto& room : opts_.rooms) {
     if (std::find(unique_rooms.begin(), unique_rooms.end(), room) == unique_rooms.end()) {
@@ -281,6 +282,13 @@ void connection::check_links(std::uint64_t now) {
           status::unreachable, "no broker at " + endpoint +
                                    " (connection refused): start one with `broadcast-server start`"});
     }
+  }
+  if (anonymous() && !told_no_requests_ && out_.up && in_.refused && !in_.up) {
+    told_no_requests_ = true;
+    events_.push_back(status_event{
+        status::no_requests, "receiving from the broker on " + opts_.out_endpoint +
+                                 " (--out) but nothing answers on " + opts_.in_endpoint +
+                                 " (--in): is --in right? History and the repair of gaps need it"});
   }
   if (told_no_broadcasts_ || anonymous() || welcomed_ms_ == 0 || broadcasts_arrive()) return;
   // Refused since the welcome; or connected to something that publishes
@@ -585,9 +593,10 @@ void connection::ack_by_publication(const event::msg& m) {
 
 void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
   if (!awaiting_welcome_) return;  // an answer to a retried hello
-  const bool first = !session_token_;
+  const bool first = welcomed_ms_ == 0;
   const bool was_lost = lost_;
   const bool new_epoch = epoch_ && *epoch_ != w.epoch;
+  if (session_token_ != w.session && on_new_session_) on_new_session_(w.session);
   session_token_ = w.session;
   name_ = w.name;
   epoch_ = w.epoch;

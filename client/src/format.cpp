@@ -124,6 +124,7 @@ std::string_view status_name(status s) {
     case status::store_accepting: return "store-accepting";
     case status::unreachable: return "unreachable";
     case status::no_broadcasts: return "no-broadcasts";
+    case status::no_requests: return "no-requests";
   }
   return "unknown";
 }
@@ -174,7 +175,8 @@ std::vector<std::string> text_lines(const client_event& e, const line_style& sty
                                    true)};
             case status::store_accepting: return {paint.system("* the server takes messages again")};
             case status::unreachable: return {paint.system("* " + m.detail + "; still trying", true)};
-            case status::no_broadcasts: return {paint.system("* " + m.detail, true)};
+            case status::no_broadcasts:
+            case status::no_requests: return {paint.system("* " + m.detail, true)};
           }
           return {};
         } else {

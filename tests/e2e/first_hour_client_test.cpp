@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <thread>
 #include <memory>
 #include <regex>
 #include <string>
@@ -72,6 +74,17 @@ class broker_run {
   std::string in_;
   std::string out_;
 };
+
+// Whether process `pid` blocks SIGTERM (the SigBlk mask in /proc).
+bool blocks_sigterm(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("SigBlk:", 0) == 0) {
+      return (std::stoull(line.substr(7), nullptr, 16) >> (SIGTERM - 1) & 1U) != 0;
+    }
+  }
+  return false;
+}
 
 class first_hour_client : public ::testing::Test {
  protected:
@@ -209,6 +222,31 @@ TEST(first_hour_options, an_unusable_state_directory_is_named) {
       << broker.err();
 }
 
+TEST_F(first_hour_client, listen_with_a_wrong_in_port_says_which_and_still_prints_live_messages) {
+  const std::string wrong_in = "tcp://127.0.0.1:" + std::to_string(unused_port());
+  const std::string warning = "broadcast-server: receiving from the broker on " + broker_.out() +
+                              " (--out) but nothing answers on " + wrong_in +
+                              " (--in): is --in right? History and the repair of gaps need it\n";
+  // The backlog asked for can never come: said at once, exit 3.
+  const auto start = clock_type::now();
+  auto backlog = run({"listen", "--in", wrong_in, "--out", broker_.out(), "--history", "3"});
+  EXPECT_EQ(backlog->wait(), 3);
+  EXPECT_LT(clock_type::now() - start, refused_within) << seconds_since(start);
+  EXPECT_EQ(backlog->err(), warning);
+  // Without a backlog the live messages still arrive, after the warning.
+  auto live = run({"listen", "--in", wrong_in, "--out", broker_.out(), "--count", "1"});
+  std::optional<std::string> line;
+  for (int attempt = 0; attempt < 50 && !line; ++attempt) {
+    auto ci = run({"send", "--name", "ci", "--in", broker_.in(), "--out", broker_.out(), "live"});
+    ASSERT_EQ(ci->wait(), 0) << ci->err();
+    line = live->line(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(line);
+  EXPECT_NE(line->find("ci: live"), std::string::npos) << *line;
+  EXPECT_EQ(live->wait(), 0);
+  EXPECT_EQ(live->err(), warning);
+}
+
 TEST_F(first_hour_client, listen_shows_presence_only_with_presence) {
   auto quiet = run({"listen", "--in", broker_.in(), "--out", broker_.out()});
   auto chatty = run({"listen", "--presence", "--in", broker_.in(), "--out", broker_.out()});
@@ -252,6 +290,28 @@ TEST_F(first_hour_client, send_reads_stdin_and_listen_history_prints_the_newest_
   ASSERT_TRUE(one && two);
   EXPECT_TRUE(std::regex_match(*one, std::regex(R"(\d\d:\d\d:\d\d ci: from a pipe)"))) << *one;
   EXPECT_TRUE(std::regex_match(*two, std::regex(R"(\d\d:\d\d:\d\d ci: dash)"))) << *two;
+}
+
+// Issue 17 attack: `send` read all of stdin into memory (14.5 GB from
+// `yes`) and could not be stopped while reading.
+TEST_F(first_hour_client, send_reads_a_bounded_stdin_and_stops_on_a_signal) {
+  auto flood = run({"send", "--name", "ci", "--in", broker_.in(), "--out", broker_.out()});
+  flood->write(std::string(70000, 'x'));
+  flood->close_stdin();
+  EXPECT_EQ(flood->wait(), 2);
+  EXPECT_NE(flood->err().find("stdin holds more than 60000 bytes, more than any broker takes"),
+            std::string::npos)
+      << flood->err();
+  // A pipe that never ends: SIGTERM stops the read, nothing is sent.
+  auto endless = run({"send", "--name", "ci", "--in", broker_.in(), "--out", broker_.out()});
+  endless->write("partial");
+  // Signalled once it blocks SIGTERM (its stop signals are a signalfd).
+  const auto deadline = clock_type::now() + std::chrono::seconds(10);
+  while (!blocks_sigterm(endless->pid()) && clock_type::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  endless->signal(SIGTERM);
+  EXPECT_EQ(endless->wait(), 0) << endless->err();
 }
 
 TEST_F(first_hour_client, host_port_and_the_environment_name_the_broker) {

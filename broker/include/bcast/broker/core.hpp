@@ -77,11 +77,11 @@ class core {
   void refuse(std::string_view routing_id, bool delimiter, std::string_view body, outbox& out);
 
   // Ends sessions silent for `liveness` heartbeat intervals (leave: timeout),
-  // and those whose connection closed after two (their names not kept).
+  // and those whose connection closed after two (their names kept for
+  // their tokens, as after any timeout).
   void expire(std::uint64_t mono_now, outbox& out);
   // The request connection `connection` closed: its session (if any) ends
-  // unless it is heard on another soon, and a hello for its name from its
-  // host takes the name at once.
+  // unless it is heard on another soon.
   void on_connection_closed(int connection);
   // Publishes the `hb` heartbeat on `sys/`.
   void heartbeat(std::uint64_t mono_now, outbox& out);
@@ -118,9 +118,9 @@ class core {
       std::string_view text) const;
   void welcome(const peer& to, const session& s, outbox& out);
   // Ends the session of `name`, publishing its leave; one that timed out is
-  // kept dormant for its token, its name reserved when `reserve_name`.
+  // kept dormant for its token, its name reserved for it.
   void end_session(const std::string& name, std::string_view reason, std::uint64_t mono_now,
-                   outbox& out, bool reserve_name = true);
+                   outbox& out);
   void announce_join(const session& s, outbox& out);
   // Whether a join or leave line may be logged now (a few a second; the
   // rest are counted in one line).

@@ -152,10 +152,8 @@ class session_table {
   // nothing reaches the session until a hello binds it again.
   void unroute(session& s);
   // Ends the session of `name`; with `keep_dormant` its token and acks stay,
-  // and with `reserve_name` too its name is reserved for the grace period
-  // from `mono_now`.
-  void close(std::string_view name, bool keep_dormant, std::uint64_t mono_now = 0,
-             bool reserve_name = true);
+  // and its name is reserved for the grace period from `mono_now`.
+  void close(std::string_view name, bool keep_dormant, std::uint64_t mono_now = 0);
   // Remembers an ack of a session from an earlier broker run, as dormant.
   // Its name is not reserved: the store cannot tell a session that was live
   // at the stop from one that said bye long ago, nor from an older session

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -65,6 +66,9 @@ class connection {
   // history_event, apart from the room's stream. Returns false when it could
   // not be sent (no connection to the broker right now).
   bool request_history(const std::string& room, std::size_t count);
+  // Calls `f` with the session token of every new session the broker gives
+  // (to keep it for a run after a crash).
+  void on_new_session(std::function<void(const std::string&)> f) { on_new_session_ = std::move(f); }
   // The name the broker registered (empty until the first welcome).
   [[nodiscard]] const std::string& name() const { return name_; }
 
@@ -145,7 +149,8 @@ class connection {
   void drain_monitor(zmq::socket_t& monitor, link_state& link, bool is_dealer);
   [[nodiscard]] std::string handshake_failure(std::uint16_t event, std::uint32_t value) const;
   // Reports, once each, a broker not there (status::unreachable) and a
-  // broadcast side that does not work (status::no_broadcasts).
+  // broadcast side that does not work (status::no_broadcasts), or, for a
+  // listener, a request side that does not (status::no_requests).
   void check_links(std::uint64_t now);
 
   options opts_;
@@ -158,6 +163,8 @@ class connection {
   bool told_handshake_failed_ = false;
   bool told_unreachable_ = false;
   bool told_no_broadcasts_ = false;
+  bool told_no_requests_ = false;
+  std::function<void(const std::string&)> on_new_session_;
   bool heard_on_out_ = false;       // anything was published to us
   std::uint64_t welcomed_ms_ = 0;   // the first welcome
 

@@ -69,11 +69,14 @@ enum class status {
   // not a broker's PUB, or silent for 2 heartbeats): messages are delivered
   // and acked, yet this client sees none.
   no_broadcasts,
+  // A listener hears the broker on --out, but --in refuses: history and the
+  // repair of gaps cannot be asked for (a --history backlog never comes).
+  no_requests,
 };
 
 struct status_event {
   status what = status::joined;
-  std::string detail;  // for unreachable and no_broadcasts: the whole sentence
+  std::string detail;  // for unreachable, no_broadcasts and no_requests: the whole sentence
 };
 
 using client_event = std::variant<message_event, presence_event, direct_event, lost_event,

@@ -20,6 +20,9 @@ struct options {
   std::vector<std::string> rooms;
   bool all_rooms = false;  // subscribe to every room (listeners)
   std::optional<std::string> token;  // join token, when the broker wants one
+  // The session token of an earlier run of this client that did not end
+  // (it crashed): the first hello resumes that session.
+  std::optional<std::string> resume_session;
   // Messages of each room shown on joining it (the newest ones kept); for a
   // listener, of each room in `rooms` (not with `all_rooms`).
   std::size_t backlog = 0;

@@ -19,6 +19,9 @@ inline constexpr std::size_t max_room_chars = 32;
 // 4 KiB of text is a long chat message; it stays far below the frame limit so
 // an over-long text is answered `too-large` instead of cut off by ZeroMQ.
 inline constexpr std::size_t default_max_text = 4096;
+// The most a broker's --max-text may be: a client never needs to read more
+// text than this for one message.
+inline constexpr std::size_t largest_max_text = 60000;
 
 // ZMQ_MAXMSGSIZE on the broker's ROUTER: a larger frame drops that peer only.
 inline constexpr std::size_t default_max_frame = 64 * 1024;

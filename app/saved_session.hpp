@@ -1,0 +1,35 @@
+// The session a `connect` left behind when it crashed or was killed: its
+// token, kept per name and broker in the state directory (mode 0600), so
+// the same command started again resumes it at once instead of waiting for
+// the broker to free the name. A running client holds an exclusive lock on
+// its file: a second `connect` with the same name never takes the session
+// of one that still runs (it is told the name is in use, as before).
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace bcast::app {
+
+class saved_session {
+ public:
+  // Opens and locks the file for `name` at `in_endpoint`; without a state
+  // directory, or when another running client holds the lock, nothing is
+  // saved or resumed.
+  saved_session(const std::string& name, const std::string& in_endpoint);
+  // A run that ends normally said bye: nothing is left to resume.
+  ~saved_session();
+  saved_session(const saved_session&) = delete;
+  saved_session& operator=(const saved_session&) = delete;
+
+  // The token a crashed run left, if any and if the lock is ours.
+  [[nodiscard]] const std::optional<std::string>& token() const { return token_; }
+  // Keeps `token` (the current session's) in the file.
+  void save(const std::string& token);
+
+ private:
+  int fd_ = -1;
+  std::optional<std::string> token_;
+};
+
+}  // namespace bcast::app
