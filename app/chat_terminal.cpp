@@ -51,6 +51,10 @@ constexpr std::size_t keys_per_turn = 16384;
 constexpr std::chrono::milliseconds idle_wait{100};
 // After /quit, what was typed just before still gets this long to be acked.
 constexpr std::chrono::seconds flush_time{1};
+// A line typed while connected shows once it comes back from the broker; if
+// no ack came within this, it is shown marked pending (the broker may have
+// stopped without the client knowing yet), so the person never types it again.
+constexpr std::chrono::milliseconds pending_mark_after{700};
 
 // SIGWINCH as a readable fd. A handler writing to a pipe, not a signalfd:
 // ZeroMQ's threads, started before us, do not block SIGWINCH, so a signalfd
@@ -164,6 +168,7 @@ class chat {
       if (keys && !exit_code_) read_keys();
       if (const auto lone = esc_.expire(input_clock::now())) on_key(*lone);
       show_events();
+      mark_overdue();
       if (!conn_.ever_connected() && std::chrono::steady_clock::now() - started > timeout_of(args_)) {
         char seconds[32];
         std::snprintf(seconds, sizeof seconds, "%.1f", args_.timeout_s);
@@ -355,19 +360,40 @@ class chat {
     if (auto why = conn_.why_unsendable(text)) return notice("* not sent: it " + *why);
     const std::string room = model_.current();
     const auto id = conn_.send(text, room);
-    if (conn_.joined()) return;
     const client::message_event own{0, 0, now_ms(), room, self_name(), text};
-    for (auto& line : client::text_lines(own, style_)) model_.add_pending(room, line + "  (pending)", id);
+    std::vector<std::string> lines;
+    for (auto& line : client::text_lines(own, style_)) lines.push_back(line + "  (pending)");
+    show_pending(id, room, std::move(lines));
+  }
+
+  // Shows `lines` for message `id` as pending now when disconnected, else
+  // once its ack is overdue (mark_overdue).
+  void show_pending(std::uint64_t id, const std::string& room, std::vector<std::string> lines) {
+    if (conn_.joined()) {
+      unacked_[id] = {std::chrono::steady_clock::now() + pending_mark_after, room, std::move(lines)};
+      return;
+    }
+    for (auto& line : lines) model_.add_pending(room, std::move(line), id);
+  }
+
+  void mark_overdue() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = unacked_.begin(); it != unacked_.end();) {
+      if (it->second.due > now) {
+        ++it;
+        continue;
+      }
+      for (auto& line : it->second.lines) model_.add_pending(it->second.room, std::move(line), it->first);
+      dirty_ = true;
+      it = unacked_.erase(it);
+    }
   }
 
   void send_private(const std::string& to, const std::string& text) {
     if (auto why = conn_.why_unsendable(text)) return notice("* not sent: it " + *why);
     const auto id = conn_.send_dm(to, text);
     private_sent_[id] = {to, text};
-    if (!conn_.joined()) {
-      model_.add_pending(model_.current(),
-                         client::sent_private_line(to, text, now_ms(), style_) + "  (pending)", id);
-    }
+    show_pending(id, model_.current(), {client::sent_private_line(to, text, now_ms(), style_) + "  (pending)"});
   }
 
   void run_command(const command::say& c) { say(c.text); }
@@ -492,6 +518,7 @@ class chat {
   }
   // A private message is not published: it is shown once the broker took it.
   void on_event(const client::ack_event& ack) {
+    unacked_.erase(ack.id);
     model_.settle(ack.id);
     told_errors_.clear();  // messages get through again: a new refusal is news
     const auto dm = private_sent_.find(ack.id);
@@ -507,6 +534,7 @@ class chat {
     }
     std::string what = "message not sent";
     if (error.id) {
+      unacked_.erase(*error.id);
       model_.settle(*error.id);
       const auto dm = private_sent_.find(*error.id);
       if (dm != private_sent_.end()) {
@@ -580,6 +608,13 @@ class chat {
   std::set<std::string> told_errors_;
   std::string last_private_from_;
   std::map<std::uint64_t, std::pair<std::string, std::string>> private_sent_;  // id -> to, text
+  // Messages sent while connected, not acked yet: shown pending when `due`.
+  struct overdue_watch {
+    std::chrono::steady_clock::time_point due;
+    std::string room;
+    std::vector<std::string> lines;
+  };
+  std::map<std::uint64_t, overdue_watch> unacked_;
   std::string farewell_;  // said on stderr once the terminal is restored
   std::optional<int> exit_code_;
 };

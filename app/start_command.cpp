@@ -279,6 +279,12 @@ int run_start(start_args& args) {
   const std::string host = bind_address(args.bind);
   args.broker.in_endpoint = endpoint_or_throw(args.in, host, "--in");
   args.broker.out_endpoint = endpoint_or_throw(args.out, host, "--out");
+  const std::string& in = args.broker.in_endpoint;
+  const bool ephemeral = in.ends_with(":0") || in.ends_with(":*");  // two binds, two ports
+  if (in == args.broker.out_endpoint && !ephemeral) {
+    throw CLI::ValidationError("--out", "is the same endpoint as --in (" + args.broker.in_endpoint +
+                                            "): the broker needs two, e.g. --in 5555 --out 5556");
+  }
   if (!args.curve_secret_file.empty()) {
     args.broker.curve = read_key_file(args.curve_secret_file, true, "--curve-secret");
   } else if (!args.broker.allow_dir.empty()) {

@@ -254,6 +254,13 @@ TEST(first_hour_broker, a_port_in_use_is_named_with_the_option_to_change) {
                             " (another broker? choose another --out)\n");
 }
 
+TEST(first_hour_broker, the_same_port_for_in_and_out_is_named_as_such) {
+  const auto same = run({"start", "--db", ":memory:", "--in", "5575", "--out", "5575"});
+  EXPECT_EQ(same.code, 2);
+  EXPECT_EQ(same.err, "broadcast-server: --out: is the same endpoint as --in (tcp://127.0.0.1:5575): "
+                      "the broker needs two, e.g. --in 5555 --out 5556\n");
+}
+
 TEST(first_hour_broker, bind_takes_localhost) {
   broker_run b({"--db", ":memory:", "--in", "0", "--out", "0", "--bind", "localhost"});
   ASSERT_TRUE(b.started()) << b.log();

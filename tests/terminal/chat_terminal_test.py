@@ -851,6 +851,22 @@ class ChatTerminalTest(unittest.TestCase):
         self.wait_pane(chat, rf"^{TIME} alice \(you\): said while away$")
         self.wait_for(lambda: not self.find(self.pane(chat), r"\(pending\)"), "the pending mark to go")
 
+    def test_18b_a_line_typed_before_the_loss_is_noticed_shows_pending(self):
+        # The newcomer's finding: typed just after the broker froze, the line
+        # vanished until the client noticed the loss seconds later.
+        lobby = self.listen()
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=1)
+        self.broker.proc.send_signal(signal.SIGSTOP)
+        try:
+            self.enter(chat, "typed as it froze")
+            self.wait_pane(chat, rf"^{TIME} alice \(you\): typed as it froze  \(pending\)$")
+        finally:
+            self.broker.proc.send_signal(signal.SIGCONT)
+        self.msg_event(lobby, "typed as it froze", sender="alice")
+        self.wait_pane(chat, rf"^{TIME} alice \(you\): typed as it froze$")
+        self.wait_for(lambda: not self.find(self.pane(chat), r"\(pending\)"), "the pending mark to go")
+
     def test_19_no_broker_is_said_at_once_and_the_terminal_restored(self):
         with socket.socket() as s:  # a port nobody listens on
             s.bind(("127.0.0.1", 0))
