@@ -144,9 +144,12 @@ int run_connect(const connect_args& args) {
   // Declared before the connection: a normal exit says bye, then forgets it.
   saved_session saved(opts.name, opts.in_endpoint);
   opts.resume_session = saved.token();
+  opts.first_id = saved.first_id();
   zmq::context_t context;
   client::connection conn(context, opts);
-  conn.on_new_session([&saved](const std::string& token) { saved.save(token); });
+  conn.on_session([&saved](const std::string& token, std::uint64_t first_unused_id) {
+    saved.save(token, first_unused_id);
+  });
   const leave_on_exit leave(conn);
   if (person) return run_chat_terminal(conn, args.client, use_colour(args), signals);
   return run_script(conn, args.client, signals, opts.in_endpoint);

@@ -13,7 +13,7 @@
 namespace bcast::app {
 namespace {
 
-// The largest token file read back: a token is 32 hex digits.
+// The largest session file read back: a token is 32 hex digits.
 constexpr std::size_t max_token_bytes = 128;
 
 // One file per (name, broker): FNV-1a of both, so any name or endpoint
@@ -42,8 +42,16 @@ saved_session::saved_session(const std::string& name, const std::string& in_endp
     return;
   }
   char buffer[max_token_bytes];
-  const ssize_t n = ::pread(fd_, buffer, sizeof buffer, 0);
-  if (n > 0 && static_cast<std::size_t>(n) < sizeof buffer) token_ = std::string(buffer, static_cast<std::size_t>(n));
+  const ssize_t n = ::pread(fd_, buffer, sizeof buffer - 1, 0);
+  if (n <= 0) return;
+  buffer[n] = '\0';
+  char token[max_token_bytes];
+  unsigned long long id = 0;
+  // Anything but hex digits and a number is not ours: start anew.
+  if (std::sscanf(buffer, "%127[0-9a-f] %llu", token, &id) == 2 && id > 0) {
+    token_ = token;
+    first_id_ = id;
+  }
 }
 
 saved_session::~saved_session() {
@@ -52,10 +60,11 @@ saved_session::~saved_session() {
   ::close(fd_);  // releases the lock
 }
 
-void saved_session::save(const std::string& token) {
-  if (fd_ < 0 || token.size() >= max_token_bytes) return;
+void saved_session::save(const std::string& token, std::uint64_t first_unused_id) {
+  if (fd_ < 0 || token.size() >= max_token_bytes / 2) return;
+  const std::string line = token + " " + std::to_string(first_unused_id) + "\n";
   if (::ftruncate(fd_, 0) != 0) return;
-  (void)::pwrite(fd_, token.data(), token.size(), 0);  // at worst the next run starts anew
+  (void)::pwrite(fd_, line.data(), line.size(), 0);  // at worst the next run starts anew
 }
 
 }  // namespace bcast::app

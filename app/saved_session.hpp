@@ -1,11 +1,13 @@
 // The session a `connect` left behind when it crashed or was killed: its
-// token, kept per name and broker in the state directory (mode 0600), so
+// token and the first message id it had not used, kept per name and broker
+// in the state directory (mode 0600, "TOKEN ID"), so
 // the same command started again resumes it at once instead of waiting for
 // the broker to free the name. A running client holds an exclusive lock on
 // its file: a second `connect` with the same name never takes the session
 // of one that still runs (it is told the name is in use, as before).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -24,12 +26,15 @@ class saved_session {
 
   // The token a crashed run left, if any and if the lock is ours.
   [[nodiscard]] const std::optional<std::string>& token() const { return token_; }
-  // Keeps `token` (the current session's) in the file.
-  void save(const std::string& token);
+  // The first message id that run had not used (1 without a token).
+  [[nodiscard]] std::uint64_t first_id() const { return first_id_; }
+  // Keeps the current session's `token` and first unused id in the file.
+  void save(const std::string& token, std::uint64_t first_unused_id);
 
  private:
   int fd_ = -1;
   std::optional<std::string> token_;
+  std::uint64_t first_id_ = 1;
 };
 
 }  // namespace bcast::app

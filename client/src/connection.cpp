@@ -53,6 +53,10 @@ constexpr std::uint64_t out_silence_heartbeats = 2;
 // shows it, the turn still ends, so pings go out and the owner's screen and
 // keys are served (a chat once timed out under 20k msgs/s of 3 KB).
 constexpr int frames_per_drain = 512;
+// Message ids a saved session (on_session) may use before it is saved again:
+// one save per this many messages, and a run that resumes it after a crash
+// starts above every id the dead run can have used.
+constexpr std::uint64_t ids_saved_ahead = 1024;
 // What the socket monitors report: connections made, refused (retried
 // before any was made) and handshakes done or failed.
 constexpr int link_events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
@@ -132,6 +136,7 @@ connection::connection(zmq::context_t& context, options opts)
       max_text_(proto::default_max_text) {
   if (opts_.rooms.empty()) opts_.rooms.emplace_back(proto::default_room);
   session_token_ = opts_.resume_session;
+  next_id_ = opts_.first_id;
   std::vector<std::string> unique_rooms;  // each once, first one first
   for (auto& room : opts_.rooms) {
     if (std::find(unique_rooms.begin(), unique_rooms.end(), room) == unique_rooms.end()) {
@@ -316,8 +321,20 @@ std::optional<client_event> connection::next_event() {
   return e;
 }
 
-std::uint64_t connection::send(std::string text, std::string room) {
+std::uint64_t connection::take_id() {
   const std::uint64_t id = next_id_++;
+  if (next_id_ > ids_saved_until_) save_session();
+  return id;
+}
+
+void connection::save_session() {
+  if (!session_token_ || !on_session_) return;
+  ids_saved_until_ = next_id_ + ids_saved_ahead;
+  on_session_(*session_token_, ids_saved_until_);
+}
+
+std::uint64_t connection::send(std::string text, std::string room) {
+  const std::uint64_t id = take_id();
   if (room.empty()) room = default_room();
   auto& p = pending_[id];
   p.text_hash = std::hash<std::string_view>{}(text);
@@ -328,7 +345,7 @@ std::uint64_t connection::send(std::string text, std::string room) {
 }
 
 std::uint64_t connection::send_dm(std::string to, std::string text) {
-  const std::uint64_t id = next_id_++;
+  const std::uint64_t id = take_id();
   pending_[id].body = proto::encode(request::dm{std::move(to), std::move(text), id});
   if (joined()) flush_sends(mono_ms(), never_retry);
   return id;
@@ -600,8 +617,10 @@ void connection::on_welcome(const event::welcome& w, std::uint64_t now) {
   const bool first = welcomed_ms_ == 0;
   const bool was_lost = lost_;
   const bool new_epoch = epoch_ && *epoch_ != w.epoch;
-  if (session_token_ != w.session && on_new_session_) on_new_session_(w.session);
-  session_token_ = w.session;
+  if (session_token_ != w.session) {
+    session_token_ = w.session;
+    save_session();
+  }
   name_ = w.name;
   epoch_ = w.epoch;
   hb_ivl_ = std::max<std::uint64_t>(w.hb_ivl, 10);

@@ -372,12 +372,18 @@ TEST(first_hour_broker, a_crashed_client_started_again_resumes_its_session_at_on
   const std::vector<std::string> env{"XDG_STATE_HOME=" + state.path()};
   auto first = std::make_unique<process>(argv, env);
   ASSERT_TRUE(first->line_containing(R"("status":"joined")")) << first->err();
+  first->write("before 1\nbefore 2\n");
+  ASSERT_TRUE(first->line_containing(R"("type":"ack","id":2)")) << first->err();
   first->signal(SIGKILL);
   ASSERT_TRUE(b.log_has("the connection of crashy closed")) << b.log();
   const auto start = clock_type::now();
   auto again = std::make_unique<process>(argv, env);
   ASSERT_TRUE(again->line_containing(R"("status":"joined")")) << again->err() << b.log();
   EXPECT_TRUE(b.log_has("resume crashy")) << b.log();
+  // Its ids go on above the dead run's: the broker would take a reused id as
+  // a retry of the old message and drop the new one (the recheck session).
+  again->write("after\n");
+  EXPECT_TRUE(again->line_containing(R"("text":"after")")) << again->err();
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
   EXPECT_LT(took, std::chrono::seconds(2));
   std::printf("the restarted client had its name after %lld ms\n", static_cast<long long>(took.count()));

@@ -66,9 +66,10 @@ class connection {
   // history_event, apart from the room's stream. Returns false when it could
   // not be sent (no connection to the broker right now).
   bool request_history(const std::string& room, std::size_t count);
-  // Calls `f` with the session token of every new session the broker gives
-  // (to keep it for a run after a crash).
-  void on_new_session(std::function<void(const std::string&)> f) { on_new_session_ = std::move(f); }
+  // Calls `f` with the session token of every new session the broker gives,
+  // and the first message id no run has used (to resume it after a crash:
+  // options::resume_session and first_id); again whenever ids pass it.
+  void on_session(std::function<void(const std::string&, std::uint64_t)> f) { on_session_ = std::move(f); }
   // The name the broker registered (empty until the first welcome).
   [[nodiscard]] const std::string& name() const { return name_; }
 
@@ -100,6 +101,9 @@ class connection {
   };
 
   [[nodiscard]] bool anonymous() const { return opts_.name.empty(); }
+  // The next message id (saving the session when ids pass the saved mark).
+  std::uint64_t take_id();
+  void save_session();
   void drain_sub(std::uint64_t now);
   void drain_dealer(std::uint64_t now);
   void on_published(proto::any_event event, std::uint64_t now);
@@ -164,7 +168,8 @@ class connection {
   bool told_unreachable_ = false;
   bool told_no_broadcasts_ = false;
   bool told_no_requests_ = false;
-  std::function<void(const std::string&)> on_new_session_;
+  std::function<void(const std::string&, std::uint64_t)> on_session_;
+  std::uint64_t ids_saved_until_ = 0;  // ids below it are covered by the last save
   bool heard_on_out_ = false;       // anything was published to us
   std::uint64_t welcomed_ms_ = 0;   // the first welcome
 

@@ -23,6 +23,9 @@ struct options {
   // The session token of an earlier run of this client that did not end
   // (it crashed): the first hello resumes that session.
   std::optional<std::string> resume_session;
+  // The first message id: above every id the earlier run used, when
+  // resuming its session (the broker would take a reused id as a retry).
+  std::uint64_t first_id = 1;
   // Messages of each room shown on joining it (the newest ones kept); for a
   // listener, of each room in `rooms` (not with `all_rooms`).
   std::size_t backlog = 0;
