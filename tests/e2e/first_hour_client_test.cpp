@@ -250,17 +250,19 @@ TEST_F(first_hour_client, listen_with_a_wrong_in_port_says_which_and_still_print
 TEST_F(first_hour_client, listen_shows_presence_only_with_presence) {
   auto quiet = run({"listen", "--in", broker_.in(), "--out", broker_.out()});
   auto chatty = run({"listen", "--presence", "--in", broker_.in(), "--out", broker_.out()});
-  // Repeat until both subscriptions are live and the chatty one saw a join.
+  // Repeat until both subscriptions are live: the chatty one saw a join and
+  // the quiet one a message (each may subscribe later than the other).
   std::optional<std::string> joined;
-  for (int attempt = 0; attempt < 50 && !joined; ++attempt) {
+  std::optional<std::string> line;
+  for (int attempt = 0; attempt < 50 && !(joined && line); ++attempt) {
     auto ci = run({"send", "--name", "ci" + std::to_string(attempt), "--in", broker_.in(), "--out",
                    broker_.out(), "marker"});
     ASSERT_EQ(ci->wait(), 0) << ci->err();
-    joined = chatty->line_containing("joined", std::chrono::milliseconds(200));
+    if (!joined) joined = chatty->line_containing("joined", std::chrono::milliseconds(200));
+    if (!line) line = quiet->line(std::chrono::milliseconds(200));
   }
   ASSERT_TRUE(joined);
   // The quiet listener prints the messages and nothing else.
-  auto line = quiet->line();
   ASSERT_TRUE(line);
   EXPECT_TRUE(std::regex_match(*line, std::regex(R"(\d\d:\d\d:\d\d ci\d+: marker)"))) << *line;
   quiet->signal(SIGTERM);
