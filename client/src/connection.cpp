@@ -428,6 +428,7 @@ void connection::drain_dealer(std::uint64_t now) {
     zmq::message_t frame;
     if (!dealer_.recv(frame, zmq::recv_flags::dontwait)) return;
     last_heard_ms_ = now;
+    heard_on_in_ = true;
     auto decoded = proto::decode_event(frame.to_string_view());
     if (auto* e = std::get_if<proto::any_event>(&decoded)) on_reply(std::move(*e), now);
   }
@@ -581,8 +582,8 @@ void connection::on_reply(proto::any_event e, std::uint64_t now) {
 
 void connection::on_acked(std::uint64_t id, const std::optional<std::string>& room,
                           std::optional<std::uint64_t> seq, std::uint64_t now) {
-  if (pending_.erase(id) == 0) return;  // a duplicate ack
-  flush_sends(now, never_retry);        // the window moved
+  if (!drop_pending(id)) return;   // a duplicate ack
+  flush_sends(now, never_retry);  // the window moved
   if (store_refusing_) {
     store_refusing_ = false;
     events_.push_back(status_event{status::store_accepting, "messages are accepted again"});
@@ -592,6 +593,25 @@ void connection::on_acked(std::uint64_t id, const std::optional<std::string>& ro
     acked = std::max(acked, *seq);
   }
   events_.push_back(ack_event{id, room, seq});
+}
+
+void connection::on_rate_limited(std::uint64_t id, const std::string& reason) {
+  const auto found = pending_.find(id);
+  if (found == pending_.end() || found->second.rate_limited) return;
+  found->second.rate_limited = true;
+  // Said when the first message of a burst is held back, not for each one
+  // or each retry: the burst ends when the last of them is acknowledged.
+  if (rate_limited_waiting_++ == 0) events_.push_back(status_event{status::rate_limited, reason});
+}
+
+bool connection::drop_pending(std::uint64_t id) {
+  const auto found = pending_.find(id);
+  if (found == pending_.end()) return false;
+  if (found->second.rate_limited && --rate_limited_waiting_ == 0) {
+    events_.push_back(status_event{status::sending_again, "every message held back was taken"});
+  }
+  pending_.erase(found);
+  return true;
 }
 
 void connection::ack_by_publication(const event::msg& m) {
@@ -714,13 +734,14 @@ void connection::on_error(const event::error& e, std::uint64_t now) {
     store_refusing_ = true;  // said once, not for every retry
     events_.push_back(status_event{status::store_refusing, e.reason});
   }
+  if (code == error_code::rate_limited && e.id) on_rate_limited(*e.id, e.reason);
   const bool retryable = code == error_code::shutting_down || code == error_code::rate_limited ||
                          code == error_code::unavailable;
   if (retryable && (!e.id || pending_.count(*e.id) != 0)) return;
   if (e.id) {
     // An id we do not hold pending is one of our own pings or history fills
     // (which are repeated on their own timers) or an answer to a retry.
-    if (pending_.erase(*e.id) == 0) return;
+    if (!drop_pending(*e.id)) return;
   }
   events_.push_back(error_event{e.code, e.reason, e.id});
 }

@@ -122,6 +122,8 @@ std::string_view status_name(status s) {
     case status::epoch_reset: return "epoch-reset";
     case status::store_refusing: return "store-refusing";
     case status::store_accepting: return "store-accepting";
+    case status::rate_limited: return "rate-limited";
+    case status::sending_again: return "sending-again";
     case status::unreachable: return "unreachable";
     case status::no_broadcasts: return "no-broadcasts";
     case status::no_requests: return "no-requests";
@@ -174,6 +176,12 @@ std::vector<std::string> text_lines(const client_event& e, const line_style& sty
                                    "failing); yours wait and are sent again",
                                    true)};
             case status::store_accepting: return {paint.system("* the server takes messages again")};
+            case status::rate_limited:
+              return {paint.system("* sending too fast for the server (" + sanitize(m.detail) +
+                                       "): your messages wait and are sent again",
+                                   true)};
+            case status::sending_again:
+              return {paint.system("* sending again: the server took every message it held back")};
             case status::unreachable: return {paint.system("* " + m.detail + "; still trying", true)};
             case status::no_broadcasts:
             case status::no_requests: return {paint.system("* " + m.detail, true)};

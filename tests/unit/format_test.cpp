@@ -57,6 +57,15 @@ TEST(format, presence_and_status_lines) {
             "* 12 message(s) in lobby could not be recovered (seq 3-14)");
   EXPECT_EQ(one(ack_event{1, "lobby", 1}), "");
   EXPECT_EQ(one(status_event{status::joined, "bob"}), "");
+  EXPECT_EQ(one(status_event{status::rate_limited, "too many messages"}),
+            "* sending too fast for the server (too many messages): your messages wait and are "
+            "sent again");
+  EXPECT_EQ(one(status_event{status::sending_again, "x"}),
+            "* sending again: the server took every message it held back");
+  EXPECT_EQ(json_line(status_event{status::rate_limited, "too many messages"}),
+            R"({"type":"status","status":"rate-limited","detail":"too many messages"})");
+  EXPECT_EQ(json_line(status_event{status::sending_again, "x"}),
+            R"({"type":"status","status":"sending-again","detail":"x"})");
 }
 
 TEST(format, json_lines_escape_strings) {

@@ -80,6 +80,9 @@ class connection {
   // True once the broadcast side is known to work: the SUB finished its
   // handshake or something was published to us.
   [[nodiscard]] bool broadcasts_arrive() const { return out_.up || heard_on_out_; }
+  // True once anything arrived on the request side (--in): a welcome, an
+  // answer or a refusal. A listener's --history needs it.
+  [[nodiscard]] bool requests_answered() const { return heard_on_in_; }
   // True once status::no_broadcasts was reported.
   [[nodiscard]] bool broadcasts_missing() const { return told_no_broadcasts_; }
   // Messages sent but not acked yet.
@@ -98,6 +101,7 @@ class connection {
     std::uint64_t sent_ms = 0;  // 0: not on the wire yet
     std::string room;           // for a msg (empty for a dm)
     std::size_t text_hash = 0;  // for a msg: recognises its publication
+    bool rate_limited = false;  // refused as rate-limited at least once
   };
 
   [[nodiscard]] bool anonymous() const { return opts_.name.empty(); }
@@ -116,6 +120,12 @@ class connection {
   void on_room_msg(proto::event::msg m);
   void on_history(const proto::event::history& h);
   void on_error(const proto::event::error& e, std::uint64_t now);
+  // Marks pending message `id` as held back by the broker's rate limit; the
+  // first of a burst raises status::rate_limited.
+  void on_rate_limited(std::uint64_t id, const std::string& reason);
+  // Drops `id` from pending (false when it was not there); the last message
+  // held back by the rate limit raises status::sending_again.
+  bool drop_pending(std::uint64_t id);
   // A message of ours is done: drop it from pending, report its ack.
   void on_acked(std::uint64_t id, const std::optional<std::string>& room,
                 std::optional<std::uint64_t> seq, std::uint64_t now);
@@ -171,6 +181,7 @@ class connection {
   std::function<void(const std::string&, std::uint64_t)> on_session_;
   std::uint64_t ids_saved_until_ = 0;  // ids below it are covered by the last save
   bool heard_on_out_ = false;       // anything was published to us
+  bool heard_on_in_ = false;        // anything came back on the DEALER
   std::uint64_t welcomed_ms_ = 0;   // the first welcome
 
   // Session state, from the last welcome.
@@ -186,6 +197,7 @@ class connection {
   bool hello_on_wire_ = false;  // the last hello left (IMMEDIATE may refuse)
   bool displaced_ = false;      // our session was resumed elsewhere: no hello
   bool store_refusing_ = false;  // `unavailable` since the last ack
+  std::size_t rate_limited_waiting_ = 0;  // pending messages marked rate_limited
 
   std::map<std::string, room_stream, std::less<>> rooms_;
   struct fill_request {

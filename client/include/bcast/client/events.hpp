@@ -62,6 +62,11 @@ enum class status {
   epoch_reset,      // the broker started a new epoch: streams restart at 1
   store_refusing,   // the broker cannot store messages now: ours wait and are retried
   store_accepting,  // after store_refusing: a message was acknowledged again
+  // The broker refused a message of ours as `rate-limited` (its --rate):
+  // said once per burst; the message waits and is retried.
+  rate_limited,
+  // After rate_limited: every message it held back was acknowledged.
+  sending_again,
   // Before any contact: the broker's endpoint refused the connection (--in
   // for a named client, --out for a listener); the client keeps trying.
   unreachable,
