@@ -87,34 +87,6 @@ std::u32string from_utf8(std::string_view text) {
 
 // ---- esc_prefix ----------------------------------------------------------
 
-namespace {
-
-// The editing keys among escape sequences terminfo may not name (a terminal
-// in another cursor mode than ncurses asked for, or another TERM): CSI or
-// SS3 parameters `params` ending in `final`.
-key_kind editing_key(std::string_view params, char final) {
-  if (final == '~') {
-    if (params == "1" || params == "7") return key_kind::home;
-    if (params == "4" || params == "8") return key_kind::end;
-    if (params == "3") return key_kind::del;
-    if (params == "5") return key_kind::page_up;
-    if (params == "6") return key_kind::page_down;
-    return key_kind::other;
-  }
-  if (!params.empty()) return key_kind::other;  // modified keys: Ctrl-Left and the like
-  switch (final) {
-    case 'A': return key_kind::up;
-    case 'B': return key_kind::down;
-    case 'C': return key_kind::right;
-    case 'D': return key_kind::left;
-    case 'H': return key_kind::home;
-    case 'F': return key_kind::end;
-    default: return key_kind::other;
-  }
-}
-
-}  // namespace
-
 std::vector<key> esc_prefix::feed(key k, input_clock::time_point now) {
   if (state_ == state::csi || state_ == state::ss3) return feed_sequence(k, now);
   std::vector<key> out;
@@ -122,7 +94,7 @@ std::vector<key> esc_prefix::feed(key k, input_clock::time_point now) {
     state_ = state::idle;
     if (now - since_ <= delay_ && k.kind == key_kind::text && (k.ch == U'[' || k.ch == U'O')) {
       state_ = k.ch == U'[' ? state::csi : state::ss3;
-      sequence_.clear();
+      sequence_length_ = 0;
       return out;
     }
     if (now - since_ <= delay_ && (k.kind == key_kind::text || k.kind == key_kind::control)) {
@@ -145,13 +117,13 @@ std::vector<key> esc_prefix::feed_sequence(key k, input_clock::time_point now) {
   // Parameters and intermediates are 0x20-0x3F; a CSI longer than this is garbage.
   constexpr std::size_t longest_sequence = 32;
   const bool inside = k.kind == key_kind::text && k.ch >= 0x20 && k.ch <= 0x3F;
-  if (state_ == state::csi && inside && sequence_.size() < longest_sequence) {
-    sequence_ += static_cast<char>(k.ch);
+  if (state_ == state::csi && inside && sequence_length_ < longest_sequence) {
+    ++sequence_length_;
     return {};
   }
   const bool final_byte = k.kind == key_kind::text && k.ch >= 0x40 && k.ch <= 0x7E;
   state_ = state::idle;
-  if (final_byte) return {key{editing_key(sequence_, static_cast<char>(k.ch))}};
+  if (final_byte) return {key{key_kind::other}};
   std::vector<key> out{key{key_kind::other}};
   for (const key& next : feed(k, now)) out.push_back(next);
   return out;

@@ -52,9 +52,9 @@ inline constexpr std::chrono::milliseconds esc_delay{25};
 // Turns a lone ESC followed quickly by a key into Alt-key, and a lone ESC
 // followed by nothing into Esc once `delay` passed: the caller's loop calls
 // expire() when deadline() is reached, nobody waits for the next byte. An
-// escape sequence ncurses did not decode is read here: the editing keys
-// (Home as ESC [ 1 ~, arrows as ESC [ A…) are recognised, any other
-// (ESC [ 2 5 ~, ESC O P) is one key_kind::other, never typed as text.
+// escape sequence ncurses did not decode (ESC [ 2 5 ~, ESC O P) is read
+// here as one key_kind::other, never typed as text; the keys that mean
+// something are all decoded by ncurses (chat_screen's key_sequences).
 class esc_prefix {
  public:
   explicit esc_prefix(std::chrono::milliseconds delay) : delay_(delay) {}
@@ -73,7 +73,7 @@ class esc_prefix {
   std::chrono::milliseconds delay_;
   state state_ = state::idle;
   input_clock::time_point since_{};
-  std::string sequence_;  // the parameters of the CSI being read
+  std::size_t sequence_length_ = 0;  // parameter bytes of the CSI being read
 };
 
 // A bracketed paste, collected as one unit: newlines kept, other control

@@ -166,7 +166,32 @@ void chat_model::add_pending(const std::string& room, std::string text, std::uin
   append(views_[room], pane_line{std::move(text), line_mark::pending, id}, room == current_);
 }
 
+void chat_model::watch_pending(std::uint64_t id, const std::string& room,
+                               std::vector<std::string> lines, bool connected,
+                               std::chrono::steady_clock::time_point now) {
+  if (connected) {
+    watched_[id] = {now + pending_mark_after, room, std::move(lines)};
+    return;
+  }
+  for (auto& line : lines) add_pending(room, std::move(line), id);
+}
+
+bool chat_model::mark_overdue(std::chrono::steady_clock::time_point now) {
+  bool marked = false;
+  for (auto it = watched_.begin(); it != watched_.end();) {
+    if (it->second.due > now) {
+      ++it;
+      continue;
+    }
+    for (auto& line : it->second.lines) add_pending(it->second.room, std::move(line), it->first);
+    marked = true;
+    it = watched_.erase(it);
+  }
+  return marked;
+}
+
 void chat_model::settle(std::uint64_t id) {
+  watched_.erase(id);
   for (auto& [room, view] : views_) {
     const auto it = std::find_if(view.lines.begin(), view.lines.end(), [id](const pane_line& l) {
       return l.mark == line_mark::pending && l.pending_id == id;

@@ -1,13 +1,15 @@
 // What the terminal chat shows, without sockets or ncurses: a bounded
 // scrollback per followed room, which room is current, unread counts of the
 // others, the scroll position, who is online, lines marked pending until
-// acknowledged, completion candidates, and the styled pieces a line made by
+// acknowledged (or, typed while connected, once their ack is overdue),
+// completion candidates, and the styled pieces a line made by
 // client::text_lines (ANSI SGR colours) is drawn from. The loop in
 // chat_terminal fills it; chat_screen draws it.
 #pragma once
 
 #include <cstddef>
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -20,6 +22,10 @@ namespace bcast::app {
 
 // Lines kept per room: a day of a busy room, a few MB at most.
 inline constexpr std::size_t scrollback_lines = 5000;
+// A line typed while connected shows once it comes back from the broker; if
+// no ack came within this, it is shown marked pending (the broker may have
+// stopped without the client knowing yet), so the person never types it again.
+inline constexpr std::chrono::milliseconds pending_mark_after{700};
 
 enum class line_mark {
   plain,
@@ -78,7 +84,16 @@ class chat_model {
   void add_notice(std::string text, line_mark mark = line_mark::plain);
   // A line of ours typed while disconnected, until settle(id).
   void add_pending(const std::string& room, std::string text, std::uint64_t id);
-  // Drops the pending line of message `id` (it was acknowledged or refused).
+  // The lines of message `id`, sent at `now`: shown pending at once when not
+  // `connected`, else only if no settle(id) came by now + pending_mark_after
+  // (mark_overdue).
+  void watch_pending(std::uint64_t id, const std::string& room, std::vector<std::string> lines,
+                     bool connected, std::chrono::steady_clock::time_point now);
+  // Shows the watched lines whose time passed as pending; returns true when
+  // it showed any.
+  bool mark_overdue(std::chrono::steady_clock::time_point now);
+  // Message `id` was acknowledged or refused: its pending lines go, and a
+  // watch on them ends.
   void settle(std::uint64_t id);
   [[nodiscard]] const std::deque<pane_line>& lines(const std::string& room) const;
   [[nodiscard]] std::size_t unread(const std::string& room) const;
@@ -115,6 +130,13 @@ class chat_model {
   std::map<std::string, room_view, std::less<>> views_;
   std::size_t offset_ = 0;
   std::set<std::string> users_;
+  // Messages sent while connected, not acked yet: shown pending when `due`.
+  struct overdue_watch {
+    std::chrono::steady_clock::time_point due;
+    std::string room;
+    std::vector<std::string> lines;
+  };
+  std::map<std::uint64_t, overdue_watch> watched_;
 };
 
 }  // namespace bcast::app

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <stdexcept>
+#include <utility>
 
 namespace bcast::app {
 namespace {
@@ -20,6 +21,20 @@ constexpr int paste_end_code = KEY_MAX + 2;
 // xterm's bracketed paste mode: a paste arrives between ESC[200~ and ESC[201~.
 constexpr const char* paste_mode_on = "\x1b[?2004h";
 constexpr const char* paste_mode_off = "\x1b[?2004l";
+
+// Editing keys as terminals send them in either cursor mode, whatever
+// terminfo names for this TERM (tmux sends Home as ESC [ 1 ~ under an xterm
+// TERM whose terminfo says ESC O H): ncurses decodes them all, so
+// decode_code is the one place where a key gets its meaning. A sequence
+// nobody defines reaches esc_prefix, which drops it as one ignored key.
+constexpr std::pair<const char*, int> key_sequences[] = {
+    {"\x1b[A", KEY_UP},     {"\x1bOA", KEY_UP},     {"\x1b[B", KEY_DOWN},   {"\x1bOB", KEY_DOWN},
+    {"\x1b[C", KEY_RIGHT},  {"\x1bOC", KEY_RIGHT},  {"\x1b[D", KEY_LEFT},   {"\x1bOD", KEY_LEFT},
+    {"\x1b[H", KEY_HOME},   {"\x1bOH", KEY_HOME},   {"\x1b[1~", KEY_HOME},  {"\x1b[7~", KEY_HOME},
+    {"\x1b[F", KEY_END},    {"\x1bOF", KEY_END},    {"\x1b[4~", KEY_END},   {"\x1b[8~", KEY_END},
+    {"\x1b[3~", KEY_DC},    {"\x1b[5~", KEY_PPAGE}, {"\x1b[6~", KEY_NPAGE},
+    {"\x1b[200~", paste_begin_code}, {"\x1b[201~", paste_end_code},
+};
 
 key decode_char(wint_t c) {
   if (c == 27) return key{key_kind::escape};
@@ -92,8 +107,7 @@ chat_screen::chat_screen(bool colour) {
   nonl();
   keypad(stdscr, TRUE);
   nodelay(stdscr, TRUE);
-  define_key("\x1b[200~", paste_begin_code);
-  define_key("\x1b[201~", paste_end_code);
+  for (const auto& [sequence, code] : key_sequences) define_key(sequence, code);
   if (colour && has_colors()) {
     start_color();
     use_default_colors();

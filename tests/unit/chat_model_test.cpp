@@ -63,6 +63,31 @@ TEST(chat_model, pending_lines_go_when_settled) {
   EXPECT_EQ(model.lines("lobby").size(), 2U);
 }
 
+// A line typed while connected shows as pending only once its ack is
+// overdue; typed while disconnected, at once; an ack ends either.
+TEST(chat_model, watched_lines_show_pending_only_when_their_ack_is_overdue) {
+  chat_model model({"lobby", "dev"});
+  const auto t = std::chrono::steady_clock::now();
+  model.watch_pending(1, "lobby", {"one (pending)"}, true, t);
+  model.watch_pending(2, "dev", {"two (pending)"}, true, t);
+  EXPECT_FALSE(model.mark_overdue(t + pending_mark_after - std::chrono::milliseconds(1)));
+  EXPECT_TRUE(model.lines("lobby").empty());
+  model.settle(1);  // acked in time: never shown pending
+  EXPECT_TRUE(model.mark_overdue(t + pending_mark_after));
+  EXPECT_TRUE(model.lines("lobby").empty());
+  ASSERT_EQ(model.lines("dev").size(), 1U);
+  EXPECT_EQ(model.lines("dev").back().mark, line_mark::pending);
+  EXPECT_EQ(model.lines("dev").back().pending_id, 2U);
+  EXPECT_FALSE(model.mark_overdue(t + 2 * pending_mark_after));  // shown once
+  model.watch_pending(3, "lobby", {"three (pending)"}, false, t);
+  ASSERT_EQ(model.lines("lobby").size(), 1U);
+  EXPECT_EQ(model.lines("lobby").back().text, "three (pending)");
+  model.settle(2);
+  model.settle(3);
+  EXPECT_TRUE(model.lines("dev").empty());
+  EXPECT_TRUE(model.lines("lobby").empty());
+}
+
 TEST(chat_model, completes_commands_rooms_and_names) {
   chat_model model({"lobby", "dev"});
   model.set_users({"bob", "Bea", "carol"});
