@@ -215,4 +215,10 @@ stop_signals::stop_signals() {
 
 stop_signals::~stop_signals() { ::close(fd_); }
 
+int stop_signals::take() const {
+  signalfd_siginfo info{};
+  if (::read(fd_, &info, sizeof info) != static_cast<ssize_t>(sizeof info)) return 0;
+  return static_cast<int>(info.ssi_signo);
+}
+
 }  // namespace bcast::app

@@ -90,6 +90,8 @@ class stop_signals {
   stop_signals(const stop_signals&) = delete;
   stop_signals& operator=(const stop_signals&) = delete;
   [[nodiscard]] int fd() const { return fd_; }
+  // The number of a stop signal that arrived (taking it), or 0 when none did.
+  [[nodiscard]] int take() const;
 
  private:
   int fd_ = -1;

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "chat_terminal.hpp"
 #include "client_cli.hpp"
@@ -143,6 +145,12 @@ int run_connect(const connect_args& args) {
   opts.backlog = static_cast<std::size_t>(args.history >= 0 ? args.history : (person ? 20 : 0));
   // Declared before the connection: a normal exit says bye, then forgets it.
   saved_session saved(opts.name, opts.in_endpoint);
+  // Said once, at start (and in the chat's pane): the run goes on without it.
+  std::vector<std::string> warnings;
+  if (!saved.problem().empty()) {
+    std::fprintf(stderr, "broadcast-server: %s\n", saved.problem().c_str());
+    warnings.push_back(saved.problem());
+  }
   opts.resume_session = saved.token();
   opts.first_id = saved.first_id();
   zmq::context_t context;
@@ -151,7 +159,7 @@ int run_connect(const connect_args& args) {
     saved.save(token, first_unused_id);
   });
   const leave_on_exit leave(conn);
-  if (person) return run_chat_terminal(conn, args.client, use_colour(args), signals);
+  if (person) return run_chat_terminal(conn, args.client, use_colour(args), signals, warnings);
   return run_script(conn, args.client, signals, opts.in_endpoint);
 }
 

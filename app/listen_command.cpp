@@ -5,6 +5,7 @@
 // trouble with the connection goes to stderr.
 #include <cstdio>
 #include <memory>
+#include <string>
 
 #include "client_cli.hpp"
 #include "commands.hpp"
@@ -43,6 +44,21 @@ std::optional<int> on_listen_event(const client::client_event& e, const listen_a
   return std::nullopt;
 }
 
+// Nothing answered on --in within --timeout: the backlog asked for cannot
+// come. A port that refuses is told at once (no_requests); this is one that
+// takes the connection and stays silent: the --out port, or another
+// program's.
+int no_backlog(const std::string& in_endpoint, const listen_args& args) {
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%g", args.client.timeout_s);
+  const client::status_event silent{
+      client::status::no_requests,
+      "no answer on " + in_endpoint + " (--in) within " + seconds +
+          " s: is --in right? --history needs the broker's request port"};
+  print_event(silent, args.client, false);
+  return exit_unreachable;
+}
+
 int run_listen(const listen_args& args) {
   stop_signals signals;
   if (args.history > 0 && args.all) {
@@ -60,8 +76,11 @@ int run_listen(const listen_args& args) {
       conn, signals, std::nullopt,
       [&](const client::client_event& e) { return on_listen_event(e, args, show_room, messages); },
       [&]() -> std::optional<int> {
-        if (!warned && !conn.ever_connected() &&
-            std::chrono::steady_clock::now() - started > timeout_of(args.client)) {
+        const bool overdue = std::chrono::steady_clock::now() - started > timeout_of(args.client);
+        if (overdue && args.history > 0 && !conn.requests_answered()) {
+          return no_backlog(opts.in_endpoint, args);
+        }
+        if (!warned && !conn.ever_connected() && overdue) {
           std::fprintf(stderr, "broadcast-server: nothing heard from %s yet; still trying\n",
                        opts.out_endpoint.c_str());
           warned = true;

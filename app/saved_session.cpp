@@ -3,10 +3,13 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 #include "state_dir.hpp"
 
@@ -29,13 +32,40 @@ std::string file_for(const std::string& name, const std::string& in_endpoint) {
   return buffer;
 }
 
+// What a restart after a crash does without a session file.
+constexpr const char* without_resume =
+    "; a connect restarted after a crash waits for the broker to free its name";
+
+// Why `path` cannot hold the session (open's errno `error`, or 0 when it
+// opened but is not a regular file).
+std::string why_unusable(const std::string& path, int error) {
+  std::string why = error == ELOOP   ? path + " is a symbolic link (not followed)"
+                    : error == 0     ? path + " is not a regular file"
+                                     : "cannot open " + path + ": " + std::strerror(error);
+  return "crash resume is off: " + why + without_resume;
+}
+
 }  // namespace
 
 saved_session::saved_session(const std::string& name, const std::string& in_endpoint) {
   const std::string path = state_file(file_for(name, in_endpoint));
-  if (path.empty()) return;
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd_ < 0) return;
+  if (path.empty()) {
+    const std::string dir_problem = state_dir_problem();
+    if (!dir_problem.empty()) problem_ = "crash resume is off: " + dir_problem + without_resume;
+    return;
+  }
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+  if (fd_ < 0) {
+    problem_ = why_unusable(path, errno);
+    return;
+  }
+  struct stat file{};
+  if (::fstat(fd_, &file) != 0 || !S_ISREG(file.st_mode)) {  // a FIFO or device planted there
+    problem_ = why_unusable(path, 0);
+    ::close(fd_);
+    fd_ = -1;
+    return;
+  }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {  // another run of ours holds it
     ::close(fd_);
     fd_ = -1;

@@ -12,12 +12,14 @@
 #include <memory>
 #include <optional>
 #include <system_error>
+#include <variant>
 
 #include "bcast/proto/limits.hpp"
 #include "bcast/proto/validate.hpp"
 #include "client_cli.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "signal_name.hpp"
 
 namespace bcast::app {
 namespace {
@@ -28,9 +30,9 @@ struct send_args {
   std::string to;
 };
 
-// All of stdin, at most `limit` + 1 bytes (more says it is too long);
-// nullopt when a stop signal came first (a pipe that never ends).
-std::optional<std::string> read_stdin(std::size_t limit, const stop_signals& signals) {
+// All of stdin, at most `limit` + 1 bytes (more says it is too long); or
+// the number of the stop signal that came first (a pipe that never ends).
+std::variant<std::string, int> read_stdin(std::size_t limit, const stop_signals& signals) {
   std::string text;
   char buffer[65536];
   while (text.size() <= limit) {
@@ -39,7 +41,10 @@ std::optional<std::string> read_stdin(std::size_t limit, const stop_signals& sig
       if (errno == EINTR) continue;
       throw std::system_error(errno, std::generic_category(), "reading stdin");
     }
-    if (fds[1].revents != 0) return std::nullopt;
+    if (fds[1].revents != 0) {
+      if (const int sig = signals.take(); sig != 0) return sig;
+      continue;  // another thread took it first: poll again
+    }
     const ssize_t n = ::read(STDIN_FILENO, buffer, std::min(sizeof buffer, limit + 1 - text.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw std::system_error(errno, std::generic_category(), "reading stdin");
@@ -49,9 +54,9 @@ std::optional<std::string> read_stdin(std::size_t limit, const stop_signals& sig
   return text;
 }
 
-// The message: the words, or stdin without its final line end; nullopt
-// when stopped while reading stdin.
-std::optional<std::string> text_of(const send_args& args, const stop_signals& signals) {
+// The message: the words, or stdin without its final line end; or the
+// number of the stop signal that came while reading stdin.
+std::variant<std::string, int> text_of(const send_args& args, const stop_signals& signals) {
   const bool from_stdin = args.words.empty() || (args.words.size() == 1 && args.words[0] == "-");
   std::string text;
   if (!from_stdin) {
@@ -62,8 +67,8 @@ std::optional<std::string> text_of(const send_args& args, const stop_signals& si
     throw CLI::ValidationError("TEXT", "give the message as arguments, or pipe it on stdin");
   }
   auto read = read_stdin(proto::largest_max_text, signals);
-  if (!read) return std::nullopt;
-  text = std::move(*read);
+  if (const int* sig = std::get_if<int>(&read)) return *sig;
+  text = std::move(std::get<std::string>(read));
   if (text.size() > proto::largest_max_text) {
     throw CLI::ValidationError("TEXT", "stdin holds more than " +
                                            std::to_string(proto::largest_max_text) +
@@ -78,8 +83,13 @@ std::optional<std::string> text_of(const send_args& args, const stop_signals& si
 int run_send(const send_args& args) {
   stop_signals signals;
   const auto read = text_of(args, signals);
-  if (!read) return exit_ok;  // stopped before anything was sent
-  const std::string& text = *read;
+  if (const int* sig = std::get_if<int>(&read)) {
+    // Stopped before the text was whole: a script must not take it as sent.
+    std::fprintf(stderr, "broadcast-server: stopped by %s while reading stdin: nothing was sent\n",
+                 signal_name(*sig));
+    return exit_signal_base + *sig;
+  }
+  const std::string& text = std::get<std::string>(read);
   if (!proto::is_valid_utf8(text)) throw CLI::ValidationError("TEXT", "is not valid UTF-8");
   auto opts = to_options(args.client);
   opts.name = resolve_name(args.client);

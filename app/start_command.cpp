@@ -34,6 +34,7 @@
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "secret_file.hpp"
+#include "signal_name.hpp"
 #include "state_dir.hpp"
 
 namespace bcast::app {
@@ -89,15 +90,6 @@ sigset_t stop_signal_set() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
   return set;
-}
-
-const char* signal_name(int sig) {
-  switch (sig) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    case SIGHUP: return "SIGHUP";
-    default: return "a signal";
-  }
 }
 
 // The address to bind for bare ports: an IP address or interface name as

@@ -2,8 +2,11 @@
 // binary: a wrong --out port or no broker at all is said at once with the
 // endpoint and the right exit code (an acked message is never "not
 // acknowledged"), --timeout says what it takes, scripts get no presence from
-// listen, send reads stdin, listen --history, host:port, IPv6 and the
-// BCAST_IN/BCAST_OUT environment, and an unusable state directory is named.
+// listen, send reads stdin (and says when a signal stopped it), listen
+// --history gives up on an --in that never answers, host:port, IPv6 and the
+// BCAST_IN/BCAST_OUT environment, an unusable state directory is named (for
+// the broker, and for connect's crash resume), and a rate-limited connect
+// says so once per burst and loses nothing.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -11,7 +14,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 #include <memory>
 #include <regex>
@@ -247,6 +253,39 @@ TEST_F(first_hour_client, listen_with_a_wrong_in_port_says_which_and_still_print
   EXPECT_EQ(live->err(), warning);
 }
 
+// --in reaching something that takes the connection but never answers (the
+// --out port, or the ports swapped): the backlog cannot come, said after
+// --timeout naming --in, exit 3.
+TEST_F(first_hour_client, listen_history_gives_up_on_an_in_that_never_answers) {
+  constexpr auto timeout = std::chrono::seconds(1);
+  // --timeout, plus room for a loaded 2-core machine.
+  constexpr auto gives_up_within = timeout + std::chrono::seconds(4);
+  const std::vector<std::pair<std::string, std::string>> wrong{
+      {broker_.out(), broker_.out()},  // --in given the --out port
+      {broker_.out(), broker_.in()},   // swapped
+  };
+  for (const auto& [in, out] : wrong) {
+    const auto start = clock_type::now();
+    auto listener = run({"listen", "--in", in, "--out", out, "--history", "3", "--timeout", "1"});
+    EXPECT_EQ(listener->wait(gives_up_within + std::chrono::seconds(5)), 3) << listener->err();
+    const auto took = clock_type::now() - start;
+    EXPECT_GE(took, timeout) << seconds_since(start);
+    EXPECT_LT(took, gives_up_within) << seconds_since(start);
+    EXPECT_EQ(listener->err(), "broadcast-server: no answer on " + in +
+                                   " (--in) within 1 s: is --in right? --history needs the "
+                                   "broker's request port\n");
+  }
+  // With --json the same sentence is a status line on stdout.
+  auto json = run({"listen", "--in", broker_.out(), "--out", broker_.out(), "--history", "3",
+                   "--timeout", "1", "--json"});
+  const auto line = json->line_containing("no-requests");
+  EXPECT_EQ(json->wait(), 3);
+  ASSERT_TRUE(line);
+  EXPECT_EQ(*line, R"({"type":"status","status":"no-requests","detail":"no answer on )" +
+                       broker_.out() +
+                       R"( (--in) within 1 s: is --in right? --history needs the broker's request port"})");
+}
+
 TEST_F(first_hour_client, listen_shows_presence_only_with_presence) {
   auto quiet = run({"listen", "--in", broker_.in(), "--out", broker_.out()});
   auto chatty = run({"listen", "--presence", "--in", broker_.in(), "--out", broker_.out()});
@@ -313,7 +352,10 @@ TEST_F(first_hour_client, send_reads_a_bounded_stdin_and_stops_on_a_signal) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   endless->signal(SIGTERM);
-  EXPECT_EQ(endless->wait(), 0) << endless->err();
+  // Not 0: a script must not take the text as sent (128 + SIGTERM, as a shell says).
+  EXPECT_EQ(endless->wait(), 128 + SIGTERM) << endless->err();
+  EXPECT_EQ(endless->err(),
+            "broadcast-server: stopped by SIGTERM while reading stdin: nothing was sent\n");
 }
 
 TEST_F(first_hour_client, host_port_and_the_environment_name_the_broker) {
@@ -351,6 +393,112 @@ TEST(first_hour_ipv6, clients_reach_a_broker_on_the_ipv6_loopback) {
   ASSERT_TRUE(line) << bracketed.err();
   EXPECT_NE(line->find("v6: over IPv6"), std::string::npos) << *line;
   EXPECT_EQ(bracketed.wait(), 0);
+}
+
+}  // namespace
+}  // namespace bcast::test
+
+namespace bcast::test {
+namespace {
+
+// A connect sending faster than the broker's --rate: the refusals are
+// retried silently, but said once when the limit begins and once when it
+// ends, and every line arrives.
+TEST(first_hour_rate, a_rate_limited_connect_says_so_once_and_loses_nothing) {
+  const broker_run broker({"--in", "0", "--out", "0", "--rate", "5", "--burst", "5"});
+  ASSERT_FALSE(broker.in().empty()) << "the broker did not start";
+  constexpr int lines = 30;
+  std::string input;
+  for (int i = 1; i <= lines; ++i) input += "line " + std::to_string(i) + "\n";
+  const auto start = clock_type::now();
+  process alice({binary, "connect", "--name", "alice", "--json", "--timeout", "60", "--in",
+                 broker.in(), "--out", broker.out()});
+  alice.write(input);
+  alice.close_stdin();
+  // 30 lines at 5 a second take about 6 s (their output fits in the pipe).
+  EXPECT_EQ(alice.wait(std::chrono::seconds(60)), 0) << alice.err();
+  const auto took = std::chrono::duration<double>(clock_type::now() - start).count();
+  std::vector<std::string> statuses;
+  std::set<std::string> shown;
+  std::set<std::uint64_t> acked;
+  while (auto line = alice.line()) {
+    std::smatch match;
+    if (std::regex_search(*line, match, std::regex(R"re("status":"([a-z-]+)")re"))) {
+      statuses.push_back(match[1]);
+    } else if (std::regex_search(*line, match, std::regex(R"re("type":"msg".*"text":"([^"]+)")re"))) {
+      shown.insert(match[1]);
+    } else if (std::regex_search(*line, match, std::regex(R"re("type":"ack","id":(\d+))re"))) {
+      acked.insert(std::stoull(match[1]));
+    }
+  }
+  EXPECT_EQ(statuses, (std::vector<std::string>{"joined", "rate-limited", "sending-again"}))
+      << "took " << took << " s";
+  std::printf("30 rate-limited lines delivered in %.1f s\n", took);
+  EXPECT_EQ(acked.size(), static_cast<std::size_t>(lines));
+  for (int i = 1; i <= lines; ++i) {
+    EXPECT_EQ(shown.count("line " + std::to_string(i)), 1U) << "line " << i << " not shown";
+  }
+  // In text mode the two notices are sentences on stdout, once each (a new
+  // session: its bucket starts full again).
+  process bob({binary, "connect", "--name", "bob", "--timeout", "60", "--in", broker.in(),
+               "--out", broker.out()});
+  bob.write(input);
+  bob.close_stdin();
+  EXPECT_EQ(bob.wait(std::chrono::seconds(60)), 0) << bob.err();
+  std::vector<std::string> notices;
+  while (auto line = bob.line()) {
+    if (line->rfind("* sending", 0) == 0) notices.push_back(*line);
+  }
+  EXPECT_EQ(notices, (std::vector<std::string>{
+                         "* sending too fast for the server (too many messages): your messages "
+                         "wait and are sent again",
+                         "* sending again: the server took every message it held back"}));
+}
+
+// The session file for a crash restart cannot be kept: said once on stderr
+// with the path and the reason, and the run goes on.
+TEST(first_hour_resume, crash_resume_off_is_said_once_with_the_path_and_the_reason) {
+  const broker_run broker;
+  ASSERT_FALSE(broker.in().empty()) << "the broker did not start";
+  const auto state = std::filesystem::temp_directory_path() /
+                     ("bcast-resume-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(state);
+  std::filesystem::create_directories(state);
+  const auto connect = [&](const std::string& state_home, const std::string& text) {
+    auto alice = std::make_unique<process>(
+        std::vector<std::string>{binary, "connect", "--name", "alice", "--in", broker.in(), "--out",
+                                 broker.out()},
+        std::vector<std::string>{"XDG_STATE_HOME=" + state_home});
+    alice->write(text + "\n");
+    alice->close_stdin();
+    const auto shown = alice->line_containing(text);
+    EXPECT_EQ(alice->wait(), 0) << alice->err();
+    EXPECT_TRUE(shown) << text << " not shown back";
+    return alice->err();
+  };
+  // A state directory that cannot be made (a file in its way: even root cannot).
+  const auto file = state / "a-file";
+  std::ofstream(file) << "x";
+  EXPECT_EQ(connect(file.string(), "no directory"),
+            "broadcast-server: crash resume is off: cannot create " + file.string() +
+                "/broadcast-server: Not a directory; a connect restarted after a crash waits "
+                "for the broker to free its name\n");
+  // A symbolic link planted where the session file goes.
+  EXPECT_EQ(connect(state.string(), "first run"), "");
+  std::vector<std::filesystem::path> sessions;
+  for (const auto& entry : std::filesystem::directory_iterator(state / "broadcast-server")) {
+    if (entry.path().filename().string().rfind("session-", 0) == 0) sessions.push_back(entry.path());
+  }
+  ASSERT_EQ(sessions.size(), 1U);
+  std::filesystem::remove(sessions[0]);
+  std::filesystem::create_symlink(file, sessions[0]);
+  EXPECT_EQ(connect(state.string(), "planted link"),
+            "broadcast-server: crash resume is off: " + sessions[0].string() +
+                " is a symbolic link (not followed); a connect restarted after a crash waits "
+                "for the broker to free its name\n");
+  std::ifstream target(file);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(target), {}), "x") << "the link was followed";
+  std::filesystem::remove_all(state);
 }
 
 }  // namespace

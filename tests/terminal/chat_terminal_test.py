@@ -139,14 +139,17 @@ class ChatTerminalTest(unittest.TestCase):
         self.tmux_env["HOME"] = self.home
         self.tmux_started = False
 
+        self.broker, self.endpoints = self.start_broker()
+
+    def start_broker(self, *extra):
+        """A broker of this test (with `extra` options) and its --in/--out arguments."""
         broker = self.spawn("broker", ["start", "--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "200",
-                                       "--log-level", "off"])
+                                       "--log-level", "off", *extra])
         first = self.wait_for(lambda: broker.lines()[:1], "the broker's first stdout line",
                               dump=broker.dump)[0]
         m = re.search(r"in (tcp://\S+) \(ROUTER\), out (tcp://\S+) \(PUB\)", first)
         self.assertIsNotNone(m, f"unexpected broker banner: {first!r}")
-        self.endpoints = ["--in", m.group(1), "--out", m.group(2)]
-        self.broker = broker
+        return broker, ["--in", m.group(1), "--out", m.group(2)]
 
     def tearDown(self):
         if self.tmux_started:
@@ -918,6 +921,43 @@ class ChatTerminalTest(unittest.TestCase):
         self.msg_event(lobby, "日本 héllo ✓", sender="alice")
         self.wait_pane(chat, rf"^{TIME} alice \(you\): 日本 héllo ✓$")
 
+    def test_21_rate_limit_is_said_once_and_nothing_is_lost(self):
+        # A broker that takes one message a second from a session, after a
+        # burst of three (joining takes two: the backlog and /who).
+        self.broker, self.endpoints = self.start_broker("--rate", "1", "--burst", "3")
+        lobby = self.listen()
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=1)
+        lines = [f"quick {i}" for i in range(1, 7)]
+        for line in lines:
+            self.enter(chat, line)
+        self.wait_status(chat, r"\| rate-limited")
+        for line in lines:
+            self.msg_event(lobby, line, sender="alice")
+        self.wait_pane(chat, r"^\* sending again: the server took every message it held back$")
+        self.wait_status(chat, r"\| connected$")
+        pane = self.pane(chat)
+        # Said once each (the first row of a notice the pane wraps).
+        self.assertEqual(len(self.find(pane, r"^\* sending too fast for the server \(too many messages\): your")), 1,
+                         self.dump())
+        self.assertEqual(len(self.find(pane, r"^\* sending again")), 1, self.dump())
+        for line in lines:
+            self.assertEqual(len(self.find(pane, rf"^{TIME} alice \(you\): {line}$")), 1, self.dump())
+
+    def test_22_crash_resume_off_is_said_in_the_pane(self):
+        # A file where the state directory should be: nothing can be kept there.
+        blocker = os.path.join(self.tmp, "not-a-directory")
+        with open(blocker, "w", encoding="ascii") as f:
+            f.write("x")
+        chat = self.chat("alice", env={"XDG_STATE_HOME": blocker})
+        self.wait_joined(chat, online=1)
+        pane = self.pane(chat)
+        self.assertEqual(len(self.find(pane, r"^\* crash resume is off: cannot create ")), 1, self.dump())
+        # The notice wraps at the pane's width: compared without spaces.
+        self.assertIn(f"{blocker}/broadcast-server:Notadirectory".replace(" ", ""),
+                      "".join(pane).replace(" ", ""), self.dump())
+        self.enter(chat, "still works")
+        self.wait_pane(chat, rf"^{TIME} alice \(you\): still works$")
 
 def main():
     global BINARY
