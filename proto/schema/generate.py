@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import tempfile
+import textwrap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -252,7 +253,196 @@ def check_protocol(s):
         raise SchemaError(f"PROTOCOL.md 11 lists the codes {codes}, the schema {[c['code'] for c in s['error_codes']]}")
 
 
-GENERATED = {}
+# ------------------------------------------------------------- generators --
+
+def header(comment):
+    return f"{comment} Generated from {SOURCE} by proto/schema/generate.py: do not edit.\n"
+
+
+def cpp_ident(code):
+    return code.replace("-", "_")
+
+
+def item_lines(items, indent="    "):
+    """One `item,` line each."""
+    return "".join(f"{indent}{item},\n" for item in items)
+
+
+def comment(text):
+    """`text` as // lines of at most 100 columns."""
+    return "".join(f"// {line}\n" for line in textwrap.wrap(text, 97))
+
+
+def type_member(m):
+    return f"  static constexpr std::string_view type = \"{m['t']}\";  // its `t`\n"
+
+
+def cpp_member_order(m):
+    by_key = {k["key"]: k for k in m["keys"]}
+    return [by_key[name] for name in m.get("cpp_members", [k["key"] for k in m["keys"]])]
+
+
+def cpp_members(keys):
+    """The member lines of a struct, their comments aligned."""
+    code = [cpp_member(k) for k in keys]
+    width = max((len(c) for c in code), default=0)
+    return [f"{c.ljust(width)}  // {k['doc']}\n" for c, k in zip(code, keys)]
+
+
+def cpp_member(k, indent="  "):
+    type_ = CPP_TYPES[k["type"]]
+    if k["presence"] == "optional":
+        type_ = f"std::optional<{type_}>"
+    init = ""
+    if "cpp_init" in k:
+        init = f" = {k['cpp_init']}" if k["type"] == "uint" else f"{{{k['cpp_init']}}}"
+    elif k["type"] == "uint" and k["presence"] != "optional":
+        init = " = 0"
+    return f"{indent}{type_} {k['key']}{init};"
+
+
+def gen_messages_hpp(s):
+    out = ["// The typed messages of BCAST/1: what clients send the broker (`request`) and\n"
+           "// what the broker sends back or publishes (`event`). Field names are the wire\n"
+           "// keys of PROTOCOL.md; the codec turns these into MessagePack and back.\n",
+           header("//"),
+           "#pragma once\n\n#include <cstdint>\n#include <optional>\n#include <string>\n"
+           "#include <string_view>\n#include <variant>\n#include <vector>\n\n#include \"bcast/proto/limits.hpp\"\n\n"
+           "namespace bcast::proto {\n\n"
+           "// Client -> broker, over DEALER -> ROUTER.\nnamespace request {\n"]
+    for m in s["requests"]:
+        text = f"`{m['t']}`: {m['doc']}. Answer: {m['answer']}."
+        out.append(f"\n{comment(text)}struct {m['t']} {{\n{type_member(m)}")
+        out += cpp_members(cpp_member_order(m))
+        out.append("};\n")
+    out.append("\n}  // namespace request\n\n")
+    out.append(variant("any_request", "request", [m["t"] for m in s["requests"]]))
+    out.append("\n// Broker -> client: answers over ROUTER -> DEALER, publications over PUB -> SUB.\n"
+               "namespace event {\n\n"
+               "// One entry of a `seq_map` (`welcome.rooms`, `hb.rooms`): a room and its last seq.\n"
+               "struct room_seq {\n  std::string room;\n  std::uint64_t seq = 0;\n"
+               "  bool operator==(const room_seq&) const = default;\n};\n")
+    for st in s["structs"]:
+        out.append(f"\n{comment(st['doc'])}struct {st['name']} {{\n")
+        out += cpp_members(st["keys"])
+        out.append(f"  bool operator==(const {st['name']}&) const = default;\n}};\n")
+    nested = {"msg"}  # msg_array's element: defined first, compared member by member
+    for m in sorted(s["events"], key=lambda e: e["t"] not in nested):
+        where = {"reply": "Sent to the requester", "private": "Sent to one recipient",
+                 "publish": f"Published on `{m.get('topic')}`"}[m["sent"]]
+        text = f"`{m['t']}`: {m['doc']}. {where}."
+        out.append(f"\n{comment(text)}struct {m['t']} {{\n{type_member(m)}")
+        out += cpp_members(cpp_member_order(m))
+        if m["t"] in nested:
+            out.append(f"  bool operator==(const {m['t']}&) const = default;\n")
+        out.append("};\n")
+    out.append("\n}  // namespace event\n\n")
+    out.append(variant("any_event", "event", [m["t"] for m in s["events"]]))
+    out.append("\n}  // namespace bcast::proto\n")
+    return "".join(out)
+
+
+def variant(name, ns, types):
+    lines, line = [], f"using {name} = std::variant<"
+    for i, t in enumerate(types):
+        item = f"{ns}::{t}" + (">;" if i == len(types) - 1 else ", ")
+        if len(line) + len(item.rstrip()) > 100:
+            lines.append(line.rstrip())
+            line = " " * len(f"using {name} = std::variant<")
+        line += item
+    lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def gen_error_code_hpp(s):
+    codes = s["error_codes"]
+    width = max(len(cpp_ident(c["code"])) for c in codes) + 1
+    out = ["// The error codes of PROTOCOL.md section \"Errors\", and their wire spellings.\n",
+           header("//"),
+           "#pragma once\n\n#include <cstddef>\n#include <optional>\n#include <string_view>\n\n"
+           "namespace bcast::proto {\n\nenum class error_code {\n"]
+    for c in codes:
+        out.append(f"  {(cpp_ident(c['code']) + ',').ljust(width)}  // {c['doc']}\n")
+    last = cpp_ident(codes[-1]["code"])
+    out.append("};\n\n"
+               "// How many codes there are, from the last enumerator: tables indexed by code\n"
+               "// (the broker's error counters, the spellings) are sized by it.\n"
+               f"inline constexpr error_code last_error_code = error_code::{last};\n"
+               "inline constexpr std::size_t error_code_count = "
+               "static_cast<std::size_t>(last_error_code) + 1;\n\n"
+               "// Returns the wire spelling, e.g. \"name-taken\".\n"
+               "[[nodiscard]] std::string_view to_string(error_code code);\n\n"
+               "// Returns the code for a wire spelling, or nullopt for an unknown one.\n"
+               "[[nodiscard]] std::optional<error_code> error_code_from_string(std::string_view text);\n\n"
+               "}  // namespace bcast::proto\n")
+    return "".join(out)
+
+
+def cpp_fields(ns, name, keys, member_order):
+    index = {k["key"]: i for i, k in enumerate(keys)}
+    # Decoding reads the keys in member order, arrays of nested bodies last:
+    # each entry is a reader of its own, and the reasons of bad bodies name
+    # the first broken key in that order.
+    nested = [k for k in member_order if k["type"] in ("msg_array", "user_array")]
+    decode = [index[k["key"]] for k in member_order if k not in nested] + [index[k["key"]] for k in nested]
+    lines = []
+    for k in keys:
+        extra = f", {k['cpp_max']}" if "cpp_max" in k else ""
+        lines.append(f"      make_field(\"{k['key']}\", &{ns}::{name}::{k['key']}, "
+                     f"presence::{CPP_PRESENCE[k['presence']]}{extra}),\n")
+    fields = "".join(lines)
+    if not keys:
+        return ("  static constexpr std::tuple<> fields{};\n"
+                "  static constexpr std::array<std::size_t, 0> decode_order{};\n")
+    return (f"  static constexpr std::tuple fields{{\n{fields}  }};\n"
+            f"  static constexpr std::array<std::size_t, {len(keys)}> decode_order{{"
+            f"{', '.join(map(str, decode))}}};\n")
+
+
+def gen_schema_tables_hpp(s):
+    out = ["// The codec's tables: for every message type its `t`, its keys in canonical\n"
+           "// order with their members and presence (encode.cpp and decode.cpp walk\n"
+           "// these; field.hpp says how), and the error codes' wire spellings.\n",
+           header("//"),
+           "#pragma once\n\n#include <array>\n#include <cstddef>\n#include <string_view>\n"
+           "#include <tuple>\n\n#include \"bcast/proto/error_code.hpp\"\n"
+           "#include \"bcast/proto/limits.hpp\"\n#include \"bcast/proto/messages.hpp\"\n"
+           "#include \"field.hpp\"\n\nnamespace bcast::proto::detail {\n\n"
+           "// The schema's defaults and limits are the constants the code uses.\n"]
+    asserts = {}
+    for m in s["requests"] + s["events"] + s["structs"]:
+        for k in m["keys"]:
+            if "default" in k:
+                v = k["default"]
+                value = f"std::string_view(\"{v}\")" if isinstance(v, str) else str(v)
+                asserts[k["cpp_init"]] = value
+            if "cpp_max" in k:
+                asserts[k["cpp_max"]] = str(k["max_entries"])
+    asserts.setdefault("protocol_version", str(s["version"]))
+    for const, value in asserts.items():
+        out.append(f"static_assert({const} == {value});\n")
+    for kind, ns in (("requests", "request"), ("events", "event")):
+        for m in s[kind]:
+            out.append(f"\ntemplate <>\nstruct schema<{ns}::{m['t']}> {{\n"
+                       f"  static constexpr std::string_view type = {ns}::{m['t']}::type;\n")
+            out.append(cpp_fields(ns, m["t"], m["keys"], cpp_member_order(m)))
+            out.append("};\n")
+    for st in s["structs"]:
+        out.append(f"\n// A nested map, without `t`.\ntemplate <>\nstruct schema<event::{st['name']}> {{\n")
+        out.append(cpp_fields("event", st["name"], st["keys"], st["keys"]))
+        out.append("};\n")
+    out.append("\n// Indexed by error_code.\n"
+               "inline constexpr std::array<std::string_view, error_code_count> error_code_spellings{\n")
+    out.append(item_lines(f"\"{c['code']}\"" for c in s["error_codes"]))
+    out.append("};\n\n}  // namespace bcast::proto::detail\n")
+    return "".join(out)
+
+
+GENERATED = {
+    "proto/include/bcast/proto/messages.hpp": gen_messages_hpp,
+    "proto/include/bcast/proto/error_code.hpp": gen_error_code_hpp,
+    "proto/src/schema_tables.hpp": gen_schema_tables_hpp,
+}
 
 
 def write_all(s, root):
