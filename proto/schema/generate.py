@@ -110,7 +110,8 @@ def check_keys(where, keys, scalar_types):
         if k["type"] in ("uint", "str"):
             other = scalar_types.setdefault(k["key"], k["type"])
             if other != k["type"]:
-                raise SchemaError(f"{where}.{k['key']}: a {k['type']} here, a {other} elsewhere")
+                raise SchemaError(f"{where}.{k['key']}: a {k['type']} here, a {other} elsewhere "
+                                  "(the Ruby and Node tables type keys by name)")
 
 
 def is_type(value, type_):
@@ -438,10 +439,133 @@ def gen_schema_tables_hpp(s):
     return "".join(out)
 
 
+def py_repr(value):
+    return json.dumps(value, ensure_ascii=False)
+
+
+def py_entry(name, items, opener, closer, indent="    "):
+    """One `name: <items>` line of a dict, or one item a line when too long."""
+    one = f"{indent}{name}: {opener}{', '.join(items)}{',' if opener == '(' and len(items) == 1 else ''}{closer},\n"
+    if len(one) <= 100:
+        return one
+    return f"{indent}{name}: {opener}\n{item_lines(items, indent + '    ')}{indent}{closer},\n"
+
+
+def gen_python(s):
+    out = [f'"""BCAST/1 key tables for bcast_client.py and scripts/conformance.\n\n'
+           f'Generated from {SOURCE} by proto/schema/generate.py: do not edit.\n"""\n\n'
+           "# Keys of every body after \"t\", in canonical order (PROTOCOL.md section 6).\n"
+           "KEY_ORDER = {\n"]
+    out += [py_entry(py_repr(m["t"]), [py_repr(k["key"]) for k in m["keys"]], "(", ")") for m in s["requests"]]
+    out.append("}\nEVENT_KEY_ORDER = {\n")
+    out += [py_entry(py_repr(m["t"]), [py_repr(k["key"]) for k in m["keys"]], "(", ")") for m in s["events"]]
+    out.append("}\n\n# The REQUIRED keys of each event and their kind (uint, str, map, array):\n"
+               "# what scripts/conformance checks of every body it receives.\nEVENT_SHAPES = {\n")
+    for m in s["events"]:
+        shape = [f"{py_repr(k['key'])}: {py_repr(s['types'][k['type']]['conformance'])}"
+                 for k in m["keys"] if k["presence"] == "required"]
+        out.append(py_entry(py_repr(m["t"]), shape, "{", "}"))
+    out.append("}\n\n# The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).\n"
+               "ERROR_CODES = (\n")
+    out.append(item_lines(py_repr(c["code"]) for c in s["error_codes"]))
+    out.append(")\n")
+    return "".join(out)
+
+
+def js_key(key):
+    return key if key.isidentifier() else json.dumps(key)
+
+
+def gen_node(s):
+    merged = {}
+    for m in s["requests"] + s["events"]:
+        table = merged.setdefault(m["t"], {})
+        for k in m["keys"]:
+            if k["key"] == "id":  # checked for every body, before its type
+                continue
+            type_ = "text" if k.get("nonempty") else k["type"]
+            if table.get(k["key"]) == "text":
+                continue
+            table[k["key"]] = type_
+    out = ["// BCAST/1 key tables for bcast.js.\n", header("//"), "\n"
+           "// Known keys per type and their types (uint, str, text = a non-empty str,\n"
+           "// str_array, seq_map, user_array, msg_array); a request and an event of the\n"
+           "// same `t` share one entry (a key has the same type in both). `id` is\n"
+           "// checked for every body.\nexport const KEYS = {\n"]
+    for t, keys in merged.items():
+        items = [f"{js_key(k)}: \"{v}\"" for k, v in keys.items()]
+        line = f"  {js_key(t)}: {{ {', '.join(items)} }},\n" if items else f"  {js_key(t)}: {{}},\n"
+        if len(line) > 100:
+            line = f"  {js_key(t)}: {{\n{item_lines(items)}  }},\n"
+        out.append(line)
+    for name, kind, doc in (("EVENT_REQUIRED", "events", "a broker's body (PROTOCOL.md 6.2, 6.3)"),
+                            ("REQUEST_REQUIRED", "requests", "a client's body (PROTOCOL.md 6.1)")):
+        out.append(f"}};\n\n// Keys {doc} must have, by type.\nexport const {name} = {{\n")
+        for m in s[kind]:
+            req = [f"\"{k['key']}\"" for k in m["keys"] if k["presence"] == "required"]
+            line = f"  {js_key(m['t'])}: [{', '.join(req)}],\n"
+            if len(line) > 100:
+                line = f"  {js_key(m['t'])}: [\n{item_lines(req)}  ],\n"
+            out.append(line)
+    out.append("};\n\n// The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).\n"
+               "export const ERROR_CODES = [\n")
+    out.append(item_lines((f"\"{c['code']}\"" for c in s["error_codes"]), "  "))
+    out.append("];\n")
+    return "".join(out)
+
+
+def rb_words(words, indent=""):
+    """A %w[] literal; with `indent`, wrapped to 100 columns when longer."""
+    words = list(words)
+    one = f"%w[{' '.join(words)}]"
+    if not indent or len(indent) + len(one) <= 90:
+        return one
+    lines = textwrap.wrap(" ".join(words), 96 - len(indent))
+    return "%w[\n" + "".join(f"{indent}  {line}\n" for line in lines) + f"{indent}]"
+
+
+def gen_ruby(s):
+    def keys(m):
+        return rb_words(k["key"] + ("" if k["presence"] == "required" else "?") for k in m["keys"])
+
+    def block(name, items):
+        body = ",\n".join(f"    \"{m['t']}\" => {keys(m)}" for m in items)
+        return f"  {name} = {{\n{body}\n  }}.freeze\n"
+
+    str_keys, uint_keys = ["t"], []
+    for m in s["requests"] + s["events"] + s["structs"]:
+        for k in m["keys"]:
+            target = {"str": str_keys, "uint": uint_keys}.get(k["type"])
+            if target is not None and k["key"] not in target:
+                target.append(k["key"])
+    nonempty = {}
+    for m in s["requests"]:
+        for k in m["keys"]:
+            if k.get("nonempty"):
+                nonempty.setdefault(m["t"], []).append(k["key"])
+    out = ["# frozen_string_literal: true\n\n# BCAST/1 key tables for bcast.rb.\n", header("#"),
+           "\nmodule Bcast\n"
+           "  # Keys of each type in canonical order (section 6); \"?\" marks optional keys.\n",
+           block("REQUESTS", s["requests"]), block("EVENTS", s["events"]),
+           "  # The keys whose value is a str or a uint wherever they appear.\n",
+           f"  STR_KEYS = {rb_words(str_keys, '  ')}.freeze\n",
+           f"  UINT_KEYS = {rb_words(uint_keys, '  ')}.freeze\n",
+           "  # Request keys whose value must not be empty (bad-request).\n",
+           "  REQUEST_NONEMPTY = {\n",
+           ",\n".join(f"    \"{t}\" => {rb_words(ks)}" for t, ks in nonempty.items()),
+           "\n  }.freeze\n"
+           "  # The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).\n"
+           f"  ERROR_CODES = {rb_words((c['code'] for c in s['error_codes']), '  ')}.freeze\nend\n"]
+    return "".join(out)
+
+
 GENERATED = {
     "proto/include/bcast/proto/messages.hpp": gen_messages_hpp,
     "proto/include/bcast/proto/error_code.hpp": gen_error_code_hpp,
     "proto/src/schema_tables.hpp": gen_schema_tables_hpp,
+    "scripts/clients/python/bcast_schema.py": gen_python,
+    "scripts/clients/node/schema.js": gen_node,
+    "scripts/clients/ruby/bcast_schema.rb": gen_ruby,
 }
 
 
