@@ -8,10 +8,11 @@
 
 The generated files (GENERATED below) carry a "do not edit" header and are
 committed. Before writing anything the schema is checked: the shapes the
-C++ codec knows, one type per scalar key name, and the test vectors
-(proto/vectors/messages.json) in the schema's canonical order, with its
-required keys, types and topics. docs/changing-the-protocol.md says which
-files are generated and which are edited by hand. Standard library only.
+C++ codec knows, one type per scalar key name, agreement with PROTOCOL.md's
+tables, and the test vectors (proto/vectors/messages.json): one at least of
+each type, each in the schema's canonical order, with its required keys,
+types and topic. docs/changing-the-protocol.md says which files are
+generated and which are edited by hand. Standard library only.
 """
 import argparse
 import filecmp
@@ -158,6 +159,11 @@ def check_vectors(s):
     with open(VECTORS, encoding="utf-8") as f:
         vectors = json.load(f)
     topics = {e["t"]: e.get("topic") for e in s["events"]}
+    covered = {(v["kind"], v["message"].get("t")) for v in vectors}
+    for kind in ("request", "event"):
+        for m in s[kind + "s"]:
+            if (kind, m["t"]) not in covered:
+                raise SchemaError(f"no vector of the {kind} '{m['t']}': add one to proto/vectors/generate.py")
     for v in vectors:
         where = f"messages.json {v['name']}"
         check_body(s, v["message"], v["kind"], where)
