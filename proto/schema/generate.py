@@ -280,20 +280,20 @@ def comment(text):
     return "".join(f"// {line}\n" for line in textwrap.wrap(text, 97))
 
 
-def type_member(m):
-    return f"  static constexpr std::string_view type = \"{m['t']}\";  // its `t`\n"
-
-
 def cpp_member_order(m):
     by_key = {k["key"]: k for k in m["keys"]}
     return [by_key[name] for name in m.get("cpp_members", [k["key"] for k in m["keys"]])]
 
 
-def cpp_members(keys):
-    """The member lines of a struct, their comments aligned."""
+def cpp_members(keys, t=None):
+    """The member lines of a struct, their comments aligned, after its
+    static `type` (its `t`) when `t` is given."""
     code = [cpp_member(k) for k in keys]
     width = max((len(c) for c in code), default=0)
-    return [f"{c.ljust(width)}  // {k['doc']}\n" for c, k in zip(code, keys)]
+    lines = [f"{c.ljust(width)}  // {k['doc']}\n" for c, k in zip(code, keys)]
+    if t is not None:
+        lines.insert(0, f"  static constexpr std::string_view type = \"{t}\";\n")
+    return lines
 
 
 def cpp_member(k, indent="  "):
@@ -319,8 +319,8 @@ def gen_messages_hpp(s):
            "// Client -> broker, over DEALER -> ROUTER.\nnamespace request {\n"]
     for m in s["requests"]:
         text = f"`{m['t']}`: {m['doc']}. Answer: {m['answer']}."
-        out.append(f"\n{comment(text)}struct {m['t']} {{\n{type_member(m)}")
-        out += cpp_members(cpp_member_order(m))
+        out.append(f"\n{comment(text)}struct {m['t']} {{\n")
+        out += cpp_members(cpp_member_order(m), m["t"])
         out.append("};\n")
     out.append("\n}  // namespace request\n\n")
     out.append(variant("any_request", "request", [m["t"] for m in s["requests"]]))
@@ -338,8 +338,8 @@ def gen_messages_hpp(s):
         where = {"reply": "Sent to the requester", "private": "Sent to one recipient",
                  "publish": f"Published on `{m.get('topic')}`"}[m["sent"]]
         text = f"`{m['t']}`: {m['doc']}. {where}."
-        out.append(f"\n{comment(text)}struct {m['t']} {{\n{type_member(m)}")
-        out += cpp_members(cpp_member_order(m))
+        out.append(f"\n{comment(text)}struct {m['t']} {{\n")
+        out += cpp_members(cpp_member_order(m), m["t"])
         if m["t"] in nested:
             out.append(f"  bool operator==(const {m['t']}&) const = default;\n")
         out.append("};\n")

@@ -20,7 +20,7 @@ namespace request {
 
 // `hello`: join, resume, or retry a join. Answer: welcome or error.
 struct hello {
-  static constexpr std::string_view type = "hello";  // its `t`
+  static constexpr std::string_view type = "hello";
   std::uint64_t v = protocol_version;  // protocol version; MUST be 1
   std::string name;                    // the name to be known by (section 7.3)
   std::optional<std::string> session;  // resume token from an earlier welcome
@@ -30,7 +30,7 @@ struct hello {
 
 // `msg`: say something in a room. Answer: ack if id given, else none; error on failure.
 struct msg {
-  static constexpr std::string_view type = "msg";  // its `t`
+  static constexpr std::string_view type = "msg";
   std::string text;                 // 1 to max_text bytes of UTF-8
   std::string room{default_room};   // target room
   std::optional<std::uint64_t> id;  // request id, for ack and de-duplication
@@ -38,7 +38,7 @@ struct msg {
 
 // `dm`: a private message to one user. Answer: as for msg.
 struct dm {
-  static constexpr std::string_view type = "dm";  // its `t`
+  static constexpr std::string_view type = "dm";
   std::string to;                   // the recipient's name
   std::string text;                 // 1 to max_text bytes
   std::optional<std::uint64_t> id;  // request id (shares the de-duplication memory with msg)
@@ -46,19 +46,19 @@ struct dm {
 
 // `ping`: keep the session alive. Answer: pong.
 struct ping {
-  static constexpr std::string_view type = "ping";  // its `t`
+  static constexpr std::string_view type = "ping";
   std::optional<std::uint64_t> id;  // echoed in the answer
 };
 
 // `who`: list live sessions. Answer: who.
 struct who {
-  static constexpr std::string_view type = "who";  // its `t`
+  static constexpr std::string_view type = "who";
   std::optional<std::uint64_t> id;  // echoed in the answer
 };
 
 // `history`: read a room's kept messages; allowed without a session. Answer: history.
 struct history {
-  static constexpr std::string_view type = "history";  // its `t`
+  static constexpr std::string_view type = "history";
   std::string room{default_room};           // the room to read
   std::optional<std::uint64_t> after;       // absent: the newest `limit` messages
   std::uint64_t limit = max_history_limit;  // at most this many (default and maximum 1000)
@@ -67,7 +67,7 @@ struct history {
 
 // `bye`: end the session. Answer: none (leave, reason bye, is published).
 struct bye {
-  static constexpr std::string_view type = "bye";  // its `t`
+  static constexpr std::string_view type = "bye";
   std::optional<std::uint64_t> id;  // echoed in a no-session error
 };
 
@@ -96,7 +96,7 @@ struct user {
 // `msg`: a room's message; also the element type of history.msgs and batch.msgs. Published on
 // `room/<room>/`.
 struct msg {
-  static constexpr std::string_view type = "msg";  // its `t`
+  static constexpr std::string_view type = "msg";
   std::uint64_t epoch = 0;  // the broker's epoch
   std::uint64_t seq = 0;    // its seq in room
   std::uint64_t ts = 0;     // when the broker published it
@@ -108,8 +108,8 @@ struct msg {
 
 // `welcome`: the answer to a successful hello. Sent to the requester.
 struct welcome {
-  static constexpr std::string_view type = "welcome";  // its `t`
-  std::uint64_t v = protocol_version;  // 1
+  static constexpr std::string_view type = "welcome";
+  std::uint64_t v = protocol_version;  // protocol version, 1
   std::string name;                    // the name as registered
   std::string session;                 // opaque resume token, a secret
   std::uint64_t epoch = 0;             // the broker's current epoch
@@ -122,7 +122,7 @@ struct welcome {
 
 // `ack`: a request with an id was carried out. Sent to the requester.
 struct ack {
-  static constexpr std::string_view type = "ack";  // its `t`
+  static constexpr std::string_view type = "ack";
   std::uint64_t id = 0;              // the request's id
   std::optional<std::string> room;   // for `msg`: where it was published
   std::optional<std::uint64_t> seq;  // for `msg`: its seq in that room
@@ -130,7 +130,7 @@ struct ack {
 
 // `error`: a request failed. Sent to the requester.
 struct error {
-  static constexpr std::string_view type = "error";  // its `t`
+  static constexpr std::string_view type = "error";
   std::string code;                 // wire spelling; see error_code.hpp
   std::string reason;               // human-readable detail; not for parsing
   std::optional<std::uint64_t> id;  // the failed request's id, when readable
@@ -138,20 +138,20 @@ struct error {
 
 // `pong`: the answer to ping. Sent to the requester.
 struct pong {
-  static constexpr std::string_view type = "pong";  // its `t`
+  static constexpr std::string_view type = "pong";
   std::optional<std::uint64_t> id;  // echoed from the ping
 };
 
 // `who`: the live sessions, oldest first. Sent to the requester.
 struct who {
-  static constexpr std::string_view type = "who";  // its `t`
+  static constexpr std::string_view type = "who";
   std::vector<user> users;          // oldest session first
   std::optional<std::uint64_t> id;  // echoed from the request
 };
 
 // `history`: a room's kept messages. Sent to the requester.
 struct history {
-  static constexpr std::string_view type = "history";  // its `t`
+  static constexpr std::string_view type = "history";
   std::string room;                 // the room asked for
   std::vector<msg> msgs;            // seq ascending
   std::uint64_t first = 0;          // oldest seq kept (last + 1 when none is kept)
@@ -160,9 +160,9 @@ struct history {
   std::optional<std::uint64_t> id;  // echoed from the request
 };
 
-// `dm`: a private message, sent over ROUTER to the one recipient. Sent to one recipient.
+// `dm`: a private message, never published nor stored. Sent to one recipient.
 struct dm {
-  static constexpr std::string_view type = "dm";  // its `t`
+  static constexpr std::string_view type = "dm";
   std::string from;      // sender's name, stamped by the broker
   std::string text;      // the text
   std::uint64_t ts = 0;  // when the broker handled it
@@ -171,7 +171,7 @@ struct dm {
 // `batch`: several consecutive msg events of one room in one publication (6.3). Published on
 // `room/<room>/`.
 struct batch {
-  static constexpr std::string_view type = "batch";  // its `t`
+  static constexpr std::string_view type = "batch";
   std::uint64_t epoch = 0;  // the broker's epoch
   std::string room;         // the room
   std::vector<msg> msgs;    // seq ascending, consecutive, each of room and epoch
@@ -179,28 +179,28 @@ struct batch {
 
 // `join`: a session opened. Published on `sys/`.
 struct join {
-  static constexpr std::string_view type = "join";  // its `t`
+  static constexpr std::string_view type = "join";
   std::uint64_t epoch = 0;  // the broker's epoch
   std::uint64_t seq = 0;    // the sys stream's seq
-  std::uint64_t ts = 0;     // when
+  std::uint64_t ts = 0;     // the broker's wall clock, ms
   std::string name;         // who joined
 };
 
 // `leave`: a session ended. Published on `sys/`.
 struct leave {
-  static constexpr std::string_view type = "leave";  // its `t`
+  static constexpr std::string_view type = "leave";
   std::uint64_t epoch = 0;  // the broker's epoch
   std::uint64_t seq = 0;    // the sys stream's seq
-  std::uint64_t ts = 0;     // when
+  std::uint64_t ts = 0;     // the broker's wall clock, ms
   std::string name;         // who left
   std::string reason;       // bye, timeout, revoked (kicked reserved)
 };
 
 // `hb`: the broker's heartbeat (not sequenced). Published on `sys/`.
 struct hb {
-  static constexpr std::string_view type = "hb";  // its `t`
+  static constexpr std::string_view type = "hb";
   std::uint64_t epoch = 0;      // the broker's epoch
-  std::uint64_t ts = 0;         // when
+  std::uint64_t ts = 0;         // the broker's wall clock, ms
   std::uint64_t sys_seq = 0;    // the last sys seq
   std::vector<room_seq> rooms;  // rooms active recently -> their last seq
   std::uint64_t clients = 0;    // live sessions
@@ -208,10 +208,10 @@ struct hb {
 
 // `shutdown`: the broker is stopping. Published on `sys/`.
 struct shutdown {
-  static constexpr std::string_view type = "shutdown";  // its `t`
+  static constexpr std::string_view type = "shutdown";
   std::uint64_t epoch = 0;  // the broker's epoch
   std::uint64_t seq = 0;    // the sys stream's seq
-  std::uint64_t ts = 0;     // when
+  std::uint64_t ts = 0;     // the broker's wall clock, ms
   std::string reason;       // "shutdown"
 };
 
