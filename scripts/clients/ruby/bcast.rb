@@ -24,8 +24,8 @@
 require "ffi-rzmq"
 require "msgpack"
 require "securerandom"
-# REQUESTS, EVENTS, STR_KEYS, UINT_KEYS, REQUEST_NONEMPTY: generated from
-# proto/schema/bcast1.json.
+# The key tables (REQUESTS, EVENTS, STR_KEYS, UINT_KEYS, REQUEST_NONEMPTY,
+# ERROR_CODES), generated from proto/schema/bcast1.json.
 require_relative "bcast_schema"
 
 module Bcast
@@ -176,8 +176,8 @@ module Bcast
 
       check_value(body["t"], key, body[key])
     end
-    if strict && REQUEST_NONEMPTY.fetch(body["t"], []).any? { |k| body.key?(k) && body[k].empty? }
-      raise DecodeError, "empty text"
+    REQUEST_NONEMPTY.fetch(body["t"], []).each do |key|
+      raise DecodeError, "empty #{key}" if strict && body.key?(key) && body[key].empty?
     end
 
     true
