@@ -63,15 +63,8 @@ spdlog::level::level_enum log_level_of(error_code code) {
 
 // The request's type as PROTOCOL.md spells it, for trace lines.
 template <typename Request>
-const char* type_name(const Request&) {
-  if constexpr (std::is_same_v<Request, request::hello>) return "hello";
-  if constexpr (std::is_same_v<Request, request::msg>) return "msg";
-  if constexpr (std::is_same_v<Request, request::dm>) return "dm";
-  if constexpr (std::is_same_v<Request, request::history>) return "history";
-  if constexpr (std::is_same_v<Request, request::ping>) return "ping";
-  if constexpr (std::is_same_v<Request, request::who>) return "who";
-  if constexpr (std::is_same_v<Request, request::bye>) return "bye";
-  return "request";
+std::string_view type_name(const Request&) {
+  return Request::type;
 }
 
 template <typename Request>

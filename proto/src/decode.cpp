@@ -1,22 +1,26 @@
-// Decoding of untrusted bodies into typed messages. Each type's decoder is
-// the list of its keys; body_reader records the first problem, and any
-// problem turns into one decode_error carrying the request id if it had one.
-#include <functional>
+// Decoding of untrusted bodies into typed messages. Each type is read by
+// walking its schema's key list (schema_tables.hpp); body_reader records the
+// first problem, and any problem turns into one decode_error carrying the
+// request id if it had one.
 #include <map>
 #include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/limits.hpp"
 #include "body_reader.hpp"
 #include "msgpack_cursor.hpp"
+#include "schema_tables.hpp"
 
 namespace bcast::proto {
 namespace {
 
 using detail::body_reader;
-
-template <typename Message>
-using decoder = std::function<Message(body_reader&)>;
+using detail::field;
+using detail::presence;
+using detail::schema;
 
 std::vector<std::string> read_string_array(body_reader& r, std::string_view key,
                                            std::size_t max_entries) {
@@ -49,163 +53,90 @@ std::vector<event::room_seq> read_room_seqs(body_reader& r, std::string_view key
   return out;
 }
 
-event::msg read_msg(body_reader& r) {
-  event::msg m;
-  m.epoch = r.u64("epoch");
-  m.seq = r.u64("seq");
-  m.ts = r.u64("ts");
-  m.room = r.str("room");
-  m.from = r.str("from");
-  m.text = r.str("text");
-  return m;
-}
+template <typename Message>
+Message read_map(body_reader& r);
 
-// The `msgs` array of a `history` or `batch` body.
-std::vector<event::msg> read_msgs(body_reader& r) {
-  std::vector<event::msg> out;
-  const msgpack::object* msgs = r.opt_array("msgs");
-  if (msgs == nullptr) r.fail("key 'msgs' is missing");
-  for (std::uint32_t i = 0; msgs != nullptr && i < msgs->via.array.size; ++i) {
-    body_reader entry(msgs->via.array.ptr[i]);
-    if (entry.str("t") != "msg") entry.fail("its 't' is not \"msg\"");
-    out.push_back(read_msg(entry));
-    if (entry.failed()) r.fail("msgs entry: " + entry.error());
+// An array of nested maps (`history.msgs`, `who.users`): each entry is read
+// as its schema says; an entry of a message type must have that `t`.
+template <typename Entry>
+std::vector<Entry> read_maps(body_reader& r, std::string_view key) {
+  std::vector<Entry> out;
+  const msgpack::object* array = r.opt_array(key);
+  if (array == nullptr) r.fail("key '" + std::string(key) + "' is missing");
+  for (std::uint32_t i = 0; array != nullptr && i < array->via.array.size; ++i) {
+    body_reader entry(array->via.array.ptr[i]);
+    if constexpr (requires { schema<Entry>::type; }) {
+      if (entry.str("t") != schema<Entry>::type) {
+        entry.fail("its 't' is not \"" + std::string(schema<Entry>::type) + "\"");
+      }
+    }
+    out.push_back(read_map<Entry>(entry));
+    if (entry.failed()) r.fail(std::string(key) + " entry: " + entry.error());
   }
   return out;
 }
 
-const std::map<std::string, decoder<any_request>, std::less<>>& request_decoders() {
-  static const std::map<std::string, decoder<any_request>, std::less<>> table{
-      {"hello",
-       [](body_reader& r) -> any_request {
-         request::hello m;
-         m.v = r.u64("v");
-         m.name = r.str("name");
-         m.session = r.opt_str("session");
-         m.token = r.opt_str("token");
-         m.rooms = read_string_array(r, "rooms", max_hello_rooms);
-         return m;
-       }},
-      {"msg",
-       [](body_reader& r) -> any_request {
-         request::msg m;
-         m.text = r.str("text");
-         m.room = r.opt_str("room").value_or(std::string(default_room));
-         m.id = r.opt_u64("id");
-         return m;
-       }},
-      {"dm",
-       [](body_reader& r) -> any_request {
-         return request::dm{r.str("to"), r.str("text"), r.opt_u64("id")};
-       }},
-      {"ping", [](body_reader& r) -> any_request { return request::ping{r.opt_u64("id")}; }},
-      {"who", [](body_reader& r) -> any_request { return request::who{r.opt_u64("id")}; }},
-      {"history",
-       [](body_reader& r) -> any_request {
-         request::history m;
-         m.room = r.opt_str("room").value_or(std::string(default_room));
-         m.after = r.opt_u64("after");
-         m.limit = r.opt_u64("limit").value_or(max_history_limit);
-         m.id = r.opt_u64("id");
-         return m;
-       }},
-      {"bye", [](body_reader& r) -> any_request { return request::bye{r.opt_u64("id")}; }},
-  };
-  return table;
+template <typename Message, typename Member>
+void read_field(body_reader& r, const field<Message, Member>& f, Message& m) {
+  Member& member = m.*f.member;
+  if constexpr (std::is_same_v<Member, std::uint64_t>) {
+    if (f.how == presence::required) {
+      member = r.u64(f.key);
+    } else if (auto v = r.opt_u64(f.key)) {
+      member = *v;
+    }
+  } else if constexpr (std::is_same_v<Member, std::string>) {
+    if (f.how == presence::required) {
+      member = r.str(f.key);
+    } else if (auto v = r.opt_str(f.key)) {
+      member = std::move(*v);
+    }
+  } else if constexpr (std::is_same_v<Member, std::optional<std::uint64_t>>) {
+    member = r.opt_u64(f.key);
+  } else if constexpr (std::is_same_v<Member, std::optional<std::string>>) {
+    member = r.opt_str(f.key);
+  } else if constexpr (std::is_same_v<Member, std::vector<std::string>>) {
+    member = read_string_array(r, f.key, f.max_entries);
+  } else if constexpr (std::is_same_v<Member, std::vector<event::room_seq>>) {
+    member = read_room_seqs(r, f.key);
+  } else {
+    member = read_maps<typename Member::value_type>(r, f.key);
+  }
 }
 
-const std::map<std::string, decoder<any_event>, std::less<>>& event_decoders() {
-  static const std::map<std::string, decoder<any_event>, std::less<>> table{
-      {"welcome",
-       [](body_reader& r) -> any_event {
-         event::welcome m;
-         m.v = r.u64("v");
-         m.name = r.str("name");
-         m.session = r.str("session");
-         m.epoch = r.u64("epoch");
-         m.hb_ivl = r.u64("hb_ivl");
-         m.liveness = r.u64("liveness");
-         m.sys_seq = r.u64("sys_seq");
-         m.rooms = read_room_seqs(r, "rooms");
-         m.max_text = r.u64("max_text");
-         return m;
-       }},
-      {"ack",
-       [](body_reader& r) -> any_event {
-         return event::ack{r.u64("id"), r.opt_str("room"), r.opt_u64("seq")};
-       }},
-      {"error",
-       [](body_reader& r) -> any_event {
-         return event::error{r.str("code"), r.str("reason"), r.opt_u64("id")};
-       }},
-      {"pong", [](body_reader& r) -> any_event { return event::pong{r.opt_u64("id")}; }},
-      {"who",
-       [](body_reader& r) -> any_event {
-         event::who m;
-         m.id = r.opt_u64("id");
-         const msgpack::object* users = r.opt_array("users");
-         if (users == nullptr) r.fail("key 'users' is missing");
-         for (std::uint32_t i = 0; users != nullptr && i < users->via.array.size; ++i) {
-           body_reader entry(users->via.array.ptr[i]);
-           m.users.push_back({entry.str("name"), entry.u64("since")});
-           if (entry.failed()) r.fail("users entry: " + entry.error());
-         }
-         return m;
-       }},
-      {"history",
-       [](body_reader& r) -> any_event {
-         event::history m;
-         m.room = r.str("room");
-         m.first = r.u64("first");
-         m.last = r.u64("last");
-         m.epoch = r.u64("epoch");
-         m.id = r.opt_u64("id");
-         m.msgs = read_msgs(r);
-         return m;
-       }},
-      {"dm",
-       [](body_reader& r) -> any_event {
-         return event::dm{r.str("from"), r.str("text"), r.u64("ts")};
-       }},
-      {"msg", [](body_reader& r) -> any_event { return read_msg(r); }},
-      {"batch",
-       [](body_reader& r) -> any_event {
-         event::batch m;
-         m.epoch = r.u64("epoch");
-         m.room = r.str("room");
-         m.msgs = read_msgs(r);
-         return m;
-       }},
-      {"join",
-       [](body_reader& r) -> any_event {
-         return event::join{r.u64("epoch"), r.u64("seq"), r.u64("ts"), r.str("name")};
-       }},
-      {"leave",
-       [](body_reader& r) -> any_event {
-         return event::leave{r.u64("epoch"), r.u64("seq"), r.u64("ts"), r.str("name"),
-                             r.str("reason")};
-       }},
-      {"hb",
-       [](body_reader& r) -> any_event {
-         event::hb m;
-         m.epoch = r.u64("epoch");
-         m.ts = r.u64("ts");
-         m.sys_seq = r.u64("sys_seq");
-         m.rooms = read_room_seqs(r, "rooms");
-         m.clients = r.u64("clients");
-         return m;
-       }},
-      {"shutdown",
-       [](body_reader& r) -> any_event {
-         return event::shutdown{r.u64("epoch"), r.u64("seq"), r.u64("ts"), r.str("reason")};
-       }},
-  };
+// A message (or nested map) read key by key, in the schema's decode order.
+template <typename Message>
+Message read_map(body_reader& r) {
+  using table = schema<Message>;
+  Message m;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (read_field(r, std::get<table::decode_order[I]>(table::fields), m), ...);
+  }(std::make_index_sequence<table::decode_order.size()>{});
+  return m;
+}
+
+template <typename Variant>
+using decoder = Variant (*)(body_reader&);
+
+template <typename Variant, typename Message>
+Variant decode_as(body_reader& r) {
+  return read_map<Message>(r);
+}
+
+// Every alternative of `Variant`, by its `t`.
+template <typename Variant>
+const std::map<std::string, decoder<Variant>, std::less<>>& decoders() {
+  static const auto table = []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::map<std::string, decoder<Variant>, std::less<>>{
+        {std::string(schema<std::variant_alternative_t<I, Variant>>::type),
+         &decode_as<Variant, std::variant_alternative_t<I, Variant>>}...};
+  }(std::make_index_sequence<std::variant_size_v<Variant>>{});
   return table;
 }
 
 template <typename Message>
-std::variant<Message, decode_error> decode_with(
-    std::string_view bytes, const std::map<std::string, decoder<Message>, std::less<>>& table) {
+std::variant<Message, decode_error> decode_with(std::string_view bytes) {
+  const auto& table = decoders<Message>();
   body_reader r(bytes);
   if (r.failed()) return decode_error{r.error(), std::nullopt};
   const auto id = r.opt_u64("id");
@@ -228,11 +159,11 @@ std::variant<any_request, decode_error> decode_request(std::string_view bytes) {
                             " MessagePack objects in one request",
                         std::nullopt};
   }
-  return decode_with(bytes, request_decoders());
+  return decode_with<any_request>(bytes);
 }
 
 std::variant<any_event, decode_error> decode_event(std::string_view bytes) {
-  return decode_with(bytes, event_decoders());
+  return decode_with<any_event>(bytes);
 }
 
 }  // namespace bcast::proto

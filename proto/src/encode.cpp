@@ -1,20 +1,23 @@
 // Encoding of every typed message into its MessagePack body. Key order follows
-// PROTOCOL.md so bodies are byte-for-byte stable (the test vectors rely on it).
+// PROTOCOL.md so bodies are byte-for-byte stable (the test vectors rely on it):
+// every message is written from its schema's field list (schema_tables.hpp),
+// except the broker's hot path, a published `msg` written from views
+// (write_msg, encode_msg), and the `history` and `batch` bodies it assembles
+// from already-encoded `msg` bodies.
+#include <tuple>
+
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/msg_view.hpp"
 #include "body_writer.hpp"
+#include "schema_tables.hpp"
 
 namespace bcast::proto {
 namespace {
 
 using detail::body_writer;
-
-void write_room_seqs(body_writer& w, std::string_view key,
-                     const std::vector<event::room_seq>& rooms) {
-  w.value(key);
-  w.map(rooms.size());
-  for (const auto& r : rooms) w.put(r.room, r.seq);
-}
+using detail::field;
+using detail::presence;
+using detail::schema;
 
 msg_event_view view_of(const event::msg& m) {
   return {m.epoch, m.seq, m.ts, m.room, m.from, m.text};
@@ -31,125 +34,8 @@ void write_msg(body_writer& w, const msg_event_view& m) {
   w.put("text", m.text);
 }
 
-void write(body_writer& w, const request::hello& m) {
-  w.map(3 + body_writer::count(m.session, m.token) + (m.rooms.empty() ? 0 : 1));
-  w.put("t", std::string_view("hello"));
-  w.put("v", m.v);
-  w.put("name", m.name);
-  w.put_opt("session", m.session);
-  w.put_opt("token", m.token);
-  if (!m.rooms.empty()) {
-    w.value(std::string_view("rooms"));
-    w.array(m.rooms.size());
-    for (const auto& r : m.rooms) w.value(r);
-  }
-}
-
-void write(body_writer& w, const request::msg& m) {
-  w.map(3 + body_writer::count(m.id));
-  w.put("t", std::string_view("msg"));
-  w.put("room", m.room);
-  w.put("text", m.text);
-  w.put_opt("id", m.id);
-}
-
-void write(body_writer& w, const request::dm& m) {
-  w.map(3 + body_writer::count(m.id));
-  w.put("t", std::string_view("dm"));
-  w.put("to", m.to);
-  w.put("text", m.text);
-  w.put_opt("id", m.id);
-}
-
-template <typename Simple>
-void write_simple(body_writer& w, std::string_view type, const Simple& m) {
-  w.map(1 + body_writer::count(m.id));
-  w.put("t", type);
-  w.put_opt("id", m.id);
-}
-
-void write(body_writer& w, const request::ping& m) { write_simple(w, "ping", m); }
-void write(body_writer& w, const request::who& m) { write_simple(w, "who", m); }
-
-void write(body_writer& w, const request::history& m) {
-  w.map(3 + body_writer::count(m.after, m.id));
-  w.put("t", std::string_view("history"));
-  w.put("room", m.room);
-  w.put_opt("after", m.after);
-  w.put("limit", m.limit);
-  w.put_opt("id", m.id);
-}
-
-void write(body_writer& w, const request::bye& m) { write_simple(w, "bye", m); }
-
-void write(body_writer& w, const event::welcome& m) {
-  w.map(10);
-  w.put("t", std::string_view("welcome"));
-  w.put("v", m.v);
-  w.put("name", m.name);
-  w.put("session", m.session);
-  w.put("epoch", m.epoch);
-  w.put("hb_ivl", m.hb_ivl);
-  w.put("liveness", m.liveness);
-  w.put("sys_seq", m.sys_seq);
-  write_room_seqs(w, "rooms", m.rooms);
-  w.put("max_text", m.max_text);
-}
-
-void write(body_writer& w, const event::ack& m) {
-  w.map(2 + body_writer::count(m.room, m.seq));
-  w.put("t", std::string_view("ack"));
-  w.put("id", m.id);
-  w.put_opt("room", m.room);
-  w.put_opt("seq", m.seq);
-}
-
-void write(body_writer& w, const event::error& m) {
-  w.map(3 + body_writer::count(m.id));
-  w.put("t", std::string_view("error"));
-  w.put("code", m.code);
-  w.put("reason", m.reason);
-  w.put_opt("id", m.id);
-}
-
-void write(body_writer& w, const event::pong& m) { write_simple(w, "pong", m); }
-
-void write(body_writer& w, const event::who& m) {
-  w.map(2 + body_writer::count(m.id));
-  w.put("t", std::string_view("who"));
-  w.value(std::string_view("users"));
-  w.array(m.users.size());
-  for (const auto& u : m.users) {
-    w.map(2);
-    w.put("name", u.name);
-    w.put("since", u.since);
-  }
-  w.put_opt("id", m.id);
-}
-
-void write(body_writer& w, const event::history& m) {
-  w.map(6 + body_writer::count(m.id));
-  w.put("t", std::string_view("history"));
-  w.put("room", m.room);
-  w.value(std::string_view("msgs"));
-  w.array(m.msgs.size());
-  for (const auto& msg : m.msgs) write_msg(w, view_of(msg));
-  w.put("first", m.first);
-  w.put("last", m.last);
-  w.put("epoch", m.epoch);
-  w.put_opt("id", m.id);
-}
-
-void write(body_writer& w, const event::dm& m) {
-  w.map(4);
-  w.put("t", std::string_view("dm"));
-  w.put("from", m.from);
-  w.put("text", m.text);
-  w.put("ts", m.ts);
-}
-
-void write(body_writer& w, const event::msg& m) { write_msg(w, view_of(m)); }
-
+// The header of a `batch` body: `msgs` is its last key, so the `count` msg
+// bodies follow it.
 void write_batch_header(body_writer& w, std::string_view room, std::uint64_t epoch,
                         std::size_t count) {
   w.map(4);
@@ -160,47 +46,73 @@ void write_batch_header(body_writer& w, std::string_view room, std::uint64_t epo
   w.array(count);
 }
 
-void write(body_writer& w, const event::batch& m) {
-  write_batch_header(w, m.room, m.epoch, m.msgs.size());
-  for (const auto& msg : m.msgs) write_msg(w, view_of(msg));
+// The values of the schema's key types.
+void write_value(body_writer& w, std::uint64_t v) { w.value(v); }
+void write_value(body_writer& w, std::string_view v) { w.value(v); }
+
+void write_value(body_writer& w, const std::vector<std::string>& strings) {
+  w.array(strings.size());
+  for (const auto& s : strings) w.value(s);
 }
 
-void write(body_writer& w, const event::join& m) {
-  w.map(5);
-  w.put("t", std::string_view("join"));
-  w.put("epoch", m.epoch);
-  w.put("seq", m.seq);
-  w.put("ts", m.ts);
-  w.put("name", m.name);
+void write_value(body_writer& w, const std::vector<event::room_seq>& rooms) {
+  w.map(rooms.size());
+  for (const auto& r : rooms) w.put(r.room, r.seq);
 }
 
-void write(body_writer& w, const event::leave& m) {
-  w.map(6);
-  w.put("t", std::string_view("leave"));
-  w.put("epoch", m.epoch);
-  w.put("seq", m.seq);
-  w.put("ts", m.ts);
-  w.put("name", m.name);
-  w.put("reason", m.reason);
+void write_value(body_writer& w, const std::vector<event::msg>& msgs) {
+  w.array(msgs.size());
+  for (const auto& m : msgs) write_msg(w, view_of(m));
 }
 
-void write(body_writer& w, const event::hb& m) {
-  w.map(6);
-  w.put("t", std::string_view("hb"));
-  w.put("epoch", m.epoch);
-  w.put("ts", m.ts);
-  w.put("sys_seq", m.sys_seq);
-  write_room_seqs(w, "rooms", m.rooms);
-  w.put("clients", m.clients);
+template <typename Message>
+void write_map(body_writer& w, const Message& m);
+
+void write_value(body_writer& w, const std::vector<event::user>& users) {
+  w.array(users.size());
+  for (const auto& u : users) write_map(w, u);
 }
 
-void write(body_writer& w, const event::shutdown& m) {
-  w.map(5);
-  w.put("t", std::string_view("shutdown"));
-  w.put("epoch", m.epoch);
-  w.put("seq", m.seq);
-  w.put("ts", m.ts);
-  w.put("reason", m.reason);
+template <typename T>
+constexpr bool is_optional = false;
+template <typename T>
+constexpr bool is_optional<std::optional<T>> = true;
+
+template <typename Message, typename Member>
+bool is_written(const field<Message, Member>& f, const Message& m) {
+  const auto& value = m.*f.member;
+  if constexpr (is_optional<Member>) {
+    return value.has_value();
+  } else if constexpr (requires { value.empty(); }) {
+    return f.how != presence::omit_empty || !value.empty();
+  } else {
+    return true;
+  }
+}
+
+template <typename Message, typename Member>
+void write_field(body_writer& w, const field<Message, Member>& f, const Message& m) {
+  if (!is_written(f, m)) return;
+  w.value(f.key);
+  if constexpr (is_optional<Member>) {
+    write_value(w, *(m.*f.member));
+  } else {
+    write_value(w, m.*f.member);
+  }
+}
+
+// A message's map (`t` first, for a message type), its keys as the schema
+// lists them.
+template <typename Message>
+void write_map(body_writer& w, const Message& m) {
+  std::apply(
+      [&](const auto&... fields) {
+        constexpr bool typed = requires { schema<Message>::type; };
+        w.map((typed ? 1U : 0U) + (std::size_t{0} + ... + (is_written(fields, m) ? 1U : 0U)));
+        if constexpr (typed) w.put("t", schema<Message>::type);
+        (write_field(w, fields, m), ...);
+      },
+      schema<Message>::fields);
 }
 
 // Room for the keys and numbers of any body, plus its one long string.
@@ -223,7 +135,7 @@ std::string encode_variant(const Variant& message) {
   return std::visit(
       [](const auto& m) {
         body_writer w(expected_bytes(m));
-        write(w, m);
+        write_map(w, m);
         return w.take();
       },
       message);

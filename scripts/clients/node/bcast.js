@@ -24,6 +24,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { Encoder } from "@msgpack/msgpack";
 import * as zmq from "zeromq";
+import { EVENT_REQUIRED, KEYS, REQUEST_REQUIRED } from "./schema.js";
 
 // ---------------------------------------------------------------- encoding --
 
@@ -193,37 +194,13 @@ const isText = (x) => isStr(x) && x.length > 0;
 const isStrArray = (x) => isArray(x) && x.every(isStr);
 const isSeqMap = (x) => isMap(x) && Object.values(x).every(isUint);
 
-// Known keys per type, with their types (requests and events share `t` for
-// msg, dm, who and history: a key has the same type in both).
-const KEYS = {
-  hello: { v: isUint, name: isStr, session: isStr, token: isStr, rooms: isStrArray },
-  msg: { room: isStr, text: isText, epoch: isUint, seq: isUint, ts: isUint, from: isStr },
-  dm: { to: isStr, text: isText, from: isStr, ts: isUint },
-  ping: {}, pong: {}, bye: {},
-  who: { users: (x) => isArray(x) && x.every((u) => isMap(u) && isStr(u.name) && isUint(u.since)) },
-  history: { room: isStr, after: isUint, limit: isUint, msgs: (x) => isArray(x) && x.every(isMap),
-             first: isUint, last: isUint, epoch: isUint },
-  batch: { epoch: isUint, room: isStr, msgs: (x) => isArray(x) && x.every(isMap) },
-  welcome: { v: isUint, name: isStr, session: isStr, epoch: isUint, hb_ivl: isUint, liveness: isUint,
-             sys_seq: isUint, rooms: isSeqMap, max_text: isUint },
-  ack: { room: isStr, seq: isUint },
-  error: { code: isStr, reason: isStr },
-  join: { epoch: isUint, seq: isUint, ts: isUint, name: isStr },
-  leave: { epoch: isUint, seq: isUint, ts: isUint, name: isStr, reason: isStr },
-  hb: { epoch: isUint, ts: isUint, sys_seq: isUint, rooms: isSeqMap, clients: isUint },
-  shutdown: { epoch: isUint, seq: isUint, ts: isUint, reason: isStr },
-};
-
-// Keys a broker's body must have (PROTOCOL.md 6.2, 6.3), by type.
-const EVENT_REQUIRED = {
-  welcome: Object.keys(KEYS.welcome), ack: ["id"], error: ["code", "reason"], pong: [],
-  who: ["users"], history: ["room", "msgs", "first", "last", "epoch"], dm: ["from", "text", "ts"],
-  batch: ["epoch", "room", "msgs"],
-  msg: ["epoch", "seq", "ts", "room", "from", "text"], join: Object.keys(KEYS.join),
-  leave: Object.keys(KEYS.leave), hb: Object.keys(KEYS.hb), shutdown: Object.keys(KEYS.shutdown),
-};
-const REQUEST_REQUIRED = {
-  hello: ["v", "name"], msg: ["text"], dm: ["to", "text"], ping: [], who: [], history: [], bye: [],
+// The value check of each key type of schema.js (generated from
+// proto/schema/bcast1.json, with the KEYS, EVENT_REQUIRED and REQUEST_REQUIRED
+// tables).
+const CHECKS = {
+  uint: isUint, str: isStr, text: isText, str_array: isStrArray, seq_map: isSeqMap,
+  user_array: (x) => isArray(x) && x.every((u) => isMap(u) && isStr(u.name) && isUint(u.since)),
+  msg_array: (x) => isArray(x) && x.every(isMap),
 };
 
 /**
@@ -250,8 +227,8 @@ function checkBody(body, kind) {
   const keys = KEYS[body.t];
   const required = (kind === "event" ? EVENT_REQUIRED : kind === "request" ? REQUEST_REQUIRED : KEYS)[body.t];
   if (!keys || !required) throw new DecodeError(`unknown type "${body.t}"`);
-  for (const [key, check] of Object.entries(keys)) {
-    if (key in body && !check(body[key])) throw new DecodeError(`${body.t}.${key} has the wrong type or is empty`);
+  for (const [key, type] of Object.entries(keys)) {
+    if (key in body && !CHECKS[type](body[key])) throw new DecodeError(`${body.t}.${key} has the wrong type or is empty`);
   }
   for (const key of kind ? required : []) {
     if (!(key in body)) throw new DecodeError(`${body.t} without ${key}`);

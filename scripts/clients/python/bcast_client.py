@@ -40,31 +40,11 @@ import time
 import msgpack
 import zmq
 
-# The canonical key order of every body (PROTOCOL.md section 6), after "t".
-# encode() writes keys in this order, so bodies match proto/vectors byte for
-# byte; receivers never depend on it.
-KEY_ORDER = {
-    "hello": ("v", "name", "session", "token", "rooms"),
-    "msg": ("room", "text", "id"),
-    "dm": ("to", "text", "id"),
-    "ping": ("id",), "bye": (), "who": ("id",),
-    "history": ("room", "after", "limit", "id"),
-}
-EVENT_KEY_ORDER = {
-    "welcome": ("v", "name", "session", "epoch", "hb_ivl", "liveness", "sys_seq", "rooms", "max_text"),
-    "ack": ("id", "room", "seq"),
-    "error": ("code", "reason", "id"),
-    "pong": ("id",),
-    "who": ("users", "id"),
-    "history": ("room", "msgs", "first", "last", "epoch", "id"),
-    "dm": ("from", "text", "ts"),
-    "msg": ("epoch", "seq", "ts", "room", "from", "text"),
-    "batch": ("epoch", "room", "msgs"),
-    "join": ("epoch", "seq", "ts", "name"),
-    "leave": ("epoch", "seq", "ts", "name", "reason"),
-    "hb": ("epoch", "ts", "sys_seq", "rooms", "clients"),
-    "shutdown": ("epoch", "seq", "ts", "reason"),
-}
+# The canonical key order of every body (PROTOCOL.md section 6), after "t",
+# is in bcast_schema.py, generated from proto/schema/bcast1.json. encode()
+# writes keys in this order, so bodies match proto/vectors byte for byte;
+# receivers never depend on it.
+from bcast_schema import EVENT_KEY_ORDER, KEY_ORDER  # noqa: E402
 
 
 def canonical(body, event=False):

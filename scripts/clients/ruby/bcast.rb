@@ -24,6 +24,9 @@
 require "ffi-rzmq"
 require "msgpack"
 require "securerandom"
+# The key tables (REQUESTS, EVENTS, STR_KEYS, UINT_KEYS, REQUEST_NONEMPTY,
+# ERROR_CODES), generated from proto/schema/bcast1.json.
+require_relative "bcast_schema"
 
 module Bcast
   VERSION = 1
@@ -48,34 +51,6 @@ module Bcast
 
   # The broker did not answer in time.
   class TimeoutError < Error; end
-
-  # Keys of each type in canonical order (section 6); "?" marks optional keys.
-  REQUESTS = {
-    "hello" => %w[v name session? token? rooms?],
-    "msg" => %w[room? text id?],
-    "dm" => %w[to text id?],
-    "ping" => %w[id?],
-    "who" => %w[id?],
-    "history" => %w[room? after? limit? id?],
-    "bye" => %w[]
-  }.freeze
-  EVENTS = {
-    "welcome" => %w[v name session epoch hb_ivl liveness sys_seq rooms max_text],
-    "ack" => %w[id room? seq?],
-    "error" => %w[code reason id?],
-    "pong" => %w[id?],
-    "who" => %w[users id?],
-    "history" => %w[room msgs first last epoch id?],
-    "dm" => %w[from text ts],
-    "msg" => %w[epoch seq ts room from text],
-    "batch" => %w[epoch room msgs],
-    "join" => %w[epoch seq ts name],
-    "leave" => %w[epoch seq ts name reason],
-    "hb" => %w[epoch ts sys_seq rooms clients],
-    "shutdown" => %w[epoch seq ts reason]
-  }.freeze
-  STR_KEYS = %w[t name session token room text to from code reason].freeze
-  UINT_KEYS = %w[v id epoch seq ts after limit first last hb_ivl liveness sys_seq max_text clients since].freeze
 
   module_function
 
@@ -201,7 +176,9 @@ module Bcast
 
       check_value(body["t"], key, body[key])
     end
-    raise DecodeError, "empty text" if strict && %w[msg dm].include?(body["t"]) && body["text"].empty?
+    REQUEST_NONEMPTY.fetch(body["t"], []).each do |key|
+      raise DecodeError, "empty #{key}" if strict && body.key?(key) && body[key].empty?
+    end
 
     true
   end

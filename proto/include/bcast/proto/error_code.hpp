@@ -1,4 +1,5 @@
 // The error codes of PROTOCOL.md section "Errors", and their wire spellings.
+// Generated from proto/schema/bcast1.json by proto/schema/generate.py: do not edit.
 #pragma once
 
 #include <cstddef>
@@ -24,9 +25,7 @@ enum class error_code {
 };
 
 // How many codes there are, from the last enumerator: tables indexed by code
-// (the broker's error counters, the spellings) are sized by it. A code added
-// after the last one without moving this line fails error_code.cpp's
-// static_assert, so no table is ever one entry short.
+// (the broker's error counters, the spellings) are sized by it.
 inline constexpr error_code last_error_code = error_code::unavailable;
 inline constexpr std::size_t error_code_count = static_cast<std::size_t>(last_error_code) + 1;
 

@@ -1,11 +1,13 @@
 // The typed messages of BCAST/1: what clients send the broker (`request`) and
 // what the broker sends back or publishes (`event`). Field names are the wire
 // keys of PROTOCOL.md; the codec turns these into MessagePack and back.
+// Generated from proto/schema/bcast1.json by proto/schema/generate.py: do not edit.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -16,42 +18,56 @@ namespace bcast::proto {
 // Client -> broker, over DEALER -> ROUTER.
 namespace request {
 
+// `hello`: join, resume, or retry a join. Answer: welcome or error.
 struct hello {
-  std::uint64_t v = protocol_version;
-  std::string name;
+  static constexpr std::string_view type = "hello";
+  std::uint64_t v = protocol_version;  // protocol version; MUST be 1
+  std::string name;                    // the name to be known by (section 7.3)
   std::optional<std::string> session;  // resume token from an earlier welcome
   std::optional<std::string> token;    // join token, when the broker wants one
   std::vector<std::string> rooms;      // rooms followed; empty = tell me all
 };
 
+// `msg`: say something in a room. Answer: ack if id given, else none; error on failure.
 struct msg {
-  std::string text;
-  std::string room{default_room};
-  std::optional<std::uint64_t> id;
+  static constexpr std::string_view type = "msg";
+  std::string text;                 // 1 to max_text bytes of UTF-8
+  std::string room{default_room};   // target room
+  std::optional<std::uint64_t> id;  // request id, for ack and de-duplication
 };
 
+// `dm`: a private message to one user. Answer: as for msg.
 struct dm {
-  std::string to;
-  std::string text;
-  std::optional<std::uint64_t> id;
+  static constexpr std::string_view type = "dm";
+  std::string to;                   // the recipient's name
+  std::string text;                 // 1 to max_text bytes
+  std::optional<std::uint64_t> id;  // request id (shares the de-duplication memory with msg)
 };
 
+// `ping`: keep the session alive. Answer: pong.
 struct ping {
-  std::optional<std::uint64_t> id;
+  static constexpr std::string_view type = "ping";
+  std::optional<std::uint64_t> id;  // echoed in the answer
 };
 
+// `who`: list live sessions. Answer: who.
 struct who {
-  std::optional<std::uint64_t> id;
+  static constexpr std::string_view type = "who";
+  std::optional<std::uint64_t> id;  // echoed in the answer
 };
 
+// `history`: read a room's kept messages; allowed without a session. Answer: history.
 struct history {
-  std::string room{default_room};
-  std::optional<std::uint64_t> after;  // absent: the newest `limit` messages
-  std::uint64_t limit = max_history_limit;
-  std::optional<std::uint64_t> id;
+  static constexpr std::string_view type = "history";
+  std::string room{default_room};           // the room to read
+  std::optional<std::uint64_t> after;       // absent: the newest `limit` messages
+  std::uint64_t limit = max_history_limit;  // at most this many (default and maximum 1000)
+  std::optional<std::uint64_t> id;          // echoed in the answer
 };
 
+// `bye`: end the session. Answer: none (leave, reason bye, is published).
 struct bye {
+  static constexpr std::string_view type = "bye";
   std::optional<std::uint64_t> id;  // echoed in a no-session error
 };
 
@@ -63,121 +79,146 @@ using any_request = std::variant<request::hello, request::msg, request::dm, requ
 // Broker -> client: answers over ROUTER -> DEALER, publications over PUB -> SUB.
 namespace event {
 
+// One entry of a `seq_map` (`welcome.rooms`, `hb.rooms`): a room and its last seq.
 struct room_seq {
   std::string room;
   std::uint64_t seq = 0;
   bool operator==(const room_seq&) const = default;
 };
 
-struct welcome {
-  std::uint64_t v = protocol_version;
-  std::string name;
-  std::string session;
-  std::uint64_t epoch = 0;
-  std::uint64_t hb_ivl = 0;
-  std::uint64_t liveness = 0;
-  std::uint64_t sys_seq = 0;
-  std::vector<room_seq> rooms;
-  std::uint64_t max_text = 0;
-};
-
-struct ack {
-  std::uint64_t id = 0;
-  std::optional<std::string> room;  // for `msg`: where it was published
-  std::optional<std::uint64_t> seq;
-};
-
-struct error {
-  std::string code;  // wire spelling; see error_code.hpp
-  std::string reason;
-  std::optional<std::uint64_t> id;
-};
-
-struct pong {
-  std::optional<std::uint64_t> id;
-};
-
+// One live session in a `who` answer.
 struct user {
-  std::string name;
-  std::uint64_t since = 0;
+  std::string name;         // the session's name
+  std::uint64_t since = 0;  // join time
   bool operator==(const user&) const = default;
 };
 
-struct who {
-  std::vector<user> users;
-  std::optional<std::uint64_t> id;
-};
-
-// Published on `room/<room>/`; also the element type of `history.msgs`.
+// `msg`: a room's message; also the element type of history.msgs and batch.msgs. Published on
+// `room/<room>/`.
 struct msg {
-  std::uint64_t epoch = 0;
-  std::uint64_t seq = 0;
-  std::uint64_t ts = 0;
-  std::string room;
-  std::string from;
-  std::string text;
+  static constexpr std::string_view type = "msg";
+  std::uint64_t epoch = 0;  // the broker's epoch
+  std::uint64_t seq = 0;    // its seq in room
+  std::uint64_t ts = 0;     // when the broker published it
+  std::string room;         // the room
+  std::string from;         // stamped by the broker
+  std::string text;         // the text
   bool operator==(const msg&) const = default;
 };
 
+// `welcome`: the answer to a successful hello. Sent to the requester.
+struct welcome {
+  static constexpr std::string_view type = "welcome";
+  std::uint64_t v = protocol_version;  // protocol version, 1
+  std::string name;                    // the name as registered
+  std::string session;                 // opaque resume token, a secret
+  std::uint64_t epoch = 0;             // the broker's current epoch
+  std::uint64_t hb_ivl = 0;            // heartbeat interval in ms
+  std::uint64_t liveness = 0;          // silent intervals before a session ends
+  std::uint64_t sys_seq = 0;           // last seq of the sys stream
+  std::vector<room_seq> rooms;         // room -> last seq published in it
+  std::uint64_t max_text = 0;          // largest accepted text, in bytes
+};
+
+// `ack`: a request with an id was carried out. Sent to the requester.
+struct ack {
+  static constexpr std::string_view type = "ack";
+  std::uint64_t id = 0;              // the request's id
+  std::optional<std::string> room;   // for `msg`: where it was published
+  std::optional<std::uint64_t> seq;  // for `msg`: its seq in that room
+};
+
+// `error`: a request failed. Sent to the requester.
+struct error {
+  static constexpr std::string_view type = "error";
+  std::string code;                 // wire spelling; see error_code.hpp
+  std::string reason;               // human-readable detail; not for parsing
+  std::optional<std::uint64_t> id;  // the failed request's id, when readable
+};
+
+// `pong`: the answer to ping. Sent to the requester.
+struct pong {
+  static constexpr std::string_view type = "pong";
+  std::optional<std::uint64_t> id;  // echoed from the ping
+};
+
+// `who`: the live sessions, oldest first. Sent to the requester.
+struct who {
+  static constexpr std::string_view type = "who";
+  std::vector<user> users;          // oldest session first
+  std::optional<std::uint64_t> id;  // echoed from the request
+};
+
+// `history`: a room's kept messages. Sent to the requester.
 struct history {
-  std::string room;
-  std::vector<msg> msgs;  // seq ascending
-  std::uint64_t first = 0;  // oldest seq kept (last + 1 when none is kept)
-  std::uint64_t last = 0;   // newest seq published in the room
-  std::uint64_t epoch = 0;  // the epoch these seqs belong to
-  std::optional<std::uint64_t> id;
+  static constexpr std::string_view type = "history";
+  std::string room;                 // the room asked for
+  std::vector<msg> msgs;            // seq ascending
+  std::uint64_t first = 0;          // oldest seq kept (last + 1 when none is kept)
+  std::uint64_t last = 0;           // newest seq published in the room
+  std::uint64_t epoch = 0;          // the epoch these seqs belong to
+  std::optional<std::uint64_t> id;  // echoed from the request
 };
 
-// Several consecutive `msg` events of one room in one publication (PROTOCOL
-// 6.3): the broker sends one when it has more than one ready at once.
-struct batch {
-  std::uint64_t epoch = 0;
-  std::string room;
-  std::vector<msg> msgs;  // seq ascending, consecutive, each of `room` and `epoch`
-};
-
-// A private message, sent over ROUTER to the one recipient.
+// `dm`: a private message, never published nor stored. Sent to one recipient.
 struct dm {
-  std::string from;
-  std::string text;
-  std::uint64_t ts = 0;
+  static constexpr std::string_view type = "dm";
+  std::string from;      // sender's name, stamped by the broker
+  std::string text;      // the text
+  std::uint64_t ts = 0;  // when the broker handled it
 };
 
+// `batch`: several consecutive msg events of one room in one publication (6.3). Published on
+// `room/<room>/`.
+struct batch {
+  static constexpr std::string_view type = "batch";
+  std::uint64_t epoch = 0;  // the broker's epoch
+  std::string room;         // the room
+  std::vector<msg> msgs;    // seq ascending, consecutive, each of room and epoch
+};
+
+// `join`: a session opened. Published on `sys/`.
 struct join {
-  std::uint64_t epoch = 0;
-  std::uint64_t seq = 0;
-  std::uint64_t ts = 0;
-  std::string name;
+  static constexpr std::string_view type = "join";
+  std::uint64_t epoch = 0;  // the broker's epoch
+  std::uint64_t seq = 0;    // the sys stream's seq
+  std::uint64_t ts = 0;     // the broker's wall clock, ms
+  std::string name;         // who joined
 };
 
+// `leave`: a session ended. Published on `sys/`.
 struct leave {
-  std::uint64_t epoch = 0;
-  std::uint64_t seq = 0;
-  std::uint64_t ts = 0;
-  std::string name;
-  std::string reason;  // bye, timeout, kicked
+  static constexpr std::string_view type = "leave";
+  std::uint64_t epoch = 0;  // the broker's epoch
+  std::uint64_t seq = 0;    // the sys stream's seq
+  std::uint64_t ts = 0;     // the broker's wall clock, ms
+  std::string name;         // who left
+  std::string reason;       // bye, timeout, revoked (kicked reserved)
 };
 
+// `hb`: the broker's heartbeat (not sequenced). Published on `sys/`.
 struct hb {
-  std::uint64_t epoch = 0;
-  std::uint64_t ts = 0;
-  std::uint64_t sys_seq = 0;
+  static constexpr std::string_view type = "hb";
+  std::uint64_t epoch = 0;      // the broker's epoch
+  std::uint64_t ts = 0;         // the broker's wall clock, ms
+  std::uint64_t sys_seq = 0;    // the last sys seq
   std::vector<room_seq> rooms;  // rooms active recently -> their last seq
-  std::uint64_t clients = 0;
+  std::uint64_t clients = 0;    // live sessions
 };
 
+// `shutdown`: the broker is stopping. Published on `sys/`.
 struct shutdown {
-  std::uint64_t epoch = 0;
-  std::uint64_t seq = 0;
-  std::uint64_t ts = 0;
-  std::string reason;
+  static constexpr std::string_view type = "shutdown";
+  std::uint64_t epoch = 0;  // the broker's epoch
+  std::uint64_t seq = 0;    // the sys stream's seq
+  std::uint64_t ts = 0;     // the broker's wall clock, ms
+  std::string reason;       // "shutdown"
 };
 
 }  // namespace event
 
-using any_event =
-    std::variant<event::welcome, event::ack, event::error, event::pong, event::who, event::history,
-                 event::dm, event::msg, event::batch, event::join, event::leave, event::hb,
-                 event::shutdown>;
+using any_event = std::variant<event::welcome, event::ack, event::error, event::pong, event::who,
+                               event::history, event::dm, event::msg, event::batch, event::join,
+                               event::leave, event::hb, event::shutdown>;
 
 }  // namespace bcast::proto

@@ -1,0 +1,88 @@
+// BCAST/1 key tables for bcast.js.
+// Generated from proto/schema/bcast1.json by proto/schema/generate.py: do not edit.
+
+// Known keys per type and their types (uint, str, text = a non-empty str,
+// str_array, seq_map, user_array, msg_array); a request and an event of the
+// same `t` share one entry (a key has the same type in both). `id` is
+// checked for every body.
+export const KEYS = {
+  hello: { v: "uint", name: "str", session: "str", token: "str", rooms: "str_array" },
+  msg: { room: "str", text: "text", epoch: "uint", seq: "uint", ts: "uint", from: "str" },
+  dm: { to: "str", text: "text", from: "str", ts: "uint" },
+  ping: {},
+  who: { users: "user_array" },
+  history: {
+    room: "str",
+    after: "uint",
+    limit: "uint",
+    msgs: "msg_array",
+    first: "uint",
+    last: "uint",
+    epoch: "uint",
+  },
+  bye: {},
+  welcome: {
+    v: "uint",
+    name: "str",
+    session: "str",
+    epoch: "uint",
+    hb_ivl: "uint",
+    liveness: "uint",
+    sys_seq: "uint",
+    rooms: "seq_map",
+    max_text: "uint",
+  },
+  ack: { room: "str", seq: "uint" },
+  error: { code: "str", reason: "str" },
+  pong: {},
+  batch: { epoch: "uint", room: "str", msgs: "msg_array" },
+  join: { epoch: "uint", seq: "uint", ts: "uint", name: "str" },
+  leave: { epoch: "uint", seq: "uint", ts: "uint", name: "str", reason: "str" },
+  hb: { epoch: "uint", ts: "uint", sys_seq: "uint", rooms: "seq_map", clients: "uint" },
+  shutdown: { epoch: "uint", seq: "uint", ts: "uint", reason: "str" },
+};
+
+// Keys a broker's body (PROTOCOL.md 6.2, 6.3) must have, by type.
+export const EVENT_REQUIRED = {
+  welcome: ["v", "name", "session", "epoch", "hb_ivl", "liveness", "sys_seq", "rooms", "max_text"],
+  ack: ["id"],
+  error: ["code", "reason"],
+  pong: [],
+  who: ["users"],
+  history: ["room", "msgs", "first", "last", "epoch"],
+  dm: ["from", "text", "ts"],
+  msg: ["epoch", "seq", "ts", "room", "from", "text"],
+  batch: ["epoch", "room", "msgs"],
+  join: ["epoch", "seq", "ts", "name"],
+  leave: ["epoch", "seq", "ts", "name", "reason"],
+  hb: ["epoch", "ts", "sys_seq", "rooms", "clients"],
+  shutdown: ["epoch", "seq", "ts", "reason"],
+};
+
+// Keys a client's body (PROTOCOL.md 6.1) must have, by type.
+export const REQUEST_REQUIRED = {
+  hello: ["v", "name"],
+  msg: ["text"],
+  dm: ["to", "text"],
+  ping: [],
+  who: [],
+  history: [],
+  bye: [],
+};
+
+// The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).
+export const ERROR_CODES = [
+  "bad-request",
+  "version",
+  "no-session",
+  "name-taken",
+  "invalid-name",
+  "invalid-room",
+  "too-large",
+  "rate-limited",
+  "unknown-user",
+  "unauthorized",
+  "shutting-down",
+  "session-moved",
+  "unavailable",
+];

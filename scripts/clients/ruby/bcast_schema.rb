@@ -1,0 +1,47 @@
+# frozen_string_literal: true
+
+# BCAST/1 key tables for bcast.rb.
+# Generated from proto/schema/bcast1.json by proto/schema/generate.py: do not edit.
+
+module Bcast
+  # Keys of each type in canonical order (section 6); "?" marks optional keys.
+  REQUESTS = {
+    "hello" => %w[v name session? token? rooms?],
+    "msg" => %w[room? text id?],
+    "dm" => %w[to text id?],
+    "ping" => %w[id?],
+    "who" => %w[id?],
+    "history" => %w[room? after? limit? id?],
+    "bye" => %w[id?]
+  }.freeze
+  EVENTS = {
+    "welcome" => %w[v name session epoch hb_ivl liveness sys_seq rooms max_text],
+    "ack" => %w[id room? seq?],
+    "error" => %w[code reason id?],
+    "pong" => %w[id?],
+    "who" => %w[users id?],
+    "history" => %w[room msgs first last epoch id?],
+    "dm" => %w[from text ts],
+    "msg" => %w[epoch seq ts room from text],
+    "batch" => %w[epoch room msgs],
+    "join" => %w[epoch seq ts name],
+    "leave" => %w[epoch seq ts name reason],
+    "hb" => %w[epoch ts sys_seq rooms clients],
+    "shutdown" => %w[epoch seq ts reason]
+  }.freeze
+  # The keys whose value is a str or a uint wherever they appear.
+  STR_KEYS = %w[t name session token room text to code reason from].freeze
+  UINT_KEYS = %w[
+    v id after limit epoch hb_ivl liveness sys_seq max_text seq first last ts clients since
+  ].freeze
+  # Request keys whose value must not be empty (bad-request).
+  REQUEST_NONEMPTY = {
+    "msg" => %w[text],
+    "dm" => %w[text]
+  }.freeze
+  # The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).
+  ERROR_CODES = %w[
+    bad-request version no-session name-taken invalid-name invalid-room too-large rate-limited
+    unknown-user unauthorized shutting-down session-moved unavailable
+  ].freeze
+end
