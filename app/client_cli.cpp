@@ -171,11 +171,15 @@ std::optional<int> pump_events(
     client::connection& conn, const stop_signals& signals,
     std::optional<std::chrono::milliseconds> limit,
     const std::function<std::optional<int>(const client::client_event&)>& on_event,
-    const std::function<std::optional<int>()>& on_idle) {
+    const std::function<std::optional<int>()>& on_idle, const std::function<int(int)>& on_signal) {
   const auto deadline = std::chrono::steady_clock::now() + limit.value_or(std::chrono::milliseconds(0));
   const int sig = signals.fd();
   while (!limit || std::chrono::steady_clock::now() < deadline) {
-    if (!conn.wait(std::chrono::milliseconds(100), {&sig, 1}).empty()) return exit_ok;
+    if (!conn.wait(std::chrono::milliseconds(100), {&sig, 1}).empty()) {
+      const int number = signals.take();
+      if (number == 0) continue;  // another thread took it first
+      return on_signal ? on_signal(number) : exit_ok;
+    }
     while (auto e = conn.next_event()) {
       if (auto code = on_event(*e)) return code;
     }

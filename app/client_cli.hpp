@@ -57,12 +57,14 @@ void print_event(const client::client_event& e, const client_args& args, bool sh
 class stop_signals;
 
 // Runs `conn`, handing every event to `on_event`, until it returns an exit
-// code, a stop signal arrives (exit 0), or `limit` passes (nullopt).
-// `on_idle` runs after every wake-up; an exit code it returns ends the run.
+// code, a stop signal arrives (the exit code `on_signal` gives for its
+// number; without it 0), or `limit` passes (nullopt). `on_idle` runs after
+// every wake-up; an exit code it returns ends the run.
 std::optional<int> pump_events(client::connection& conn, const stop_signals& signals,
                                std::optional<std::chrono::milliseconds> limit,
                                const std::function<std::optional<int>(const client::client_event&)>& on_event,
-                               const std::function<std::optional<int>()>& on_idle = {});
+                               const std::function<std::optional<int>()>& on_idle = {},
+                               const std::function<int(int)>& on_signal = {});
 
 // Maps an error the broker sent about our hello to an exit code, or nullopt
 // when the error is about a single message.

@@ -131,6 +131,14 @@ int run_send(const send_args& args) {
   }, [&]() -> std::optional<int> {
     if (acked && conn.broadcasts_arrive()) return exit_ok;
     return std::nullopt;
+  }, [&](int sig) {
+    // Acked is delivered. Otherwise a script must not take it as sent; if it
+    // went out, the broker may still have it, so say which.
+    if (acked) return exit_ok;
+    std::fprintf(stderr, "broadcast-server: stopped by %s %s\n", signal_name(sig),
+                 id ? "before the broker acknowledged the message: it may or may not have been delivered"
+                    : "before the message was sent: nothing was sent");
+    return exit_signal_base + sig;
   });
   if (result) return *result;
   if (acked) return exit_ok;  // delivered; the broadcast side only stayed unproven

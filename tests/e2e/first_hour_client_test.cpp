@@ -24,6 +24,9 @@
 #include <string>
 #include <vector>
 
+#include <zmq.hpp>
+
+#include "bcast/proto/codec.hpp"
 #include "process.hpp"
 
 namespace bcast::test {
@@ -356,6 +359,89 @@ TEST_F(first_hour_client, send_reads_a_bounded_stdin_and_stops_on_a_signal) {
   EXPECT_EQ(endless->wait(), 128 + SIGTERM) << endless->err();
   EXPECT_EQ(endless->err(),
             "broadcast-server: stopped by SIGTERM while reading stdin: nothing was sent\n");
+}
+
+// A stand-in broker that welcomes every hello and never acknowledges a
+// message: a `send` stopped while it waits cannot know what was delivered.
+class welcoming_router {
+ public:
+  welcoming_router() {
+    router_.bind("tcp://127.0.0.1:*");
+    publisher_.bind("tcp://127.0.0.1:*");
+  }
+  [[nodiscard]] std::string in() const { return router_.get(zmq::sockopt::last_endpoint); }
+  [[nodiscard]] std::string out() const { return publisher_.get(zmq::sockopt::last_endpoint); }
+
+  // Answers hellos until a `msg` arrives; whether one did within `limit`.
+  bool welcome_until_a_message(std::chrono::milliseconds limit) {
+    const auto deadline = clock_type::now() + limit;
+    router_.set(zmq::sockopt::rcvtimeo, 100);
+    while (clock_type::now() < deadline) {
+      zmq::message_t peer;
+      zmq::message_t body;
+      if (!router_.recv(peer) || !router_.recv(body)) continue;
+      const auto request = proto::decode_request(body.to_string_view());
+      const auto* decoded = std::get_if<proto::any_request>(&request);
+      if (decoded == nullptr) continue;
+      if (std::holds_alternative<proto::request::msg>(*decoded)) return true;
+      if (const auto* hello = std::get_if<proto::request::hello>(decoded)) {
+        proto::event::welcome welcome;
+        welcome.name = hello->name;
+        welcome.session = "00112233445566778899aabbccddeeff";
+        welcome.epoch = 1;
+        welcome.hb_ivl = 60000;
+        welcome.liveness = 3;
+        welcome.max_text = 4096;
+        router_.send(peer, zmq::send_flags::sndmore);
+        router_.send(zmq::buffer(proto::encode(proto::any_event{welcome})));
+      }
+    }
+    return false;
+  }
+
+ private:
+  zmq::context_t context_;
+  zmq::socket_t router_{context_, zmq::socket_type::router};
+  zmq::socket_t publisher_{context_, zmq::socket_type::pub};
+};
+
+// Issue 17 recheck: a signal after the text was read used to exit 0. Before
+// the message went out nothing was sent; after it, only the ack tells.
+TEST(first_hour_send_signal, a_signal_before_the_ack_exits_128_plus_n_and_says_what_is_known) {
+  welcoming_router broker;
+  auto sender = std::make_unique<process>(std::vector<std::string>{
+      binary, "send", "--name", "ci", "--in", broker.in(), "--out", broker.out(), "--timeout",
+      "60", "waits for an ack"});
+  ASSERT_TRUE(broker.welcome_until_a_message(std::chrono::seconds(20)));
+  sender->signal(SIGTERM);
+  EXPECT_EQ(sender->wait(), 128 + SIGTERM) << sender->err();
+  EXPECT_NE(sender->err().find("broadcast-server: stopped by SIGTERM before the broker "
+                               "acknowledged the message: it may or may not have been delivered"),
+            std::string::npos)
+      << sender->err();
+  // No broker answers at all: the message never went out.
+  const int silent = unused_port();
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(silent));
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  auto unsent = std::make_unique<process>(std::vector<std::string>{
+      binary, "send", "--name", "ci", "--in", "127.0.0.1:" + std::to_string(silent), "--out",
+      broker.out(), "--timeout", "60", "never sent"});
+  const auto deadline = clock_type::now() + std::chrono::seconds(10);
+  while (!blocks_sigterm(unsent->pid()) && clock_type::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  unsent->signal(SIGTERM);
+  EXPECT_EQ(unsent->wait(), 128 + SIGTERM) << unsent->err();
+  EXPECT_NE(unsent->err().find("broadcast-server: stopped by SIGTERM before the message was "
+                               "sent: nothing was sent"),
+            std::string::npos)
+      << unsent->err();
+  ::close(listener);
 }
 
 TEST_F(first_hour_client, host_port_and_the_environment_name_the_broker) {
