@@ -49,6 +49,10 @@ constexpr std::uint64_t reserve_chunk = 4 << 20;
 // Errors of a failing disk are logged at most this often.
 constexpr std::uint64_t complain_every_ms = 10000;
 constexpr std::string_view segment_suffix = ".seg";
+// A deleted segment's file, kept to be the next segment: writing over pages
+// the kernel still caches costs half of appending to a new file (no page to
+// allocate, no block to find; measured in docs/performance.md).
+constexpr std::string_view spare_name = "spare";
 constexpr std::size_t segment_digits = 20;
 
 std::runtime_error os_error(const std::string& what) {
@@ -179,6 +183,7 @@ struct log_history::recovery {
     std::unique_ptr<mapped_file> file;
     std::uint64_t valid_end = 0;  // header plus intact records
     bool header_ok = false;
+    std::uint32_t seed = 0;  // of its records' CRCs
     range_map ranges;
   };
   struct message {
@@ -193,6 +198,7 @@ struct log_history::recovery {
   std::unordered_map<std::string_view, std::vector<message>> messages;
   std::deque<restored_ack> acks;
   std::uint64_t lost_bytes = 0;
+  std::uint64_t cut_bytes = 0;  // past the newest segment's records
   std::string reset_reason;  // why the epoch cannot continue
 };
 
@@ -232,7 +238,8 @@ std::vector<std::uint64_t> log_history::list_segments() const {
     const bool regular = ::fstatat(::dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                          S_ISREG(st.st_mode);
     const auto n = segment_number(name);
-    const bool known = name == "lock" || name == "meta" || name == "meta.new" || n.has_value();
+    const bool known = name == "lock" || name == "meta" || name == "meta.new" || name == spare_name ||
+                       n.has_value();
     if (known && regular) {
       if (n) numbers.push_back(*n);
     } else if (foreign.empty()) {
@@ -299,6 +306,7 @@ void log_history::recover(const std::vector<std::uint64_t>& numbers) {
         continue;
       }
       seg.header_ok = headers[i] && headers[i]->epoch == found.meta->epoch && headers[i]->number == seg.number;
+      if (seg.header_ok) seg.seed = log::seed_of(*headers[i]);
       current.push_back(std::move(seg));
     }
     found.segments = std::move(current);
@@ -360,9 +368,12 @@ void log_history::load(recovery& found) {
           room.last = std::max(room.last, last);
         }
       }
-    });
+    }, seg.seed);
     seg.valid_end = log::header_size + scanned.valid;
-    found.lost_bytes += data.size() - scanned.valid;
+    // Past the newest segment's records lie the last turn of a crash (never
+    // published: `meta.size` tells, below) or what a reused file held
+    // before: neither is a lost message.
+    (&seg == &found.segments.back() ? found.cut_bytes : found.lost_bytes) += data.size() - scanned.valid;
   }
   const bool has_newest = !found.segments.empty() && found.segments.back().number >= meta.segment;
   const auto newest_known = std::find_if(found.segments.begin(), found.segments.end(),
@@ -471,7 +482,7 @@ void log_history::open_new_epoch(recovery& found) {
     for (std::size_t i = 0; i < kept.size(); ++i) {
       const auto& [seq, body] = bodies[i];
       note_range(room_of(kept[i].m->room), seq);
-      log::append(pending_, log::msg_record{kept[i].m->room, seq, kept[i].m->ts, 0, {}, {}, body.view()});
+      log::append(pending_, log::msg_record{kept[i].m->room, seq, kept[i].m->ts, 0, {}, {}, body.view()}, seed_);
     }
     if (!write_pending()) throw os_error("cannot write " + opts_.dir);
   }
@@ -485,6 +496,8 @@ void log_history::open_new_epoch(recovery& found) {
     for (const auto& seg : found.segments) ::unlink((opts_.dir + "/" + segment_name(seg.number)).c_str());
   }
   for (const auto n : found.stale) ::unlink((opts_.dir + "/" + segment_name(n)).c_str());
+  // The last run's spare file may not be cached any more: a new one comes.
+  ::unlink((opts_.dir + "/" + std::string(spare_name)).c_str());
 
   std::size_t messages = 0;
   for (const auto& [room, list] : found.messages) messages += list.size();
@@ -494,6 +507,11 @@ void log_history::open_new_epoch(recovery& found) {
   if (opening_ == log_opening::reset) {
     spdlog::warn("history {}: a new epoch begins: {}; clients start over, with what could be "
                  "read (epoch {} abandoned)", opts_.dir, found.reset_reason, old_epoch);
+  }
+  if (found.cut_bytes != 0) {
+    spdlog::info("history {}: {} bytes after the newest segment's last record were cut (a turn "
+                 "torn by a crash, never published, or what the reused file held)", opts_.dir,
+                 found.cut_bytes);
   }
   if (found.lost_bytes != 0) {
     spdlog::warn("history {}: {} bytes unreadable (cut short or damaged) were skipped", opts_.dir,
@@ -512,7 +530,7 @@ log_history::~log_history() {
     spdlog::error("history {}: {} bytes could not be written at the stop", opts_.dir,
                   appended() - written_);
   }
-  if (fd_ >= 0 && reserve_supported_) release_reserve(fd_, size_);
+  if (fd_ >= 0 && (reserve_supported_ || reused_)) release_reserve(fd_, size_);
   const bool written_all = pending_.empty();
   if (written_all && syncer_->close({written_, segments_.back().number, size_}, stop_patience)) {
     ::close(fd_);
@@ -526,31 +544,41 @@ log_history::~log_history() {
 
 void log_history::start_segment(std::uint64_t number) {
   const std::string path = opts_.dir + "/" + segment_name(number);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) throw os_error("cannot create " + path);
-  std::string head = log::encode_header({epoch_, number});
+  const log::segment_header header{epoch_, number};
+  std::string head = log::encode_header(header);
   log::checkpoint_record checkpoint{sys_seq_, {}};
   checkpoint.rooms.reserve(rooms_.size());
   for (const auto& [name, room] : rooms_) checkpoint.rooms.emplace_back(name, room.last);
-  log::append(head, checkpoint);
-  // A roll needs room ahead in the new segment, or the current one (which
-  // has its reserve) goes on: a full disk must leave room for copies forward.
-  const bool head_written = write_at(fd, head, 0);
-  const std::uint64_t got = head_written && reserve_supported_ ? reserve_at(fd, head.size()) : 0;
-  if (!head_written || (fd_ >= 0 && reserve_supported_ && got == 0)) {
-    const int saved = head_written ? ENOSPC : errno;
-    ::close(fd);
-    ::unlink(path.c_str());
-    errno = saved;
-    throw os_error("cannot start " + path);
+  log::append(head, checkpoint, log::seed_of(header));
+  // The spare's blocks are allocated already: they count as reserved.
+  std::uint64_t got = 0;
+  int fd = reuse_spare(path, head, got);
+  const bool reused = fd >= 0;
+  if (fd < 0) {
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) throw os_error("cannot create " + path);
+    // A roll needs room ahead in the new segment, or the current one (which
+    // has its reserve) goes on: a full disk must leave room for copies forward.
+    const bool head_written = write_at(fd, head, 0);
+    got = head_written && reserve_supported_ ? reserve_at(fd, head.size()) : 0;
+    if (!head_written || (fd_ >= 0 && reserve_supported_ && got == 0)) {
+      const int saved = head_written ? ENOSPC : errno;
+      ::close(fd);
+      ::unlink(path.c_str());
+      errno = saved;
+      throw os_error("cannot start " + path);
+    }
   }
   if (fd_ >= 0) {
-    // The full segment keeps its bytes, not the space reserved past them.
-    if (reserve_supported_) release_reserve(fd_, size_);
+    // The full segment keeps its bytes, not the space reserved past them
+    // (nor what a reused file held there).
+    if (reserve_supported_ || reused_) release_reserve(fd_, size_);
     segments_.back().bytes = size_;
     syncer_->retire(fd_);
   }
   fd_ = fd;
+  seed_ = log::seed_of(header);
+  reused_ = reused;
   size_ = head.size();
   reserved_ = size_ + got;
   written_ += head.size();
@@ -563,6 +591,38 @@ void log_history::start_segment(std::uint64_t number) {
   }
 }
 
+int log_history::reuse_spare(const std::string& path, std::string_view head, std::uint64_t& got) {
+  if (!spare_) return -1;
+  spare_ = false;
+  const std::string spare = opts_.dir + "/" + std::string(spare_name);
+  const int fd = ::open(spare.c_str(), O_WRONLY | O_CLOEXEC);
+  struct stat st {};
+  // The new header goes in before the file takes its name: a crash in
+  // between leaves a spare (deleted at the next start) or a segment whose
+  // records end after its checkpoint (older ones fail their CRC: another
+  // segment's number began it).
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !write_at(fd, head, 0) ||
+      ::rename(spare.c_str(), path.c_str()) != 0) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(spare.c_str());
+    return -1;
+  }
+  got = std::max<std::uint64_t>(static_cast<std::uint64_t>(st.st_size), head.size()) - head.size();
+  return fd;
+}
+
+void log_history::retire_oldest() {
+  const std::string path = opts_.dir + "/" + segment_name(segments_.front().number);
+  segments_.erase(segments_.begin());
+  // Kept as the next segment, unless the disk is short of space.
+  const std::string spare = opts_.dir + "/" + std::string(spare_name);
+  if (!spare_ && accepting_ && ::rename(path.c_str(), spare.c_str()) == 0) {
+    spare_ = true;
+    return;
+  }
+  ::unlink(path.c_str());
+}
+
 void log_history::roll_if_full() {
   if (size_ < opts_.segment_bytes) return;
   // The full segment's ranges move from the room table into its record.
@@ -571,6 +631,9 @@ void log_history::roll_if_full() {
   for (const auto& [name, room] : rooms_) {
     if (room.segment == full) ranges.emplace(name, room.range);
   }
+  // The oldest segment, once dead, becomes the new one's file now rather
+  // than at the next tick: a busy store rolls several times a second.
+  drop_dead_segments();
   try {
     start_segment(full + 1);
     segments_[segments_.size() - 2].ranges = std::move(ranges);
@@ -600,7 +663,14 @@ std::uint64_t log_history::reserve_at(int fd, std::uint64_t from) {
 bool log_history::reserve_ahead() {
   if (!reserve_supported_ || reserved_ >= size_ + reserve_bytes) return true;
   const std::uint64_t from = std::max(reserved_, size_);
-  if (const auto got = reserve_at(fd_, from); got != 0) reserved_ = from + got;
+  auto got = reserve_at(fd_, from);
+  if (got == 0 && spare_) {
+    // The spare's blocks are worth more as room for messages.
+    ::unlink((opts_.dir + "/" + std::string(spare_name)).c_str());
+    spare_ = false;
+    got = reserve_at(fd_, from);
+  }
+  if (got != 0) reserved_ = from + got;
   return !reserve_supported_ || reserved_ >= size_ + reserve_bytes / 2;
 }
 
@@ -637,10 +707,10 @@ void log_history::append(const new_message& m) {
     record.token = m.origin->token;
     record.name = m.origin->name;
   }
-  log::append_head(pending_, record);
   if (m.body->size() < body_by_reference) {
-    pending_.append(m.body.view());
+    log::append(pending_, record, seed_);
   } else {
+    log::append_head(pending_, record, seed_);
     pending_bodies_.push_back({pending_.size(), m.body});
     pending_body_bytes_ += m.body->size();
   }
@@ -658,11 +728,10 @@ history_slice log_history::read(std::string_view room, std::optional<std::uint64
 
 bool log_history::write_pending() {
   if (sys_pending_) {
-    log::append(pending_, log::sys_record{sys_seq_});
+    log::append(pending_, log::sys_record{sys_seq_}, seed_);
     sys_pending_ = false;
   }
   if (pending_.empty()) return true;
-  if (!failing_) roll_if_full();
   if (!write_all_pending()) {
     const int error = errno;
     // Nothing of a failed write counts: the next try starts where it did.
@@ -692,6 +761,9 @@ bool log_history::write_pending() {
     spdlog::error("history {}: the disk is full: new messages are refused (error `unavailable`) "
                   "until space returns; everything stored is still delivered", opts_.dir);
   }
+  // After the write: what is appended next is encoded for the segment it
+  // goes to (its CRCs start from that segment's number).
+  roll_if_full();
   return true;
 }
 
@@ -779,10 +851,7 @@ bool log_history::segment_live(const segment& s) const {
 
 void log_history::drop_dead_segments() {
   const auto on_disk = committed();
-  const auto drop_oldest = [this] {
-    ::unlink((opts_.dir + "/" + segment_name(segments_.front().number)).c_str());
-    segments_.erase(segments_.begin());
-  };
+  const auto drop_oldest = [this] { retire_oldest(); };
   if (drop_ticket_ != 0) {
     if (on_disk < drop_ticket_) return;
     drop_oldest();  // its live messages were copied forward and are on disk
@@ -807,7 +876,7 @@ void log_history::compact_oldest() {
     if (!first || high < *first) continue;
     cache_->visit(name, std::max(low, *first), high,
                   [&](std::uint64_t seq, std::uint64_t ts, std::string_view body) {
-                    log::append(copies, log::msg_record{name, seq, ts, 0, {}, {}, body});
+                    log::append(copies, log::msg_record{name, seq, ts, 0, {}, {}, body}, seed_);
                   });
   }
   // On a full disk the copies must fit in what is reserved.

@@ -68,11 +68,38 @@ class reader {
 
 // Writes the length and CRC of the payload that starts at `start` + 8 and
 // goes on with `tail` (not in `out`: a body written from where it is).
-void seal(std::string& out, std::size_t start, std::string_view tail = {}) {
+void seal(std::string& out, std::size_t start, std::uint32_t seed, std::string_view tail = {}) {
   const auto payload = static_cast<std::uint32_t>(out.size() - start - record_overhead + tail.size());
-  const auto crc = crc32c(tail, crc32c(std::string_view(out).substr(start + record_overhead)));
+  auto crc = crc32c(std::string_view(out).substr(start + record_overhead), seed);
+  if (!tail.empty()) crc = crc32c(tail, crc);
   std::memcpy(out.data() + start, &payload, sizeof payload);
   std::memcpy(out.data() + start + 4, &crc, sizeof crc);
+}
+
+// Appends a message record's length and CRC (still unset) and its payload
+// but the body, in one resize: the publish path encodes one per message.
+void put_msg_head(std::string& out, const msg_record& m) {
+  const std::string_view room = m.room.substr(0, 255);
+  const std::string_view token = m.token.substr(0, 255);
+  const std::string_view name = m.name.substr(0, 255);
+  const std::size_t start = out.size();
+  out.resize(start + msg_record_size(room.size(), token.size(), name.size(), 0));
+  char* p = out.data() + start + record_overhead;
+  const auto put = [&p](const void* v, std::size_t n) {
+    std::memcpy(p, v, n);
+    p += n;
+  };
+  const auto put_short = [&](std::string_view v) {
+    *p++ = static_cast<char>(v.size());
+    put(v.data(), v.size());
+  };
+  *p++ = static_cast<char>(record_type::msg);
+  put(&m.seq, sizeof m.seq);
+  put(&m.ts, sizeof m.ts);
+  put_short(room);
+  put(&m.id, sizeof m.id);
+  put_short(token);
+  put_short(name);
 }
 
 std::optional<record> decode(std::string_view payload) {
@@ -112,9 +139,13 @@ std::optional<record> decode(std::string_view payload) {
 
 }  // namespace
 
+std::uint32_t seed_of(const segment_header& header) {
+  return header.version == 1 ? 0 : static_cast<std::uint32_t>(header.number);
+}
+
 std::string encode_header(const segment_header& header) {
   std::string out(segment_magic);
-  put_int(out, format_version);
+  put_int(out, header.version);
   put_int(out, std::uint32_t{0});
   put_int(out, header.epoch);
   put_int(out, header.number);
@@ -126,10 +157,11 @@ std::optional<segment_header> decode_header(std::string_view bytes) {
     return std::nullopt;
   }
   reader in(bytes.substr(segment_magic.size(), header_size - segment_magic.size()));
-  if (in.integer<std::uint32_t>() != format_version || in.integer<std::uint32_t>() != 0) {
+  segment_header h;
+  h.version = in.integer<std::uint32_t>();
+  if ((h.version != 1 && h.version != format_version) || in.integer<std::uint32_t>() != 0) {
     return std::nullopt;
   }
-  segment_header h;
   h.epoch = in.integer<std::uint64_t>();
   h.number = in.integer<std::uint64_t>();
   return h;
@@ -140,33 +172,28 @@ std::size_t msg_record_size(std::size_t room, std::size_t token, std::size_t nam
   return record_overhead + 1 + 8 + 8 + 1 + room + 8 + 1 + token + 1 + name + body;
 }
 
-void append_head(std::string& out, const msg_record& m) {
+void append_head(std::string& out, const msg_record& m, std::uint32_t seed) {
   const std::size_t start = out.size();
-  out.resize(start + record_overhead);
-  put_u8(out, static_cast<std::uint8_t>(record_type::msg));
-  put_int(out, m.seq);
-  put_int(out, m.ts);
-  put_short_string(out, m.room);
-  put_int(out, m.id);
-  put_short_string(out, m.token);
-  put_short_string(out, m.name);
-  seal(out, start, m.body);
+  put_msg_head(out, m);
+  seal(out, start, seed, m.body);
 }
 
-void append(std::string& out, const msg_record& m) {
-  append_head(out, m);
+void append(std::string& out, const msg_record& m, std::uint32_t seed) {
+  const std::size_t start = out.size();
+  put_msg_head(out, m);
   out.append(m.body);
+  seal(out, start, seed);
 }
 
-void append(std::string& out, const sys_record& s) {
+void append(std::string& out, const sys_record& s, std::uint32_t seed) {
   const std::size_t start = out.size();
   out.resize(start + record_overhead);
   put_u8(out, static_cast<std::uint8_t>(record_type::sys));
   put_int(out, s.sys_seq);
-  seal(out, start);
+  seal(out, start, seed);
 }
 
-void append(std::string& out, const checkpoint_record& c) {
+void append(std::string& out, const checkpoint_record& c, std::uint32_t seed) {
   const std::size_t start = out.size();
   out.resize(start + record_overhead);
   put_u8(out, static_cast<std::uint8_t>(record_type::checkpoint));
@@ -176,11 +203,12 @@ void append(std::string& out, const checkpoint_record& c) {
     put_short_string(out, room);
     put_int(out, last);
   }
-  seal(out, start);
+  seal(out, start, seed);
 }
 
 scan_result scan(std::string_view data,
-                 const std::function<void(const record&, std::size_t offset)>& visit) {
+                 const std::function<void(const record&, std::size_t offset)>& visit,
+                 std::uint32_t seed) {
   scan_result result;
   while (data.size() - result.valid >= record_overhead) {
     reader head(data.substr(result.valid, record_overhead));
@@ -189,7 +217,7 @@ scan_result scan(std::string_view data,
     if (length == 0 || length > max_payload) break;
     if (data.size() - result.valid - record_overhead < length) break;
     const auto payload = data.substr(result.valid + record_overhead, length);
-    if (crc32c(payload) != crc) break;
+    if (crc32c(payload, seed) != crc) break;
     const auto decoded = decode(payload);
     if (!decoded) break;
     visit(*decoded, result.valid);

@@ -17,7 +17,9 @@
 namespace bcast::broker::log {
 
 inline constexpr std::string_view segment_magic = "BCASTLOG";
-inline constexpr std::uint32_t format_version = 1;
+// 2: a record's CRC starts from its segment's number (see seed_of); 1 is
+// still read.
+inline constexpr std::uint32_t format_version = 2;
 inline constexpr std::size_t header_size = 32;
 // Length and CRC before every payload.
 inline constexpr std::size_t record_overhead = 8;
@@ -28,7 +30,13 @@ inline constexpr std::size_t max_payload = std::size_t{64} << 20;
 struct segment_header {
   std::uint64_t epoch = 0;
   std::uint64_t number = 0;  // segments of a store are numbered 1, 2, 3…
+  std::uint32_t version = format_version;
 };
+
+// What the CRC-32C of every record in a segment with this header starts
+// from: its number (version 2), so that records left from an earlier use of
+// a reused file never pass as this segment's; 0 in version 1.
+[[nodiscard]] std::uint32_t seed_of(const segment_header& header);
 
 enum class record_type : std::uint8_t { msg = 1, sys = 2, checkpoint = 3 };
 
@@ -60,16 +68,17 @@ using record = std::variant<msg_record, sys_record, checkpoint_record>;
 
 [[nodiscard]] std::string encode_header(const segment_header& header);
 // Returns the header, or nullopt when `bytes` does not start with one of
-// this format version.
+// a format version this code reads (1 or 2).
 [[nodiscard]] std::optional<segment_header> decode_header(std::string_view bytes);
 
-// Append one encoded record to `out`.
-void append(std::string& out, const msg_record& m);
+// Append one encoded record to `out`, its CRC started from `seed` (the
+// segment's seed_of).
+void append(std::string& out, const msg_record& m, std::uint32_t seed = 0);
 // Appends all of a message's record but its body, which must follow it
 // (written from where it is, without a copy).
-void append_head(std::string& out, const msg_record& m);
-void append(std::string& out, const sys_record& s);
-void append(std::string& out, const checkpoint_record& c);
+void append_head(std::string& out, const msg_record& m, std::uint32_t seed = 0);
+void append(std::string& out, const sys_record& s, std::uint32_t seed = 0);
+void append(std::string& out, const checkpoint_record& c, std::uint32_t seed = 0);
 
 // Bytes `append` adds for a message of these sizes.
 [[nodiscard]] std::size_t msg_record_size(std::size_t room, std::size_t token, std::size_t name,
@@ -83,8 +92,10 @@ struct scan_result {
 // Calls `visit(record, offset)` for each intact record at the start of
 // `data` (a segment's bytes after its header), in order, and stops at the end
 // or at the first record that is cut short, fails its CRC or does not
-// decode. The views in a record point into `data`.
+// decode (its CRC started from `seed`). The views in a record point into
+// `data`.
 scan_result scan(std::string_view data,
-                 const std::function<void(const record&, std::size_t offset)>& visit);
+                 const std::function<void(const record&, std::size_t offset)>& visit,
+                 std::uint32_t seed = 0);
 
 }  // namespace bcast::broker::log

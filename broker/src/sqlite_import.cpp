@@ -53,7 +53,9 @@ std::size_t import_sqlite_history(const std::string& file, const std::string& di
   const auto epoch = as_uint(meta_value(db, "epoch", 0));
   const bool clean = meta_value(db, "clean", 1) == 1 || meta_value(db, "durable", 0) == 1;
 
-  std::string bytes = log::encode_header({epoch, 1});
+  const log::segment_header header{epoch, 1};
+  const std::uint32_t seed = log::seed_of(header);
+  std::string bytes = log::encode_header(header);
   std::vector<std::string> names;
   log::checkpoint_record checkpoint{as_uint(meta_value(db, "sys_seq", 0)), {}};
   sqlite::statement rooms(db, "SELECT name, last_seq FROM rooms ORDER BY name");
@@ -62,7 +64,7 @@ std::size_t import_sqlite_history(const std::string& file, const std::string& di
     checkpoint.rooms.emplace_back(std::string_view{}, as_uint(rooms.integer(1)));
   }
   for (std::size_t i = 0; i < names.size(); ++i) checkpoint.rooms[i].first = names[i];
-  log::append(bytes, checkpoint);
+  log::append(bytes, checkpoint, seed);
 
   std::size_t converted = 0;
   sqlite::statement messages(db, R"sql(
@@ -75,7 +77,7 @@ std::size_t import_sqlite_history(const std::string& file, const std::string& di
     const std::uint64_t id = messages.is_null(6) ? 0 : as_uint(messages.integer(6));
     if (room.empty() || body.empty() || room.size() > 255 || token.size() > 255 || name.size() > 255) continue;
     log::append(bytes, log::msg_record{room, as_uint(messages.integer(1)), as_uint(messages.integer(2)),
-                                       id, token, name, body});
+                                       id, token, name, body}, seed);
     ++converted;
   }
 

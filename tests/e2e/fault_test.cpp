@@ -712,7 +712,8 @@ std::vector<stored_msg> read_stored(const std::string& dir, std::string& error) 
     if (entry.path().extension() != ".seg") continue;
     std::ifstream in(entry.path(), std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.size() < broker::log::header_size) continue;
+    const auto header = broker::log::decode_header(bytes);
+    if (!header) continue;
     broker::log::scan(std::string_view(bytes).substr(broker::log::header_size),
                       [&](const broker::log::record& r, std::size_t) {
                         const auto* m = std::get_if<broker::log::msg_record>(&r);
@@ -725,7 +726,8 @@ std::vector<stored_msg> read_stored(const std::string& dir, std::string& error) 
                         }
                         auto& slot = found[{s.room, s.seq}];
                         if (!slot.req) slot = std::move(s);  // a copy forward carries no origin
-                      });
+                      },
+                      broker::log::seed_of(*header));
   }
   if (ec) error = "cannot list " + dir + ": " + ec.message();
   std::vector<stored_msg> out;

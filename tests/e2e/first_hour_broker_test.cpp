@@ -322,7 +322,7 @@ TEST(first_hour_broker, version_names_the_release_and_what_it_is_built_on) {
   EXPECT_EQ(version.code, 0) << version.err;
   EXPECT_TRUE(std::regex_match(version.out, std::regex(
       "broadcast-server 0\\.1\\.0( \\(git [0-9a-z.-]+\\))?\n"
-      "libzmq \\d+\\.\\d+\\.\\d+, msgpack-c \\d+\\.\\d+\\.\\d+, history store: segment log v1\n")))
+      "libzmq \\d+\\.\\d+\\.\\d+, msgpack-c \\d+\\.\\d+\\.\\d+, history store: segment log v2\n")))
       << version.out;
 }
 

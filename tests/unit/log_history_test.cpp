@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -324,6 +325,118 @@ TEST_F(log_history_test, a_crash_right_after_old_segments_went_keeps_the_epoch) 
   EXPECT_EQ(store->epoch(), epoch);
   EXPECT_EQ(last_seq(*store, "busy"), 2000U);
   EXPECT_EQ(store->read("busy", std::nullopt, 100).bodies.size(), 10U);
+}
+
+// A segment whose messages all left the window gives its file to the next
+// segment (the kernel still caches its pages: overwriting them costs half of
+// appending to a new file). What the file held before lies past the new
+// records, intact under the old segment's CRC seed: a crash must not make
+// recovery read it as messages of the new segment.
+TEST_F(log_history_test, a_reused_segment_file_never_yields_what_it_held_before) {
+  opts_.segment_bytes = 4096;
+  opts_.per_room = 10;
+  std::uint64_t epoch = 0;
+  {
+    auto store = open();
+    epoch = store->epoch();
+    std::map<std::uint64_t, std::uint64_t> inode_of;  // segment number -> file
+    for (std::uint64_t seq = 1; seq <= 600; seq += 20) {
+      send(*store, "busy", seq, 20);
+      for (const auto& entry : fs::directory_iterator(opts_.dir)) {
+        if (entry.path().extension() != ".seg") continue;
+        struct stat st {};
+        ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
+        inode_of.emplace(std::stoull(entry.path().stem().string()), st.st_ino);
+      }
+    }
+    std::set<std::uint64_t> files;
+    for (const auto& [number, inode] : inode_of) files.insert(inode);
+    EXPECT_GT(inode_of.size(), 10U);
+    EXPECT_LE(files.size(), 3U) << "segments reuse the files of dead ones";
+  }
+  // Records of one size from here on: a reused file's older records then
+  // begin exactly where the new segment's end, as readable as they were.
+  const auto fixed = [](std::uint64_t seq) {
+    return bcast::proto::encode_msg({1, seq, 1000 + seq, "busy", "alice", "fixed size " + std::to_string(seq)});
+  };
+  crash_after([&](log_history& store) {
+    for (std::uint64_t seq = 601; seq <= 2003; ++seq) {
+      store.append({"busy", seq, 1000 + seq, shared_body(fixed(seq)), message_origin{"token-busy", "alice", seq}});
+      if (seq % 20 == 0) {
+        ASSERT_TRUE(store.write_pending());
+      }
+      if (seq % 100 == 0) store.tick(0);
+    }
+    ASSERT_TRUE(store.write_pending());
+  });
+  // The newest segment yields no record older than its own checkpoint.
+  std::uint64_t newest = 0;
+  for (const auto& entry : fs::directory_iterator(opts_.dir)) {
+    if (entry.path().extension() == ".seg") newest = std::max<std::uint64_t>(newest, std::stoull(entry.path().stem().string()));
+  }
+  {
+    std::ifstream in(segment_path(newest), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto header = blog::decode_header(bytes);
+    ASSERT_TRUE(header);
+    std::uint64_t floor = 0;
+    std::uint64_t older = 0;
+    std::uint64_t records = 0;
+    blog::scan(std::string_view(bytes).substr(blog::header_size), [&](const blog::record& r, std::size_t) {
+      if (const auto* c = std::get_if<blog::checkpoint_record>(&r)) {
+        for (const auto& [room, last] : c->rooms) floor = room == "busy" ? last : floor;
+      } else if (const auto* m = std::get_if<blog::msg_record>(&r)) {
+        ++records;
+        if (m->seq <= floor) ++older;
+      }
+    }, blog::seed_of(*header));
+    EXPECT_GT(records, 0U);
+    EXPECT_GT(bytes.size(), blog::header_size + 1000) << "the file was reused";
+    EXPECT_EQ(older, 0U) << "records of the file's earlier use were read";
+  }
+  auto store = open();
+  EXPECT_EQ(store->opening(), log_opening::continued);
+  EXPECT_EQ(store->epoch(), epoch);
+  EXPECT_EQ(last_seq(*store, "busy"), 2003U);
+  const auto busy = store->read("busy", std::nullopt, 100);
+  ASSERT_EQ(busy.bodies.size(), 10U);
+  for (std::size_t i = 0; i < busy.bodies.size(); ++i) EXPECT_EQ(*busy.bodies[i], fixed(1994 + i));
+  EXPECT_FALSE(fs::exists(opts_.dir + "/spare"));
+  // Appending goes on without tripping over what recovery cut.
+  send(*store, "busy", 2004, 200);
+  store.reset();
+  store = open();
+  EXPECT_EQ(store->opening(), log_opening::continued);
+  EXPECT_EQ(last_seq(*store, "busy"), 2203U);
+}
+
+// Directories written before version 2 (records' CRCs from 0) are read.
+TEST_F(log_history_test, a_segment_of_format_version_1_is_read) {
+  const std::uint64_t epoch = 1700000000000;
+  const blog::segment_header header{epoch, 1, 1};
+  ASSERT_EQ(blog::seed_of(header), 0U);
+  std::string bytes = blog::encode_header(header);
+  blog::append(bytes, blog::checkpoint_record{4, {}});
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) {
+    blog::append(bytes, blog::msg_record{"lobby", seq, 1000 + seq, seq, "token-lobby", "alice", body("lobby", seq)});
+  }
+  fs::create_directories(opts_.dir);
+  fs::permissions(opts_.dir, fs::perms::owner_all);
+  {
+    std::ofstream out(segment_path(1), std::ios::binary);
+    out << bytes;
+  }
+  fs::permissions(segment_path(1), fs::perms::owner_read | fs::perms::owner_write);
+  blog::write_meta(opts_.dir, {epoch, true, false, blog::boot_id(), 1, bytes.size()});
+  auto store = open();
+  EXPECT_EQ(store->opening(), log_opening::continued);
+  EXPECT_EQ(store->epoch(), epoch);
+  EXPECT_EQ(last_seq(*store, "lobby"), 5U);
+  EXPECT_EQ(store->restored().sys_seq, 4U);
+  const auto lobby = store->read("lobby", std::nullopt, 10);
+  ASSERT_EQ(lobby.bodies.size(), 5U);
+  EXPECT_EQ(*lobby.bodies[4], body("lobby", 5));
+  ASSERT_EQ(store->restored().acks.size(), 5U);
 }
 
 // A damaged meta file: which run the segments belong to is not known, so a

@@ -104,6 +104,13 @@ class log_history final : public history_store {
   void recover(const std::vector<std::uint64_t>& numbers);
   void load(recovery& found);
   void start_segment(std::uint64_t number);
+  // Gives the spare file the segment's `path` with `head` written at its
+  // start; returns its descriptor and sets `got` to the bytes it holds past
+  // `head`, or -1 when there is no spare (or it failed, and is gone).
+  int reuse_spare(const std::string& path, std::string_view head, std::uint64_t& got);
+  // Deletes the oldest segment, keeping its file as the spare when there is
+  // none.
+  void retire_oldest();
   void open_new_epoch(recovery& found);
   void roll_if_full();
   // Reserves what it can of 4 MiB, else 1 MiB, from `from` in `fd`;
@@ -132,6 +139,9 @@ class log_history final : public history_store {
   std::vector<iovec> iov_;         // write_all_pending's, kept for its capacity
   std::vector<segment> segments_;  // oldest first; the last is being written
   int fd_ = -1;                    // the last segment
+  std::uint32_t seed_ = 0;         // its records' CRC seed (log::seed_of)
+  bool reused_ = false;            // it was the spare: older bytes lie past size_
+  bool spare_ = false;             // the directory holds a spare file
   std::uint64_t size_ = 0;         // its bytes written
   std::uint64_t reserved_ = 0;     // its bytes reserved (fallocate), >= size_
   bool reserve_supported_ = true;
