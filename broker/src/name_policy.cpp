@@ -2,6 +2,7 @@
 #include "bcast/broker/name_policy.hpp"
 
 #include <unicode/uchar.h>
+#include <unicode/utf16.h>
 #include <unicode/unorm2.h>
 #include <unicode/uspoof.h>
 #include <unicode/ustring.h>
@@ -19,6 +20,45 @@ std::vector<UChar> utf16(std::string_view name) {
   UErrorCode status = U_ZERO_ERROR;
   u_strFromUTF8(out.data(), static_cast<int32_t>(out.size()), &length, name.data(),
                 static_cast<int32_t>(name.size()), &status);
+  out.resize(U_SUCCESS(status) ? static_cast<std::size_t>(length) : 0);
+  return out;
+}
+
+// `units` case-folded, decomposed (NFD) and without its nonspacing marks:
+// the letters a reader takes the name for.
+std::vector<UChar> fold_case_and_marks(const std::vector<UChar>& units) {
+  UErrorCode status = U_ZERO_ERROR;
+  const auto size = static_cast<int32_t>(units.size());
+  std::vector<UChar> folded(2 * units.size() + 16);
+  int32_t length = u_strFoldCase(folded.data(), static_cast<int32_t>(folded.size()), units.data(),
+                                 size, U_FOLD_CASE_DEFAULT, &status);
+  folded.resize(U_SUCCESS(status) ? static_cast<std::size_t>(length) : 0);
+  status = U_ZERO_ERROR;
+  const UNormalizer2* nfd = unorm2_getNFDInstance(&status);
+  std::vector<UChar> decomposed(4 * folded.size() + 16);
+  length = U_SUCCESS(status)
+               ? unorm2_normalize(nfd, folded.data(), static_cast<int32_t>(folded.size()),
+                                  decomposed.data(), static_cast<int32_t>(decomposed.size()), &status)
+               : 0;
+  if (U_FAILURE(status)) return folded;
+  std::vector<UChar> letters;
+  for (int32_t i = 0; i < length;) {
+    const int32_t start = i;
+    UChar32 c = 0;
+    U16_NEXT(decomposed.data(), i, length, c);
+    if (u_charType(c) == U_NON_SPACING_MARK) continue;
+    letters.insert(letters.end(), decomposed.begin() + start, decomposed.begin() + i);
+  }
+  return letters;
+}
+
+// `units` back as UTF-8 (empty if they are not valid UTF-16).
+std::string utf8(const std::vector<UChar>& units) {
+  std::string out(3 * units.size() + 1, '\0');
+  int32_t length = 0;
+  UErrorCode status = U_ZERO_ERROR;
+  u_strToUTF8(out.data(), static_cast<int32_t>(out.size()), &length, units.data(),
+              static_cast<int32_t>(units.size()), &status);
   out.resize(U_SUCCESS(status) ? static_cast<std::size_t>(length) : 0);
   return out;
 }
@@ -69,19 +109,23 @@ std::optional<std::string> name_policy::check(std::string_view name) const {
 }
 
 std::string name_policy::skeleton(std::string_view name) const {
+  // Case and accents are folded first: `Alice` and `alice`, `ali\u0307ce`
+  // (an extra dot over the i) and `alice` are one name to people reading a
+  // chat, as on IRC; TR39's skeleton keeps both apart.
+  const auto folded = fold_case_and_marks(utf16(name));
   UErrorCode status = U_ZERO_ERROR;
-  std::string out(4 * name.size() + 16, '\0');
-  const int32_t length = uspoof_getSkeletonUTF8(checker_, 0, name.data(), static_cast<int32_t>(name.size()),
-                                                out.data(), static_cast<int32_t>(out.size()), &status);
+  std::vector<UChar> out(4 * folded.size() + 16);
+  int32_t length = uspoof_getSkeleton(checker_, 0, folded.data(), static_cast<int32_t>(folded.size()),
+                                      out.data(), static_cast<int32_t>(out.size()), &status);
   if (status == U_BUFFER_OVERFLOW_ERROR) {
     out.resize(static_cast<std::size_t>(length) + 1);
     status = U_ZERO_ERROR;
-    uspoof_getSkeletonUTF8(checker_, 0, name.data(), static_cast<int32_t>(name.size()), out.data(),
-                           static_cast<int32_t>(out.size()), &status);
+    length = uspoof_getSkeleton(checker_, 0, folded.data(), static_cast<int32_t>(folded.size()),
+                                out.data(), static_cast<int32_t>(out.size()), &status);
   }
   if (U_FAILURE(status)) return std::string(name);
   out.resize(static_cast<std::size_t>(length));
-  return out;
+  return utf8(out);
 }
 
 }  // namespace bcast::broker

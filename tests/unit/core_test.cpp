@@ -387,7 +387,13 @@ TEST_F(core, names_that_look_alike_are_one_name) {
   EXPECT_NE(taken("r2", "a1ice").find("looks too much like 'alice'"), std::string::npos);
   hello("r3", "rn");
   taken("r4", "m");
-  hello("r5", "Alice");  // case is visible: another name
+  // Issue 17 recheck: case and accents fold too (an i with an extra dot
+  // above was a second alice; IRC users expect Alice to be alice).
+  EXPECT_NE(taken("r5", "Alice").find("'alice'"), std::string::npos);
+  taken("r6", "ALICE");
+  taken("r7", "ali\xcc\x87" "ce");   // i + COMBINING DOT ABOVE
+  taken("r8", "al\xc3\xad" "ce");    // i with acute, precomposed (NFC)
+  hello("r9", "alicia");
 }
 
 TEST_F(core, invisible_mixed_script_and_unnormalised_names_are_invalid) {
