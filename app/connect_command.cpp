@@ -4,6 +4,7 @@
 // until its messages are acked and shown, says bye and exits 0.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -171,6 +172,11 @@ int run_script(client::connection& conn, const client_args& args, const stop_sig
   const auto timeout = timeout_of(args);
   const auto started = clock::now();
   std::optional<clock::time_point> input_ended;
+  // The last time a message was acknowledged: --timeout counts from there,
+  // so a rate-limited run that keeps going is never cut off (its retried
+  // messages would then be reported unacknowledged and sent twice).
+  clock::time_point progressed = started;
+  std::size_t unacked = 0;
   while (true) {
     std::vector<int> fds{signals.fd()};
     // Input is read once joined: lines are checked against the broker's own
@@ -185,6 +191,8 @@ int run_script(client::connection& conn, const client_args& args, const stop_sig
       for (auto& line : lines) run.send_line(std::move(line));
     }
     const auto now = clock::now();
+    if (conn.unacked() < unacked) progressed = now;
+    unacked = conn.unacked();
     if (!conn.ever_connected() && now - started > timeout) {
       std::fprintf(stderr, "broadcast-server: no answer from the broker at %s within %g s\n",
                    in_endpoint.c_str(), args.timeout_s);
@@ -194,14 +202,15 @@ int run_script(client::connection& conn, const client_args& args, const stop_sig
     // nothing more to wait for, and a script must not send it again.
     const bool shown = conn.caught_up() || conn.broadcasts_missing();
     if (input_ended && conn.unacked() == 0 && shown) return run.exit_code;
-    if (input_ended && now - *input_ended > timeout) {
+    if (input_ended && now - std::max(*input_ended, progressed) > timeout) {
       if (conn.unacked() == 0) {
         std::fprintf(stderr, "broadcast-server: every message was acknowledged (delivered), but "
                      "not all came back on the broadcast side within %g s\n", args.timeout_s);
         return run.exit_code;
       }
       std::fprintf(stderr, "broadcast-server: %zu message(s) not acknowledged by the broker at "
-                   "%s within %g s\n", conn.unacked(), in_endpoint.c_str(), args.timeout_s);
+                   "%s: no acknowledgement for %g s\n", conn.unacked(), in_endpoint.c_str(),
+                   args.timeout_s);
       return exit_unreachable;
     }
   }
