@@ -131,7 +131,12 @@ void chat_session::complete() {
 void chat_session::submit() {
   const std::size_t dropped = std::exchange(dropped_bytes_, 0);
   const std::string line = editor_.take();
-  if (dropped > 0) return refuse_too_long(line.size() + dropped);
+  if (dropped > 0) {
+    // The line kept input_limit() bytes of what was typed: name both counts.
+    return notice("* not sent: you typed " + std::to_string(line.size() + dropped) +
+                  " bytes (the input line kept " + std::to_string(line.size()) +
+                  "), the most is " + std::to_string(conn_.max_text()));
+  }
   std::visit([this](const auto& c) { run_command(c); }, client::command::parse(line));
 }
 

@@ -252,12 +252,16 @@ void chat_screen::draw_bottom(const screen_bottom& bottom) {
   addnwstr(prompt.c_str(), static_cast<int>(prompt.size()));
   if (bottom.input == nullptr) return;
   const std::u32string& input = *bottom.input;
-  // Scrolled sideways just enough that the cursor is on screen.
+  // Scrolled sideways just enough that the cursor is on screen, and no
+  // further (a window made wider again shows the start of the line).
   const std::size_t room = static_cast<std::size_t>(std::max(COLS - getcurx(stdscr) - 1, 1));
   input_from_ = std::min(input_from_, bottom.cursor);
   std::size_t before = 0;
   for (std::size_t i = input_from_; i < bottom.cursor; ++i) before += column_width(input[i]);
   while (before > room && input_from_ < bottom.cursor) before -= column_width(input[input_from_++]);
+  while (input_from_ > 0 && before + column_width(input[input_from_ - 1]) <= room) {
+    before += column_width(input[--input_from_]);
+  }
   const int cursor_x = getcurx(stdscr) + static_cast<int>(before);
   std::wstring shown;
   std::size_t used = 0;

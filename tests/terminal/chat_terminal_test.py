@@ -36,6 +36,7 @@ COLS, ROWS = 100, 30
 USER_LIST_COLUMNS = 19
 MIN_PANE_COLUMNS = 41
 MAX_TEXT = 4096  # the broker's default max_text
+INPUT_LIMIT = 4 * MAX_TEXT  # the input line keeps at most this (app/chat_terminal.cpp)
 TIME = r"\d\d:\d\d:\d\d"
 # Any run of SGR sequences, as tmux re-encodes them in `capture-pane -e`.
 SGR_RUN = r"(?:\x1b\[[0-9;:]*m)*"
@@ -678,8 +679,11 @@ class ChatTerminalTest(unittest.TestCase):
                 self.key(chat, "Enter")
                 if size <= MAX_TEXT:
                     self.msg_event(lobby, text, sender="alice")
-                else:
+                elif size <= INPUT_LIMIT:
                     self.wait_pane(chat, rf"^\* not sent: too long: {size} bytes, the most is {MAX_TEXT}$")
+                else:  # the input line kept only INPUT_LIMIT bytes of it: both counts are named
+                    self.wait_pane(chat, rf"^\* not sent: you typed {size} bytes \(the input line "
+                                         rf"kept {INPUT_LIMIT}\), the most is {MAX_TEXT}$")
                 self.wait_input(chat, "lobby>")
         self.assertEqual(self.chat_pid(chat), pid)
         self.enter(chat, "after the pastes")
@@ -726,6 +730,11 @@ class ChatTerminalTest(unittest.TestCase):
         self.assertFalse([r for r in self.screen(chat) if "\u2502" in r], "the user list shown at 50 columns")
         self.send("bob", "while narrow")
         self.wait_pane(chat, rf"^{TIME} bob: while narrow$")
+        # Too narrow for the line: it scrolls sideways; wider again, its start
+        # comes back (the recheck saw `lobby> here` until Home was pressed).
+        self.tmux("resize-window", "-t", chat, "-x", "12", "-y", "5")
+        self.wait_for(lambda: self.size(chat) == (12, 5), "the window to be 12x5")
+        self.wait_for(lambda: not self.input_row(chat).startswith("lobby> typed"), "the line scrolled")
         self.tmux("resize-window", "-t", chat, "-x", "120", "-y", "40")
         self.wait_for(lambda: self.size(chat) == (120, 40), "the window to be 120x40")
         self.wait_input(chat, "lobby> typed before")
