@@ -86,6 +86,7 @@ void put_msg_head(std::string& out, const msg_record& m) {
   out.resize(start + msg_record_size(room.size(), token.size(), name.size(), 0));
   char* p = out.data() + start + record_overhead;
   const auto put = [&p](const void* v, std::size_t n) {
+    if (n == 0) return;  // an empty view's data may be null
     std::memcpy(p, v, n);
     p += n;
   };
