@@ -67,6 +67,9 @@ fi
 start_broker() {
   local started line deadline
   started="$(date +%s.%N)"
+  # Gone first: the background start truncates it only once it runs, and the
+  # wait below could read the last broker's ports meanwhile.
+  rm -f "$work/broker.out" "$work/broker.err"
   "$bin" start --in 0 --out 0 "$@" >"$work/broker.out" 2>"$work/broker.err" &
   broker_pid=$!
   deadline=$((SECONDS + 120))
