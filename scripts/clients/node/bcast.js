@@ -291,12 +291,16 @@ export class Client extends EventEmitter {
   async connect() {
     const common = { linger: 1000, reconnectInterval: 100, reconnectMaxInterval: 5000,
                      heartbeatInterval: 5000, heartbeatTimeout: 15000 };
-    this._sub = new zmq.Subscriber({ ...common, receiveHighWaterMark: 10000 });
+    // An IPv6 literal (tcp://[::1]:5555) needs the IPV6 option (host names
+    // stay IPv4, as in the C++ client).
+    const ipv6 = (endpoint) => String(endpoint).startsWith("tcp://[");
+    this._sub = new zmq.Subscriber({ ...common, receiveHighWaterMark: 10000, ipv6: ipv6(this.outEndpoint) });
     this._sub.subscribe("sys/", ...this.rooms.map((r) => `room/${r}/`));
     this._sub.connect(this.outEndpoint);
     const id = randomBytes(16);
     id[0] = 0x4e; // "N": never a zero first byte
-    this._dealer = new zmq.Dealer({ ...common, immediate: true, sendTimeout: 0, routingId: id.toString("latin1") });
+    this._dealer = new zmq.Dealer({ ...common, immediate: true, sendTimeout: 0, routingId: id.toString("latin1"),
+                                   ipv6: ipv6(this.inEndpoint) });
     this._dealer.connect(this.inEndpoint);
     const joined = new Promise((resolve, reject) => { this._joinWaiter = { resolve, reject }; });
     const deadline = setTimeout(() => this._failJoin(new Error(`no welcome from the broker at ${this.inEndpoint}`)), this.timeout);

@@ -108,6 +108,13 @@ def _curve_options(server_key, key):
             (zmq.CURVE_SECRETKEY, secret)]
 
 
+def _ipv6(endpoint):
+    """True for an IPv6 literal (tcp://[::1]:5555): a ZeroMQ socket connects
+    to one only with its IPV6 option set (host names stay IPv4, as in the
+    C++ client)."""
+    return str(endpoint).startswith("tcp://[")
+
+
 class Client:
     """One named session: ``send()`` to speak, iterate ``events()`` to hear."""
 
@@ -141,7 +148,9 @@ class Client:
             self._poller.register(s, zmq.POLLIN)
         for topic in ["sys/"] + [f"room/{r}/" for r in self.rooms]:
             self._sub.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        self._sub.setsockopt(zmq.IPV6, int(_ipv6(out_endpoint)))
         self._sub.connect(out_endpoint)
+        self._dealer.setsockopt(zmq.IPV6, int(_ipv6(in_endpoint)))
         self._dealer.setsockopt(zmq.IMMEDIATE, 1)
         self._dealer.setsockopt(zmq.ROUTING_ID, b"P" + os.urandom(15))
         self._dealer.connect(in_endpoint)

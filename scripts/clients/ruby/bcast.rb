@@ -89,9 +89,20 @@ module Bcast
     raise DecodeError, "body is not valid MessagePack (#{e.message})"
   end
 
-  # "5555" -> "tcp://localhost:5555"; full endpoints unchanged.
+  # "5555" -> "tcp://localhost:5555", "example.org:5555" and "[::1]:5555" ->
+  # "tcp://...:5555"; full endpoints unchanged.
   def endpoint(spec, host = "localhost")
-    spec.to_s.match?(/\A\d+\z/) ? "tcp://#{host}:#{spec}" : spec.to_s
+    spec = spec.to_s
+    return "tcp://#{host}:#{spec}" if spec.match?(/\A\d+\z/)
+    return "tcp://#{spec}" if spec.match?(/\A(?:\[[^\[\]\/]+\]|[^\[\]:\/]+):\d+\z/)
+
+    spec
+  end
+
+  # An IPv6 literal (tcp://[::1]:5555) needs the socket's IPV6 option (host
+  # names stay IPv4, as in the C++ client).
+  def ipv6?(endpoint)
+    endpoint.to_s.start_with?("tcp://[")
   end
 
   def str?(value)
@@ -348,6 +359,8 @@ module Bcast
         option(s, ZMQ::HEARTBEAT_IVL, 5000)
         option(s, ZMQ::HEARTBEAT_TIMEOUT, 15_000)
       end
+      option(@sub, ZMQ::IPV6, Bcast.ipv6?(out_endpoint) ? 1 : 0)
+      option(@dealer, ZMQ::IPV6, Bcast.ipv6?(in_endpoint) ? 1 : 0)
       option(@sub, ZMQ::RCVHWM, 10_000)
       (["sys/"] + @rooms.map { |r| "room/#{r}/" }).each { |topic| check(@sub.setsockopt(ZMQ::SUBSCRIBE, topic), "subscribe") }
       check(@sub.connect(out_endpoint), "connect to #{out_endpoint}") # SUB first

@@ -86,8 +86,8 @@ module Chat
     parser = OptionParser.new do |o|
       o.banner = "Usage: ruby chat.rb --name NAME [options]"
       o.on("--name NAME", "Your name in the room") { |v| opts[:name] = v }
-      o.on("--in EP", "Broker request port or ZeroMQ endpoint") { |v| opts[:in] = v }
-      o.on("--out EP", "Broker broadcast port or ZeroMQ endpoint") { |v| opts[:out] = v }
+      o.on("--in EP", "Broker request port, host:port ([::1]:5555) or ZeroMQ endpoint") { |v| opts[:in] = v }
+      o.on("--out EP", "Broker broadcast port, host:port ([::1]:5556) or ZeroMQ endpoint") { |v| opts[:out] = v }
       o.on("--room ROOM", "Room to follow (repeatable; the first gets what you send)") { |v| opts[:rooms] << v }
       o.on("--token TOKEN", "Join token, when the broker requires one (default: $BCAST_TOKEN)") { |v| opts[:token] = v }
       o.on("--token-file FILE", "File whose first line is the join token (wins over --token)") do |v|
