@@ -493,9 +493,12 @@ void broker::read_subscriptions() {
     // Counted only for a connection seen accepted and not yet closed: a
     // closed one's late notes must not mark the fd for its next owner. A
     // connection's acceptance is reported before it can subscribe: one not
-    // known yet is looked for among the connection events first.
+    // known yet, or known as cut (the cut one's close and a new owner's
+    // acceptance of its fd may be waiting), is looked for among the
+    // connection events first.
     auto counted = subscriptions_.find(fd);
-    if (fd >= 0 && counted == subscriptions_.end()) {
+    const auto cut = [](std::size_t held) { return held > max_subscriptions_per_connection + 1; };
+    if (fd >= 0 && (counted == subscriptions_.end() || cut(counted->second))) {
       watch_connections(monitors_[1], "out");
       counted = subscriptions_.find(fd);
     }
@@ -509,7 +512,7 @@ void broker::read_subscriptions() {
     const bool known = topic.empty() || topic == proto::sys_topic || topic == proto::room_topic_prefix ||
                        (!proto::room_of_topic(topic).empty() && !proto::check_room(proto::room_of_topic(topic)));
     const bool over = ++held > max_subscriptions_per_connection;
-    if (held > max_subscriptions_per_connection + 1 || (known && !over)) continue;  // cut already
+    if (cut(held) || (known && !over)) continue;  // cut already
     held = max_subscriptions_per_connection + 2;
     ++sends_.subscription_floods_cut;
     const std::string address = peer_address(fd);
