@@ -9,7 +9,6 @@
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/error_code.hpp"
 #include "bcast/proto/overloaded.hpp"
-#include "bcast/proto/validate.hpp"
 
 namespace bcast::client::detail {
 namespace {
