@@ -4,8 +4,9 @@
 
 #include <array>
 #include <ctime>
-#include <type_traits>
+#include <variant>
 
+#include "bcast/proto/overloaded.hpp"
 #include "bcast/proto/validate.hpp"
 
 namespace bcast::client {
@@ -131,65 +132,75 @@ std::string_view status_name(status s) {
   return "unknown";
 }
 
+namespace {
+
+// The line a change of the connection's state shows, if any.
+std::vector<std::string> status_lines(const status_event& m, const painter& paint) {
+  switch (m.what) {
+    case status::joined: return {};
+    case status::connection_lost: return {paint.system("* connection lost — reconnecting…", true)};
+    case status::reconnected: return {paint.system("* reconnected")};
+    case status::server_shutdown:
+      return {paint.system("* server shut down — waiting for it to return", true)};
+    case status::epoch_reset:
+      return {paint.system("* the server started a new history; numbering restarts", true)};
+    case status::store_refusing:
+      return {paint.system("* the server cannot store messages now (its disk is full or "
+                           "failing); yours wait and are sent again",
+                           true)};
+    case status::store_accepting: return {paint.system("* the server takes messages again")};
+    case status::rate_limited:
+      return {paint.system("* sending too fast for the server (" + sanitize(m.detail) +
+                               "): your messages wait and are sent again",
+                           true)};
+    case status::sending_again:
+      return {paint.system("* sending again: the server took every message it held back")};
+    case status::unreachable: return {paint.system("* " + m.detail + "; still trying", true)};
+    case status::no_broadcasts:
+    case status::no_requests: return {paint.system("* " + m.detail, true)};
+  }
+  return {};
+}
+
+}  // namespace
+
 std::vector<std::string> text_lines(const client_event& e, const line_style& style) {
   const painter paint(style);
+  using lines = std::vector<std::string>;
   return std::visit(
-      [&paint](const auto& m) -> std::vector<std::string> {
-        using type = std::decay_t<decltype(m)>;
-        if constexpr (std::is_same_v<type, message_event>) {
-          return {paint.message(m)};
-        } else if constexpr (std::is_same_v<type, presence_event>) {
-          std::string line = "* " + sanitize(m.name) + (m.joined ? " joined" : " left");
-          if (!m.joined && m.reason != "bye" && !m.reason.empty()) line += " (" + sanitize(m.reason) + ")";
-          return {paint.system(line)};
-        } else if constexpr (std::is_same_v<type, direct_event>) {
-          return {clock_time(m.ts) + " (private) " + paint.name(m.from) + ": " + sanitize(m.text)};
-        } else if constexpr (std::is_same_v<type, lost_event>) {
-          return {paint.system("* " + number(m.count) + " message(s) in " + m.room +
-                                   " could not be recovered (seq " + number(m.first_seq) + "-" +
-                                   number(m.first_seq + m.count - 1) + ")",
-                               true)};
-        } else if constexpr (std::is_same_v<type, who_event>) {
-          std::string line = "* online:";
-          for (std::size_t i = 0; i < m.users.size(); ++i) {
-            line += std::string(i == 0 ? " " : ", ") + sanitize(m.users[i].name) + " (since " +
-                    clock_time(m.users[i].since) + ")";
-          }
-          return {paint.system(line)};
-        } else if constexpr (std::is_same_v<type, history_event>) {
-          std::vector<std::string> lines{paint.system("— last " + number(m.msgs.size()) +
-                                                      " message(s) in " + m.room + " —")};
-          for (const auto& msg : m.msgs) lines.push_back(paint.message(msg));
-          return lines;
-        } else if constexpr (std::is_same_v<type, status_event>) {
-          switch (m.what) {
-            case status::joined: return {};
-            case status::connection_lost:
-              return {paint.system("* connection lost — reconnecting…", true)};
-            case status::reconnected: return {paint.system("* reconnected")};
-            case status::server_shutdown:
-              return {paint.system("* server shut down — waiting for it to return", true)};
-            case status::epoch_reset:
-              return {paint.system("* the server started a new history; numbering restarts", true)};
-            case status::store_refusing:
-              return {paint.system("* the server cannot store messages now (its disk is full or "
-                                   "failing); yours wait and are sent again",
-                                   true)};
-            case status::store_accepting: return {paint.system("* the server takes messages again")};
-            case status::rate_limited:
-              return {paint.system("* sending too fast for the server (" + sanitize(m.detail) +
-                                       "): your messages wait and are sent again",
-                                   true)};
-            case status::sending_again:
-              return {paint.system("* sending again: the server took every message it held back")};
-            case status::unreachable: return {paint.system("* " + m.detail + "; still trying", true)};
-            case status::no_broadcasts:
-            case status::no_requests: return {paint.system("* " + m.detail, true)};
-          }
-          return {};
-        } else {
-          return {};  // acks and errors: the program reports them
-        }
+      proto::overloaded{
+          [&](const message_event& m) -> lines { return {paint.message(m)}; },
+          [&](const presence_event& m) -> lines {
+            std::string line = "* " + sanitize(m.name) + (m.joined ? " joined" : " left");
+            if (!m.joined && m.reason != "bye" && !m.reason.empty()) line += " (" + sanitize(m.reason) + ")";
+            return {paint.system(line)};
+          },
+          [&](const direct_event& m) -> lines {
+            return {clock_time(m.ts) + " (private) " + paint.name(m.from) + ": " + sanitize(m.text)};
+          },
+          [&](const lost_event& m) -> lines {
+            return {paint.system("* " + number(m.count) + " message(s) in " + m.room +
+                                     " could not be recovered (seq " + number(m.first_seq) + "-" +
+                                     number(m.first_seq + m.count - 1) + ")",
+                                 true)};
+          },
+          [&](const who_event& m) -> lines {
+            std::string line = "* online:";
+            for (std::size_t i = 0; i < m.users.size(); ++i) {
+              line += std::string(i == 0 ? " " : ", ") + sanitize(m.users[i].name) + " (since " +
+                      clock_time(m.users[i].since) + ")";
+            }
+            return {paint.system(line)};
+          },
+          [&](const history_event& m) -> lines {
+            lines out{paint.system("— last " + number(m.msgs.size()) + " message(s) in " + m.room + " —")};
+            for (const auto& msg : m.msgs) out.push_back(paint.message(msg));
+            return out;
+          },
+          [&](const status_event& m) -> lines { return status_lines(m, paint); },
+          // Acks and errors: the program reports them.
+          [](const ack_event&) -> lines { return {}; },
+          [](const error_event&) -> lines { return {}; },
       },
       e);
 }
@@ -232,49 +243,54 @@ std::string json_msg(const message_event& m, std::string_view type) {
 
 std::string json_line(const client_event& e) {
   return std::visit(
-      [](const auto& m) -> std::string {
-        using type = std::decay_t<decltype(m)>;
-        if constexpr (std::is_same_v<type, message_event>) {
-          return json_msg(m, "msg");
-        } else if constexpr (std::is_same_v<type, presence_event>) {
-          std::string line = R"({"type":")" + std::string(m.joined ? "join" : "leave") +
-                             R"(","name":)" + json_string(m.name);
-          if (!m.joined) line += R"(,"reason":)" + json_string(m.reason);
-          return line + R"(,"ts":)" + number(m.ts) + "}";
-        } else if constexpr (std::is_same_v<type, direct_event>) {
-          return R"({"type":"dm","from":)" + json_string(m.from) + R"(,"text":)" +
-                 json_string(m.text) + R"(,"ts":)" + number(m.ts) + "}";
-        } else if constexpr (std::is_same_v<type, lost_event>) {
-          return R"({"type":"lost","room":)" + json_string(m.room) + R"(,"first_seq":)" +
-                 number(m.first_seq) + R"(,"count":)" + number(m.count) + "}";
-        } else if constexpr (std::is_same_v<type, ack_event>) {
-          std::string line = R"({"type":"ack","id":)" + number(m.id);
-          if (m.room) line += R"(,"room":)" + json_string(*m.room);
-          if (m.seq) line += R"(,"seq":)" + number(*m.seq);
-          return line + "}";
-        } else if constexpr (std::is_same_v<type, error_event>) {
-          std::string line = R"({"type":"error","code":)" + json_string(m.code) +
-                             R"(,"reason":)" + json_string(m.reason);
-          if (m.id) line += R"(,"id":)" + number(*m.id);
-          return line + "}";
-        } else if constexpr (std::is_same_v<type, who_event>) {
-          std::string line = R"({"type":"who","users":[)";
-          for (std::size_t i = 0; i < m.users.size(); ++i) {
-            if (i != 0) line += ",";
-            line += R"({"name":)" + json_string(m.users[i].name) + R"(,"since":)" +
-                    number(m.users[i].since) + "}";
-          }
-          return line + "]}";
-        } else if constexpr (std::is_same_v<type, history_event>) {
-          std::string line = R"({"type":"history","room":)" + json_string(m.room) + R"(,"msgs":[)";
-          for (std::size_t i = 0; i < m.msgs.size(); ++i) {
-            line += (i != 0 ? "," : "") + json_msg(m.msgs[i], "msg");
-          }
-          return line + "]}";
-        } else {
-          return R"({"type":"status","status":")" + std::string(status_name(m.what)) +
-                 R"(","detail":)" + json_string(m.detail) + "}";
-        }
+      proto::overloaded{
+          [](const message_event& m) { return json_msg(m, "msg"); },
+          [](const presence_event& m) {
+            std::string line = R"({"type":")" + std::string(m.joined ? "join" : "leave") +
+                               R"(","name":)" + json_string(m.name);
+            if (!m.joined) line += R"(,"reason":)" + json_string(m.reason);
+            return line + R"(,"ts":)" + number(m.ts) + "}";
+          },
+          [](const direct_event& m) {
+            return R"({"type":"dm","from":)" + json_string(m.from) + R"(,"text":)" +
+                   json_string(m.text) + R"(,"ts":)" + number(m.ts) + "}";
+          },
+          [](const lost_event& m) {
+            return R"({"type":"lost","room":)" + json_string(m.room) + R"(,"first_seq":)" +
+                   number(m.first_seq) + R"(,"count":)" + number(m.count) + "}";
+          },
+          [](const ack_event& m) {
+            std::string line = R"({"type":"ack","id":)" + number(m.id);
+            if (m.room) line += R"(,"room":)" + json_string(*m.room);
+            if (m.seq) line += R"(,"seq":)" + number(*m.seq);
+            return line + "}";
+          },
+          [](const error_event& m) {
+            std::string line = R"({"type":"error","code":)" + json_string(m.code) +
+                               R"(,"reason":)" + json_string(m.reason);
+            if (m.id) line += R"(,"id":)" + number(*m.id);
+            return line + "}";
+          },
+          [](const who_event& m) {
+            std::string line = R"({"type":"who","users":[)";
+            for (std::size_t i = 0; i < m.users.size(); ++i) {
+              if (i != 0) line += ",";
+              line += R"({"name":)" + json_string(m.users[i].name) + R"(,"since":)" +
+                      number(m.users[i].since) + "}";
+            }
+            return line + "]}";
+          },
+          [](const history_event& m) {
+            std::string line = R"({"type":"history","room":)" + json_string(m.room) + R"(,"msgs":[)";
+            for (std::size_t i = 0; i < m.msgs.size(); ++i) {
+              line += (i != 0 ? "," : "") + json_msg(m.msgs[i], "msg");
+            }
+            return line + "]}";
+          },
+          [](const status_event& m) {
+            return R"({"type":"status","status":")" + std::string(status_name(m.what)) +
+                   R"(","detail":)" + json_string(m.detail) + "}";
+          },
       },
       e);
 }
