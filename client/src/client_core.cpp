@@ -280,7 +280,11 @@ bool client_core::wants_write() const {
 }
 
 bool client_core::caught_up() const {
-  return std::all_of(acked_seq_.begin(), acked_seq_.end(), [this](const auto& room_seq) {
+  // A backlog asked for (--history) is shown before anything else is.
+  const bool backlog_owed = std::any_of(rooms_.begin(), rooms_.end(), [](const auto& room) {
+    return room.second.awaiting_backlog();
+  });
+  return !backlog_owed && std::all_of(acked_seq_.begin(), acked_seq_.end(), [this](const auto& room_seq) {
     const auto found = rooms_.find(room_seq.first);
     return found == rooms_.end() || found->second.last() >= room_seq.second;
   });

@@ -334,6 +334,17 @@ TEST_F(first_hour_client, send_reads_stdin_and_listen_history_prints_the_newest_
   ASSERT_TRUE(one && two);
   EXPECT_TRUE(std::regex_match(*one, std::regex(R"(\d\d:\d\d:\d\d ci: from a pipe)"))) << *one;
   EXPECT_TRUE(std::regex_match(*two, std::regex(R"(\d\d:\d\d:\d\d ci: dash)"))) << *two;
+  // connect --history with an input that ends at once still shows the
+  // backlog before it leaves (the recheck saw nothing and exit 0).
+  auto connect = run({"connect", "--name", "late", "--in", broker_.in(), "--out", broker_.out(),
+                      "--history", "2"});
+  connect->close_stdin();
+  EXPECT_EQ(connect->wait(), 0) << connect->err();
+  std::vector<std::string> shown;
+  while (auto line = connect->line()) {
+    if (line->find(" ci: ") != std::string::npos) shown.push_back(line->substr(9));
+  }
+  EXPECT_EQ(shown, (std::vector<std::string>{"ci: from a pipe", "ci: dash"}));
 }
 
 // Issue 17 attack: `send` read all of stdin into memory (14.5 GB from

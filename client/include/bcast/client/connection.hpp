@@ -88,7 +88,8 @@ class connection {
   [[nodiscard]] bool broadcasts_missing() const;
   // Messages sent but not acked yet.
   [[nodiscard]] std::size_t unacked() const;
-  // True when every acked message has also been shown from its room stream.
+  // True when every acked message has also been shown from its room stream,
+  // and every backlog asked for (options.backlog) has been shown.
   [[nodiscard]] bool caught_up() const;
   [[nodiscard]] std::uint64_t max_text() const;
   // Why the broker would refuse `text` as a message ("is not valid UTF-8",
