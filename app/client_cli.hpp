@@ -12,13 +12,14 @@
 
 #include "bcast/client/connection.hpp"
 #include "bcast/client/events.hpp"
+#include "bcast/proto/limits.hpp"
 
 namespace bcast::app {
 
 struct client_args {
   std::string host = "localhost";
-  std::string in = "5555";
-  std::string out = "5556";
+  std::string in{proto::default_in_port};
+  std::string out{proto::default_out_port};
   std::string name;
   std::vector<std::string> rooms;
   std::string token;

@@ -31,6 +31,7 @@
 #include "bcast/broker/memory_history.hpp"
 #include "bcast/broker/sqlite_import.hpp"
 #include "bcast/proto/endpoint.hpp"
+#include "bcast/proto/limits.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "secret_file.hpp"
@@ -53,8 +54,8 @@ constexpr const char* default_history_dir = "rooms";
 constexpr const char* earlier_history_file = "history.db";
 
 struct start_args {
-  std::string in = "5555";
-  std::string out = "5556";
+  std::string in{proto::default_in_port};
+  std::string out{proto::default_out_port};
   std::string bind = "127.0.0.1";
   broker::options broker;
   std::size_t history_mb = broker::default_history_bytes >> 20;

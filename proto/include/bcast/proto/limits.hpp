@@ -12,6 +12,10 @@ namespace bcast::proto {
 // BCAST/1: the only version this code speaks; `hello.v` must equal it.
 inline constexpr std::uint64_t protocol_version = 1;
 
+// The broker's ports when none are given (PROTOCOL 3): requests, broadcasts.
+inline constexpr std::string_view default_in_port = "5555";
+inline constexpr std::string_view default_out_port = "5556";
+
 // Names and rooms fit a terminal column and a log line.
 inline constexpr std::size_t max_name_chars = 32;
 inline constexpr std::size_t max_room_chars = 32;
