@@ -17,6 +17,7 @@
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "saved_session.hpp"
+#include "signal_name.hpp"
 
 namespace bcast::app {
 namespace {
@@ -25,6 +26,10 @@ using clock = std::chrono::steady_clock;
 
 // How long one wait lasts before deadlines are checked again.
 constexpr std::chrono::milliseconds step{100};
+// Stdin is not read while this many lines wait for their ack (a broker gone
+// or rate-limiting): the pipe then pushes back on the writer, instead of the
+// lines filling memory (4 in-flight windows; at most 60 MB of text).
+constexpr std::size_t max_unacked_lines = 1024;
 
 // Splits what stdin delivers into lines and checks each before it is sent.
 class line_reader {
@@ -39,9 +44,12 @@ class line_reader {
       partial_.clear();
       return false;
     }
+    // Only the new bytes are searched: a long line without a newline costs
+    // linear time, not a scan of everything before it on every read.
+    std::size_t from = partial_.size();
     partial_.append(chunk, static_cast<std::size_t>(n));
     std::size_t start = 0;
-    for (std::size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1) {
+    for (std::size_t nl; (nl = partial_.find('\n', from)) != std::string::npos; start = from = nl + 1) {
       lines.push_back(partial_.substr(start, nl - start));
     }
     partial_.erase(0, start);
@@ -164,6 +172,15 @@ int run_connect(const connect_args& args) {
   return run_script(conn, args.client, signals, opts.in_endpoint);
 }
 
+// The exit code when signal `sig` stops a run in a pipe: a script must not
+// take lines still unacknowledged as sent (128 + N, as `send` does).
+int stopped(int sig, const client::connection& conn, int exit_code) {
+  if (sig == 0 || conn.unacked() == 0) return exit_code;
+  std::fprintf(stderr, "broadcast-server: stopped by %s with %zu message(s) not acknowledged: "
+               "they may or may not have been delivered\n", signal_name(sig), conn.unacked());
+  return exit_signal_base + sig;
+}
+
 int run_script(client::connection& conn, const client_args& args, const stop_signals& signals,
                const std::string& in_endpoint) {
   session_run run{args, conn, exit_ok, 0, {}};
@@ -181,11 +198,13 @@ int run_script(client::connection& conn, const client_args& args, const stop_sig
     std::vector<int> fds{signals.fd()};
     // Input is read once joined: lines are checked against the broker's own
     // max_text, told in its welcome.
-    if (!input_ended && conn.ever_connected()) fds.push_back(STDIN_FILENO);
+    if (!input_ended && conn.ever_connected() && conn.unacked() < max_unacked_lines) {
+      fds.push_back(STDIN_FILENO);
+    }
     const auto ready = conn.wait(step, fds);
     if (auto fatal = run.print_events()) return *fatal;
     for (const int fd : ready) {
-      if (fd == signals.fd()) return run.exit_code;
+      if (fd == signals.fd()) return stopped(signals.take(), conn, run.exit_code);
       std::vector<std::string> lines;
       if (!reader.read_available(lines)) input_ended = clock::now();
       for (auto& line : lines) run.send_line(std::move(line));

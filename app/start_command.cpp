@@ -377,11 +377,11 @@ runner add_start_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--heartbeat", args->broker.heartbeat_ms, "Heartbeat interval in ms")
       ->capture_default_str()
-      ->check(CLI::Range(10, 60000));
+      ->check(CLI::Range(proto::min_hb_ivl_ms, proto::max_hb_ivl_ms));
   cmd->add_option("--liveness", args->broker.liveness,
                   "Silent heartbeat intervals before a session ends")
       ->capture_default_str()
-      ->check(CLI::Range(1, 100));
+      ->check(CLI::Range(std::uint64_t{1}, proto::max_liveness));
   cmd->add_option("--history", args->broker.history, "Messages kept per room")
       ->capture_default_str()
       ->check(CLI::Range(0, 10000000));

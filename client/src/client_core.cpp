@@ -8,6 +8,7 @@
 
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/error_code.hpp"
+#include "bcast/proto/limits.hpp"
 #include "bcast/proto/overloaded.hpp"
 
 namespace bcast::client::detail {
@@ -30,10 +31,15 @@ constexpr std::uint64_t ids_saved_ahead = 1024;
 // The client's own requests (pings, who, history) use ids from here up,
 // apart from the user's messages, which count 1, 2, 3…
 constexpr std::uint64_t first_internal_id = std::uint64_t{1} << 63;
-// A message refused as rate-limited is sent again after this pause: long
-// enough for the broker's bucket to refill a little, short enough that a
-// sender held to --rate still sends at about that rate.
-std::uint64_t rate_limited_pause(std::uint64_t hb_ivl) { return std::max<std::uint64_t>(hb_ivl / 2, 10); }
+// A message refused as rate-limited is sent again after a pause that starts
+// at this and doubles with each refusal in a row, up to half a heartbeat:
+// a sender held to any --rate (even with a burst of 1) sends at about that
+// rate, and retries cost the broker at most 100 refusals a second.
+constexpr std::uint64_t first_rate_limited_pause_ms = 10;
+std::uint64_t next_rate_limited_pause(std::uint64_t last, std::uint64_t hb_ivl) {
+  if (last == 0) return first_rate_limited_pause_ms;
+  return std::min(2 * last, std::max<std::uint64_t>(hb_ivl / 2, first_rate_limited_pause_ms));
+}
 // flush_sends(): send what is not on the wire yet, retry nothing.
 constexpr std::uint64_t never_retry = std::numeric_limits<std::uint64_t>::max();
 
@@ -83,7 +89,11 @@ void client_core::start(std::uint64_t now) {
 
 bool client_core::awaiting_welcome() const { return !anonymous() && state_ != link_state::joined; }
 
-std::uint64_t client_core::tick_ms() const { return std::max<std::uint64_t>(hb_ivl_ / 4, 10); }
+std::uint64_t client_core::tick_ms() const {
+  const std::uint64_t tick = std::max<std::uint64_t>(hb_ivl_ / 4, 10);
+  // A message held back as rate-limited is retried when its pause ends.
+  return rate_limited_pause_ms_ > 0 ? std::min(tick, rate_limited_pause_ms_) : tick;
+}
 
 void client_core::rejoin(link_state next, std::uint64_t now) {
   state_ = next;
@@ -487,8 +497,10 @@ void client_core::on_welcome(const event::welcome& w, std::uint64_t now) {
   }
   name_ = w.name;
   epoch_ = w.epoch;
-  hb_ivl_ = std::max<std::uint64_t>(w.hb_ivl, 10);
-  liveness_ = std::max<std::uint64_t>(w.liveness, 1);
+  // Within the ranges a broker may announce (PROTOCOL 9), so that no
+  // welcome can make liveness × hb_ivl wrap or the timers spin.
+  hb_ivl_ = std::clamp(w.hb_ivl, proto::min_hb_ivl_ms, proto::max_hb_ivl_ms);
+  liveness_ = std::clamp(w.liveness, std::uint64_t{1}, proto::max_liveness);
   max_text_ = w.max_text;
   // Seqs of an old epoch mean nothing in the new one.
   if (new_epoch) {
@@ -529,6 +541,7 @@ void client_core::on_welcome(const event::welcome& w, std::uint64_t now) {
 void client_core::on_acked(std::uint64_t id, const std::optional<std::string>& room,
                            std::optional<std::uint64_t> seq, std::uint64_t now) {
   if (!drop_pending(id)) return;  // a duplicate ack
+  rate_limited_pause_ms_ = 0;     // taken: the bucket has room again
   flush_sends(now, never_retry);  // the window moved
   end_burst_if_done();
   if (store_refusing_) {
@@ -546,7 +559,8 @@ void client_core::on_rate_limited(std::uint64_t id, const std::string& reason, s
   const auto found = pending_.find(id);
   if (found == pending_.end()) return;
   found->second.rate_limited = true;
-  found->second.retry_ms = now + rate_limited_pause(hb_ivl_);
+  rate_limited_pause_ms_ = next_rate_limited_pause(rate_limited_pause_ms_, hb_ivl_);
+  found->second.retry_ms = now + rate_limited_pause_ms_;
   burst_until_id_ = std::max(burst_until_id_, id);
   // Said when the first message of a burst is held back, not for each one
   // or each retry: the burst ends when the last of them is acknowledged.

@@ -220,6 +220,7 @@ class client_core {
   // back or sent behind it; sending_again is said once they are all taken.
   bool rate_limited_burst_ = false;
   std::uint64_t burst_until_id_ = 0;
+  std::uint64_t rate_limited_pause_ms_ = 0;  // the last retry pause; 0 after an ack
   std::uint64_t ids_saved_until_ = 0;     // ids below it are covered by the last save
   // Internal ids below it were used before the last welcome: a `no-session`
   // echoing one answers a request of the old session and is stale.

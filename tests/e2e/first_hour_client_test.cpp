@@ -455,6 +455,22 @@ TEST(first_hour_send_signal, a_signal_before_the_ack_exits_128_plus_n_and_says_w
   ::close(listener);
 }
 
+// The client-core recheck: connect in a pipe stopped with lines still
+// unacknowledged exited 0 and said nothing.
+TEST(first_hour_send_signal, connect_stopped_with_unacknowledged_lines_exits_128_plus_n) {
+  welcoming_router broker;
+  process sender({binary, "connect", "--name", "ci", "--in", broker.in(), "--out", broker.out(),
+                  "--timeout", "60"});
+  sender.write("never acknowledged\n");
+  ASSERT_TRUE(broker.welcome_until_a_message(std::chrono::seconds(20)));
+  sender.signal(SIGTERM);
+  EXPECT_EQ(sender.wait(), 128 + SIGTERM) << sender.err();
+  EXPECT_NE(sender.err().find("broadcast-server: stopped by SIGTERM with 1 message(s) not "
+                              "acknowledged: they may or may not have been delivered"),
+            std::string::npos)
+      << sender.err();
+}
+
 TEST_F(first_hour_client, host_port_and_the_environment_name_the_broker) {
   const std::string in_port = broker_.in().substr(broker_.in().rfind(':') + 1);
   const std::string out_port = broker_.out().substr(broker_.out().rfind(':') + 1);

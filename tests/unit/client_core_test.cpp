@@ -4,6 +4,8 @@
 // connection), as IMMEDIATE does.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <string>
 #include <vector>
 
@@ -325,6 +327,63 @@ TEST(client_core, a_rate_limited_message_keeps_the_later_ones_behind_it) {
   EXPECT_EQ(c.statuses(), std::vector<status>{});
   c.reply(event::ack{3, "lobby", 3});
   EXPECT_EQ(c.statuses(), std::vector<status>{status::sending_again});
+}
+
+// The recheck: a fixed half-heartbeat pause held --rate 100 --burst 1 to
+// 2 msgs/s. The pause starts at 10 ms, doubles while refused, and an ack
+// starts it over; the core wakes for it.
+TEST(client_core, a_rate_limited_retry_waits_10_ms_then_twice_as_long_each_time) {
+  client c;
+  c.join();
+  const auto first = c.core.send("1", "", c.now);
+  c.dealer.sent.clear();
+  c.reply(error("rate-limited", first));
+  EXPECT_EQ(c.core.tick_ms(), 10U);
+  c.advance(9);
+  EXPECT_TRUE(c.dealer.take<request::msg>().empty());
+  c.advance(1);
+  EXPECT_EQ(ids(c.dealer.take<request::msg>()), std::vector<std::uint64_t>{first});
+  c.reply(error("rate-limited", first));
+  c.advance(19);
+  EXPECT_TRUE(c.dealer.take<request::msg>().empty()) << "20 ms after a second refusal";
+  c.advance(1);
+  EXPECT_EQ(ids(c.dealer.take<request::msg>()), std::vector<std::uint64_t>{first});
+  for (int i = 0; i < 10; ++i) {  // at most half a heartbeat apart
+    c.reply(error("rate-limited", first));
+    c.advance(hb / 2);
+    EXPECT_EQ(ids(c.dealer.take<request::msg>()), std::vector<std::uint64_t>{first});
+  }
+  c.reply(event::ack{first, "lobby", 1});
+  const auto second = c.core.send("2", "", c.now);
+  c.dealer.sent.clear();
+  c.reply(error("rate-limited", second));
+  c.advance(10);
+  EXPECT_EQ(ids(c.dealer.take<request::msg>()), std::vector<std::uint64_t>{second}) << "10 ms again";
+}
+
+// The recheck: a welcome with hb_ivl 2^63 made liveness × hb_ivl wrap, and
+// the client never said hello again; 0 made it flap. Both are clamped.
+TEST(client_core, a_welcome_with_absurd_heartbeats_is_held_to_the_protocols_range) {
+  client c;
+  auto w = welcome();
+  w.hb_ivl = std::uint64_t{1} << 63;
+  w.liveness = std::numeric_limits<std::uint64_t>::max();
+  c.join(w);
+  c.advance(60000);
+  EXPECT_EQ(c.core.state(), link_state::joined);
+  c.advance(60000ULL * 100);  // the longest silence the range allows
+  EXPECT_EQ(c.core.state(), link_state::lost);
+  c.events();
+  c.dealer.sent.clear();
+  c.advance(60000);
+  EXPECT_EQ(c.dealer.take<request::hello>().size(), 1U) << "hello again";
+  client quick;
+  w.hb_ivl = 0;
+  w.liveness = 0;
+  quick.join(w);
+  EXPECT_EQ(quick.core.tick_ms(), 10U);
+  quick.advance(9);
+  EXPECT_EQ(quick.core.state(), link_state::joined) << "liveness 1 × hb_ivl 10 ms, not 0";
 }
 
 TEST(client_core, refused_messages_already_on_the_wire_are_retried_one_after_another) {

@@ -16,6 +16,13 @@ inline constexpr std::uint64_t protocol_version = 1;
 inline constexpr std::string_view default_in_port = "5555";
 inline constexpr std::string_view default_out_port = "5556";
 
+// The heartbeat interval and liveness a broker may announce in `welcome`
+// (PROTOCOL 12): 10 ms keeps timers from spinning, a minute is the longest
+// a person waits to see a dead peer go; a client clamps what it is told.
+inline constexpr std::uint64_t min_hb_ivl_ms = 10;
+inline constexpr std::uint64_t max_hb_ivl_ms = 60000;
+inline constexpr std::uint64_t max_liveness = 100;
+
 // Names and rooms fit a terminal column and a log line.
 inline constexpr std::size_t max_name_chars = 32;
 inline constexpr std::size_t max_room_chars = 32;
