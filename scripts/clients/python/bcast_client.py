@@ -22,12 +22,18 @@ Protocol steps, as this client follows them:
    seqs below ``first`` (the oldest kept) are reported as ``lost``.
 5. ``{t: msg, room, text, id}`` and ``{t: dm, to, text, id}`` are re-sent every
    2*hb_ivl until ``{t: ack, id, [room, seq]}``: the broker acks a repeated id
-   without carrying it out twice. A dm arrives on the DEALER: ``{t: dm, from,
-   text, ts}``. ``who``/``ping`` may carry an ``id``, echoed in the answer.
+   without carrying it out twice. At most WINDOW of them are on the wire; the
+   rest wait, in id order, for acks. A ``msg`` of ours delivered from a room
+   (``from`` = our name) acks the one pending ``msg`` with its room and text,
+   if only one matches (PROTOCOL.md 10.3): the ``ack`` may have been lost. A
+   dm arrives on the DEALER: ``{t: dm, from, text, ts}``. ``who``/``ping``
+   may carry an ``id``, echoed in the answer.
 6. An idle client pings every hb_ivl; the broker ends a session silent for
    ``liveness`` intervals (``leave``, reason ``timeout``). A broker silent that
    long, a ``shutdown``, a new ``epoch`` or ``error`` ``no-session`` make the
-   client say hello again, with its session token to resume.
+   client say hello again, with its session token to resume. At a new epoch
+   each room first delivers the old epoch's held messages and reports as
+   ``lost`` every seq of it announced (or acked to us) but never delivered.
 7. ``{t: bye}`` ends the session (``leave``, reason ``bye``).
 """
 import argparse
@@ -45,6 +51,10 @@ import zmq
 # writes keys in this order, so bodies match proto/vectors byte for byte;
 # receivers never depend on it.
 from bcast_schema import EVENT_KEY_ORDER, KEY_ORDER  # noqa: E402
+
+# Unacked requests on the wire at once (PROTOCOL.md 10.3, as the C++ client):
+# well below the broker's 1024 remembered ids, so every retry is recognised.
+WINDOW = 256
 
 
 def canonical(body, event=False):
@@ -133,7 +143,7 @@ class Client:
         self._announced = dict.fromkeys(self.rooms, 0)  # highest seq known to exist
         self._held = {r: {} for r in self.rooms}        # seq -> msg after a gap
         self._fill_sent, self._sys_last, self._acked_seq = {}, 0, {}
-        self._pending = {}  # id -> [packed body, when last sent or None]
+        self._pending = {}  # id -> _Pending, in id order
         self._events, self._stash, self._replies = collections.deque(), [], {}
         self._ids, self._last_sent, self._hello_sent = itertools.count(1), 0.0, float("-inf")
         self._ctx = zmq.Context()
@@ -250,10 +260,14 @@ class Client:
 
     def _request(self, body):
         rid = body["id"] = next(self._ids)
-        self._pending[rid] = [encode(body), None]
+        self._pending[rid] = _Pending(encode(body), body.get("room"), body["text"])
+        self._send_queued()
+        return rid
+
+    def _send_queued(self):
+        """Sends the pending requests within the window not sent yet."""
         if self._joined:
             self._resend(float("inf"))
-        return rid
 
     def _transmit(self, body):
         try:
@@ -264,12 +278,14 @@ class Client:
         return True
 
     def _resend(self, older_than):
+        """Sends the never-sent requests, and those unacked for
+        ``older_than`` s, of the first WINDOW pending."""
         now = time.monotonic()
-        for entry in self._pending.values():
-            if entry[1] is None or now - entry[1] >= older_than:
-                if not self._transmit(entry[0]):
+        for entry in itertools.islice(self._pending.values(), WINDOW):
+            if entry.sent is None or now - entry.sent >= older_than:
+                if not self._transmit(entry.body):
                     return
-                entry[1] = now
+                entry.sent = now
 
     def _say_hello(self):
         if self._displaced:
@@ -302,13 +318,8 @@ class Client:
         t, rid, code = m.get("t"), m.get("id"), m.get("code")
         if t == "welcome":
             self._on_welcome(m)
-        elif t == "ack" and self._pending.pop(rid, None) is not None:
-            room, seq = m.get("room"), m.get("seq")
-            self.acked[rid] = seq
-            if room in self._last and isinstance(seq, int):
-                self._acked_seq[room] = max(self._acked_seq.get(room, 0), seq)
-            if self.report_acks:
-                self._events.append(m)
+        elif t == "ack":
+            self._on_ack(rid, m.get("room"), m.get("seq"))
         elif t == "error" and code == "session-moved":
             self._joined, self._displaced, self.session = False, True, None
             raise ProtocolError(code, m.get("reason"))
@@ -317,7 +328,8 @@ class Client:
         elif t == "error" and rid is None and self.epoch is None:
             raise ProtocolError(code, m.get("reason"))
         elif t == "error" and not (code in ("shutting-down", "rate-limited", "unavailable") and rid in self._pending):
-            self._pending.pop(rid, None)  # refused for good (else retried later)
+            if self._pending.pop(rid, None) is not None:  # refused for good (else retried later)
+                self._send_queued()  # the window moved
             self._events.append(m)
         elif t == "history":
             self._on_history(m)
@@ -326,10 +338,34 @@ class Client:
         elif t in ("who", "pong") and rid is not None:
             self._replies[rid] = m
 
+    def _on_ack(self, rid, room, seq):
+        """Ends pending request ``rid``; a second ack for it is ignored."""
+        if self._pending.pop(rid, None) is None:
+            return
+        self.acked[rid] = seq
+        if room in self._last and isinstance(seq, int):
+            self._acked_seq[room] = max(self._acked_seq.get(room, 0), seq)
+        if self.report_acks:
+            self._events.append({k: v for k, v in (("t", "ack"), ("id", rid), ("room", room), ("seq", seq))
+                                 if v is not None})
+        self._send_queued()  # the window moved
+
+    def _ack_by_publication(self, m):
+        # The broker carries out a session's messages in order and publishes
+        # each once, so a publication under our name is one of ours on the
+        # wire: certain only when a single pending msg has its room and text.
+        on_wire = itertools.takewhile(lambda item: item[1].sent is not None,
+                                      itertools.islice(self._pending.items(), WINDOW))
+        matches = [rid for rid, p in on_wire if p.room == m.get("room") and p.text == m.get("text")]
+        if len(matches) == 1:
+            self._on_ack(matches[0], m.get("room"), m.get("seq"))
+
     def _on_welcome(self, w):
         if self._joined:
             return  # the answer to a repeated hello
         first, new_epoch = self.epoch is None, self.epoch not in (None, w.get("epoch"))
+        if new_epoch:
+            self._end_epoch()
         self.session, self.epoch = w.get("session"), w.get("epoch")
         self.hb_ivl = max(w.get("hb_ivl", 1000), 10) / 1000
         self.liveness, self.max_text = max(w.get("liveness", 3), 1), w.get("max_text", 4096)
@@ -342,6 +378,8 @@ class Client:
             self._announced[r] = max(self._announced[r], seq)
         if first or new_epoch:
             self._sys_last = w.get("sys_seq", 0)
+        if new_epoch:
+            self._acked_seq = {}  # seqs of an old epoch mean nothing in the new one
         self._joined, self._fill_sent = True, {}
         stash, self._stash = self._stash, []
         for m in stash:
@@ -393,16 +431,38 @@ class Client:
         # Seqs older than the oldest kept, and not held from SUB, are gone.
         gone_until = min(h.get("first", 0), min(held) if held else self._announced[r] + 1)
         if gone_until > last + 1:
-            self._events.append({"t": "lost", "room": r, "first_seq": last + 1,
-                                 "count": gone_until - last - 1})
-            self._last[r] = gone_until - 1
+            self._lose(r, gone_until - 1)
         self._release(r)
         self._request_fills()
+
+    def _end_epoch(self):
+        """The old epoch's last word, before a new one resets the rooms: held
+        messages are delivered; gaps, and seqs announced (or acked to us) but
+        never received, are reported lost (PROTOCOL.md 10.4)."""
+        for r in self.rooms:
+            announced = max(self._announced[r], self._acked_seq.get(r, 0))
+            for seq in sorted(self._held[r]):
+                self._lose(r, seq - 1)
+                self._last[r] = seq
+                self._deliver(self._held[r].pop(seq))
+            self._lose(r, announced)
+
+    def _lose(self, r, until):
+        """Reports seqs after the room's last up to ``until`` lost and skips them."""
+        if until > self._last[r]:
+            self._events.append({"t": "lost", "room": r, "first_seq": self._last[r] + 1,
+                                 "count": until - self._last[r]})
+            self._last[r] = until
 
     def _release(self, r):
         while self._last[r] + 1 in self._held[r]:
             self._last[r] += 1
-            self._events.append(self._held[r].pop(self._last[r]))
+            self._deliver(self._held[r].pop(self._last[r]))
+
+    def _deliver(self, m):
+        if m.get("from") == self.name:
+            self._ack_by_publication(m)
+        self._events.append(m)
 
     def _request_fills(self):
         now = time.monotonic()
@@ -411,6 +471,15 @@ class Client:
             if self._announced[r] > self._last[r] and (sent is None or now - sent >= 2 * self.hb_ivl):
                 if self._transmit({"t": "history", "room": r, "after": self._last[r], "limit": 1000}):
                     self._fill_sent[r] = now
+
+
+class _Pending:
+    """A msg or dm until its ack: its bytes, when last sent (None: not yet),
+    and for a msg its room and text, to know it when it is published."""
+    __slots__ = ("body", "sent", "room", "text")
+
+    def __init__(self, body, room, text):
+        self.body, self.sent, self.room, self.text = body, None, room, text
 
 
 # -- the renderings of the C++ client (client/src/format.cpp) -------------------

@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""The Python client's sending and recovery rules (PROTOCOL.md 10.3, 10.4)
+against a scripted broker on loopback: at most 256 unacked messages on the
+wire, its own publication as the ack of a message, and the seqs an abandoned
+epoch took with it reported lost. The scripted broker speaks the bodies of
+proto/vectors/messages.json (the welcome of "alice" in an epoch where lobby is
+at seq 42, her msg "hi" with id 1, its publication and ack at seq 43), so the
+client's bytes are checked against them too. Then a real broker takes 300
+messages through the window, each acked once. Every wait has a deadline.
+Usage: test_client_rules.py BROADCAST_SERVER_BINARY"""
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+import zmq
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+sys.path.insert(0, os.path.join(ROOT, "scripts", "clients", "python"))
+import bcast_client  # noqa: E402
+from bcast_client import Client, decode, encode  # noqa: E402
+
+with open(os.path.join(ROOT, "proto", "vectors", "messages.json"), encoding="utf-8") as f:
+    VECTORS = {v["name"]: v for v in json.load(f)}
+EPOCH = VECTORS["welcome"]["message"]["epoch"]
+BINARY = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "app", "broadcast-server")
+DEADLINE = 20.0  # s: the limit of every wait
+HB_EVERY = 0.05  # s between the scripted broker's heartbeats
+
+
+def vector(name, **changes):
+    """The message of vector ``name`` with ``changes``, as a dict."""
+    return dict(VECTORS[name]["message"], **changes)
+
+
+def vector_bytes(name):
+    return bytes.fromhex(VECTORS[name]["msgpack"])
+
+
+class ScriptedBroker:
+    """A ROUTER and a PUB on ephemeral loopback ports, run by a thread: it
+    answers hello with ``welcome``, who with the vectors' who answer, and
+    publishes ``hb`` every HB_EVERY s; it keeps every request it gets.
+    Everything else it does when told, in the order told (publish, reply,
+    set): one thread owns the sockets."""
+
+    def __init__(self):
+        self._ctx = zmq.Context()
+        self._router, self._pub = self._ctx.socket(zmq.ROUTER), self._ctx.socket(zmq.PUB)
+        self._router.bind("tcp://127.0.0.1:*")
+        self._pub.bind("tcp://127.0.0.1:*")
+        self.in_ep = self._router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        self.out_ep = self._pub.getsockopt(zmq.LAST_ENDPOINT).decode()
+        self.requests = []  # (raw bytes, decoded body), in arrival order
+        self._welcome = vector("welcome")
+        self._hb = vector("hb", sys_seq=7, rooms={"lobby": 42})
+        self._peer, self._todo, self._stop = None, queue.Queue(), threading.Event()
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def publish(self, topic, body):
+        """Publishes ``body`` (bytes, or a dict to encode) on ``topic``."""
+        data = body if isinstance(body, bytes) else encode(body, event=True)
+        self._todo.put(lambda: self._pub.send_multipart([topic.encode(), data]))
+
+    def reply(self, body):
+        """Sends ``body`` (bytes, or a dict) to the client."""
+        data = body if isinstance(body, bytes) else encode(body, event=True)
+        self._todo.put(lambda: self._router.send_multipart([self._peer, data]))
+
+    def set(self, welcome=None, hb=None):
+        """From now on, answers hello with ``welcome`` / heartbeats ``hb``."""
+        def change():
+            self._welcome, self._hb = welcome or self._welcome, hb or self._hb
+        self._todo.put(change)
+
+    def bodies(self, t):
+        return [body for _, body in self.requests if body["t"] == t]
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self._ctx.destroy(linger=0)
+
+    def _run(self):
+        next_hb = 0.0
+        while not self._stop.is_set():
+            if self._router.poll(10):
+                self._peer, data = self._router.recv_multipart()
+                body = decode(data)
+                self.requests.append((data, body))
+                if body["t"] == "hello":
+                    self._router.send_multipart([self._peer, encode(self._welcome, event=True)])
+                elif body["t"] == "who":
+                    self._router.send_multipart([self._peer, encode(vector("who_answer", id=body["id"]), event=True)])
+            while not self._todo.empty():
+                self._todo.get()()
+            if time.monotonic() >= next_hb:
+                self._pub.send_multipart([b"sys/", encode(self._hb, event=True)])
+                next_hb = time.monotonic() + HB_EVERY
+
+
+class ClientRules(unittest.TestCase):
+    def setUp(self):
+        self.broker = ScriptedBroker()
+        self.addCleanup(self.broker.close)
+        self.client = Client("alice", self.broker.in_ep, self.broker.out_ep, rooms=["lobby"],
+                             timeout=DEADLINE, report_acks=True)
+        self.addCleanup(self.client.close)
+        self.events = []
+
+    def until(self, what, check):
+        """Polls the client (keeping its events) until ``check()`` holds."""
+        deadline = time.monotonic() + DEADLINE
+        while not check():
+            self.assertLess(time.monotonic(), deadline, f"timed out waiting for {what}: {self.events}")
+            self.events.extend(self.client.events(0.02))
+
+    def sync(self):
+        """Returns once the client has handled all the broker sent before:
+        a who goes out after every request the client had to send, and its
+        answer comes after every reply the broker had sent."""
+        self.client.who(timeout=DEADLINE)
+        self.events.extend(self.client.events(0))
+
+    def msg_ids(self):
+        return {body["id"] for body in self.broker.bodies("msg")}
+
+    def of_type(self, t):
+        return [e for e in self.events if e["t"] == t]
+
+    def test_at_most_256_unacked_on_the_wire_and_the_rest_wait_in_order(self):
+        self.assertEqual(bcast_client.WINDOW, 256)
+        ids = [self.client.send(f"line {i}") for i in range(300)]
+        self.assertEqual(ids, list(range(1, 301)))
+        self.until("256 messages", lambda: len(self.msg_ids()) >= 256)
+        self.sync()
+        self.assertEqual(self.msg_ids(), set(range(1, 257)), "the first 256 ids, no more")
+        for rid in range(1, 11):
+            self.broker.reply(vector("ack_msg", id=rid, seq=42 + rid))
+        self.until("10 more messages", lambda: len(self.msg_ids()) >= 266)
+        self.sync()
+        self.assertEqual(self.msg_ids(), set(range(1, 267)), "10 acks let the next 10 out")
+        self.assertEqual(self.client.unacked, 290)
+
+    def test_own_publication_acks_the_message_and_the_late_ack_is_ignored(self):
+        rid = self.client.send("hi")
+        self.until("the msg", lambda: self.broker.bodies("msg"))
+        self.assertEqual(self.broker.requests[-1][0], vector_bytes("msg"), "the msg vector's bytes")
+        self.broker.publish("room/lobby/", vector_bytes("room_msg"))  # and no ack
+        self.until("the ack", lambda: self.of_type("ack"))
+        self.assertEqual(self.client.unacked, 0)
+        self.assertEqual(self.client.acked, {rid: 43})
+        self.broker.reply(vector_bytes("ack_msg"))  # the broker's ack, late
+        self.sync()
+        self.assertEqual(self.of_type("ack"), [{"t": "ack", "id": 1, "room": "lobby", "seq": 43}],
+                         "one ack, the late one ignored")
+        self.assertEqual([e["seq"] for e in self.of_type("msg")], [43])
+
+    def test_own_publication_matching_two_pending_waits_for_the_ack(self):
+        first, second = self.client.send("hi"), self.client.send("hi")
+        self.until("both msgs", lambda: len(self.broker.bodies("msg")) == 2)
+        self.broker.publish("room/lobby/", vector_bytes("room_msg"))
+        self.until("the publication", lambda: self.of_type("msg"))
+        self.sync()
+        self.assertEqual(self.client.unacked, 2, "either could be the one published")
+        self.broker.reply(vector_bytes("ack_msg"))
+        self.until("the ack of the first", lambda: self.client.unacked == 1)
+        self.broker.publish("room/lobby/", vector("room_msg", seq=44))
+        self.until("the second acked", lambda: self.client.unacked == 0)
+        self.assertEqual(self.client.acked, {first: 43, second: 44})
+
+    def test_new_epoch_reports_what_the_old_one_announced_but_never_delivered(self):
+        # Ours, acked at 48 and never published; 45 held after a gap; 46 announced.
+        self.client.send("hi")
+        self.until("the msg", lambda: self.broker.bodies("msg"))
+        self.broker.reply(vector("ack_msg", seq=48))
+        self.broker.publish("room/lobby/", vector("room_msg", seq=45, **{"from": "bob", "text": "held"}))
+        self.broker.publish("sys/", vector("hb", sys_seq=7, rooms={"lobby": 46}))
+        self.until("a fill of the gap", lambda: self.broker.bodies("history"))
+        self.sync()
+        self.assertEqual(self.of_type("msg"), [], "45 waits for 43 and 44")
+        new_epoch = EPOCH + 1
+        self.broker.set(welcome=vector("welcome", epoch=new_epoch, rooms={"lobby": 0}),
+                        hb=vector("hb", epoch=new_epoch, sys_seq=1, rooms={}))
+        self.until("the welcome of the new epoch", lambda: self.client.epoch == new_epoch)
+        self.events.extend(self.client.events(0))
+        told = [(e["t"], e.get("first_seq", e.get("seq")), e.get("count")) for e in self.events
+                if e["t"] in ("lost", "msg")]
+        self.assertEqual(told, [("lost", 43, 2), ("msg", 45, None), ("lost", 46, 3)])
+        hellos = self.broker.bodies("hello")
+        self.assertEqual(hellos[-1].get("session"), vector("welcome")["session"], "it resumed")
+
+
+class RealBroker(unittest.TestCase):
+    def test_300_messages_through_the_window_each_acked_once_in_order(self):
+        broker = subprocess.Popen([BINARY, "start", "--db", ":memory:", "--in", "0", "--out", "0",
+                                   "--heartbeat", "200", "--log-level", "off"], stdout=subprocess.PIPE)
+        self.addCleanup(broker.wait, timeout=10)
+        self.addCleanup(broker.send_signal, signal.SIGINT)
+        banner = broker.stdout.readline().decode()
+        in_ep, out_ep = re.search(r"in (\S+) \(ROUTER\), out (\S+) \(PUB\)", banner).groups()
+        with Client("alice", in_ep, out_ep, rooms=["lobby"], timeout=DEADLINE, report_acks=True) as client:
+            texts = [f"line {i}" for i in range(300)]
+            for text in texts:
+                client.send(text)
+            events, deadline = [], time.monotonic() + DEADLINE
+            while client.unacked or not client.caught_up():
+                self.assertLess(time.monotonic(), deadline, f"{client.unacked} unacked")
+                events.extend(client.events(0.02))
+            events.extend(client.events(0))
+        self.assertEqual([e["text"] for e in events if e["t"] == "msg"], texts)
+        self.assertEqual(sorted(e["id"] for e in events if e["t"] == "ack"), list(range(1, 301)))
+        self.assertEqual(client.acked, {i: i for i in range(1, 301)})
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1])
