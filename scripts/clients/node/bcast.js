@@ -12,10 +12,15 @@
 // 4. Room `msg`s are numbered per room: duplicates are dropped, later seqs
 //    held, and a gap is filled from `history`; seqs below `first` are lost.
 // 5. `msg`/`dm` carry ids and are re-sent every 2 * hb_ivl until acked
-//    (at most 256 unacked on the wire); the broker de-duplicates by id.
+//    (at most 256 unacked on the wire, the rest wait in id order); the
+//    broker de-duplicates by id. A `msg` of ours delivered from a room acks
+//    the one pending `msg` with its room and text, if only one matches: its
+//    `ack` may have been lost (PROTOCOL.md 10.3).
 // 6. An idle client pings every hb_ivl. A silent broker, `shutdown`, a new
 //    `epoch` or `no-session` make the client say hello again (with its
-//    session token, to resume).
+//    session token, to resume). At a new epoch each room first delivers the
+//    old epoch's held messages and reports as `lost` every seq of it
+//    announced (or acked to us) but never delivered.
 //
 // uint64 values decode as Number when they are safe integers and as BigInt
 // beyond Number.MAX_SAFE_INTEGER; either may be given to encode(), which
@@ -240,6 +245,8 @@ function checkBody(body, kind) {
 const WINDOW = 256; // unacked requests on the wire (PROTOCOL.md 10.3)
 const STASH_MAX = 100000;
 const same = (a, b) => a !== undefined && b !== undefined && BigInt(a) === BigInt(b);
+// A BigInt as a Number when it is a safe integer, as decode() gives uint64s.
+const small = (n) => (n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
 const max = (a, b) => (BigInt(a) >= BigInt(b) ? a : b);
 const now = () => performance.now();
 
@@ -268,7 +275,7 @@ export class Client extends EventEmitter {
     this._streams = new Map(this.rooms.map((r) => [r, { last: 0, announced: 0, held: new Map(), fillSent: undefined }]));
     this._sysLast = 0;
     this._ackedSeq = new Map(); // room -> highest seq of ours acked
-    this._pending = new Map(); // id -> {bytes, sentAt}; Map order is id order
+    this._pending = new Map(); // id -> {bytes, sentAt, room, text}; Map order is id order
     this._replies = new Map(); // id -> resolve, for who
     this._queue = [];
     this._wake = null;
@@ -421,9 +428,14 @@ export class Client extends EventEmitter {
 
   _request(body) {
     body.id = this._nextId++;
-    this._pending.set(body.id, { bytes: encode(body), sentAt: undefined });
-    if (this._joined) this._resend(Infinity);
+    this._pending.set(body.id, { bytes: encode(body), sentAt: undefined, room: body.room, text: body.text });
+    this._sendQueued();
     return body.id;
+  }
+
+  // Sends the pending requests within the window not sent yet.
+  _sendQueued() {
+    if (this._joined) this._resend(Infinity);
   }
 
   // Sends without blocking; false when there is no connection (IMMEDIATE).
@@ -489,13 +501,7 @@ export class Client extends EventEmitter {
     if (t === "welcome") {
       this._onWelcome(m);
     } else if (t === "ack") {
-      if (!this._pending.delete(id)) return;
-      this.acked.set(id, m.seq);
-      if (this._streams.has(m.room) && m.seq !== undefined) {
-        this._ackedSeq.set(m.room, max(this._ackedSeq.get(m.room) ?? 0, m.seq));
-      }
-      if (this.reportAcks) this._emit(m);
-      this._resend(Infinity); // the window moved
+      this._onAck(id, m.room, m.seq);
     } else if (t === "error" && code === "session-moved") {
       this._joined = false;
       this._displaced = true;
@@ -509,6 +515,7 @@ export class Client extends EventEmitter {
       if ((code === "shutting-down" || code === "rate-limited" || code === "unavailable") && this._pending.has(id)) return;
       if (id !== undefined && !this._pending.delete(id)) return; // a ping, a fill, a retry
       this._emit(m);
+      this._sendQueued(); // the window moved
     } else if (t === "history") {
       this._onHistory(m);
     } else if (t === "dm") {
@@ -518,11 +525,36 @@ export class Client extends EventEmitter {
     }
   }
 
+  // Ends pending request `id`; a second ack for it is ignored.
+  _onAck(id, room, seq) {
+    if (!this._pending.delete(id)) return;
+    this.acked.set(id, seq);
+    if (this._streams.has(room) && seq !== undefined) this._ackedSeq.set(room, max(this._ackedSeq.get(room) ?? 0, seq));
+    if (this.reportAcks) this._emit({ t: "ack", id, ...(room === undefined ? {} : { room, seq }) });
+    this._sendQueued(); // the window moved
+  }
+
+  // The broker carries out a session's messages in order and publishes each
+  // once, so a publication under our name is one of ours on the wire:
+  // certain only when a single pending msg has its room and text.
+  _ackByPublication(m) {
+    let match;
+    let inFlight = 0;
+    for (const [id, p] of this._pending) {
+      if (p.sentAt === undefined || ++inFlight > WINDOW) break;
+      if (p.room !== m.room || p.text !== m.text) continue;
+      if (match !== undefined) return;
+      match = id;
+    }
+    if (match !== undefined) this._onAck(match, m.room, m.seq);
+  }
+
   _onWelcome(w) {
     if (this._joined) return; // the answer to a repeated hello
     const first = this.epoch === undefined;
     const newEpoch = !first && !same(this.epoch, w.epoch);
     const wasLost = this._lost;
+    if (newEpoch) this._endEpoch();
     Object.assign(this, { session: w.session, epoch: w.epoch, hbIvl: Math.max(Number(w.hb_ivl), 10),
                           liveness: Math.max(Number(w.liveness), 1), maxText: Number(w.max_text) });
     for (const [room, s] of this._streams) {
@@ -618,24 +650,44 @@ export class Client extends EventEmitter {
     let goneUntil = BigInt(h.first);
     for (const seq of s.held.keys()) if (seq < goneUntil) goneUntil = seq;
     if (s.held.size === 0 && BigInt(s.announced) + 1n < goneUntil) goneUntil = BigInt(s.announced) + 1n;
-    const last = BigInt(s.last);
-    if (goneUntil > last + 1n) {
-      const count = goneUntil - last - 1n;
-      const small = (n) => (n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
-      this._emit({ t: "lost", room: h.room, first_seq: small(last + 1n), count: small(count) });
-      s.last = small(goneUntil - 1n);
-    }
+    this._lose(h.room, s, goneUntil - 1n);
     this._release(s);
     this._requestFills();
   }
 
-  _release(s) {
-    for (let next = BigInt(s.last) + 1n; s.held.has(next); next++) {
-      const m = s.held.get(next);
-      s.held.delete(next);
-      s.last = m.seq;
-      this._emit(m);
+  // The old epoch's last word, before a new one resets the rooms: held
+  // messages are delivered; gaps, and seqs announced (or acked to us) but
+  // never received, are reported lost (PROTOCOL.md 10.4).
+  _endEpoch() {
+    for (const [room, s] of this._streams) {
+      const announced = BigInt(max(s.announced, this._ackedSeq.get(room) ?? 0));
+      for (const seq of [...s.held.keys()].sort((a, b) => (a < b ? -1 : 1))) {
+        this._lose(room, s, seq - 1n);
+        this._take(s, seq);
+      }
+      this._lose(room, s, announced);
     }
+  }
+
+  // Reports the seqs after the room's last, up to `until` (a BigInt), lost and skips them.
+  _lose(room, s, until) {
+    const last = BigInt(s.last);
+    if (until <= last) return;
+    this._emit({ t: "lost", room, first_seq: small(last + 1n), count: small(until - last) });
+    s.last = small(until);
+  }
+
+  _release(s) {
+    for (let next = BigInt(s.last) + 1n; s.held.has(next); next++) this._take(s, next);
+  }
+
+  // Delivers held message `seq` (a BigInt) of stream `s`.
+  _take(s, seq) {
+    const m = s.held.get(seq);
+    s.held.delete(seq);
+    s.last = m.seq;
+    if (m.from === this.name) this._ackByPublication(m);
+    this._emit(m);
   }
 
   _requestFills() {

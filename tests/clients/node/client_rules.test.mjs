@@ -1,0 +1,214 @@
+// The Node.js client's sending and recovery rules (PROTOCOL.md 10.3, 10.4)
+// against a scripted broker on loopback: at most 256 unacked messages on the
+// wire, its own publication as the ack of a message, and the seqs an
+// abandoned epoch took with it reported lost. The scripted broker speaks the
+// bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
+// where lobby is at seq 42, her msg "hi" with id 1, its publication and ack
+// at seq 43), so the client's bytes are checked against them too. Then a real
+// broker takes 300 messages through the window, each acked once. Every wait
+// has a deadline.
+// Usage: BCAST_BINARY=build/app/broadcast-server node tests/clients/node/client_rules.test.mjs
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const CLIENT_DIR = fileURLToPath(new URL("../../../scripts/clients/node/", import.meta.url));
+const { Client, decode, encode } = await import(new URL("bcast.js", `file://${CLIENT_DIR}`).href);
+const zmq = createRequire(`${CLIENT_DIR}package.json`)("zeromq");
+const VECTORS = Object.fromEntries(
+  JSON.parse(readFileSync(new URL("../../../proto/vectors/messages.json", import.meta.url), "utf8")).map((v) => [v.name, v]));
+const EPOCH = VECTORS.welcome.message.epoch;
+const BINARY = process.env.BCAST_BINARY;
+const LIMIT = 20000; // ms: the deadline of every wait
+const HB_EVERY = 50; // ms between the scripted broker's heartbeats
+
+const vector = (name, changes = {}) => ({ ...VECTORS[name].message, ...changes });
+const vectorBytes = (name) => Buffer.from(VECTORS[name].msgpack, "hex");
+
+// Resolves with check()'s value once it is truthy, looking every few ms;
+// rejects at the deadline.
+async function until(what, check, seen = []) {
+  const deadline = Date.now() + LIMIT;
+  for (let value = check(); ; value = check()) {
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(seen, (_, v) => (typeof v === "bigint" ? String(v) : v))}`);
+    await new Promise((resolve) => { setTimeout(resolve, 5); });
+  }
+}
+
+// A ROUTER and a PUB on ephemeral loopback ports: answers hello with
+// `welcome`, who with the vectors' who answer, publishes `hb` every
+// HB_EVERY ms and keeps every request it gets. Its sends go one after
+// another, in the order asked for (a zeromq socket sends one at a time).
+class ScriptedBroker {
+  async start() {
+    this.router = new zmq.Router();
+    this.pub = new zmq.Publisher();
+    await this.router.bind("tcp://127.0.0.1:*");
+    await this.pub.bind("tcp://127.0.0.1:*");
+    this.requests = []; // {bytes, body}, in arrival order
+    this.welcome = vector("welcome");
+    this.hb = vector("hb", { sys_seq: 7, rooms: { lobby: 42 } });
+    this.sending = Promise.resolve();
+    this.heartbeat = setInterval(() => this.publish("sys/", this.hb), HB_EVERY);
+    this.receiving = this.receive();
+    return this;
+  }
+
+  get in() { return this.router.lastEndpoint; }
+  get out() { return this.pub.lastEndpoint; }
+
+  async receive() {
+    try {
+      for await (const [peer, bytes] of this.router) {
+        this.peer = peer;
+        const body = decode(bytes, "request");
+        this.requests.push({ bytes, body });
+        if (body.t === "hello") this.reply(this.welcome);
+        if (body.t === "who") this.reply(vector("who_answer", { id: body.id }));
+      }
+    } catch (e) {
+      if (!this.router.closed) throw e;
+    }
+  }
+
+  // Sends `frames` on `socket` after everything asked for before.
+  queue(socket, frames) {
+    this.sending = this.sending.then(() => (socket.closed ? undefined : socket.send(frames)));
+  }
+
+  /** Publishes `body` (bytes, or an object to encode) on `topic`. */
+  publish(topic, body) {
+    this.queue(this.pub, [topic, body instanceof Uint8Array ? body : encode(body)]);
+  }
+
+  /** Sends `body` (bytes, or an object) to the client. */
+  reply(body) {
+    this.queue(this.router, [this.peer, body instanceof Uint8Array ? body : encode(body)]);
+  }
+
+  bodies(t) { return this.requests.map((r) => r.body).filter((b) => b.t === t); }
+
+  async close() {
+    clearInterval(this.heartbeat);
+    await this.sending;
+    this.router.close();
+    this.pub.close();
+    await this.receiving;
+  }
+}
+
+// A scripted broker and "alice" joined to it, both closed after `body`.
+async function withAlice(body) {
+  const broker = await new ScriptedBroker().start();
+  const client = new Client({ name: "alice", in: broker.in, out: broker.out, rooms: ["lobby"], timeout: LIMIT,
+                              reportAcks: true });
+  const events = [];
+  client.on("event", (e) => events.push(e));
+  try {
+    await client.connect();
+    // Once who is answered, the client has handled every reply sent before
+    // it, and the broker has every request the client had to send.
+    const sync = () => client.who(LIMIT);
+    await body({ broker, client, events, sync });
+  } finally {
+    await client.close();
+    await broker.close();
+  }
+}
+
+const msgIds = (broker) => new Set(broker.bodies("msg").map((b) => b.id));
+const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const ofType = (events, t) => events.filter((e) => e.t === t);
+
+test("at most 256 unacked on the wire, the rest wait in order", () => withAlice(async ({ broker, client, sync }) => {
+  const ids = range(1, 300).map((i) => client.send(`line ${i}`));
+  assert.deepEqual(ids, range(1, 300));
+  await until("256 messages", () => msgIds(broker).size >= 256);
+  await sync();
+  assert.deepEqual(msgIds(broker), new Set(range(1, 256)), "the first 256 ids, no more");
+  for (const id of range(1, 10)) broker.reply(vector("ack_msg", { id, seq: 42 + id }));
+  await until("10 more messages", () => msgIds(broker).size >= 266);
+  await sync();
+  assert.deepEqual(msgIds(broker), new Set(range(1, 266)), "10 acks let the next 10 out");
+  assert.equal(client.unacked, 290);
+}));
+
+test("its own publication acks the message, the late ack is ignored", () => withAlice(async ({ broker, client, events, sync }) => {
+  const id = client.send("hi");
+  await until("the msg", () => broker.bodies("msg").length);
+  assert.deepEqual(broker.requests.at(-1).bytes, vectorBytes("msg"), "the msg vector's bytes");
+  broker.publish("room/lobby/", vectorBytes("room_msg")); // and no ack
+  await until("the ack", () => ofType(events, "ack").length, events);
+  assert.equal(client.unacked, 0);
+  assert.deepEqual([...client.acked], [[id, 43]]);
+  broker.reply(vectorBytes("ack_msg")); // the broker's ack, late
+  await sync();
+  assert.deepEqual(ofType(events, "ack"), [{ t: "ack", id: 1, room: "lobby", seq: 43 }], "one ack, the late one ignored");
+  assert.deepEqual(ofType(events, "msg").map((e) => e.seq), [43]);
+}));
+
+test("its own publication matching two pending waits for the ack", () => withAlice(async ({ broker, client, events, sync }) => {
+  const first = client.send("hi");
+  const second = client.send("hi");
+  await until("both msgs", () => broker.bodies("msg").length === 2);
+  broker.publish("room/lobby/", vectorBytes("room_msg"));
+  await until("the publication", () => ofType(events, "msg").length, events);
+  await sync();
+  assert.equal(client.unacked, 2, "either could be the one published");
+  broker.reply(vectorBytes("ack_msg"));
+  await until("the ack of the first", () => client.unacked === 1, events);
+  broker.publish("room/lobby/", vector("room_msg", { seq: 44 }));
+  await until("the second acked", () => client.unacked === 0, events);
+  assert.deepEqual([...client.acked], [[first, 43], [second, 44]]);
+}));
+
+test("a new epoch reports what the old one announced but never delivered", () => withAlice(async ({ broker, client, events, sync }) => {
+  // Ours, acked at 48 and never published; 45 held after a gap; 46 announced.
+  client.send("hi");
+  await until("the msg", () => broker.bodies("msg").length);
+  broker.reply(vector("ack_msg", { seq: 48 }));
+  broker.publish("room/lobby/", vector("room_msg", { seq: 45, from: "bob", text: "held" }));
+  broker.publish("sys/", vector("hb", { sys_seq: 7, rooms: { lobby: 46 } }));
+  await until("a fill of the gap", () => broker.bodies("history").length);
+  await sync();
+  assert.deepEqual(ofType(events, "msg"), [], "45 waits for 43 and 44");
+  const newEpoch = EPOCH + 1;
+  broker.welcome = vector("welcome", { epoch: newEpoch, rooms: { lobby: 0 } });
+  broker.hb = vector("hb", { epoch: newEpoch, sys_seq: 1, rooms: {} });
+  await until("the welcome of the new epoch", () => client.epoch === newEpoch, events);
+  const told = events.filter((e) => e.t === "lost" || e.t === "msg" || e.status === "epoch-reset")
+    .map((e) => [e.t, e.first_seq ?? e.seq ?? e.status, e.count]);
+  assert.deepEqual(told, [["lost", 43, 2], ["msg", 45, undefined], ["lost", 46, 3], ["status", "epoch-reset", undefined]]);
+  assert.equal(broker.bodies("hello").at(-1).session, VECTORS.welcome.message.session, "it resumed");
+}));
+
+test("a real broker takes 300 messages through the window, each acked once, in order", async () => {
+  assert.ok(BINARY, "BCAST_BINARY names the broadcast-server binary");
+  const broker = spawn(BINARY, ["start", "--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "200",
+                                "--log-level", "off"], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  broker.stdout.setEncoding("utf8").on("data", (chunk) => { out += chunk; });
+  try {
+    const [, inEp, outEp] = await until("the broker's listening line", () => /in (\S+) \(ROUTER\), out (\S+) \(PUB\)/.exec(out));
+    const client = new Client({ name: "alice", in: inEp, out: outEp, rooms: ["lobby"], timeout: LIMIT, reportAcks: true });
+    const events = [];
+    client.on("event", (e) => events.push(e));
+    await client.connect();
+    const texts = range(1, 300).map((i) => `line ${i}`);
+    try {
+      for (const text of texts) client.send(text);
+      await until("every ack and message", () => client.unacked === 0 && client.caughtUp());
+    } finally {
+      await client.close();
+    }
+    assert.deepEqual(ofType(events, "msg").map((e) => e.text), texts);
+    assert.deepEqual(ofType(events, "ack").map((e) => e.id).sort((a, b) => a - b), range(1, 300));
+    assert.deepEqual([...client.acked].sort((a, b) => a[0] - b[0]), range(1, 300).map((i) => [i, i]));
+  } finally {
+    broker.kill("SIGINT");
+  }
+});
