@@ -17,9 +17,15 @@
 #    seqs held, gaps filled with history; seqs no longer kept are reported as
 #    {"t" => "lost"} events.
 # 4. msg and dm carry ids and are re-sent (same id) every 2 * hb_ivl until
-#    acked, at most WINDOW of them on the wire.
+#    acked, at most WINDOW of them on the wire (the rest wait in id order).
+#    A msg of ours delivered from a room acks the one pending msg with its
+#    room and text, if only one matches: its ack may have been lost
+#    (PROTOCOL.md 10.3).
 # 5. An idle client pings every hb_ivl. no-session, shutdown, a new epoch or
-#    a silent broker make it say hello again (with its session token).
+#    a silent broker make it say hello again (with its session token). At a
+#    new epoch each room first delivers the old epoch's held messages and
+#    reports as lost every seq of it announced (or acked to us) but never
+#    delivered.
 # Events are the wire bodies as Hashes with String keys.
 require "ffi-rzmq"
 require "msgpack"
@@ -30,7 +36,9 @@ require_relative "bcast_schema"
 
 module Bcast
   VERSION = 1
-  WINDOW = 256 # unacked requests on the wire at once
+  # Unacked requests on the wire at once (PROTOCOL.md 10.3, as the C++
+  # client): well below the broker's 1024 remembered ids.
+  WINDOW = 256
   MAX_DEPTH = 8
   MAX_ENTRIES = 65_536
 
@@ -215,6 +223,10 @@ module Bcast
 
   # One named session: send to speak, each_event to hear.
   class Client
+    # A msg or dm until its ack: its bytes, when last sent (nil: not yet), and
+    # for a msg its room and text, to know it when it is published.
+    Pending = Struct.new(:bytes, :sent, :room, :text)
+
     attr_reader :name, :rooms, :session, :epoch, :hb_ivl, :liveness, :max_text, :acked
 
     # Connects; with a block, yields the client and closes it afterwards.
@@ -243,7 +255,7 @@ module Bcast
       @announced = @rooms.to_h { |r| [r, 0] } # highest seq known to exist
       @held = @rooms.to_h { |r| [r, {}] }     # seq -> msg after a gap
       @fill_sent, @sys_last, @acked_seq, @acked = {}, 0, {}, {}
-      @pending = {} # id -> [bytes, when last sent or nil], in id order
+      @pending = {} # id -> Pending, in id order
       @events, @stash, @replies = [], [], {}
       @next_id, @last_sent, @hello_sent = 0, 0.0, -Float::INFINITY
       open_sockets(Bcast.endpoint(in_endpoint), Bcast.endpoint(out_endpoint))
@@ -426,9 +438,14 @@ module Bcast
 
     def request(body)
       body["id"] = id = next_id
-      @pending[id] = [Bcast.encode(body), nil]
-      resend(Float::INFINITY) if @joined
+      @pending[id] = Pending.new(Bcast.encode(body), nil, body["room"], body["text"])
+      send_queued
       id
+    end
+
+    # Sends the pending requests within the window not sent yet.
+    def send_queued
+      resend(Float::INFINITY) if @joined
     end
 
     def transmit(body)
@@ -444,10 +461,10 @@ module Bcast
     def resend(older_than)
       t = now
       @pending.each_value.first(WINDOW).each do |entry|
-        next unless entry[1].nil? || t - entry[1] >= older_than
-        return unless transmit(entry[0])
+        next unless entry.sent.nil? || t - entry.sent >= older_than
+        return unless transmit(entry.bytes)
 
-        entry[1] = t
+        entry.sent = t
       end
     end
 
@@ -487,7 +504,7 @@ module Bcast
       t, id, code = m["t"], m["id"], m["code"]
       case t
       when "welcome" then on_welcome(m)
-      when "ack" then on_ack(m) if @pending.delete(id)
+      when "ack" then on_ack(id, m["room"], m["seq"])
       when "error"
         if code == "session-moved"
           @joined = false
@@ -499,7 +516,7 @@ module Bcast
         elsif id.nil? && @epoch.nil?
           raise ProtocolError.new(code, m["reason"])
         elsif !(%w[shutting-down rate-limited unavailable].include?(code) && @pending.key?(id))
-          @pending.delete(id) # refused for good (else retried later)
+          send_queued if @pending.delete(id) # refused for good (else retried later): the window moved
           @events << m
         end
       when "history" then on_history(m)
@@ -508,11 +525,23 @@ module Bcast
       end
     end
 
-    def on_ack(m)
-      room, seq = m["room"], m["seq"]
-      @acked[m["id"]] = seq
+    # Ends pending request +id+; a second ack for it is ignored.
+    def on_ack(id, room, seq)
+      return unless @pending.delete(id)
+
+      @acked[id] = seq
       @acked_seq[room] = [@acked_seq.fetch(room, 0), seq].max if @last.key?(room) && seq
-      @events << m if @report_acks
+      @events << { "t" => "ack", "id" => id, "room" => room, "seq" => seq }.compact if @report_acks
+      send_queued # the window moved
+    end
+
+    # The broker carries out a session's messages in order and publishes each
+    # once, so a publication under our name is one of ours on the wire:
+    # certain only when a single pending msg has its room and text.
+    def ack_by_publication(m)
+      on_wire = @pending.first(WINDOW).take_while { |_, p| p.sent }
+      matches = on_wire.select { |_, p| p.room == m["room"] && p.text == m["text"] }
+      on_ack(matches.first.first, m["room"], m["seq"]) if matches.size == 1
     end
 
     def on_welcome(w)
@@ -520,6 +549,7 @@ module Bcast
 
       first = @epoch.nil?
       new_epoch = !first && @epoch != w["epoch"]
+      end_epoch if new_epoch
       @session, @epoch = w["session"], w["epoch"]
       @hb_ivl = [w["hb_ivl"], 10].max / 1000.0
       @liveness, @max_text = [w["liveness"], 1].max, w["max_text"]
@@ -533,6 +563,7 @@ module Bcast
         @announced[r] = [@announced[r], seq].max
       end
       @sys_last = w["sys_seq"] if first || new_epoch
+      @acked_seq = {} if new_epoch # seqs of an old epoch mean nothing in the new one
       @joined, @fill_sent = true, {}
       stash, @stash = @stash, []
       stash.each { |m| on_published(m) if m["epoch"].nil? || m["epoch"] == @epoch }
@@ -581,19 +612,44 @@ module Bcast
       h["msgs"].each { |m| held[m["seq"]] ||= m if m["seq"] > last }
       # Seqs older than the oldest kept, and not held from SUB, are gone.
       gone_until = [h["first"], held.empty? ? @announced[r] + 1 : held.keys.min].min
-      if gone_until > last + 1
-        @events << { "t" => "lost", "room" => r, "first_seq" => last + 1, "count" => gone_until - last - 1 }
-        @last[r] = gone_until - 1
-      end
+      lose(r, gone_until - 1)
       release(r)
       request_fills
+    end
+
+    # The old epoch's last word, before a new one resets the rooms: held
+    # messages are delivered; gaps, and seqs announced (or acked to us) but
+    # never received, are reported lost (PROTOCOL.md 10.4).
+    def end_epoch
+      @rooms.each do |r|
+        announced = [@announced[r], @acked_seq.fetch(r, 0)].max
+        @held[r].keys.sort.each do |seq|
+          lose(r, seq - 1)
+          @last[r] = seq
+          deliver(@held[r].delete(seq))
+        end
+        lose(r, announced)
+      end
+    end
+
+    # Reports the seqs after the room's last, up to +until_seq+, lost and skips them.
+    def lose(r, until_seq)
+      return unless until_seq > @last[r]
+
+      @events << { "t" => "lost", "room" => r, "first_seq" => @last[r] + 1, "count" => until_seq - @last[r] }
+      @last[r] = until_seq
     end
 
     def release(r)
       while (m = @held[r].delete(@last[r] + 1))
         @last[r] += 1
-        @events << m
+        deliver(m)
       end
+    end
+
+    def deliver(m)
+      ack_by_publication(m) if m["from"] == @name
+      @events << m
     end
 
     def request_fills

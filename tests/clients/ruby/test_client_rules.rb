@@ -1,0 +1,246 @@
+# frozen_string_literal: true
+
+# The Ruby client's sending and recovery rules (PROTOCOL.md 10.3, 10.4)
+# against a scripted broker on loopback: at most 256 unacked messages on the
+# wire, its own publication as the ack of a message, and the seqs an
+# abandoned epoch took with it reported lost. The scripted broker speaks the
+# bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
+# where lobby is at seq 42, her msg "hi" with id 1, its publication and ack at
+# seq 43), so the client's bytes are checked against them too. Then a real
+# broker takes 300 messages through the window, each acked once. Every wait
+# has a deadline.
+# Usage: BCAST_BINARY=build/app/broadcast-server ruby tests/clients/ruby/test_client_rules.rb
+require "json"
+require "minitest/autorun"
+require_relative "../../../scripts/clients/ruby/bcast"
+
+VECTORS = JSON.parse(File.read(File.expand_path("../../../proto/vectors/messages.json", __dir__)))
+               .to_h { |v| [v["name"], v] }
+EPOCH = VECTORS["welcome"]["message"]["epoch"]
+LIMIT = 20.0 # s: the deadline of every wait
+HB_EVERY = 0.05 # s between the scripted broker's heartbeats
+
+def vector(name, **changes)
+  VECTORS[name]["message"].merge(changes.transform_keys(&:to_s))
+end
+
+def vector_bytes(name)
+  [VECTORS[name]["msgpack"]].pack("H*")
+end
+
+# A ROUTER and a PUB on ephemeral loopback ports, run by a thread: it answers
+# hello with +welcome+, who with the vectors' who answer, publishes +hb+ every
+# HB_EVERY s and keeps every request it gets. Everything else it does when
+# told, in the order told (publish, reply, set): one thread owns the sockets.
+class ScriptedBroker
+  attr_reader :in, :out, :requests
+
+  def initialize
+    @ctx = ZMQ::Context.new
+    @router, @pub = @ctx.socket(ZMQ::ROUTER), @ctx.socket(ZMQ::PUB)
+    @router.bind("tcp://127.0.0.1:*")
+    @pub.bind("tcp://127.0.0.1:*")
+    @in, @out = last_endpoint(@router), last_endpoint(@pub)
+    @requests = [] # [raw bytes, body], in arrival order
+    @welcome = vector("welcome")
+    @hb = vector("hb", sys_seq: 7, rooms: { "lobby" => 42 })
+    @todo, @stop = Queue.new, false
+    @thread = Thread.new { run }
+  end
+
+  # Publishes +body+ (bytes, or a Hash to encode) on +topic+.
+  def publish(topic, body)
+    data = body.is_a?(String) ? body : Bcast.encode(body)
+    @todo << -> { @pub.send_strings([topic, data]) }
+  end
+
+  # Sends +body+ (bytes, or a Hash) to the client.
+  def reply(body)
+    data = body.is_a?(String) ? body : Bcast.encode(body)
+    @todo << -> { @router.send_strings([@peer, data]) }
+  end
+
+  # From now on, answers hello with +welcome+ / heartbeats +hb+.
+  def set(welcome: @welcome, hb: @hb)
+    @todo << -> { @welcome, @hb = welcome, hb }
+  end
+
+  def bodies(t)
+    @requests.map(&:last).select { |b| b["t"] == t }
+  end
+
+  def close
+    @stop = true
+    @thread.join
+    [@router, @pub].each do |s|
+      s.setsockopt(ZMQ::LINGER, 0)
+      s.close
+    end
+    @ctx.terminate
+  end
+
+  private
+
+  def last_endpoint(socket)
+    socket.getsockopt(ZMQ::LAST_ENDPOINT, value = [])
+    value.first.delete("\0")
+  end
+
+  def run
+    poller = ZMQ::Poller.new
+    poller.register_readable(@router)
+    next_hb = 0.0
+    until @stop
+      receive if poller.poll(10).positive?
+      @todo.pop.call until @todo.empty?
+      now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      next if now < next_hb
+
+      @pub.send_strings(["sys/", Bcast.encode(@hb)])
+      next_hb = now + HB_EVERY
+    end
+  end
+
+  def receive
+    while @router.recv_strings(frames = [], ZMQ::DONTWAIT) >= 0
+      @peer, data = frames
+      body = Bcast.decode(data, :request)
+      @requests << [data, body]
+      @router.send_strings([@peer, Bcast.encode(@welcome)]) if body["t"] == "hello"
+      @router.send_strings([@peer, Bcast.encode(vector("who_answer", id: body["id"]))]) if body["t"] == "who"
+    end
+  end
+end
+
+class TestClientRules < Minitest::Test
+  def setup
+    @broker = ScriptedBroker.new
+    @client = Bcast::Client.new("alice", @broker.in, @broker.out, rooms: ["lobby"], timeout: LIMIT, report_acks: true)
+    @events = []
+  end
+
+  def teardown
+    @client&.close
+    @broker.close
+  end
+
+  # Polls the client (keeping its events) until the block holds.
+  def wait_until(what)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + LIMIT
+    until yield
+      flunk "timed out waiting for #{what}: #{@events}" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+      @client.each_event(timeout: 0.02) { |e| @events << e }
+    end
+  end
+
+  # Returns once the client has handled all the broker sent before: a who
+  # goes out after every request the client had to send, and its answer
+  # comes after every reply the broker had sent.
+  def sync
+    @client.who(timeout: LIMIT)
+    @client.each_event(timeout: 0) { |e| @events << e }
+  end
+
+  def msg_ids
+    @broker.bodies("msg").map { |b| b["id"] }.uniq.sort
+  end
+
+  def of_type(t)
+    @events.select { |e| e["t"] == t }
+  end
+
+  def test_at_most_256_unacked_on_the_wire_and_the_rest_wait_in_order
+    assert_equal 256, Bcast::WINDOW
+    ids = (1..300).map { |i| @client.send("line #{i}") }
+    assert_equal (1..300).to_a, ids
+    wait_until("256 messages") { msg_ids.size >= 256 }
+    sync
+    assert_equal (1..256).to_a, msg_ids, "the first 256 ids, no more"
+    (1..10).each { |id| @broker.reply(vector("ack_msg", id: id, seq: 42 + id)) }
+    wait_until("10 more messages") { msg_ids.size >= 266 }
+    sync
+    assert_equal (1..266).to_a, msg_ids, "10 acks let the next 10 out"
+    assert_equal 290, @client.unacked
+  end
+
+  def test_own_publication_acks_the_message_and_the_late_ack_is_ignored
+    id = @client.send("hi")
+    wait_until("the msg") { @broker.bodies("msg").any? }
+    assert_equal vector_bytes("msg"), @broker.requests.last.first, "the msg vector's bytes"
+    @broker.publish("room/lobby/", vector_bytes("room_msg")) # and no ack
+    wait_until("the ack") { of_type("ack").any? }
+    assert_equal 0, @client.unacked
+    assert_equal({ id => 43 }, @client.acked)
+    @broker.reply(vector_bytes("ack_msg")) # the broker's ack, late
+    sync
+    assert_equal [{ "t" => "ack", "id" => 1, "room" => "lobby", "seq" => 43 }], of_type("ack"), "one ack, the late one ignored"
+    assert_equal [43], of_type("msg").map { |e| e["seq"] }
+  end
+
+  def test_own_publication_matching_two_pending_waits_for_the_ack
+    first, second = @client.send("hi"), @client.send("hi")
+    wait_until("both msgs") { @broker.bodies("msg").size == 2 }
+    @broker.publish("room/lobby/", vector_bytes("room_msg"))
+    wait_until("the publication") { of_type("msg").any? }
+    sync
+    assert_equal 2, @client.unacked, "either could be the one published"
+    @broker.reply(vector_bytes("ack_msg"))
+    wait_until("the ack of the first") { @client.unacked == 1 }
+    @broker.publish("room/lobby/", vector("room_msg", seq: 44))
+    wait_until("the second acked") { @client.unacked.zero? }
+    assert_equal({ first => 43, second => 44 }, @client.acked)
+  end
+
+  def test_new_epoch_reports_what_the_old_one_announced_but_never_delivered
+    # Ours, acked at 48 and never published; 45 held after a gap; 46 announced.
+    @client.send("hi")
+    wait_until("the msg") { @broker.bodies("msg").any? }
+    @broker.reply(vector("ack_msg", seq: 48))
+    @broker.publish("room/lobby/", vector("room_msg", seq: 45, from: "bob", text: "held"))
+    @broker.publish("sys/", vector("hb", sys_seq: 7, rooms: { "lobby" => 46 }))
+    wait_until("a fill of the gap") { @broker.bodies("history").any? }
+    sync
+    assert_empty of_type("msg"), "45 waits for 43 and 44"
+    new_epoch = EPOCH + 1
+    @broker.set(welcome: vector("welcome", epoch: new_epoch, rooms: { "lobby" => 0 }),
+                hb: vector("hb", epoch: new_epoch, sys_seq: 1, rooms: {}))
+    wait_until("the welcome of the new epoch") { @client.epoch == new_epoch }
+    @client.each_event(timeout: 0) { |e| @events << e }
+    told = @events.select { |e| %w[lost msg].include?(e["t"]) }.map { |e| [e["t"], e["first_seq"] || e["seq"], e["count"]] }
+    assert_equal [["lost", 43, 2], ["msg", 45, nil], ["lost", 46, 3]], told
+    assert_equal VECTORS["welcome"]["message"]["session"], @broker.bodies("hello").last["session"], "it resumed"
+  end
+end
+
+class TestRealBroker < Minitest::Test
+  def test_300_messages_through_the_window_each_acked_once_in_order
+    binary = ENV.fetch("BCAST_BINARY", "")
+    flunk "BCAST_BINARY names the broadcast-server binary" if binary.empty?
+    out, writer = IO.pipe
+    pid = spawn(binary, "start", "--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "200",
+                "--log-level", "off", out: writer)
+    writer.close
+    begin
+      line = out.gets
+      in_ep, out_ep = line.match(/in (\S+) \(ROUTER\), out (\S+) \(PUB\)/).captures
+      texts = (1..300).map { |i| "line #{i}" }
+      events = []
+      client = Bcast::Client.connect("alice", in_ep, out_ep, rooms: ["lobby"], timeout: LIMIT, report_acks: true) do |c|
+        texts.each { |text| c.send(text) }
+        deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + LIMIT
+        until c.unacked.zero? && c.caught_up?
+          flunk "#{c.unacked} unacked" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+          c.each_event(timeout: 0.02) { |e| events << e }
+        end
+        c.each_event(timeout: 0) { |e| events << e }
+        c
+      end
+      assert_equal texts, events.select { |e| e["t"] == "msg" }.map { |e| e["text"] }
+      assert_equal (1..300).to_a, events.select { |e| e["t"] == "ack" }.map { |e| e["id"] }.sort
+      assert_equal (1..300).to_h { |i| [i, i] }, client.acked
+    ensure
+      Process.kill("INT", pid)
+      Process.wait(pid)
+    end
+  end
+end
