@@ -62,9 +62,11 @@ void chat_session::run_command(const command::leave& c) {
 }
 
 void chat_session::run_command(const command::rooms&) {
-  std::string line = "* rooms:";
+  std::string line = "* you follow:";
   for (const auto& r : model_.rooms()) line += " " + r + (r == model_.current() ? " (current)" : "");
   notice(line);
+  // The broker's answer follows: every live room, to /join.
+  if (!conn_.list_rooms()) notice("* the broker's rooms cannot be asked for: not connected right now");
 }
 
 void chat_session::run_command(const command::history& c) {

@@ -83,6 +83,8 @@ void chat_session::on_event(const client::who_event& w) {
   }
 }
 
+void chat_session::on_event(const client::rooms_event& r) { add_notices(r); }
+
 void chat_session::on_event(const client::status_event& s) {
   using client::status;
   if (s.what == status::joined || s.what == status::reconnected) {

@@ -89,6 +89,7 @@ class chat_session {
   void on_event(const client::lost_event& l);
   void on_event(const client::history_event& h);
   void on_event(const client::who_event& w);
+  void on_event(const client::rooms_event& r);
   void on_event(const client::status_event& s);
   void on_event(const client::ack_event& ack);
   void on_event(const client::error_event& error);

@@ -34,9 +34,9 @@ constexpr std::size_t log_snippet_bytes = 32;
 constexpr std::uint64_t error_logs_per_second = 20;
 // Addresses whose rates are tracked at once (see address_limits).
 constexpr std::size_t max_tracked_addresses = 65536;
-// Names all `who` answers together may list per second (and at once): 200
-// answers a second with 1000 sessions online.
-constexpr double who_entries_per_s = 200000;
+// Names and rooms all `who` and `rooms` answers together may list per second
+// (and at once): 200 answers a second with 1000 sessions online.
+constexpr double listed_entries_per_s = 200000;
 // Join and leave lines logged per second; past it they are counted.
 constexpr std::uint64_t presence_logs_per_second = 20;
 // Heartbeat intervals a session whose connection closed may stay silent
@@ -96,7 +96,7 @@ core::core(const options& opts, history_store& history, std::uint64_t mono_now)
                   opts.room_burst_per_address, opts.history_byte_rate_per_address},
                  max_tracked_addresses),
       error_log_(error_logs_per_second),
-      who_entries_(who_entries_per_s, who_entries_per_s),
+      listed_entries_(listed_entries_per_s, listed_entries_per_s),
       presence_log_(presence_logs_per_second) {
   sessions_.set_skeleton([this](std::string_view name) { return names_.skeleton(name); });
   const auto& restored = history.restored();
@@ -383,18 +383,30 @@ void core::handle(const peer& from, session&, request::ping& r, std::uint64_t, o
   send(from, event::pong{r.id}, out);
 }
 
+bool core::listing_allowed(session& s, std::size_t entries, std::uint64_t now) {
+  // Each answer lists every session (or room): all sessions together may
+  // have the broker list listed_entries_per_s of them a second.
+  return s.limiter.allow(now) && s.listing_budget.allow(now) &&
+         listed_entries_.allow(now, static_cast<double>(entries));
+}
+
 void core::handle(const peer& from, session& s, request::who& r, std::uint64_t now,
                   outbox& out) {
-  // Each answer lists every session: all sessions together may have the
-  // broker list who_entries_per_s names a second.
-  if (!s.limiter.allow(now) || !s.who_budget.allow(now) ||
-      !who_entries_.allow(now, static_cast<double>(sessions_.size()))) {
+  if (!listing_allowed(s, sessions_.size(), now)) {
     return fail(from, error_code::rate_limited, "too many requests", r.id, out);
   }
   event::who answer;
   answer.id = r.id;
   for (const session* live : sessions_.all()) answer.users.push_back({live->name, live->since_ms});
   send(from, answer, out);
+}
+
+void core::handle(const peer& from, session& s, request::rooms& r, std::uint64_t now,
+                  outbox& out) {
+  if (!listing_allowed(s, rooms_.live(), now)) {
+    return fail(from, error_code::rate_limited, "too many requests", r.id, out);
+  }
+  send(from, event::rooms{rooms_.listing(now), r.id}, out);
 }
 
 void core::handle(const peer&, session& s, request::bye&, std::uint64_t now, outbox& out) {

@@ -14,7 +14,7 @@ void room_table::restore(const std::vector<proto::event::room_seq>& rooms, std::
       live->second.last_seq = std::max(live->second.last_seq, r.seq);
     } else if (rooms_.size() < limits_.live) {
       // Quiet since the restart, owned by nobody: the first to give way.
-      rooms_.emplace(r.room, room_state{r.seq, 0, {}});
+      rooms_.emplace(r.room, room_state{r.seq, 0, {}, false});
       ++owned_[""];
     } else {
       remember_retired(r.room, r.seq);
@@ -29,7 +29,7 @@ std::optional<std::uint64_t> room_table::next_seq(std::string_view room, std::ui
   if (found == rooms_.end()) {
     if (!create) return std::nullopt;
     if (rooms_.size() >= limits_.live && !make_place(owner, mono_now)) return std::nullopt;
-    room_state state{0, mono_now, std::string(owner)};
+    room_state state{0, mono_now, std::string(owner), true};
     if (const auto old = retired_.find(room); old != retired_.end()) {
       state.last_seq = old->second.last_seq;  // used again: its numbering goes on
       retired_.erase(old);
@@ -40,6 +40,7 @@ std::optional<std::uint64_t> room_table::next_seq(std::string_view room, std::ui
     found = rooms_.emplace(std::string(room), std::move(state)).first;
   }
   found->second.last_active_ms = mono_now;
+  found->second.spoke = true;
   return ++found->second.last_seq;
 }
 
@@ -137,5 +138,17 @@ std::vector<proto::event::room_seq> room_table::active_since(std::uint64_t mono_
 }
 
 std::vector<proto::event::room_seq> room_table::all() const { return active_since(0); }
+
+std::vector<proto::event::room_info> room_table::listing(std::uint64_t mono_now) const {
+  std::vector<proto::event::room_info> out;
+  out.reserve(rooms_.size());
+  for (const auto& [name, state] : rooms_) {
+    std::optional<std::uint64_t> idle;
+    if (state.spoke) idle = mono_now - std::min(mono_now, state.last_active_ms);
+    out.push_back({name, state.last_seq, idle});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.room < b.room; });
+  return out;
+}
 
 }  // namespace bcast::broker

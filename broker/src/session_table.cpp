@@ -140,7 +140,7 @@ session session_table::make(std::string name, std::string token, std::string rou
   return {std::move(name), std::move(token), std::move(routing_id), delimiter, wall_now, mono_now,
           {}, std::move(acked), rate_limiter(rate_, burst_),
           rate_limiter(history_rate_, history_rate_), {},
-          rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(who_per_s, who_per_s),
+          rate_limiter(dm_inbox_per_s, dm_inbox_per_s), rate_limiter(listings_per_s, listings_per_s),
           rate_limiter(dm_sent_per_s, dm_sent_per_s), -1};
 }
 

@@ -42,6 +42,9 @@ std::uint64_t next_rate_limited_pause(std::uint64_t last, std::uint64_t hb_ivl) 
 }
 // flush_sends(): send what is not on the wire yet, retry nothing.
 constexpr std::uint64_t never_retry = std::numeric_limits<std::uint64_t>::max();
+// `who` and `rooms` requests awaiting an answer at once: a person asks a few;
+// more wait for an answer first (a broker that never answers holds 8).
+constexpr std::size_t max_listings = 8;
 
 std::optional<std::uint64_t> epoch_of(const proto::any_event& e) {
   return std::visit(
@@ -178,7 +181,7 @@ void client_core::on_tick(std::uint64_t now) {
   if (now >= last_sent_ms_ + hb_ivl_) transmit(proto::encode(request::ping{next_internal_id_++}), now);
   flush_sends(now, 2 * hb_ivl_);
   request_fills(now);
-  retry_who(now);
+  retry_listings(now);
 }
 
 void client_core::on_writable(std::uint64_t now) {
@@ -223,14 +226,32 @@ std::uint64_t client_core::send_dm(std::string to, std::string text, std::uint64
 
 bool client_core::who(std::uint64_t now) {
   const std::uint64_t id = next_internal_id_++;
-  if (!transmit(proto::encode(request::who{id}), now)) return false;
-  who_ = who_request{id, 0};
+  return ask_listing(id, proto::encode(request::who{id}), now);
+}
+
+bool client_core::list_rooms(std::uint64_t now) {
+  const std::uint64_t id = next_internal_id_++;
+  return ask_listing(id, proto::encode(request::rooms{id}), now);
+}
+
+bool client_core::ask_listing(std::uint64_t id, std::string body, std::uint64_t now) {
+  if (listings_.size() >= max_listings || !transmit(body, now)) return false;
+  listings_[id] = {std::move(body), 0};
   return true;
 }
 
-void client_core::retry_who(std::uint64_t now) {
-  if (!who_ || who_->retry_ms == 0 || now < who_->retry_ms) return;
-  if (transmit(proto::encode(request::who{who_->id}), now)) who_->retry_ms = 0;
+void client_core::retry_listings(std::uint64_t now) {
+  for (auto& [id, l] : listings_) {
+    if (l.retry_ms != 0 && now >= l.retry_ms && transmit(l.body, now)) l.retry_ms = 0;
+  }
+}
+
+void client_core::answered_listing(std::optional<std::uint64_t> id) {
+  if (id) {
+    listings_.erase(*id);
+  } else if (!listings_.empty()) {
+    listings_.erase(listings_.begin());
+  }
 }
 
 void client_core::leave(std::uint64_t now) {
@@ -395,6 +416,7 @@ void client_core::dispatch_published(proto::any_event& e, std::uint64_t now) {
           [](event::error&) {},
           [](event::pong&) {},
           [](event::who&) {},
+          [](event::rooms&) {},
           [](event::history&) {},
           [](event::dm&) {},
       },
@@ -465,8 +487,12 @@ void client_core::dispatch_reply(proto::any_event e, std::uint64_t now) {
           [&](event::ack& m) { on_acked(m.id, m.room, m.seq, now); },
           [&](event::error& m) { on_error(m, now); },
           [&](event::who& m) {
-            if (who_ && (!m.id || *m.id == who_->id)) who_.reset();
+            answered_listing(m.id);
             events_.push_back(who_event{std::move(m.users)});
+          },
+          [&](event::rooms& m) {
+            answered_listing(m.id);
+            events_.push_back(rooms_event{std::move(m.list)});
           },
           [&](event::history& m) { on_history(m, now); },
           [&](event::dm& m) {
@@ -632,12 +658,13 @@ void client_core::on_error(const event::error& e, std::uint64_t now) {
     events_.push_back(error_event{e.code, e.reason, e.id});
     return;
   }
-  const bool our_who = who_ && e.id == who_->id;
+  const auto listing = e.id ? listings_.find(*e.id) : listings_.end();
+  const bool our_listing = listing != listings_.end();
   // The broker lost our session (restart, timeout): join again, keep sends.
   // A `no-session` for a request of ours from before the last welcome is
   // stale: that session is back already.
   if (code == error_code::no_session) {
-    if (our_who) who_->retry_ms = now;  // asked again once joined
+    if (our_listing) listing->second.retry_ms = now;  // asked again once joined
     const bool stale = e.id && *e.id >= first_internal_id && *e.id < welcome_internal_id_;
     if (!stale && !anonymous() && state_ == link_state::joined) rejoin(link_state::rejoining, now);
     return;
@@ -650,12 +677,12 @@ void client_core::on_error(const event::error& e, std::uint64_t now) {
   }
   const bool retryable = code == error_code::shutting_down || code == error_code::rate_limited ||
                          code == error_code::unavailable;
-  if (our_who) {
+  if (our_listing) {
     if (retryable) {
-      who_->retry_ms = now + hb_ivl_;  // refused for now, not for good
+      listing->second.retry_ms = now + hb_ivl_;  // refused for now, not for good
       return;
     }
-    who_.reset();
+    listings_.erase(listing);
     events_.push_back(error_event{e.code, e.reason, e.id});
     return;
   }

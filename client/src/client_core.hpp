@@ -86,6 +86,7 @@ class client_core {
   std::uint64_t send(std::string text, std::string room, std::uint64_t now);
   std::uint64_t send_dm(std::string to, std::string text, std::uint64_t now);
   bool who(std::uint64_t now);
+  bool list_rooms(std::uint64_t now);
   void leave(std::uint64_t now);
   // False when `room` is followed already or 64 rooms are (the most a hello names).
   [[nodiscard]] bool can_join_room(const std::string& room) const;
@@ -139,8 +140,9 @@ class client_core {
     std::uint64_t id = 0;       // the answer to expect
     std::uint64_t sent_ms = 0;  // asked again after 2 heartbeats
   };
-  struct who_request {
-    std::uint64_t id = 0;
+  // A `who` or `rooms` request awaiting its answer.
+  struct listing_request {
+    std::string body;            // as sent, to send again
     std::uint64_t retry_ms = 0;  // 0: on the wire, else when to ask again
   };
 
@@ -181,7 +183,12 @@ class client_core {
   // the wire and none past one the rate limit refused; those sent at least
   // `retry_after_ms` ago are sent again.
   void flush_sends(std::uint64_t now, std::uint64_t retry_after_ms);
-  void retry_who(std::uint64_t now);
+  // Sends `body` (a `who` or `rooms` asking for answer `id`) and holds it
+  // until the answer; false when it could not be sent.
+  bool ask_listing(std::uint64_t id, std::string body, std::uint64_t now);
+  void retry_listings(std::uint64_t now);
+  // The answer to a listing came (`id`: its echo, none: the oldest).
+  void answered_listing(std::optional<std::uint64_t> id);
   void check_links(std::uint64_t now);
   [[nodiscard]] std::string handshake_failure(link_event what) const;
   room_stream* stream(const std::string& room);
@@ -239,7 +246,7 @@ class client_core {
   std::uint64_t next_id_ = 1;
   std::uint64_t next_internal_id_ = std::uint64_t{1} << 63;
   std::vector<std::uint64_t> asked_history_ids_;  // request_history() in flight
-  std::optional<who_request> who_;
+  std::map<std::uint64_t, listing_request> listings_;  // by id, at most max_listings
 
   std::uint64_t last_sent_ms_ = 0;
   std::uint64_t last_heard_ms_ = 0;

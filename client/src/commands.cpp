@@ -89,7 +89,7 @@ std::vector<std::string> help_lines() {
       "/reply TEXT          a private message to who last sent you one",
       "/join ROOM           follow ROOM and talk there",
       "/leave [ROOM]        stop following ROOM (default: the current one)",
-      "/rooms               the rooms you follow",
+      "/rooms               the rooms you follow, and every room on the broker",
       "/history [N]         the last N messages of the current room (default 20)",
       "/me ACTION           say what you do: * you ACTION",
       "/help                this list",

@@ -244,6 +244,8 @@ std::uint64_t connection::send_dm(std::string to, std::string text) {
 
 bool connection::who() { return core_->who(mono_ms()); }
 
+bool connection::list_rooms() { return core_->list_rooms(mono_ms()); }
+
 void connection::leave() { core_->leave(mono_ms()); }
 
 bool connection::join_room(const std::string& room) {

@@ -25,6 +25,15 @@ std::string hex_escape(char32_t c) {
 
 std::string number(std::uint64_t n) { return std::to_string(n); }
 
+// A span of milliseconds the way a person says it: "40 s", "5 min", "3 h", "2 d".
+std::string span(std::uint64_t ms) {
+  const std::uint64_t s = ms / 1000;
+  if (s < 60) return number(s) + " s";
+  if (s < 3600) return number(s / 60) + " min";
+  if (s < 48 * 3600) return number(s / 3600) + " h";
+  return number(s / 86400) + " d";
+}
+
 // Invisible and direction-changing characters: shown, never obeyed, so no
 // one can reorder or hide text on another person's screen.
 bool is_invisible_format(char32_t c) {
@@ -192,6 +201,17 @@ std::vector<std::string> text_lines(const client_event& e, const line_style& sty
             }
             return {paint.system(line)};
           },
+          [&](const rooms_event& m) -> lines {
+            std::string line = "* rooms on the broker:";
+            for (std::size_t i = 0; i < m.rooms.size(); ++i) {
+              const auto& r = m.rooms[i];
+              line += std::string(i == 0 ? " " : ", ") + sanitize(r.room) + " (" +
+                      (r.last == 0 ? "no messages" : "last #" + number(r.last)) +
+                      (r.idle ? ", " + span(*r.idle) + " ago" : "") + ")";
+            }
+            if (m.rooms.empty()) line += " none yet";
+            return {paint.system(line)};
+          },
           [&](const history_event& m) -> lines {
             lines out{paint.system("— last " + number(m.msgs.size()) + " message(s) in " + m.room + " —")};
             for (const auto& msg : m.msgs) out.push_back(paint.message(msg));
@@ -277,6 +297,16 @@ std::string json_line(const client_event& e) {
               if (i != 0) line += ",";
               line += R"({"name":)" + json_string(m.users[i].name) + R"(,"since":)" +
                       number(m.users[i].since) + "}";
+            }
+            return line + "]}";
+          },
+          [](const rooms_event& m) {
+            std::string line = R"({"type":"rooms","rooms":[)";
+            for (std::size_t i = 0; i < m.rooms.size(); ++i) {
+              line += std::string(i != 0 ? "," : "") + R"({"room":)" + json_string(m.rooms[i].room) +
+                      R"(,"last":)" + number(m.rooms[i].last);
+              if (m.rooms[i].idle) line += R"(,"idle_ms":)" + number(*m.rooms[i].idle);
+              line += "}";
             }
             return line + "]}";
           },

@@ -30,23 +30,39 @@ SOURCE = "proto/schema/bcast1.json"
 VECTORS = os.path.join(ROOT, "proto", "vectors", "messages.json")
 
 # The value types the C++ codec reads and writes, and the presences each
-# allows (the containers of nested bodies are always required).
+# allows. An array of nested maps is any type of the schema with an
+# `element` (a struct or the event `msg`): always required; the codec reads
+# and writes it from the element's own table (add_nested_types).
 TYPES = {
     "uint": ("required", "optional", "default"),
     "str": ("required", "optional", "default"),
     "str_array": ("omit_empty",),
     "seq_map": ("required",),
-    "user_array": ("required",),
-    "msg_array": ("required",),
 }
 CPP_TYPES = {
     "uint": "std::uint64_t",
     "str": "std::string",
     "str_array": "std::vector<std::string>",
     "seq_map": "std::vector<room_seq>",
-    "user_array": "std::vector<user>",
-    "msg_array": "std::vector<msg>",
 }
+# PROTOCOL.md's spelling of each type (a nested array is an "array").
+SPEC_TYPES = {"uint": "uint", "str": "str", "str_array": "array of str", "seq_map": "map str -> uint"}
+# type -> the struct (or event) each of its entries is.
+NESTED = {}
+
+
+def add_nested_types(s):
+    """Registers the schema's arrays of nested maps with the tables above."""
+    known = {st["name"] for st in s["structs"]} | {e["t"] for e in s["events"]}
+    for name, t in s["types"].items():
+        if "element" not in t:
+            continue
+        if t["element"] not in known:
+            raise SchemaError(f"type {name}: element '{t['element']}' is neither a struct nor an event")
+        NESTED[name] = t["element"]
+        TYPES[name] = ("required",)
+        CPP_TYPES[name] = f"std::vector<{t['element']}>"
+        SPEC_TYPES[name] = "array"
 # detail::presence (proto/src/field.hpp) of each schema presence.
 CPP_PRESENCE = {"required": "required", "optional": "optional", "default": "defaulted",
                 "omit_empty": "omit_empty"}
@@ -86,8 +102,6 @@ def check_schema(s):
                     raise SchemaError(f"event {m['t']}: every published body carries epoch (6.3)")
     for st in s["structs"]:
         check_keys(f"struct {st['name']}", st["keys"], scalar_types)
-    if "msg" not in [e["t"] for e in s["events"]]:
-        raise SchemaError("msg_array needs the event msg")
     codes = [e["code"] for e in s["error_codes"]]
     if len(set(codes)) != len(codes):
         raise SchemaError("an error code appears twice")
@@ -133,11 +147,16 @@ def check_body(s, body, kind, where):
     m = table.get(body.get("t"))
     if m is None:
         raise SchemaError(f"{where}: no {kind} type '{body.get('t')}' in the schema")
-    order = ["t"] + [k["key"] for k in m["keys"]]
-    keys = list(body)
-    if keys != [k for k in order if k in body]:
-        raise SchemaError(f"{where}: keys {keys} are not in the canonical order {order}")
-    for k in m["keys"]:
+    check_keys_of(s, body, ["t"], m["keys"], where)
+
+
+def check_keys_of(s, body, leading, keys, where):
+    """Checks a map's keys against `keys` (after `leading` ones): canonical
+    order, required keys present, value types, nested entries in turn."""
+    order = leading + [k["key"] for k in keys]
+    if list(body) != [k for k in order if k in body]:
+        raise SchemaError(f"{where}: keys {list(body)} are not in the canonical order {order}")
+    for k in keys:
         if k["key"] not in body:
             if k["presence"] == "required":
                 raise SchemaError(f"{where}: required key '{k['key']}' is missing")
@@ -145,14 +164,13 @@ def check_body(s, body, kind, where):
         value = body[k["key"]]
         if not is_type(value, k["type"]):
             raise SchemaError(f"{where}: '{k['key']}' is not a {k['type']}")
-        if k["type"] == "msg_array":
-            for entry in value:
+        element = NESTED.get(k["type"])
+        struct = next((st for st in s["structs"] if st["name"] == element), None)
+        for entry in value if element is not None else []:
+            if struct is None:
                 check_body(s, entry, "event", f"{where}.{k['key']}")
-        if k["type"] == "user_array":
-            user = next(st for st in s["structs"] if st["name"] == "user")
-            for entry in value:
-                if list(entry) != [u["key"] for u in user["keys"]]:
-                    raise SchemaError(f"{where}.{k['key']}: entries are not {{name, since}}")
+            else:
+                check_keys_of(s, entry, [], struct["keys"], f"{where}.{k['key']}")
 
 
 def check_vectors(s):
@@ -176,9 +194,6 @@ def check_vectors(s):
 
 
 SPEC = os.path.join(ROOT, "proto", "PROTOCOL.md")
-# PROTOCOL.md's spelling of each schema type.
-SPEC_TYPES = {"uint": "uint", "str": "str", "str_array": "array of str", "seq_map": "map str -> uint",
-              "user_array": "array", "msg_array": "array"}
 
 
 def spec_section(text, start, end):
@@ -390,7 +405,7 @@ def cpp_fields(ns, name, keys, member_order):
     # Decoding reads the keys in member order, arrays of nested bodies last:
     # each entry is a reader of its own, and the reasons of bad bodies name
     # the first broken key in that order.
-    nested = [k for k in member_order if k["type"] in ("msg_array", "user_array")]
+    nested = [k for k in member_order if k["type"] in NESTED]
     decode = [index[k["key"]] for k in member_order if k not in nested] + [index[k["key"]] for k in nested]
     lines = []
     for k in keys:
@@ -495,9 +510,9 @@ def gen_node(s):
             table[k["key"]] = type_
     out = ["// BCAST/1 key tables for bcast.js.\n", header("//"), "\n"
            "// Known keys per type and their types (uint, str, text = a non-empty str,\n"
-           "// str_array, seq_map, user_array, msg_array); a request and an event of the\n"
-           "// same `t` share one entry (a key has the same type in both). `id` is\n"
-           "// checked for every body.\nexport const KEYS = {\n"]
+           "// str_array, seq_map, msg_array, or an array of one of STRUCTS); a request\n"
+           "// and an event of the same `t` share one entry (a key has the same type in\n"
+           "// both). `id` is checked for every body.\nexport const KEYS = {\n"]
     for t, keys in merged.items():
         items = [f"{js_key(k)}: \"{v}\"" for k, v in keys.items()]
         line = f"  {js_key(t)}: {{ {', '.join(items)} }},\n" if items else f"  {js_key(t)}: {{}},\n"
@@ -513,6 +528,15 @@ def gen_node(s):
             if len(line) > 100:
                 line = f"  {js_key(m['t'])}: [\n{item_lines(req)}  ],\n"
             out.append(line)
+    out.append("};\n\n// The maps an array type of KEYS holds: each key's type, and the keys\n"
+               "// every entry must have.\nexport const STRUCTS = {\n")
+    for type_, element in NESTED.items():
+        struct = next((st for st in s["structs"] if st["name"] == element), None)
+        if struct is None:
+            continue  # msg_array: entries are msg events, checked as bodies
+        types = ", ".join(f"{js_key(k['key'])}: \"{k['type']}\"" for k in struct["keys"])
+        req = ", ".join(f"\"{k['key']}\"" for k in struct["keys"] if k["presence"] == "required")
+        out.append(f"  {type_}: {{ keys: {{ {types} }}, required: [{req}] }},\n")
     out.append("};\n\n// The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).\n"
                "export const ERROR_CODES = [\n")
     out.append(item_lines((f"\"{c['code']}\"" for c in s["error_codes"]), "  "))
@@ -528,6 +552,17 @@ def rb_words(words, indent=""):
         return one
     lines = textwrap.wrap(" ".join(words), 96 - len(indent))
     return "%w[\n" + "".join(f"{indent}  {line}\n" for line in lines) + f"{indent}]"
+
+
+def nested_keys(s):
+    """{key: struct} of every key whose value is an array of a struct."""
+    out = {}
+    structs = {st["name"]: st for st in s["structs"]}
+    for m in s["requests"] + s["events"]:
+        for k in m["keys"]:
+            if NESTED.get(k["type"]) in structs:
+                out[k["key"]] = structs[NESTED[k["type"]]]
+    return out
 
 
 def gen_ruby(s):
@@ -553,6 +588,10 @@ def gen_ruby(s):
            "\nmodule Bcast\n"
            "  # Keys of each type in canonical order (section 6); \"?\" marks optional keys.\n",
            block("REQUESTS", s["requests"]), block("EVENTS", s["events"]),
+           "  # Keys whose value is an array of maps, and those maps' keys (\"?\": optional).\n",
+           "  NESTED = {\n",
+           ",\n".join(f"    \"{k}\" => {keys(st)}" for k, st in nested_keys(s).items()),
+           "\n  }.freeze\n"
            "  # The keys whose value is a str or a uint wherever they appear.\n",
            f"  STR_KEYS = {rb_words(str_keys, '  ')}.freeze\n",
            f"  UINT_KEYS = {rb_words(uint_keys, '  ')}.freeze\n",
@@ -590,6 +629,7 @@ def main():
     args = parser.parse_args()
     s = load()
     try:
+        add_nested_types(s)
         check_schema(s)
         check_protocol(s)
         check_vectors(s)

@@ -68,9 +68,12 @@ void write_value(body_writer& w, const std::vector<event::msg>& msgs) {
 template <typename Message>
 void write_map(body_writer& w, const Message& m);
 
-void write_value(body_writer& w, const std::vector<event::user>& users) {
-  w.array(users.size());
-  for (const auto& u : users) write_map(w, u);
+// An array of one of the schema's structs (`who.users`, `rooms.list`).
+template <typename Entry>
+  requires requires { schema<Entry>::fields; }
+void write_value(body_writer& w, const std::vector<Entry>& entries) {
+  w.array(entries.size());
+  for (const auto& e : entries) write_map(w, e);
 }
 
 template <typename T>

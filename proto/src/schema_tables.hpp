@@ -76,6 +76,15 @@ struct schema<request::who> {
 };
 
 template <>
+struct schema<request::rooms> {
+  static constexpr std::string_view type = request::rooms::type;
+  static constexpr std::tuple fields{
+      make_field("id", &request::rooms::id, presence::optional),
+  };
+  static constexpr std::array<std::size_t, 1> decode_order{0};
+};
+
+template <>
 struct schema<request::history> {
   static constexpr std::string_view type = request::history::type;
   static constexpr std::tuple fields{
@@ -150,6 +159,16 @@ struct schema<event::who> {
   static constexpr std::tuple fields{
       make_field("users", &event::who::users, presence::required),
       make_field("id", &event::who::id, presence::optional),
+  };
+  static constexpr std::array<std::size_t, 2> decode_order{1, 0};
+};
+
+template <>
+struct schema<event::rooms> {
+  static constexpr std::string_view type = event::rooms::type;
+  static constexpr std::tuple fields{
+      make_field("list", &event::rooms::list, presence::required),
+      make_field("id", &event::rooms::id, presence::optional),
   };
   static constexpr std::array<std::size_t, 2> decode_order{1, 0};
 };
@@ -262,6 +281,17 @@ struct schema<event::user> {
       make_field("since", &event::user::since, presence::required),
   };
   static constexpr std::array<std::size_t, 2> decode_order{0, 1};
+};
+
+// A nested map, without `t`.
+template <>
+struct schema<event::room_info> {
+  static constexpr std::tuple fields{
+      make_field("room", &event::room_info::room, presence::required),
+      make_field("last", &event::room_info::last, presence::required),
+      make_field("idle", &event::room_info::idle, presence::optional),
+  };
+  static constexpr std::array<std::size_t, 3> decode_order{0, 1, 2};
 };
 
 // Indexed by error_code.

@@ -68,11 +68,9 @@ constexpr std::array<std::string_view, 4> routes{
 // (to read a crashing input: `FUZZ_CORE_TRACE=1 fuzz_core crash-…`).
 bool trace = false;
 
+// Its `t` (every generated message type has a static, NUL-terminated `type`).
 const char* type_name(const proto::any_event& e) {
-  static constexpr std::array<const char*, 12> type_names{
-      "welcome", "ack", "error", "pong", "who", "history", "dm", "msg", "join", "leave", "hb",
-      "shutdown"};
-  return type_names[e.index()];
+  return std::visit([](const auto& m) { return m.type.data(); }, e);
 }
 
 int peer_of(std::string_view routing_id) {
@@ -416,6 +414,15 @@ class model {
       bool same = listed.size() == sessions_.size() && who->users.size() == sessions_.size();
       for (const auto& name : listed) same = same && sessions_.contains(name);
       require(same, "who lists other than the live sessions");
+    } else if (const auto* answer = std::get_if<event::rooms>(&ev)) {
+      const auto* rooms_req = std::get_if<request::rooms>(req);
+      require(rooms_req != nullptr && answer->id == rooms_req->id, "rooms not answering a rooms' id");
+      for (std::size_t i = 0; i < answer->list.size(); ++i) {
+        const auto& room = answer->list[i];
+        require(i == 0 || answer->list[i - 1].room < room.room, "rooms.list not sorted and unique");
+        require(room.last == last_seq(room.room), "rooms.list seq is not the last");
+        require(room.last != 0 || !room.idle, "rooms.list: idle for a room with no message");
+      }
     } else if (const auto* h = std::get_if<event::history>(&ev)) {
       const auto* hr = std::get_if<request::history>(req);
       require(hr != nullptr && h->id == hr->id && h->room == hr->room, "history answers another request");
@@ -473,7 +480,7 @@ class model {
 // a type byte, then that type's fields. Session tokens and seqs come from
 // what the broker said so far, so resumes and history edges are likely.
 proto::any_request build_request(input& in, const model& known) {
-  switch (in.u8() % 7) {
+  switch (in.u8() % 8) {
     case 0: {
       request::hello h;
       const std::uint8_t f = in.u8();
@@ -526,6 +533,7 @@ proto::any_request build_request(input& in, const model& known) {
       h.id = pick_id(in);
       return h;
     }
+    case 6: return request::rooms{pick_id(in)};
     default: return request::bye{pick_id(in)};
   }
 }

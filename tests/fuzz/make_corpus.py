@@ -21,7 +21,7 @@ LOBBY, DEV, R1, ABC, NO_ROOM, UPPER_ROOM, LONG_ROOM, SLASH_ROOM = range(8)
 HI, ME, UTF8, EIGHT, TWENTY, HUNDRED, EMPTY, HUGE = range(8)
 
 RAW, REQUEST, MUTATED, EXPIRE, HEARTBEAT, OTHER = 0, 1, 4, 5, 6, 7
-HELLO, MSG, DM, PING, WHO, HISTORY, BYE = range(7)
+HELLO, MSG, DM, PING, WHO, HISTORY, ROOMS, BYE = range(8)
 
 
 def header(route, action, delimiter=False, wait=b""):

@@ -128,6 +128,20 @@ TEST_F(room, who_lists_everyone_online) {
   EXPECT_EQ(who.id, 7U);
 }
 
+TEST_F(room, rooms_lists_every_live_room) {
+  auto alice = peer();
+  alice.join("alice");
+  alice.send(request::msg{"hi", "dev", 1});
+  EXPECT_EQ(alice.expect<event::ack>().id, 1U);
+  alice.send(request::rooms{9});
+  const auto rooms = alice.expect<event::rooms>();
+  EXPECT_EQ(rooms.id, 9U);
+  ASSERT_EQ(rooms.list.size(), 1U);
+  EXPECT_EQ(rooms.list[0].room, "dev");
+  EXPECT_EQ(rooms.list[0].last, 1U);
+  EXPECT_TRUE(rooms.list[0].idle);
+}
+
 TEST_F(room, dm_reaches_only_its_recipient) {
   auto alice = peer();
   auto bob = peer();

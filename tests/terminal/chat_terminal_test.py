@@ -477,6 +477,11 @@ class ChatTerminalTest(unittest.TestCase):
         self.assertFalse([e for e in lobby.events() if e.get("text") == "hello dev"],
                          "the message for dev went to lobby")
 
+        self.enter(chat, "/rooms")
+        self.wait_pane(chat, r"^\* you follow: lobby dev \(current\)$")
+        self.wait_pane(chat, r"^\* rooms on the broker: dev \(last #1, \d+ s ago\), lobby \(last #\d+, \d+ s ago\)$")
+        self.wait_input(chat, "dev>")
+
         self.enter(chat, "/quit")
         self.assertEqual(self.exit_status(chat), 0, self.dump())
         leave = self.wait_event(lobby, lambda e: e.get("type") == "leave" and e.get("name") == "alice",

@@ -422,6 +422,36 @@ TEST(client_core, a_rate_limited_who_is_asked_again) {
   EXPECT_TRUE(c.dealer.take<request::who>().empty()) << "answered: not asked again";
 }
 
+TEST(client_core, rooms_are_listed_and_a_refused_listing_is_asked_again) {
+  client c;
+  c.join();
+  ASSERT_TRUE(c.core.list_rooms(c.now));
+  const auto id = c.dealer.take<request::rooms>().at(0).id;
+  c.reply(error("shutting-down", id));
+  EXPECT_TRUE(c.events().empty()) << "not an error: it is retried";
+  c.advance(hb);
+  ASSERT_EQ(c.dealer.take<request::rooms>().size(), 1U);
+  c.reply(event::rooms{{{"dev", 4, 250}, {"lobby", 0, std::nullopt}}, id});
+  auto shown = c.events();
+  ASSERT_EQ(shown.size(), 1U);
+  const auto& list = std::get<rooms_event>(shown[0]).rooms;
+  ASSERT_EQ(list.size(), 2U);
+  EXPECT_EQ(list[0].room, "dev");
+  EXPECT_FALSE(list[1].idle);
+  c.advance(hb);
+  EXPECT_TRUE(c.dealer.take<request::rooms>().empty()) << "answered: not asked again";
+}
+
+TEST(client_core, at_most_eight_listings_wait_for_an_answer) {
+  client c;
+  c.join();
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(c.core.who(c.now));
+  EXPECT_FALSE(c.core.list_rooms(c.now)) << "a broker that never answers holds eight";
+  const auto asked = c.dealer.take<request::who>();
+  c.reply(event::who{{}, asked.at(3).id});
+  EXPECT_TRUE(c.core.list_rooms(c.now));
+}
+
 TEST(client_core, a_shutdown_is_reported_and_hello_is_said_until_the_broker_returns) {
   client c;
   c.join();

@@ -738,10 +738,20 @@ TEST_F(core, one_flooding_sender_leaves_room_in_the_inbox) {
 
 TEST_F(core, who_is_budgeted_per_session) {
   hello("r1", "alice");
-  const auto burst = static_cast<int>(bcast::broker::who_per_s);
+  const auto burst = static_cast<int>(bcast::broker::listings_per_s);
   for (int i = 0; i < burst; ++i) reply<event::who>(send("r1", request::who{}), "r1");
   error(send("r1", request::who{}), "r1", error_code::rate_limited);
   reply<event::who>(send("r1", request::who{}, t0 + 1000), "r1");
+}
+
+TEST_F(core, who_and_rooms_share_one_budget) {
+  hello("r1", "alice");
+  const auto burst = static_cast<int>(bcast::broker::listings_per_s);
+  for (int i = 0; i < burst / 2; ++i) reply<event::who>(send("r1", request::who{}), "r1");
+  for (int i = burst / 2; i < burst; ++i) reply<event::rooms>(send("r1", request::rooms{}), "r1");
+  EXPECT_EQ(error(send("r1", request::rooms{5}), "r1", error_code::rate_limited).id, 5U);
+  error(send("r1", request::who{}), "r1", error_code::rate_limited);
+  reply<event::rooms>(send("r1", request::rooms{}, t0 + 1000), "r1");
 }
 
 // --- ping, who -----------------------------------------------------------
@@ -750,6 +760,22 @@ TEST_F(core, ping_is_answered_with_pong) {
   hello("r1", "alice");
   EXPECT_EQ(reply<event::pong>(send("r1", request::ping{31}), "r1").id, 31U);
   EXPECT_FALSE(reply<event::pong>(send("r1", request::ping{}), "r1").id);
+}
+
+TEST_F(core, rooms_lists_the_live_rooms_by_name_with_their_last_seq_and_idle_time) {
+  hello("r1", "alice");
+  EXPECT_TRUE(reply<event::rooms>(send("r1", request::rooms{}), "r1").list.empty());
+  msg("r1", "one", 1, "zoo", t0);
+  msg("r1", "two", 2, "dev", t0 + 100);
+  msg("r1", "three", 3, "dev", t0 + 200);
+  const auto r = reply<event::rooms>(send("r1", request::rooms{8}, t0 + 1700), "r1");
+  EXPECT_EQ(r.id, 8U);
+  const std::vector<event::room_info> want{{"dev", 2, 1500}, {"zoo", 1, 1700}};
+  EXPECT_EQ(r.list, want);
+}
+
+TEST_F(core, rooms_needs_a_session) {
+  EXPECT_EQ(error(send("stranger", request::rooms{3}), "stranger", error_code::no_session).id, 3U);
 }
 
 TEST_F(core, who_lists_users_oldest_first) {

@@ -29,7 +29,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { Encoder } from "@msgpack/msgpack";
 import * as zmq from "zeromq";
-import { EVENT_REQUIRED, KEYS, REQUEST_REQUIRED } from "./schema.js";
+import { EVENT_REQUIRED, KEYS, REQUEST_REQUIRED, STRUCTS } from "./schema.js";
 
 // ---------------------------------------------------------------- encoding --
 
@@ -200,13 +200,19 @@ const isStrArray = (x) => isArray(x) && x.every(isStr);
 const isSeqMap = (x) => isMap(x) && Object.values(x).every(isUint);
 
 // The value check of each key type of schema.js (generated from
-// proto/schema/bcast1.json, with the KEYS, EVENT_REQUIRED and REQUEST_REQUIRED
-// tables).
+// proto/schema/bcast1.json, with the KEYS, EVENT_REQUIRED, REQUEST_REQUIRED
+// and STRUCTS tables): an array of a struct is checked entry by entry.
 const CHECKS = {
   uint: isUint, str: isStr, text: isText, str_array: isStrArray, seq_map: isSeqMap,
-  user_array: (x) => isArray(x) && x.every((u) => isMap(u) && isStr(u.name) && isUint(u.since)),
   msg_array: (x) => isArray(x) && x.every(isMap),
 };
+for (const [type, struct] of Object.entries(STRUCTS)) {
+  const isEntry = (e) =>
+    isMap(e) &&
+    struct.required.every((k) => k in e) &&
+    Object.entries(struct.keys).every(([k, t]) => !(k in e) || CHECKS[t](e[k]));
+  CHECKS[type] = (x) => isArray(x) && x.every(isEntry);
+}
 
 /**
  * Decodes one body: exactly one MessagePack map with a known string `t`, a

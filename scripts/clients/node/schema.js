@@ -2,15 +2,16 @@
 // Generated from proto/schema/bcast1.json by proto/schema/generate.py: do not edit.
 
 // Known keys per type and their types (uint, str, text = a non-empty str,
-// str_array, seq_map, user_array, msg_array); a request and an event of the
-// same `t` share one entry (a key has the same type in both). `id` is
-// checked for every body.
+// str_array, seq_map, msg_array, or an array of one of STRUCTS); a request
+// and an event of the same `t` share one entry (a key has the same type in
+// both). `id` is checked for every body.
 export const KEYS = {
   hello: { v: "uint", name: "str", session: "str", token: "str", rooms: "str_array" },
   msg: { room: "str", text: "text", epoch: "uint", seq: "uint", ts: "uint", from: "str" },
   dm: { to: "str", text: "text", from: "str", ts: "uint" },
   ping: {},
   who: { users: "user_array" },
+  rooms: { list: "room_array" },
   history: {
     room: "str",
     after: "uint",
@@ -49,6 +50,7 @@ export const EVENT_REQUIRED = {
   error: ["code", "reason"],
   pong: [],
   who: ["users"],
+  rooms: ["list"],
   history: ["room", "msgs", "first", "last", "epoch"],
   dm: ["from", "text", "ts"],
   msg: ["epoch", "seq", "ts", "room", "from", "text"],
@@ -66,8 +68,16 @@ export const REQUEST_REQUIRED = {
   dm: ["to", "text"],
   ping: [],
   who: [],
+  rooms: [],
   history: [],
   bye: [],
+};
+
+// The maps an array type of KEYS holds: each key's type, and the keys
+// every entry must have.
+export const STRUCTS = {
+  user_array: { keys: { name: "str", since: "uint" }, required: ["name", "since"] },
+  room_array: { keys: { room: "str", last: "uint", idle: "uint" }, required: ["room", "last"] },
 };
 
 // The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).

@@ -10,6 +10,7 @@ KEY_ORDER = {
     "dm": ("to", "text", "id"),
     "ping": ("id",),
     "who": ("id",),
+    "rooms": ("id",),
     "history": ("room", "after", "limit", "id"),
     "bye": ("id",),
 }
@@ -29,6 +30,7 @@ EVENT_KEY_ORDER = {
     "error": ("code", "reason", "id"),
     "pong": ("id",),
     "who": ("users", "id"),
+    "rooms": ("list", "id"),
     "history": ("room", "msgs", "first", "last", "epoch", "id"),
     "dm": ("from", "text", "ts"),
     "msg": ("epoch", "seq", "ts", "room", "from", "text"),
@@ -57,6 +59,7 @@ EVENT_SHAPES = {
     "error": {"code": "str", "reason": "str"},
     "pong": {},
     "who": {"users": "array"},
+    "rooms": {"list": "array"},
     "history": {"room": "str", "msgs": "array", "first": "uint", "last": "uint", "epoch": "uint"},
     "dm": {"from": "str", "text": "str", "ts": "uint"},
     "msg": {

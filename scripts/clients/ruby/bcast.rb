@@ -150,7 +150,7 @@ module Bcast
     when Array
       value.map do |v|
         next canonical(v, EVENTS) if key == "msgs" && v.is_a?(Hash)
-        next canonical(v, { nil => %w[name since] }) if key == "users" && v.is_a?(Hash)
+        next canonical(v, { nil => NESTED[key] }) if NESTED.key?(key) && v.is_a?(Hash)
 
         canonical_value(nil, v)
       end
@@ -209,10 +209,18 @@ module Bcast
       elsif key == "rooms" && type == "hello" then value.is_a?(Array) && value.size <= 64 && value.all? { |r| str?(r) }
       elsif key == "rooms" then value.is_a?(Hash) && value.all? { |r, s| str?(r) && uint?(s) }
       elsif key == "msgs" then value.is_a?(Array) && value.all? { |m| m.is_a?(Hash) && msg_body?(m) }
-      elsif key == "users" then value.is_a?(Array) && value.all? { |u| u.is_a?(Hash) && str?(u["name"]) && uint?(u["since"]) }
+      elsif NESTED.key?(key) then value.is_a?(Array) && value.all? { |e| nested_entry?(NESTED[key], e) }
       else true
       end
     raise DecodeError, "key '#{key}' has the wrong type" unless ok
+  end
+
+  # An entry of a `who.users` or `rooms.list`: a map with every required key
+  # of `keys` (NESTED), each str or uint key of the right type.
+  def nested_entry?(keys, entry)
+    entry.is_a?(Hash) &&
+      keys.none? { |k| !k.end_with?("?") && !entry.key?(k) } &&
+      entry.all? { |k, v| (!STR_KEYS.include?(k) || str?(v)) && (!UINT_KEYS.include?(k) || uint?(v)) }
   end
 
   def msg_body?(body)

@@ -11,6 +11,7 @@ module Bcast
     "dm" => %w[to text id?],
     "ping" => %w[id?],
     "who" => %w[id?],
+    "rooms" => %w[id?],
     "history" => %w[room? after? limit? id?],
     "bye" => %w[id?]
   }.freeze
@@ -20,6 +21,7 @@ module Bcast
     "error" => %w[code reason id?],
     "pong" => %w[id?],
     "who" => %w[users id?],
+    "rooms" => %w[list id?],
     "history" => %w[room msgs first last epoch id?],
     "dm" => %w[from text ts],
     "msg" => %w[epoch seq ts room from text],
@@ -29,10 +31,15 @@ module Bcast
     "hb" => %w[epoch ts sys_seq rooms clients],
     "shutdown" => %w[epoch seq ts reason]
   }.freeze
+  # Keys whose value is an array of maps, and those maps' keys ("?": optional).
+  NESTED = {
+    "users" => %w[name since],
+    "list" => %w[room last idle?]
+  }.freeze
   # The keys whose value is a str or a uint wherever they appear.
   STR_KEYS = %w[t name session token room text to code reason from].freeze
   UINT_KEYS = %w[
-    v id after limit epoch hb_ivl liveness sys_seq max_text seq first last ts clients since
+    v id after limit epoch hb_ivl liveness sys_seq max_text seq first last ts clients since idle
   ].freeze
   # Request keys whose value must not be empty (bad-request).
   REQUEST_NONEMPTY = {

@@ -105,6 +105,10 @@ class core {
   void handle(const peer& from, session& s, proto::request::dm& r, std::uint64_t now, outbox& out);
   void handle(const peer& from, session& s, proto::request::ping& r, std::uint64_t now, outbox& out);
   void handle(const peer& from, session& s, proto::request::who& r, std::uint64_t now, outbox& out);
+  void handle(const peer& from, session& s, proto::request::rooms& r, std::uint64_t now, outbox& out);
+  // Whether `s` may have a listing of `entries` (`who`, `rooms`) now; spends
+  // its budgets when it may.
+  bool listing_allowed(session& s, std::size_t entries, std::uint64_t now);
   void handle(const peer& from, session& s, proto::request::bye& r, std::uint64_t now, outbox& out);
   // `address`: where the request came from (its budget is charged too).
   void handle_history(const peer& from, session* s, const std::string& address,
@@ -138,7 +142,7 @@ class core {
   name_policy names_;
   core_stats stats_;
   log_limiter error_log_;
-  rate_limiter who_entries_;        // names listed by all `who` answers
+  rate_limiter listed_entries_;     // names and rooms listed by all `who` and `rooms` answers
   log_limiter presence_log_;        // join and leave lines
   std::string encoded_;             // reused for each message's body
 };

@@ -57,6 +57,9 @@ class room_table {
 
   // Every live room with its last seq, sorted by name.
   [[nodiscard]] std::vector<proto::event::room_seq> all() const;
+  // Every live room, sorted by name: its last seq and, when it saw a message
+  // since the start, the ms since its last one (a `rooms` answer's list).
+  [[nodiscard]] std::vector<proto::event::room_info> listing(std::uint64_t mono_now) const;
   // Live rooms that saw a message at or after `mono_since`, sorted by name.
   [[nodiscard]] std::vector<proto::event::room_seq> active_since(std::uint64_t mono_since) const;
   [[nodiscard]] std::size_t live() const { return rooms_.size(); }
@@ -67,6 +70,7 @@ class room_table {
     std::uint64_t last_seq = 0;
     std::uint64_t last_active_ms = 0;
     std::string owner;
+    bool spoke = false;  // saw a message since the start (last_active_ms is its time)
   };
   using room_map = std::unordered_map<std::string, room_state, string_hash, std::equal_to<>>;
   // Retires a room to make a place for one of `owner`; false if none may go.

@@ -79,9 +79,9 @@ class rate_limiter {
 // together (and at once): far above any conversation, yet a flood of them
 // cannot fill its queue and crowd out its own acks.
 inline constexpr double dm_inbox_per_s = 500;
-// `who` answers per session per second (and at once): each lists every
-// session, so a loop of them is costly for the broker.
-inline constexpr double who_per_s = 10;
+// `who` and `rooms` answers per session per second (and at once), together:
+// each lists every session or room, so a loop of them is costly for the broker.
+inline constexpr double listings_per_s = 10;
 // Direct messages one session may send per second (and at once): a share
 // of a recipient's inbox, so one sender cannot take all of it.
 inline constexpr double dm_sent_per_s = 100;
@@ -99,7 +99,7 @@ struct session {
   rate_limiter history_budget;  // bytes served by `history` per second
   std::string address;          // its IP address ("" when unknown): rooms it creates count there
   rate_limiter dm_inbox{dm_inbox_per_s, dm_inbox_per_s};  // dms it may be sent
-  rate_limiter who_budget{who_per_s, who_per_s};           // `who` it may ask
+  rate_limiter listing_budget{listings_per_s, listings_per_s};  // `who` and `rooms` it may ask
   rate_limiter dm_outbox{dm_sent_per_s, dm_sent_per_s};    // dms it may send
   int connection = -1;  // the connection its last hello came on (-1: unknown)
   // That connection closed (its client crashed, or reconnects at once and

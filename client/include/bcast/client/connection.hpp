@@ -53,6 +53,9 @@ class connection {
   // Asks who is online; the answer arrives as a who_event. Returns false
   // when it could not be sent (no connection to the broker right now).
   bool who();
+  // Asks for the broker's live rooms; the answer arrives as a rooms_event.
+  // Returns false when it could not be sent.
+  bool list_rooms();
   // Says bye (the broker publishes our leave at once).
   void leave();
 

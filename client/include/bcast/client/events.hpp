@@ -54,6 +54,11 @@ struct who_event {
   std::vector<proto::event::user> users;
 };
 
+// An answer to list_rooms(): the broker's live rooms, by name.
+struct rooms_event {
+  std::vector<proto::event::room_info> rooms;
+};
+
 enum class status {
   joined,           // first welcome (listeners: first publication): we are in
   connection_lost,  // nothing heard from the broker for `liveness` intervals
@@ -85,6 +90,7 @@ struct status_event {
 };
 
 using client_event = std::variant<message_event, presence_event, direct_event, lost_event,
-                                  ack_event, error_event, who_event, history_event, status_event>;
+                                  ack_event, error_event, who_event, rooms_event, history_event,
+                                  status_event>;
 
 }  // namespace bcast::client

@@ -56,6 +56,12 @@ struct who {
   std::optional<std::uint64_t> id;  // echoed in the answer
 };
 
+// `rooms`: list the live rooms. Answer: rooms.
+struct rooms {
+  static constexpr std::string_view type = "rooms";
+  std::optional<std::uint64_t> id;  // echoed in the answer
+};
+
 // `history`: read a room's kept messages; allowed without a session. Answer: history.
 struct history {
   static constexpr std::string_view type = "history";
@@ -74,7 +80,7 @@ struct bye {
 }  // namespace request
 
 using any_request = std::variant<request::hello, request::msg, request::dm, request::ping,
-                                 request::who, request::history, request::bye>;
+                                 request::who, request::rooms, request::history, request::bye>;
 
 // Broker -> client: answers over ROUTER -> DEALER, publications over PUB -> SUB.
 namespace event {
@@ -91,6 +97,14 @@ struct user {
   std::string name;         // the session's name
   std::uint64_t since = 0;  // join time
   bool operator==(const user&) const = default;
+};
+
+// One live room in a `rooms` answer.
+struct room_info {
+  std::string room;                   // the room's name
+  std::uint64_t last = 0;             // newest seq published in it
+  std::optional<std::uint64_t> idle;  // ms since its last message; absent when none was published since the broker started
+  bool operator==(const room_info&) const = default;
 };
 
 // `msg`: a room's message; also the element type of history.msgs and batch.msgs. Published on
@@ -146,6 +160,13 @@ struct pong {
 struct who {
   static constexpr std::string_view type = "who";
   std::vector<user> users;          // oldest session first
+  std::optional<std::uint64_t> id;  // echoed from the request
+};
+
+// `rooms`: the live rooms, by name. Sent to the requester.
+struct rooms {
+  static constexpr std::string_view type = "rooms";
+  std::vector<room_info> list;      // every live room, by name
   std::optional<std::uint64_t> id;  // echoed from the request
 };
 
@@ -218,7 +239,7 @@ struct shutdown {
 }  // namespace event
 
 using any_event = std::variant<event::welcome, event::ack, event::error, event::pong, event::who,
-                               event::history, event::dm, event::msg, event::batch, event::join,
-                               event::leave, event::hb, event::shutdown>;
+                               event::rooms, event::history, event::dm, event::msg, event::batch,
+                               event::join, event::leave, event::hb, event::shutdown>;
 
 }  // namespace bcast::proto
