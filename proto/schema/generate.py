@@ -486,10 +486,7 @@ def gen_python(s):
         shape = [f"{py_repr(k['key'])}: {py_repr(s['types'][k['type']]['conformance'])}"
                  for k in m["keys"] if k["presence"] == "required"]
         out.append(py_entry(py_repr(m["t"]), shape, "{", "}"))
-    out.append("}\n\n# The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).\n"
-               "ERROR_CODES = (\n")
-    out.append(item_lines(py_repr(c["code"]) for c in s["error_codes"]))
-    out.append(")\n")
+    out.append("}\n")
     return "".join(out)
 
 
@@ -537,10 +534,7 @@ def gen_node(s):
         types = ", ".join(f"{js_key(k['key'])}: \"{k['type']}\"" for k in struct["keys"])
         req = ", ".join(f"\"{k['key']}\"" for k in struct["keys"] if k["presence"] == "required")
         out.append(f"  {type_}: {{ keys: {{ {types} }}, required: [{req}] }},\n")
-    out.append("};\n\n// The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).\n"
-               "export const ERROR_CODES = [\n")
-    out.append(item_lines((f"\"{c['code']}\"" for c in s["error_codes"]), "  "))
-    out.append("];\n")
+    out.append("};\n")
     return "".join(out)
 
 
@@ -598,9 +592,7 @@ def gen_ruby(s):
            "  # Request keys whose value must not be empty (bad-request).\n",
            "  REQUEST_NONEMPTY = {\n",
            ",\n".join(f"    \"{t}\" => {rb_words(ks)}" for t, ks in nonempty.items()),
-           "\n  }.freeze\n"
-           "  # The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).\n"
-           f"  ERROR_CODES = {rb_words((c['code'] for c in s['error_codes']), '  ')}.freeze\nend\n"]
+           "\n  }.freeze\nend\n"]
     return "".join(out)
 
 

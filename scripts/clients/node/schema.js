@@ -79,20 +79,3 @@ export const STRUCTS = {
   user_array: { keys: { name: "str", since: "uint" }, required: ["name", "since"] },
   room_array: { keys: { room: "str", last: "uint", idle: "uint" }, required: ["room", "last"] },
 };
-
-// The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).
-export const ERROR_CODES = [
-  "bad-request",
-  "version",
-  "no-session",
-  "name-taken",
-  "invalid-name",
-  "invalid-room",
-  "too-large",
-  "rate-limited",
-  "unknown-user",
-  "unauthorized",
-  "shutting-down",
-  "session-moved",
-  "unavailable",
-];

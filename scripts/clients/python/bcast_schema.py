@@ -76,20 +76,3 @@ EVENT_SHAPES = {
     "hb": {"epoch": "uint", "ts": "uint", "sys_seq": "uint", "rooms": "map", "clients": "uint"},
     "shutdown": {"epoch": "uint", "seq": "uint", "ts": "uint", "reason": "str"},
 }
-
-# The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).
-ERROR_CODES = (
-    "bad-request",
-    "version",
-    "no-session",
-    "name-taken",
-    "invalid-name",
-    "invalid-room",
-    "too-large",
-    "rate-limited",
-    "unknown-user",
-    "unauthorized",
-    "shutting-down",
-    "session-moved",
-    "unavailable",
-)

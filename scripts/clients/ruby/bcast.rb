@@ -30,8 +30,8 @@
 require "ffi-rzmq"
 require "msgpack"
 require "securerandom"
-# The key tables (REQUESTS, EVENTS, STR_KEYS, UINT_KEYS, REQUEST_NONEMPTY,
-# ERROR_CODES), generated from proto/schema/bcast1.json.
+# The key tables (REQUESTS, EVENTS, NESTED, STR_KEYS, UINT_KEYS,
+# REQUEST_NONEMPTY), generated from proto/schema/bcast1.json.
 require_relative "bcast_schema"
 
 module Bcast

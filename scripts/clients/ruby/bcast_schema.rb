@@ -46,9 +46,4 @@ module Bcast
     "msg" => %w[text],
     "dm" => %w[text]
   }.freeze
-  # The error codes of PROTOCOL.md section 11 (clients accept unknown ones too).
-  ERROR_CODES = %w[
-    bad-request version no-session name-taken invalid-name invalid-room too-large rate-limited
-    unknown-user unauthorized shutting-down session-moved unavailable
-  ].freeze
 end
