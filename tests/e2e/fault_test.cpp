@@ -28,7 +28,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -38,6 +37,7 @@
 
 #include "bcast/client/connection.hpp"
 #include "bcast/proto/codec.hpp"
+#include "broker_banner.hpp"
 #include "deadline.hpp"
 #include "log_records.hpp"
 #include "process.hpp"
@@ -137,13 +137,13 @@ class broker_process {
     argv.insert(argv.end(), args.begin(), args.end());
     proc_ = std::make_unique<process>(argv, std::move(env));
     const auto banner = proc_->line();
-    std::smatch match;
-    if (!banner || !std::regex_search(*banner, match, std::regex("in (\\S+) \\(ROUTER\\), out (\\S+) \\(PUB\\)"))) {
+    const auto endpoints = banner ? endpoints_in_banner(*banner) : std::nullopt;
+    if (!endpoints) {
       ADD_FAILURE() << "no banner from the broker; stderr: " << proc_->err();
       return;
     }
-    in_ = match[1];
-    out_ = match[2];
+    in_ = endpoints->in;
+    out_ = endpoints->out;
   }
 
   [[nodiscard]] bool started() const { return !in_.empty(); }

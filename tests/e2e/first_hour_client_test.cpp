@@ -27,6 +27,7 @@
 #include <zmq.hpp>
 
 #include "bcast/proto/codec.hpp"
+#include "broker_banner.hpp"
 #include "process.hpp"
 
 namespace bcast::test {
@@ -68,11 +69,9 @@ class broker_run {
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<process>(argv);
     const auto banner = process_->line();
-    std::smatch match;
-    if (banner && std::regex_search(*banner, match,
-                                    std::regex("in (\\S+) \\(ROUTER\\), out (\\S+) \\(PUB\\)"))) {
-      in_ = match[1];
-      out_ = match[2];
+    if (const auto endpoints = banner ? endpoints_in_banner(*banner) : std::nullopt) {
+      in_ = endpoints->in;
+      out_ = endpoints->out;
     }
   }
   [[nodiscard]] const std::string& in() const { return in_; }

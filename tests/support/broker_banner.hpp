@@ -1,0 +1,19 @@
+// Where a `broadcast-server start` child says it listens: the banner it
+// prints first, "... in ENDPOINT (ROUTER), out ENDPOINT (PUB)". The one
+// place the end-to-end tests read it; starting the process is theirs.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace bcast::test {
+
+struct broker_endpoints {
+  std::string in;
+  std::string out;
+};
+
+// The endpoints a banner line names; nullopt when the line is no banner.
+[[nodiscard]] std::optional<broker_endpoints> endpoints_in_banner(const std::string& line);
+
+}  // namespace bcast::test
