@@ -63,8 +63,7 @@ class broker_run {
     }
     argv.insert(argv.end(), args.begin(), args.end());
     proc_ = std::make_unique<process>(argv);
-    const auto banner = proc_->line();
-    if (const auto endpoints = banner ? endpoints_in_banner(*banner) : std::nullopt) {
+    if (const auto endpoints = read_banner(*proc_)) {
       in_ = endpoints->in;
       out_ = endpoints->out;
     }

@@ -67,8 +67,7 @@ class broker_run {
                                   std::to_string(heartbeat_ms), "--log-level", "warn"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<process>(argv);
-    const auto banner = process_->line();
-    if (const auto endpoints = banner ? endpoints_in_banner(*banner) : std::nullopt) {
+    if (const auto endpoints = read_banner(*process_)) {
       in_ = endpoints->in;
       out_ = endpoints->out;
     }

@@ -33,8 +33,7 @@ struct temp_file {
 };
 
 broker_endpoints banner_of(process& broker) {
-  const auto banner = broker.line();
-  const auto endpoints = banner ? endpoints_in_banner(*banner) : std::nullopt;
+  const auto endpoints = read_banner(broker);
   if (!endpoints) {
     ADD_FAILURE() << "no banner: " << broker.err();
     return {};

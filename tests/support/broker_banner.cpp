@@ -12,4 +12,9 @@ std::optional<broker_endpoints> endpoints_in_banner(const std::string& line) {
   return broker_endpoints{match[1], match[2]};
 }
 
+std::optional<broker_endpoints> read_banner(process& broker) {
+  const auto line = broker.line();
+  return line ? endpoints_in_banner(*line) : std::nullopt;
+}
+
 }  // namespace bcast::test

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "process.hpp"
+
 namespace bcast::test {
 
 struct broker_endpoints {
@@ -15,5 +17,9 @@ struct broker_endpoints {
 
 // The endpoints a banner line names; nullopt when the line is no banner.
 [[nodiscard]] std::optional<broker_endpoints> endpoints_in_banner(const std::string& line);
+
+// Reads the broker's first stdout line (waiting up to `patience`); the
+// endpoints it names, or nullopt when there is no line or it is no banner.
+[[nodiscard]] std::optional<broker_endpoints> read_banner(process& broker);
 
 }  // namespace bcast::test

@@ -19,8 +19,7 @@ broker_process::broker_process(std::vector<std::string> args, const std::string&
   std::vector<std::string> argv{binary, "start", "--in", in, "--out", out};
   argv.insert(argv.end(), args.begin(), args.end());
   proc_ = std::make_unique<process>(argv, std::move(env));
-  const auto banner = proc_->line();
-  const auto endpoints = banner ? endpoints_in_banner(*banner) : std::nullopt;
+  const auto endpoints = read_banner(*proc_);
   if (!endpoints) {
     ADD_FAILURE() << "no banner from the broker; stderr: " << proc_->err();
     return;
