@@ -6,6 +6,7 @@
 
 #include <regex>
 
+#include "broker_banner.hpp"
 #include "process.hpp"
 
 namespace bcast::test {
@@ -20,11 +21,10 @@ class cli : public ::testing::Test {
         binary, "start", "--db", ":memory:", "--in", "0", "--out", "0", "--heartbeat", "200", "--log-level", "warn"});
     const auto banner = broker_->line();
     ASSERT_TRUE(banner) << broker_->err();
-    std::smatch match;
-    ASSERT_TRUE(std::regex_search(*banner, match, std::regex("in (\\S+) \\(ROUTER\\), out (\\S+) \\(PUB\\)")))
-        << *banner;
-    in_ = match[1];
-    out_ = match[2];
+    const auto endpoints = endpoints_in_banner(*banner);
+    ASSERT_TRUE(endpoints) << *banner;
+    in_ = endpoints->in;
+    out_ = endpoints->out;
   }
 
   std::unique_ptr<process> client(std::vector<std::string> args) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "bcast/proto/codec.hpp"
+#include "broker_banner.hpp"
 #include "process.hpp"
 #include "raw_peer.hpp"
 
@@ -62,11 +63,9 @@ class broker_run {
     }
     argv.insert(argv.end(), args.begin(), args.end());
     proc_ = std::make_unique<process>(argv);
-    const auto banner = proc_->line();
-    std::smatch match;
-    if (banner && std::regex_search(*banner, match, std::regex("in (\\S+) \\(ROUTER\\), out (\\S+) \\(PUB\\)"))) {
-      in_ = match[1];
-      out_ = match[2];
+    if (const auto endpoints = read_banner(*proc_)) {
+      in_ = endpoints->in;
+      out_ = endpoints->out;
     }
   }
   [[nodiscard]] bool started() const { return !in_.empty(); }

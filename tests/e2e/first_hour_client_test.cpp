@@ -18,7 +18,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <thread>
 #include <memory>
 #include <regex>
 #include <string>
@@ -27,6 +26,7 @@
 #include <zmq.hpp>
 
 #include "bcast/proto/codec.hpp"
+#include "broker_banner.hpp"
 #include "process.hpp"
 
 namespace bcast::test {
@@ -67,12 +67,9 @@ class broker_run {
                                   std::to_string(heartbeat_ms), "--log-level", "warn"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<process>(argv);
-    const auto banner = process_->line();
-    std::smatch match;
-    if (banner && std::regex_search(*banner, match,
-                                    std::regex("in (\\S+) \\(ROUTER\\), out (\\S+) \\(PUB\\)"))) {
-      in_ = match[1];
-      out_ = match[2];
+    if (const auto endpoints = read_banner(*process_)) {
+      in_ = endpoints->in;
+      out_ = endpoints->out;
     }
   }
   [[nodiscard]] const std::string& in() const { return in_; }
@@ -93,6 +90,14 @@ bool blocks_sigterm(pid_t pid) {
     }
   }
   return false;
+}
+
+// Sends `p` SIGTERM once it blocks SIGTERM (its stop signals are then a
+// signalfd), or after 10 s.
+void sigterm_once_blocked(process& p) {
+  (void)eventually([&p] { return blocks_sigterm(p.pid()); }, std::chrono::seconds(10),
+                   std::chrono::milliseconds(10));
+  p.signal(SIGTERM);
 }
 
 class first_hour_client : public ::testing::Test {
@@ -361,11 +366,7 @@ TEST_F(first_hour_client, send_reads_a_bounded_stdin_and_stops_on_a_signal) {
   auto endless = run({"send", "--name", "ci", "--in", broker_.in(), "--out", broker_.out()});
   endless->write("partial");
   // Signalled once it blocks SIGTERM (its stop signals are a signalfd).
-  const auto deadline = clock_type::now() + std::chrono::seconds(10);
-  while (!blocks_sigterm(endless->pid()) && clock_type::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  endless->signal(SIGTERM);
+  sigterm_once_blocked(*endless);
   // Not 0: a script must not take the text as sent (128 + SIGTERM, as a shell says).
   EXPECT_EQ(endless->wait(), 128 + SIGTERM) << endless->err();
   EXPECT_EQ(endless->err(),
@@ -416,6 +417,12 @@ class welcoming_router {
   zmq::socket_t publisher_{context_, zmq::socket_type::pub};
 };
 
+// `p`, sent SIGTERM, exits 128 + SIGTERM (as a shell says) and says `said`.
+void expect_stopped_by_sigterm_saying(process& p, const std::string& said) {
+  EXPECT_EQ(p.wait(), 128 + SIGTERM) << p.err();
+  EXPECT_NE(p.err().find(said), std::string::npos) << p.err();
+}
+
 // Issue 17 recheck: a signal after the text was read used to exit 0. Before
 // the message went out nothing was sent; after it, only the ack tells.
 TEST(first_hour_send_signal, a_signal_before_the_ack_exits_128_plus_n_and_says_what_is_known) {
@@ -425,11 +432,9 @@ TEST(first_hour_send_signal, a_signal_before_the_ack_exits_128_plus_n_and_says_w
       "60", "waits for an ack"});
   ASSERT_TRUE(broker.welcome_until_a_message(std::chrono::seconds(20)));
   sender->signal(SIGTERM);
-  EXPECT_EQ(sender->wait(), 128 + SIGTERM) << sender->err();
-  EXPECT_NE(sender->err().find("broadcast-server: stopped by SIGTERM before the broker "
-                               "acknowledged the message: it may or may not have been delivered"),
-            std::string::npos)
-      << sender->err();
+  expect_stopped_by_sigterm_saying(*sender,
+                                   "broadcast-server: stopped by SIGTERM before the broker acknowledged the "
+                                   "message: it may or may not have been delivered");
   // No broker answers at all: the message never went out.
   const int silent = unused_port();
   const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -442,16 +447,9 @@ TEST(first_hour_send_signal, a_signal_before_the_ack_exits_128_plus_n_and_says_w
   auto unsent = std::make_unique<process>(std::vector<std::string>{
       binary, "send", "--name", "ci", "--in", "127.0.0.1:" + std::to_string(silent), "--out",
       broker.out(), "--timeout", "60", "never sent"});
-  const auto deadline = clock_type::now() + std::chrono::seconds(10);
-  while (!blocks_sigterm(unsent->pid()) && clock_type::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  unsent->signal(SIGTERM);
-  EXPECT_EQ(unsent->wait(), 128 + SIGTERM) << unsent->err();
-  EXPECT_NE(unsent->err().find("broadcast-server: stopped by SIGTERM before the message was "
-                               "sent: nothing was sent"),
-            std::string::npos)
-      << unsent->err();
+  sigterm_once_blocked(*unsent);
+  expect_stopped_by_sigterm_saying(
+      *unsent, "broadcast-server: stopped by SIGTERM before the message was sent: nothing was sent");
   ::close(listener);
 }
 
@@ -464,11 +462,9 @@ TEST(first_hour_send_signal, connect_stopped_with_unacknowledged_lines_exits_128
   sender.write("never acknowledged\n");
   ASSERT_TRUE(broker.welcome_until_a_message(std::chrono::seconds(20)));
   sender.signal(SIGTERM);
-  EXPECT_EQ(sender.wait(), 128 + SIGTERM) << sender.err();
-  EXPECT_NE(sender.err().find("broadcast-server: stopped by SIGTERM with 1 message(s) not "
-                              "acknowledged: they may or may not have been delivered"),
-            std::string::npos)
-      << sender.err();
+  expect_stopped_by_sigterm_saying(sender,
+                                   "broadcast-server: stopped by SIGTERM with 1 message(s) not acknowledged: "
+                                   "they may or may not have been delivered");
 }
 
 TEST_F(first_hour_client, host_port_and_the_environment_name_the_broker) {

@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <memory>
 #include <fstream>
-#include <regex>
 
+#include "broker_banner.hpp"
 #include "process.hpp"
 
 namespace bcast::test {
@@ -32,19 +32,13 @@ struct temp_file {
   std::string path;
 };
 
-struct endpoints {
-  std::string in;
-  std::string out;
-};
-
-endpoints banner_of(process& broker) {
-  const auto banner = broker.line();
-  std::smatch match;
-  if (!banner || !std::regex_search(*banner, match, std::regex("in (\\S+) \\(ROUTER\\), out (\\S+) \\(PUB\\)"))) {
+broker_endpoints banner_of(process& broker) {
+  const auto endpoints = read_banner(broker);
+  if (!endpoints) {
     ADD_FAILURE() << "no banner: " << broker.err();
     return {};
   }
-  return {match[1], match[2]};
+  return *endpoints;
 }
 
 TEST(security_cli, a_join_token_from_private_files_admits_and_a_wrong_one_is_refused) {

@@ -12,7 +12,6 @@ Every wait polls with a deadline; every subprocess is killed at the end.
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -20,6 +19,9 @@ import sys
 import tempfile
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from line_proc import Proc  # noqa: E402
 
 CMAKE, BUILD_DIR = None, None  # set from argv
 # Seconds any single expected thing may take: generous for a sanitizer build
@@ -54,59 +56,6 @@ NOT_INSTALLED = {"node_modules", "test", "__pycache__"}
 
 def deadline():
     return time.monotonic() + WAIT
-
-
-class Proc:
-    """A subprocess whose stdout is read line by line with deadlines."""
-
-    def __init__(self, argv, env):
-        self.argv, self.stderr = argv, tempfile.TemporaryFile()
-        self.p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=self.stderr)
-        self.buffer, self.lines, self.eof = b"", [], False
-
-    def readline(self, until):
-        """The next stdout line, or None at end of output; fails at the deadline."""
-        while b"\n" not in self.buffer and not self.eof:
-            left = until - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"timed out waiting for output of {self.argv}; "
-                                     f"so far {self.lines}; stderr: {self.err()}")
-            if select.select([self.p.stdout], [], [], left)[0]:
-                chunk = os.read(self.p.stdout.fileno(), 65536)
-                self.buffer += chunk
-                self.eof = not chunk
-        if b"\n" not in self.buffer:
-            return None
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        self.lines.append(line.decode())
-        return self.lines[-1]
-
-    def read_until(self, predicate, until):
-        while True:
-            line = self.readline(until)
-            if line is None:
-                raise AssertionError(f"{self.argv} ended early; output {self.lines}; "
-                                     f"stderr: {self.err()}")
-            if predicate(line):
-                return line
-
-    def wait_exit(self, until):
-        try:
-            return self.p.wait(timeout=max(0.0, until - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{self.argv} did not exit; stderr: {self.err()}") from None
-
-    def err(self):
-        self.stderr.seek(0)
-        return self.stderr.read().decode(errors="replace")[-2000:]
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait()
-        self.p.stdout.close()
-        self.stderr.close()
 
 
 def json_line(line):
@@ -155,7 +104,7 @@ class Install(unittest.TestCase):
         return env
 
     def spawn(self, argv, env):
-        p = Proc(argv, env)
+        p = Proc(argv, env=env)
         self.procs.append(p)
         return p
 

@@ -204,6 +204,25 @@ std::string from_host(const std::string& source, const std::string& endpoint) {
   return "tcp://" + source + ":0;" + endpoint.substr(std::string("tcp://").size());
 }
 
+// A protocol peer of `broker` from source address `source`.
+raw_peer peer_from(zmq::context_t& context, const std::string& source, const broker_fixture& broker) {
+  return raw_peer(context, from_host(source, broker.in()), from_host(source, broker.out()));
+}
+
+// `count` connections from `source` that say and read nothing: the even ones
+// SUBs on OUT, the odd ones sockets of `in_type` on IN.
+std::vector<zmq::socket_t> idle_connections(zmq::context_t& context, const broker_fixture& broker,
+                                            const std::string& source, int count, zmq::socket_type in_type) {
+  std::vector<zmq::socket_t> idle;
+  for (int i = 0; i < count; ++i) {
+    const bool sub = i % 2 == 0;
+    idle.emplace_back(context, sub ? zmq::socket_type::sub : in_type);
+    idle.back().set(zmq::sockopt::linger, 0);
+    idle.back().connect(from_host(source, sub ? broker.out() : broker.in()));
+  }
+  return idle;
+}
+
 // Finding: "1059 idle SUB connections exhausted a 1024-fd limit and locked
 // out new clients". Now one address holds at most its share of connections
 // (extra ones are closed as they come, however often they come back), and a
@@ -213,17 +232,12 @@ TEST(abuse, idle_connections_from_one_address_are_bounded_and_others_get_in) {
   opts.max_connections_per_address = 8;
   broker_fixture broker(opts);
   zmq::context_t context;
-  std::vector<zmq::socket_t> idle;
-  for (int i = 0; i < 20; ++i) {
-    idle.emplace_back(context, zmq::socket_type::sub);
-    idle.back().set(zmq::sockopt::linger, 0);
-    idle.back().connect(from_host("127.0.0.3", i % 2 == 0 ? broker.out() : broker.in()));
-  }
+  const auto idle = idle_connections(context, broker, "127.0.0.3", 20, zmq::socket_type::sub);
   EXPECT_TRUE(eventually([&] { return broker.refused_connections() >= 12; }))
       << "refused " << broker.refused_connections();
   EXPECT_TRUE(eventually([&] { return broker.open_connections() <= 8; }));
 
-  raw_peer bob(context, from_host("127.0.0.2", broker.in()), from_host("127.0.0.2", broker.out()));
+  raw_peer bob = peer_from(context, "127.0.0.2", broker);
   ASSERT_TRUE(bob.wait_subscribed());
   bob.join("bob");
   (void)bob.expect_published<event::join>("sys/");
@@ -240,15 +254,9 @@ TEST(abuse, a_connection_table_full_of_one_hosts_connections_makes_way_for_anoth
   opts.max_connections = 8;
   broker_fixture broker(opts);
   zmq::context_t context;
-  std::vector<zmq::socket_t> idle;
-  for (int i = 0; i < 8; ++i) {
-    const bool sub = i % 2 == 0;
-    idle.emplace_back(context, sub ? zmq::socket_type::sub : zmq::socket_type::dealer);
-    idle.back().set(zmq::sockopt::linger, 0);
-    idle.back().connect(from_host("127.0.0.7", sub ? broker.out() : broker.in()));
-  }
+  const auto idle = idle_connections(context, broker, "127.0.0.7", 8, zmq::socket_type::dealer);
   ASSERT_TRUE(eventually([&] { return broker.open_connections() == 8; }));
-  raw_peer bob(context, from_host("127.0.0.8", broker.in()), from_host("127.0.0.8", broker.out()));
+  raw_peer bob = peer_from(context, "127.0.0.8", broker);
   ASSERT_TRUE(bob.wait_subscribed());
   bob.join("bob");
   bob.send(request::msg{"I got in", "lobby", 1});
@@ -263,8 +271,8 @@ TEST(abuse, the_connection_bound_holds_at_its_edge) {
   opts.max_connections_per_address = 4;
   broker_fixture broker(opts);
   zmq::context_t context;
-  raw_peer first(context, from_host("127.0.0.4", broker.in()), from_host("127.0.0.4", broker.out()));
-  raw_peer second(context, from_host("127.0.0.4", broker.in()), from_host("127.0.0.4", broker.out()));
+  raw_peer first = peer_from(context, "127.0.0.4", broker);
+  raw_peer second = peer_from(context, "127.0.0.4", broker);
   ASSERT_TRUE(first.wait_subscribed());
   ASSERT_TRUE(second.wait_subscribed());
   first.join("first");
@@ -317,7 +325,7 @@ TEST(abuse, hellos_and_new_rooms_are_budgeted_per_address_not_per_session) {
   }
   EXPECT_EQ(created, 4U);
 
-  raw_peer other(context, from_host("127.0.0.6", broker.in()), from_host("127.0.0.6", broker.out()));
+  raw_peer other = peer_from(context, "127.0.0.6", broker);
   other.join("other");
   other.send(request::msg{"my own room", "mine", 1});
   EXPECT_EQ(other.expect<event::ack>().seq, 1U) << "another address has its own budget";
@@ -344,13 +352,13 @@ TEST(abuse, a_room_table_filled_from_sixteen_hosts_still_takes_a_new_hosts_room)
       ASSERT_EQ(hosts.back()->expect<event::ack>().seq, 1U);
     }
   }
-  raw_peer carol(context, from_host("127.0.2.1", broker.in()), from_host("127.0.2.1", broker.out()));
+  raw_peer carol = peer_from(context, "127.0.2.1", broker);
   const auto full = carol.join("carol");
   ASSERT_EQ(full.rooms.size(), 4096U) << "the table is full";
   carol.send(request::msg{"a room of my own", "lobby", 1});
   EXPECT_EQ(carol.expect<event::ack>().seq, 1U) << "a new host still gets a room";
 
-  raw_peer dave(context, from_host("127.0.2.2", broker.in()), from_host("127.0.2.2", broker.out()));
+  raw_peer dave = peer_from(context, "127.0.2.2", broker);
   const auto now = dave.join("dave");
   ASSERT_EQ(now.rooms.size(), 4096U);
   std::set<std::string> live;

@@ -13,6 +13,7 @@
 #include "broker_fixture.hpp"
 #include "deadline.hpp"
 #include "raw_peer.hpp"
+#include "test_dir.hpp"
 
 namespace bcast::test {
 namespace {
@@ -34,8 +35,7 @@ proto::curve_cert new_pair() {
 class curve : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("bcast-allow-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = test_dir("bcast-allow");
     fs::create_directories(dir_);
     admit("alice", alice_);
     admit("watcher", watcher_);

@@ -8,88 +8,21 @@ broker is stopped with SIGINT and must exit 0.
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "..", "scripts", "clients", "python", "bcast_client.py")
 sys.path.insert(0, os.path.dirname(SCRIPT))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import bcast_client  # noqa: E402
+from line_proc import Proc  # noqa: E402
 
 BROKER = None  # set from argv[1]
 WAIT = 20.0  # seconds any single expected thing may take
-
-
-class Proc:
-    """A subprocess whose stdout is read line by line with deadlines."""
-
-    def __init__(self, argv, stdin=False, pump=lambda: None):
-        """pump() is called while waiting: it keeps in-process clients alive."""
-        self.stderr, self.argv, self.pump = tempfile.TemporaryFile(), argv, pump
-        try:
-            self.p = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE, stderr=self.stderr)
-        except OSError:
-            self.stderr.close()
-            raise
-        self.buffer, self.lines, self.eof = b"", [], False
-
-    def readline(self, deadline):
-        """The next stdout line (str), or None at end of output; fails at the deadline."""
-        while b"\n" not in self.buffer and not self.eof:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"timed out waiting for output of {self.argv[1:3]}; "
-                                     f"so far {self.lines}; stderr: {self.err()}")
-            self.pump()
-            if select.select([self.p.stdout], [], [], min(left, 0.05))[0]:
-                chunk = os.read(self.p.stdout.fileno(), 65536)
-                self.buffer += chunk
-                self.eof = not chunk
-        if b"\n" not in self.buffer:
-            return None
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        self.lines.append(line.decode())
-        return self.lines[-1]
-
-    def read_until(self, predicate, deadline):
-        """Reads lines until one satisfies predicate; returns it."""
-        while True:
-            line = self.readline(deadline)
-            if line is None:
-                raise AssertionError(f"{self.argv[1:3]} ended early; output {self.lines}; "
-                                     f"stderr: {self.err()}")
-            if predicate(line):
-                return line
-
-    def write(self, text):
-        self.p.stdin.write(text.encode())
-        self.p.stdin.flush()
-
-    def wait_exit(self, deadline):
-        while self.p.poll() is None:
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"{self.argv[1:3]} did not exit; stderr: {self.err()}")
-            self.pump()
-            time.sleep(0.02)  # polling for the exit, with a deadline
-        return self.p.returncode
-
-    def err(self):
-        self.stderr.seek(0)
-        return self.stderr.read().decode(errors="replace")[-2000:]
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait()
-        for f in (self.p.stdin, self.p.stdout, self.stderr):
-            if f is not None:
-                f.close()
 
 
 def deadline():

@@ -409,6 +409,20 @@ class ChatTerminalTest(unittest.TestCase):
         self.wait_input(target, f"{room}>")
         self.wait_status(target, r"\| connected")
 
+    def complete(self, target, typed, completed):
+        """Types `typed`, presses Tab, and waits for the input line to read `completed`."""
+        self.type(target, typed)
+        self.key(target, "Tab")
+        self.wait_input(target, completed)
+
+    def alice_alone_with_a_listener(self):
+        """A listener on the lobby, then alice's chat, joined with 1 online:
+        returns (listener, chat target)."""
+        lobby = self.listen()
+        chat = self.chat("alice")
+        self.wait_joined(chat, online=1)
+        return lobby, chat
+
     # ---- the tests -----------------------------------------------------------
 
     def test_01_half_typed_line_survives_ten_incoming_messages(self):
@@ -489,9 +503,7 @@ class ChatTerminalTest(unittest.TestCase):
         self.assertEqual(leave[0].get("reason"), "bye", self.dump())
 
     def test_03_unknown_command_gives_a_hint_and_sends_nothing(self):
-        lobby = self.listen()
-        chat = self.chat("alice")
-        self.wait_joined(chat, online=1)
+        lobby, chat = self.alice_alone_with_a_listener()
         self.enter(chat, "/reply too soon")
         self.wait_pane(chat, r"^\* nobody has sent you a private message yet$")
         self.enter(chat, "/frobnicate the widgets")
@@ -661,9 +673,7 @@ class ChatTerminalTest(unittest.TestCase):
         self.assertFalse(leaves, "alice timed out while pressing keys\n" + self.dump())
 
     def test_10_pastes_of_any_size_never_crash(self):
-        lobby = self.listen()
-        chat = self.chat("alice")
-        self.wait_joined(chat, online=1)
+        lobby, chat = self.alice_alone_with_a_listener()
         pid = self.chat_pid(chat)
         rss_before = rss_kib(pid)
         for size in (1024, 8 * 1024, 64 * 1024, 1024 * 1024):
@@ -700,9 +710,7 @@ class ChatTerminalTest(unittest.TestCase):
             self.assertLess(rss_kib(pid) - rss_before, 64 * 1024, "1 MiB pastes cost the chat over 64 MiB")
 
     def test_11_multi_line_paste_is_confirmed_and_sent_as_one_message(self):
-        lobby = self.listen()
-        chat = self.chat("alice")
-        self.wait_joined(chat, online=1)
+        lobby, chat = self.alice_alone_with_a_listener()
         self.type(chat, "kept ")
         self.paste(chat, "first line\nsecond line\nthird line\n")
         self.wait_input(chat, "send 3 lines as one message? (y/n)")
@@ -721,9 +729,7 @@ class ChatTerminalTest(unittest.TestCase):
         self.assertFalse([e for e in lobby.events() if e.get("text", "").startswith("not")], self.dump())
 
     def test_12_resize_while_typing_redraws_everything(self):
-        lobby = self.listen()
-        chat = self.chat("alice")
-        self.wait_joined(chat, online=1)
+        lobby, chat = self.alice_alone_with_a_listener()
         self.type(chat, "typed before ")
         self.wait_input(chat, "lobby> typed before")
         self.assertIn("alice", self.users(chat))
@@ -778,16 +784,10 @@ class ChatTerminalTest(unittest.TestCase):
         chat = self.chat("alice")
         self.wait_joined(chat, online=3)
         self.wait_for(lambda: {"bob", "carol"} <= set(self.users(chat)), "bob and carol in the user list")
-        self.type(chat, "ca")
-        self.key(chat, "Tab")
-        self.wait_input(chat, "lobby> carol:")
-        self.type(chat, "ask b")
-        self.key(chat, "Tab")
-        self.wait_input(chat, "lobby> carol: ask bob")
+        self.complete(chat, "ca", "lobby> carol:")
+        self.complete(chat, "ask b", "lobby> carol: ask bob")
         self.key(chat, "C-u")
-        self.type(chat, "/he")
-        self.key(chat, "Tab")
-        self.wait_input(chat, "lobby> /help")
+        self.complete(chat, "/he", "lobby> /help")
         self.key(chat, "Enter")
         self.wait_pane(chat, r"^/reply TEXT ")
 
@@ -852,9 +852,7 @@ class ChatTerminalTest(unittest.TestCase):
         self.assertNotRegex(row_with("for malice here"), reverse, "a word containing the name is highlighted")
 
     def test_18_lines_typed_while_disconnected_are_pending_until_acked(self):
-        lobby = self.listen()
-        chat = self.chat("alice")
-        self.wait_joined(chat, online=1)
+        lobby, chat = self.alice_alone_with_a_listener()
         self.broker.proc.send_signal(signal.SIGSTOP)
         try:
             self.wait_status(chat, r"\| connection-lost")
@@ -871,9 +869,7 @@ class ChatTerminalTest(unittest.TestCase):
     def test_18b_a_line_typed_before_the_loss_is_noticed_shows_pending(self):
         # The newcomer's finding: typed just after the broker froze, the line
         # vanished until the client noticed the loss seconds later.
-        lobby = self.listen()
-        chat = self.chat("alice")
-        self.wait_joined(chat, online=1)
+        lobby, chat = self.alice_alone_with_a_listener()
         self.broker.proc.send_signal(signal.SIGSTOP)
         try:
             self.enter(chat, "typed as it froze")
@@ -905,9 +901,7 @@ class ChatTerminalTest(unittest.TestCase):
         self.assertEqual(alternate, "0", "the terminal was left in the chat's screen")
 
     def test_20_line_editing_keys_and_wide_characters(self):
-        lobby = self.listen()
-        chat = self.chat("alice")
-        self.wait_joined(chat, online=1)
+        lobby, chat = self.alice_alone_with_a_listener()
         self.type(chat, "world")
         self.key(chat, "Home")
         self.type(chat, "hello ")
@@ -939,9 +933,7 @@ class ChatTerminalTest(unittest.TestCase):
         # A broker that takes one message a second from a session, after a
         # burst of three (joining takes two: the backlog and /who).
         self.broker, self.endpoints = self.start_broker("--rate", "1", "--burst", "3")
-        lobby = self.listen()
-        chat = self.chat("alice")
-        self.wait_joined(chat, online=1)
+        lobby, chat = self.alice_alone_with_a_listener()
         lines = [f"quick {i}" for i in range(1, 7)]
         for line in lines:
             self.enter(chat, line)

@@ -87,6 +87,14 @@ struct client {
     dealer.sent.clear();
     events();
   }
+  // Sends message "1" and has the broker refuse it as rate-limited,
+  // forgetting what was sent; returns its id.
+  std::uint64_t send_one_rate_limited() {
+    const auto id = core.send("1", "", now);
+    dealer.sent.clear();
+    reply(error("rate-limited", id));
+    return id;
+  }
   std::vector<client_event> events() {
     std::vector<client_event> out;
     while (auto e = core.next_event()) out.push_back(std::move(*e));
@@ -307,9 +315,7 @@ TEST(client_core, a_room_backlog_is_asked_for_after_the_welcome) {
 TEST(client_core, a_rate_limited_message_keeps_the_later_ones_behind_it) {
   client c;
   c.join();
-  const auto first = c.core.send("1", "", c.now);
-  c.dealer.sent.clear();
-  c.reply(error("rate-limited", first));
+  const auto first = c.send_one_rate_limited();
   EXPECT_EQ(c.statuses(), std::vector<status>{status::rate_limited});
   c.core.send("2", "", c.now);
   c.core.send("3", "", c.now);
@@ -335,9 +341,7 @@ TEST(client_core, a_rate_limited_message_keeps_the_later_ones_behind_it) {
 TEST(client_core, a_rate_limited_retry_waits_10_ms_then_twice_as_long_each_time) {
   client c;
   c.join();
-  const auto first = c.core.send("1", "", c.now);
-  c.dealer.sent.clear();
-  c.reply(error("rate-limited", first));
+  const auto first = c.send_one_rate_limited();
   EXPECT_EQ(c.core.tick_ms(), 10U);
   c.advance(9);
   EXPECT_TRUE(c.dealer.take<request::msg>().empty());

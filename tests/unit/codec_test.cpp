@@ -81,41 +81,35 @@ class raw {
   msgpack::packer<msgpack::sbuffer> packer_{buffer_};
 };
 
-// Encodes `message`, decodes it, checks it comes back as the same type and
-// re-encodes to identical bytes (so no field was lost or misplaced), and
-// returns the decoded copy for field-by-field checks.
-template <typename T>
-T round_trip_request(const T& message) {
-  const std::string bytes = encode(any_request{message});
-  auto decoded = decode_request(bytes);
+// Encodes `message` (a request or an event: `Any` is its variant), decodes
+// it with `decode`, checks it comes back as the same type and re-encodes to
+// identical bytes (so no field was lost or misplaced), and returns the
+// decoded copy for field-by-field checks.
+template <typename Any, typename T, typename Decode>
+T round_trip(const T& message, Decode decode, std::string_view kind) {
+  const std::string bytes = encode(Any{message});
+  auto decoded = decode(bytes);
   if (const auto* error = std::get_if<decode_error>(&decoded)) {
     ADD_FAILURE() << "decode failed: " << error->reason;
     return T{};
   }
-  const auto& request = std::get<any_request>(decoded);
-  if (!std::holds_alternative<T>(request)) {
-    ADD_FAILURE() << "decoded as another request type (index " << request.index() << ")";
+  const auto& any = std::get<Any>(decoded);
+  if (!std::holds_alternative<T>(any)) {
+    ADD_FAILURE() << "decoded as another " << kind << " type (index " << any.index() << ")";
     return T{};
   }
-  EXPECT_EQ(encode(request), bytes) << "re-encoding changed the bytes";
-  return std::get<T>(request);
+  EXPECT_EQ(encode(any), bytes) << "re-encoding changed the bytes";
+  return std::get<T>(any);
+}
+
+template <typename T>
+T round_trip_request(const T& message) {
+  return round_trip<any_request>(message, [](std::string_view bytes) { return decode_request(bytes); }, "request");
 }
 
 template <typename T>
 T round_trip_event(const T& message) {
-  const std::string bytes = encode(any_event{message});
-  auto decoded = decode_event(bytes);
-  if (const auto* error = std::get_if<decode_error>(&decoded)) {
-    ADD_FAILURE() << "decode failed: " << error->reason;
-    return T{};
-  }
-  const auto& event = std::get<any_event>(decoded);
-  if (!std::holds_alternative<T>(event)) {
-    ADD_FAILURE() << "decoded as another event type (index " << event.index() << ")";
-    return T{};
-  }
-  EXPECT_EQ(encode(event), bytes) << "re-encoding changed the bytes";
-  return std::get<T>(event);
+  return round_trip<any_event>(message, [](std::string_view bytes) { return decode_event(bytes); }, "event");
 }
 
 // Decodes `bytes` as a request that must be refused; returns the error.

@@ -62,6 +62,11 @@ class core : public ::testing::Test {
     opts_ = std::move(o);
     core_.emplace(opts_, history_);
   }
+  // Starts the core under `o` with the join token "s3cret".
+  void start_with_join_token(options o = {}) {
+    o.join_token = "s3cret";
+    start(std::move(o));
+  }
 
   bcast::broker::core& broker() {
     if (!core_) start({});
@@ -78,15 +83,31 @@ class core : public ::testing::Test {
     return send_raw(route, encode(r), now);
   }
 
+  // The one item of `items` (`what` names them); nullptr, and a failure,
+  // when there is not exactly one.
+  template <typename Item>
+  static const Item* only(const std::vector<Item>& items, std::string_view what) {
+    if (items.size() == 1) return &items[0];
+    ADD_FAILURE() << "expected one " << what << ", got " << items.size();
+    return nullptr;
+  }
+
   // The one reply `out` must hold, addressed to `route`, as a T.
   template <typename T>
   T reply(const outbox& out, std::string_view route) {
-    if (out.replies.size() != 1) {
-      ADD_FAILURE() << "expected one reply, got " << out.replies.size();
-      return T{};
-    }
-    EXPECT_EQ(out.replies[0].routing_id, route);
-    return as<T>(out.replies[0].body);
+    const auto* r = only(out.replies, "reply");
+    if (r == nullptr) return T{};
+    EXPECT_EQ(r->routing_id, route);
+    return as<T>(r->body);
+  }
+
+  // The one publication `out` must hold, on `topic`, as a T.
+  template <typename T>
+  T published(const outbox& out, std::string_view topic) {
+    const auto* p = only(out.publications, "publication");
+    if (p == nullptr) return T{};
+    EXPECT_EQ(p->topic, topic);
+    return as<T>(*p->body);
   }
 
   // The one error reply `out` must hold; checks its code.
@@ -103,6 +124,13 @@ class core : public ::testing::Test {
     request::hello h;
     h.name = std::move(name);
     return reply<event::welcome>(send(route, h, now), route);
+  }
+
+  // Sends hello as `name` from `route`; it must be refused with `code`.
+  void hello_refused(std::string_view route, std::string name, error_code code) {
+    request::hello h;
+    h.name = std::move(name);
+    error(send(route, h), route, code);
   }
 
   outbox msg(std::string_view route, std::string text, std::optional<std::uint64_t> id = {},
@@ -164,9 +192,7 @@ TEST_F(core, hello_is_welcomed_and_publishes_join) {
   EXPECT_EQ(w.sys_seq, 1U) << "sys_seq counts the client's own join";
   EXPECT_FALSE(out.replies[0].delimiter);
 
-  ASSERT_EQ(out.publications.size(), 1U);
-  EXPECT_EQ(out.publications[0].topic, "sys/");
-  const auto join = as<event::join>(*out.publications[0].body);
+  const auto join = published<event::join>(out, "sys/");
   EXPECT_EQ(join.name, "alice");
   EXPECT_EQ(join.seq, 1U);
   EXPECT_EQ(join.epoch, test_epoch);
@@ -201,18 +227,14 @@ TEST_F(core, delimited_peer_is_answered_with_a_delimiter) {
 
 TEST_F(core, hello_with_a_taken_name_is_refused) {
   hello("r1", "alice");
-  request::hello h;
-  h.name = "alice";
-  error(send("r2", h), "r2", error_code::name_taken);
+  hello_refused("r2", "alice", error_code::name_taken);
   EXPECT_EQ(broker().session_count(), 1U);
 }
 
 TEST_F(core, hello_with_an_invalid_name_is_refused) {
   for (const std::string& name :
        std::vector<std::string>{"", "al ice", "al\xe2\x80\xaeice", std::string(33, 'a')}) {
-    request::hello h;
-    h.name = name;
-    error(send("r1", h), "r1", error_code::invalid_name);
+    hello_refused("r1", name, error_code::invalid_name);
   }
   EXPECT_EQ(broker().session_count(), 0U);
 }
@@ -233,9 +255,7 @@ TEST_F(core, hello_following_an_invalid_room_is_refused) {
 }
 
 TEST_F(core, join_token_is_required_when_set) {
-  options o;
-  o.join_token = "s3cret";
-  start(o);
+  start_with_join_token();
   request::hello h;
   h.name = "alice";
   error(send("r1", h), "r1", error_code::unauthorized);
@@ -324,10 +344,9 @@ TEST_F(core, hellos_are_limited_per_address_at_the_edge) {
 // address ten hellos, so guessing runs at a tenth of the hello rate.
 TEST_F(core, a_wrong_join_token_costs_ten_hellos) {
   options o;
-  o.join_token = "s3cret";
   o.hellos_per_address = 1;
   o.hello_burst_per_address = 11;
-  start(o);
+  start_with_join_token(o);
   request::hello guess;
   guess.name = "mallory";
   guess.token = "guess";
@@ -347,9 +366,7 @@ TEST_F(core, a_wrong_join_token_costs_ten_hellos) {
 }
 
 TEST_F(core, the_join_token_must_match_exactly) {
-  options o;
-  o.join_token = "s3cret";
-  start(o);
+  start_with_join_token();
   request::hello h;
   h.name = "alice";
   for (const char* wrong : {"", "s3cre", "s3cret!", "S3cret"}) {
@@ -515,9 +532,7 @@ TEST_F(core, retried_hello_gets_the_same_welcome) {
 
 TEST_F(core, hello_with_another_name_on_a_live_session_is_bad_request) {
   hello("r1", "alice");
-  request::hello h;
-  h.name = "mallory";
-  error(send("r1", h), "r1", error_code::bad_request);
+  hello_refused("r1", "mallory", error_code::bad_request);
   EXPECT_EQ(broker().session_count(), 1U);
 }
 
@@ -537,9 +552,7 @@ TEST_F(core, msg_is_published_with_gap_free_seq_and_stamped_from) {
   for (std::uint64_t seq = 1; seq <= 3; ++seq) {
     const auto out = msg("r1", "hello " + std::to_string(seq));
     EXPECT_TRUE(out.replies.empty()) << "no ack without an id";
-    ASSERT_EQ(out.publications.size(), 1U);
-    EXPECT_EQ(out.publications[0].topic, "room/lobby/");
-    const auto m = as<event::msg>(*out.publications[0].body);
+    const auto m = published<event::msg>(out, "room/lobby/");
     EXPECT_EQ(m.seq, seq);
     EXPECT_EQ(m.epoch, test_epoch);
     EXPECT_EQ(m.room, "lobby");
@@ -854,9 +867,7 @@ TEST_F(core, bye_publishes_leave_and_ends_the_session) {
   hello("r1", "alice");
   const auto out = send("r1", request::bye{});
   EXPECT_TRUE(out.replies.empty());
-  ASSERT_EQ(out.publications.size(), 1U);
-  EXPECT_EQ(out.publications[0].topic, "sys/");
-  const auto leave = as<event::leave>(*out.publications[0].body);
+  const auto leave = published<event::leave>(out, "sys/");
   EXPECT_EQ(leave.name, "alice");
   EXPECT_EQ(leave.reason, "bye");
   EXPECT_EQ(leave.seq, 2U);
@@ -1024,9 +1035,7 @@ TEST_F(core, heartbeat_publishes_clients_and_recently_active_rooms) {
   outbox out;
   broker().heartbeat(25000, out);
   EXPECT_TRUE(out.replies.empty());
-  ASSERT_EQ(out.publications.size(), 1U);
-  EXPECT_EQ(out.publications[0].topic, "sys/");
-  const auto hb = as<event::hb>(*out.publications[0].body);
+  const auto hb = published<event::hb>(out, "sys/");
   EXPECT_EQ(hb.clients, 2U);
   EXPECT_EQ(hb.epoch, test_epoch);
   EXPECT_EQ(hb.sys_seq, 2U);
@@ -1043,9 +1052,7 @@ TEST_F(core, shutdown_publishes_one_shutdown) {
   outbox out;
   broker().shutdown(out);
   EXPECT_TRUE(out.replies.empty());
-  ASSERT_EQ(out.publications.size(), 1U);
-  EXPECT_EQ(out.publications[0].topic, "sys/");
-  const auto s = as<event::shutdown>(*out.publications[0].body);
+  const auto s = published<event::shutdown>(out, "sys/");
   EXPECT_EQ(s.reason, "shutdown");
   EXPECT_EQ(s.seq, 2U);
   EXPECT_EQ(s.epoch, test_epoch);

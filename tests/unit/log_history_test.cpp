@@ -30,6 +30,7 @@
 #include "crc32c.hpp"
 #include "log_meta.hpp"
 #include "log_records.hpp"
+#include "test_dir.hpp"
 
 namespace {
 
@@ -130,8 +131,7 @@ TEST(log_meta, round_trip_and_a_flipped_byte_is_damage) {
 class log_history_test : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("bcast-log-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = bcast::test::test_dir("bcast-log");
     fs::remove_all(root_);
     fs::create_directories(root_);
     opts_.dir = (root_ / "rooms").string();
@@ -141,6 +141,20 @@ class log_history_test : public ::testing::Test {
   void TearDown() override { fs::remove_all(root_); }
 
   std::unique_ptr<log_history> open() { return std::make_unique<log_history>(opts_); }
+
+  // Opens a store, lets `fill` write to it and closes it cleanly; returns
+  // the store's epoch.
+  std::uint64_t first_run(const std::function<void(log_history&)>& fill) {
+    auto store = open();
+    fill(*store);
+    return store->epoch();
+  }
+
+  // Small segments and a short window: segments roll, fill and go often.
+  void use_small_segments() {
+    opts_.segment_bytes = 4096;
+    opts_.per_room = 10;
+  }
 
   // Runs `work` on a store in a child process that then ends at once, as a
   // crash or `kill -9` would end the broker: nothing closes the store.
@@ -200,15 +214,12 @@ class log_history_test : public ::testing::Test {
 };
 
 TEST_F(log_history_test, a_clean_stop_keeps_epoch_seqs_messages_and_acks) {
-  std::uint64_t epoch = 0;
-  {
-    auto store = open();
-    EXPECT_EQ(store->opening(), log_opening::fresh);
-    epoch = store->epoch();
-    send(*store, "lobby", 1, 30);
-    send(*store, "dev", 1, 5);
-    store->note_sys_seq(12);
-  }
+  const std::uint64_t epoch = first_run([](log_history& store) {
+    EXPECT_EQ(store.opening(), log_opening::fresh);
+    send(store, "lobby", 1, 30);
+    send(store, "dev", 1, 5);
+    store.note_sys_seq(12);
+  });
   auto store = open();
   EXPECT_EQ(store->opening(), log_opening::continued);
   EXPECT_EQ(store->epoch(), epoch);
@@ -223,12 +234,7 @@ TEST_F(log_history_test, a_clean_stop_keeps_epoch_seqs_messages_and_acks) {
 }
 
 TEST_F(log_history_test, a_crash_keeps_the_epoch_and_everything_written) {
-  std::uint64_t epoch = 0;
-  {
-    auto store = open();
-    epoch = store->epoch();
-    send(*store, "lobby", 1, 10);
-  }
+  const std::uint64_t epoch = first_run([](log_history& store) { send(store, "lobby", 1, 10); });
   crash_after([](log_history& store) {
     send(store, "lobby", 11, 40);
     store.note_sys_seq(3);
@@ -307,13 +313,8 @@ TEST_F(log_history_test, a_missing_or_shortened_newest_segment_begins_a_new_epoc
 // heartbeat after a roll, while `meta` (rewritten once a second) may still
 // name one of them; a crash then looked like a missing newest segment.
 TEST_F(log_history_test, a_crash_right_after_old_segments_went_keeps_the_epoch) {
-  opts_.segment_bytes = 4096;
-  opts_.per_room = 10;
-  std::uint64_t epoch = 0;
-  {
-    auto store = open();
-    epoch = store->epoch();
-  }
+  use_small_segments();
+  const std::uint64_t epoch = first_run([](log_history&) {});
   crash_after([](log_history& store) {
     for (std::uint64_t seq = 1; seq <= 2000; seq += 50) {
       send(store, "busy", seq, 50);
@@ -333,8 +334,7 @@ TEST_F(log_history_test, a_crash_right_after_old_segments_went_keeps_the_epoch) 
 // records, intact under the old segment's CRC seed: a crash must not make
 // recovery read it as messages of the new segment.
 TEST_F(log_history_test, a_reused_segment_file_never_yields_what_it_held_before) {
-  opts_.segment_bytes = 4096;
-  opts_.per_room = 10;
+  use_small_segments();
   std::uint64_t epoch = 0;
   {
     auto store = open();
@@ -442,12 +442,7 @@ TEST_F(log_history_test, a_segment_of_format_version_1_is_read) {
 // A damaged meta file: which run the segments belong to is not known, so a
 // new epoch begins, with every readable message numbered from 1.
 TEST_F(log_history_test, a_damaged_meta_keeps_the_messages_in_a_new_epoch) {
-  std::uint64_t epoch = 0;
-  {
-    auto store = open();
-    epoch = store->epoch();
-    send(*store, "lobby", 1, 20);
-  }
+  const std::uint64_t epoch = first_run([](log_history& store) { send(store, "lobby", 1, 20); });
   std::string meta_text = *blog::read_meta(opts_.dir);
   meta_text[meta_text.find("size ") + 5] ^= 1;
   std::ofstream(opts_.dir + "/meta", std::ios::trunc) << meta_text;
@@ -459,12 +454,8 @@ TEST_F(log_history_test, a_damaged_meta_keeps_the_messages_in_a_new_epoch) {
 }
 
 TEST_F(log_history_test, new_epoch_keeps_the_stored_messages) {
-  std::uint64_t epoch = 0;
-  {
-    auto store = open();
-    epoch = store->epoch();
-    send(*store, "lobby", 93, 8);  // seqs 93-100 become 1-8
-  }
+  const std::uint64_t epoch =
+      first_run([](log_history& store) { send(store, "lobby", 93, 8); });  // seqs 93-100 become 1-8
   opts_.new_epoch = true;
   {
     // Numbered from 1 in the new epoch, the bodies rewritten to say so.
@@ -589,8 +580,7 @@ TEST_F(log_history_test, damage_anywhere_never_serves_garbage_nor_reuses_a_seq) 
 }
 
 TEST_F(log_history_test, segments_with_nothing_live_go_and_a_quiet_room_is_copied_forward) {
-  opts_.segment_bytes = 4096;
-  opts_.per_room = 10;
+  use_small_segments();
   std::uint64_t peak_segments = 0;
   {
     auto store = open();

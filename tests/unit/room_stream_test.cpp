@@ -3,6 +3,8 @@
 // history no longer keeps counted as lost.
 #include <gtest/gtest.h>
 
+#include <initializer_list>
+
 #include "bcast/client/room_stream.hpp"
 
 namespace bcast::client {
@@ -18,32 +20,32 @@ std::vector<std::uint64_t> seqs(const std::vector<delivery>& out) {
   return s;
 }
 
-TEST(room_stream, shows_consecutive_messages_at_once_and_drops_duplicates) {
+// A stream started at `start`, then fed the live messages `live` in order;
+// `out` holds what it delivered.
+struct fed_stream {
+  fed_stream(std::uint64_t start, std::initializer_list<std::uint64_t> live) {
+    r.start_at(start);
+    for (const auto seq : live) r.on_live(m(seq), out);
+  }
   room_stream r;
-  r.start_at(4);
   std::vector<delivery> out;
-  r.on_live(m(3), out);  // from before we joined
-  r.on_live(m(5), out);
-  r.on_live(m(6), out);
-  r.on_live(m(6), out);
-  EXPECT_EQ(seqs(out), (std::vector<std::uint64_t>{5, 6}));
-  EXPECT_FALSE(r.take_fill_request());
+};
+
+TEST(room_stream, shows_consecutive_messages_at_once_and_drops_duplicates) {
+  fed_stream s(4, {3, 5, 6, 6});  // 3 is from before we joined
+  EXPECT_EQ(seqs(s.out), (std::vector<std::uint64_t>{5, 6}));
+  EXPECT_FALSE(s.r.take_fill_request());
 }
 
 TEST(room_stream, holds_messages_after_a_gap_and_fills_it_from_history) {
-  room_stream r;
-  r.start_at(0);
-  std::vector<delivery> out;
-  r.on_live(m(1), out);
-  r.on_live(m(4), out);
-  r.on_live(m(5), out);
-  EXPECT_EQ(seqs(out), (std::vector<std::uint64_t>{1}));
-  EXPECT_EQ(r.take_fill_request(), 1U);
-  EXPECT_FALSE(r.take_fill_request());  // one request in flight at a time
+  fed_stream s(0, {1, 4, 5});
+  EXPECT_EQ(seqs(s.out), (std::vector<std::uint64_t>{1}));
+  EXPECT_EQ(s.r.take_fill_request(), 1U);
+  EXPECT_FALSE(s.r.take_fill_request());  // one request in flight at a time
   proto::event::history h{"lobby", {m(2), m(3), m(4)}, 1, 5, 1, std::nullopt};
-  r.on_history(h, out);
-  EXPECT_EQ(seqs(out), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
-  EXPECT_EQ(r.last(), 5U);
+  s.r.on_history(h, s.out);
+  EXPECT_EQ(seqs(s.out), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(s.r.last(), 5U);
 }
 
 TEST(room_stream, an_announced_later_seq_opens_a_fill_with_no_message_in_sight) {
@@ -54,30 +56,24 @@ TEST(room_stream, an_announced_later_seq_opens_a_fill_with_no_message_in_sight) 
 }
 
 TEST(room_stream, counts_as_lost_only_what_history_no_longer_keeps) {
-  room_stream r;
-  r.start_at(2);
-  std::vector<delivery> out;
-  r.on_live(m(20), out);
-  ASSERT_EQ(r.take_fill_request(), 2U);
+  fed_stream s(2, {20});
+  ASSERT_EQ(s.r.take_fill_request(), 2U);
   proto::event::history h{"lobby", {m(15), m(16), m(17), m(18), m(19)}, 15, 20, 1, std::nullopt};
-  r.on_history(h, out);
-  ASSERT_FALSE(out.empty());
-  const auto* lost = std::get_if<lost_run>(&out.front());
+  s.r.on_history(h, s.out);
+  ASSERT_FALSE(s.out.empty());
+  const auto* lost = std::get_if<lost_run>(&s.out.front());
   ASSERT_NE(lost, nullptr);
   EXPECT_EQ(lost->first_seq, 3U);
   EXPECT_EQ(lost->count, 12U);
-  EXPECT_EQ(seqs(out), (std::vector<std::uint64_t>{15, 16, 17, 18, 19, 20}));
+  EXPECT_EQ(seqs(s.out), (std::vector<std::uint64_t>{15, 16, 17, 18, 19, 20}));
 }
 
 TEST(room_stream, asks_again_when_one_history_answer_was_not_enough) {
-  room_stream r;
-  r.start_at(0);
-  std::vector<delivery> out;
-  r.on_live(m(5), out);
-  ASSERT_EQ(r.take_fill_request(), 0U);
-  r.on_history({"lobby", {m(1), m(2)}, 1, 5, 1, std::nullopt}, out);  // limited answer
-  EXPECT_EQ(seqs(out), (std::vector<std::uint64_t>{1, 2}));
-  EXPECT_EQ(r.take_fill_request(), 2U);
+  fed_stream s(0, {5});
+  ASSERT_EQ(s.r.take_fill_request(), 0U);
+  s.r.on_history({"lobby", {m(1), m(2)}, 1, 5, 1, std::nullopt}, s.out);  // limited answer
+  EXPECT_EQ(seqs(s.out), (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(s.r.take_fill_request(), 2U);
 }
 
 TEST(room_stream, a_timed_out_fill_is_asked_again) {
