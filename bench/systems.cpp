@@ -10,6 +10,7 @@
 #include <zmq.hpp>
 
 #include "bcast/proto/codec.hpp"
+#include "bcast/proto/clock.hpp"
 #include "child.hpp"
 #include "systems.hpp"
 
@@ -17,12 +18,6 @@ namespace bench {
 namespace {
 
 namespace proto = bcast::proto;
-
-std::uint64_t wall_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 std::string publisher_name(std::uint32_t index) { return "bench-" + std::to_string(index); }
 
@@ -296,9 +291,9 @@ class direct_system final : public system_under_test {
 
 std::string published_body(std::size_t text_size, const std::string& from) {
   proto::event::msg msg;
-  msg.epoch = wall_ms();
+  msg.epoch = proto::wall_ms();
   msg.seq = 100000;  // a typical seq width (uint32) for a busy room
-  msg.ts = wall_ms();
+  msg.ts = proto::wall_ms();
   msg.room = "bench";
   msg.from = from;
   msg.text = std::string(text_size, 'x');

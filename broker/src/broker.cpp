@@ -20,7 +20,7 @@
 #include <system_error>
 #include <zmq_addon.hpp>
 
-#include "bcast/broker/clock.hpp"
+#include "bcast/proto/clock.hpp"
 #include "bcast/proto/limits.hpp"
 #include "bcast/proto/topics.hpp"
 #include "bcast/proto/validate.hpp"
@@ -212,7 +212,7 @@ void broker::request_stop() noexcept {
 }
 
 void broker::run() {
-  std::uint64_t now = mono_ms();
+  std::uint64_t now = proto::mono_ms();
   const std::uint64_t expire_every = std::max<std::uint64_t>(opts_.heartbeat_ms / 4, 10);
   std::uint64_t next_expire = now + expire_every;
   std::uint64_t next_heartbeat = now;
@@ -224,7 +224,7 @@ void broker::run() {
                                      {nullptr, history_.commit_fd(), ZMQ_POLLIN, 0}};
   if (history_.commit_fd() < 0) items.pop_back();
   while (true) {
-    now = mono_ms();
+    now = proto::mono_ms();
     const std::uint64_t next = std::min(next_expire, next_heartbeat);
     const auto timeout = std::chrono::milliseconds(next > now ? next - now : 0);
     // Stop reading requests while too much waits for the disk.
@@ -232,7 +232,7 @@ void broker::run() {
     items[0].events = backlogged ? 0 : ZMQ_POLLIN;
     if (!poll_interruptible(items, timeout)) continue;
     if ((items[1].revents & ZMQ_POLLIN) != 0) break;
-    now = mono_ms();
+    now = proto::mono_ms();
     if ((items[0].revents & ZMQ_POLLIN) != 0) drain_inbound(now);
     // Subscriptions before connection events: a closed connection's last
     // ones are counted to it, not to a new connection given the same fd.
@@ -250,7 +250,7 @@ void broker::run() {
     }
     if (now >= next_heartbeat) {
       core_.heartbeat(now, out_);
-      history_.tick(wall_ms());
+      history_.tick(proto::wall_ms());
       replies_.sweep();
       revoke_removed_keys(now);
       // Queues of cut peers were freed since: give the pages back, or the
@@ -316,7 +316,7 @@ void broker::on_oversize(int fd, std::string_view routing_id, bool delimiter) {
   // Once per connection: a client retrying its message must not fill the log.
   if (!oversize_logged_.insert(fd).second) return;
   std::uint64_t suppressed = 0;
-  if (!refusal_log_.allow(mono_ms(), suppressed)) return;
+  if (!refusal_log_.allow(proto::mono_ms(), suppressed)) return;
   const std::string address = peer_address(fd);
   spdlog::warn("a request of {} bytes from {} answered too-large: over --max-frame ({} bytes); "
                "later ones on this connection are answered without a log line",
@@ -388,7 +388,7 @@ void broker::on_accepted(int fd, const char* side) {
   }
   ++refused_connections_;
   std::uint64_t suppressed = 0;
-  if (refusal_log_.allow(mono_ms(), suppressed)) {
+  if (refusal_log_.allow(proto::mono_ms(), suppressed)) {
     spdlog::warn("connection from {} refused on {}: {} open from it, {} in all (limits {} per "
                  "address, {} in all)",
                  address, side, connections_.from(host), connections_.open(),
@@ -403,7 +403,7 @@ void broker::on_accepted(int fd, const char* side) {
 void broker::log_connection(spdlog::level::level_enum level, const std::string& line) {
   if (!spdlog::should_log(level)) return;
   std::uint64_t suppressed = 0;
-  const bool log = connection_log_.allow(mono_ms(), suppressed);
+  const bool log = connection_log_.allow(proto::mono_ms(), suppressed);
   if (suppressed != 0) spdlog::log(level, "{} connection events not logged", suppressed);
   if (log) spdlog::log(level, "{}", line);
 }
