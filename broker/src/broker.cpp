@@ -25,6 +25,7 @@
 #include "bcast/proto/topics.hpp"
 #include "bcast/proto/validate.hpp"
 #include "peer_text.hpp"
+#include "pub_batcher.hpp"
 #include "socket_binding.hpp"
 
 namespace bcast::broker {
@@ -102,6 +103,7 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
       connection_log_(connection_logs_per_second),
       refusal_log_(connection_logs_per_second),
       core_(opts, history),
+      batcher_(std::make_unique<pub_batcher>()),
       replies_(opts.reply_queue_bytes, opts.reply_total_bytes),
       subscribers_(opts.sub_queue_bytes, opts.sub_total_bytes, static_cast<std::uint64_t>(opts.pub_hwm)) {
   // A reply to a vanished peer is an error we count, not a silent drop.
@@ -159,6 +161,8 @@ broker::~broker() {
   zmq_socket_monitor(pub_.handle(), nullptr, 0);
   if (stop_fd_ >= 0) ::close(stop_fd_);
 }
+
+std::size_t broker::held_publication_bytes() const { return batcher_->held(); }
 
 void broker::secure(zmq::context_t& context, const proto::curve_cert& server) {
   if (!opts_.allow_dir.empty()) keys_ = std::make_unique<key_ring>(opts_.allow_dir);
@@ -379,7 +383,7 @@ void broker::on_accepted(int fd, const char* side) {
   }
   if (admission.admitted) {
     if (std::strcmp(side, "out") == 0) {
-      subscribers_.watch(fd, {batcher_.made(), batcher_.frames_made()});
+      subscribers_.watch(fd, {batcher_->made(), batcher_->frames_made()});
       subscriptions_[fd] = 0;  // a new connection starts with none
     }
     log_connection(spdlog::level::debug, fmt::format("connection accepted on {} from {} ({} open)", side,
@@ -442,7 +446,7 @@ void broker::flush(outbox& out) {
   // Publications first: an ack then follows its message onto the wire, so a
   // crash in between costs the sender an ack (it retries), rarely the
   // listeners a message they were never told of.
-  for (auto& frame : batcher_.frames(out.publications, history_.epoch())) {
+  for (auto& frame : batcher_->frames(out.publications, history_.epoch())) {
     pub_.send(zmq::buffer(frame.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     pub_.send(frame.body, zmq::send_flags::dontwait);
   }
@@ -525,8 +529,8 @@ void broker::read_subscriptions() {
 }
 
 void broker::judge_subscribers() {
-  const slow_subscribers::position published{batcher_.made(), batcher_.frames_made()};
-  const std::size_t held = batcher_.held();
+  const slow_subscribers::position published{batcher_->made(), batcher_->frames_made()};
+  const std::size_t held = batcher_->held();
   // Nothing published, nobody behind, nothing held: nothing to look at.
   if (published.frames == judged_at_ && subscribers_.stopped() == 0 && held <= opts_.sub_total_bytes) {
     return;
