@@ -534,9 +534,13 @@ log_history::~log_history() {
   const bool written_all = pending_.empty();
   if (written_all && syncer_->close({written_, segments_.back().number, size_}, stop_patience)) {
     ::close(fd_);
-  } else if (written_all) {
-    spdlog::error("history {}: the disk did not finish syncing within {} s; stopping anyway (the "
-                  "next start checks what reached it)", opts_.dir, stop_patience.count());
+  } else {
+    if (written_all) {
+      spdlog::error("history {}: the disk did not finish syncing within {} s; stopping anyway (the "
+                    "next start checks what reached it)", opts_.dir, stop_patience.count());
+    }
+    // The sync thread may still be on it: it closes it, or its state does when it ends.
+    if (fd_ >= 0) syncer_->retire(fd_);
   }
   syncer_.reset();
   ::close(lock_fd_);
