@@ -118,26 +118,11 @@ class redis_sub final : public sub_conn {
   read_buffer in_{65536};
 };
 
-class redis_system final : public system_under_test {
- public:
-  explicit redis_system(const system_config& config) : config_(config) {
-    if (config.redis.empty()) throw std::runtime_error("no redis-server (--redis HOST:PORT)");
-  }
-  [[nodiscard]] std::string name() const override { return "redis"; }
-  [[nodiscard]] int pid() const override { return config_.redis_pid; }
-  std::unique_ptr<pub_conn> publisher(std::uint32_t index, std::size_t text_size) override {
-    return std::make_unique<redis_pub>(config_.redis, index, text_size);
-  }
-  std::unique_ptr<sub_conn> make_subscriber(int) override { return std::make_unique<redis_sub>(config_.redis); }
-
- private:
-  system_config config_;
-};
-
 }  // namespace
 
 std::unique_ptr<system_under_test> make_redis(const system_config& config) {
-  return std::make_unique<redis_system>(config);
+  if (config.redis.empty()) throw std::runtime_error("no redis-server (--redis HOST:PORT)");
+  return std::make_unique<external_system<redis_pub, redis_sub>>("redis", config.redis, config.redis_pid);
 }
 
 }  // namespace bench
