@@ -26,10 +26,10 @@
 
 #include "bcast/broker/bind_error.hpp"
 #include "bcast/broker/broker.hpp"
-#include "bcast/broker/clock.hpp"
 #include "bcast/broker/log_history.hpp"
 #include "bcast/broker/memory_history.hpp"
 #include "bcast/broker/sqlite_import.hpp"
+#include "bcast/proto/clock.hpp"
 #include "bcast/proto/endpoint.hpp"
 #include "bcast/proto/limits.hpp"
 #include "commands.hpp"
@@ -234,7 +234,7 @@ std::unique_ptr<broker::history_store> open_history(const start_args& args) {
   const std::uint64_t max_age_ms = args.retention_s * 1000;
   if (args.db == memory_db) {
     return std::make_unique<broker::memory_history>(args.broker.history, args.broker.history_bytes,
-                                                    broker::wall_ms(), max_age_ms);
+                                                    proto::wall_ms(), max_age_ms);
   }
   broker::log_history_options opts;
   opts.dir = history_dir(args);

@@ -7,8 +7,6 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "clock.hpp"
-#include "proc_stats.hpp"
 #include "scenarios.hpp"
 
 namespace bench {
@@ -29,26 +27,20 @@ void chat_cell(bench_env& env, std::size_t n, const std::string& system) {
   receiver_pool rx(std::move(subs), static_cast<std::uint32_t>(n), true, env.receiver_threads(n));
   warm_up(pubs, rx, n);
 
-  const int pid = sys->pid();
-  const auto cpu0 = cpu_ns(pid);
-  const std::uint64_t t0 = now_ns();
-  const schedule_result s = run_schedule(pubs, o.chat_rate * static_cast<double>(n), o.duration_s, o.spin_us);
-  const std::uint64_t expected = s.sent * n;
-  const drained d = drain(rx, expected, pid);
-  rx.stop();
-  const histogram latency = rx.latency();
-
-  const double loss = expected > d.received ? static_cast<double>(expected - d.received) : 0.0;
+  const measured_phase m = run_measured(o, pubs, rx, n, sys->pid(), o.chat_rate * static_cast<double>(n));
+  const schedule_result& s = m.sent;
+  const drained& d = m.arrived;
+  const histogram& latency = m.latency;
+  const double loss = m.loss;
   const auto add = [&](const char* metric, double v) { env.out.add("chat", cell, system, metric, v); };
   add("sent", per_second(static_cast<double>(s.sent), s.t0, s.t_end));
   add("delivered", per_second(static_cast<double>(d.received), s.t0, std::max(d.last_ns, s.t0 + 1)));
   add("loss", loss);
   add("p50", latency.quantile(0.5));
   add("p99", latency.quantile(0.99));
-  if (cpu0 && d.cpu_ns) {
-    const double cpu = static_cast<double>(*d.cpu_ns - *cpu0);
-    add("cpu_pct", 100.0 * cpu / static_cast<double>(d.cpu_at_ns - t0));
-    if (d.received > 0) add("ns_per_delivery", cpu / static_cast<double>(d.received));
+  if (m.cpu_ns) {
+    add("cpu_pct", *m.cpu_pct);
+    if (d.received > 0) add("ns_per_delivery", *m.cpu_ns / static_cast<double>(d.received));
   }
   char line[256];
   std::snprintf(line, sizeof line, "chat %4zu clients %-6s: sent %llu, loss %.0f, p50 %.1f µs, p99 %.1f µs",

@@ -136,15 +136,11 @@ void flood_cell(bench_env& env, const flood_case& c) {
   if (c.run) attacker = std::thread([&] { c.run(attacker_ctx, in, out, stop); });
 
   const int pid = sys->pid();
-  const auto cpu0 = cpu_ns(pid);
-  const schedule_result s = run_schedule(pubs, rate, o.duration_s, o.spin_us);
-  const std::uint64_t expected = s.sent * n;
-  const drained d = drain(rx, expected, pid);
+  const measured_phase m = run_measured(o, pubs, rx, n, pid, rate);
   stop = true;
   if (attacker.joinable()) attacker.join();
-  rx.stop();
-  const histogram latency = rx.latency();
-  const double loss = expected > d.received ? static_cast<double>(expected - d.received) : 0.0;
+  const histogram& latency = m.latency;
+  const double loss = m.loss;
   const auto peak = peak_rss_bytes(pid).value_or(0);
   const auto add = [&](const char* metric, double v) { env.out.add("flood", c.name, "ours", metric, v); };
   add("p50", latency.quantile(0.5));
@@ -152,9 +148,7 @@ void flood_cell(bench_env& env, const flood_case& c) {
   add("p999", latency.quantile(0.999));
   add("loss", loss);
   add("rss_after", static_cast<double>(peak));
-  if (cpu0 && d.cpu_ns) {
-    add("cpu_pct", 100.0 * static_cast<double>(*d.cpu_ns - *cpu0) / static_cast<double>(d.cpu_at_ns - s.t0));
-  }
+  if (m.cpu_pct) add("cpu_pct", *m.cpu_pct);
   char line[256];
   std::snprintf(line, sizeof line, "flood %-20s: honest p50 %.1f p99 %.1f µs, loss %.0f, broker peak RSS %.1f MiB",
                 c.name, latency.quantile(0.5) / 1e3, latency.quantile(0.99) / 1e3, loss,

@@ -1,4 +1,5 @@
-// Warm-up, drain, the paced sender, the memory watchdog and small helpers.
+// Warm-up, drain, the paced sender, a measured phase of both, the memory
+// watchdog and small helpers.
 #include "harness.hpp"
 
 #include <sys/prctl.h>
@@ -142,6 +143,24 @@ schedule_result run_schedule(publishers& pubs, double rate, double duration_s, d
   }
   r.t_end = now_ns();
   return r;
+}
+
+measured_phase run_measured(const bench_options& o, publishers& pubs, receiver_pool& rx,
+                            std::size_t subs, int pid, double rate) {
+  measured_phase m;
+  const auto cpu0 = cpu_ns(pid);
+  const std::uint64_t t0 = now_ns();
+  m.sent = run_schedule(pubs, rate, o.duration_s, o.spin_us);
+  const std::uint64_t expected = m.sent.sent * subs;
+  m.arrived = drain(rx, expected, pid);
+  rx.stop();
+  m.latency = rx.latency();
+  m.loss = expected > m.arrived.received ? static_cast<double>(expected - m.arrived.received) : 0.0;
+  if (cpu0 && m.arrived.cpu_ns) {
+    m.cpu_ns = static_cast<double>(*m.arrived.cpu_ns - *cpu0);
+    m.cpu_pct = 100.0 * *m.cpu_ns / static_cast<double>(m.arrived.cpu_at_ns - t0);
+  }
+  return m;
 }
 
 sent_phase open_loop(pub_conn& pub, std::uint64_t end_ns) {

@@ -76,6 +76,21 @@ struct schedule_result {
 };
 schedule_result run_schedule(publishers& pubs, double rate, double duration_s, double spin_us);
 
+// One measured phase of the chat, latency and flood scenarios: run_schedule
+// at `rate` over `pubs`, drain until each of `subs` subscribers heard every
+// message, stop `rx`; what arrived, its latency and loss, and the broker's
+// CPU (process `pid`) from the start to the last arrival.
+struct measured_phase {
+  schedule_result sent;
+  drained arrived;
+  histogram latency;
+  double loss = 0;                // messages × subscribers that never arrived
+  std::optional<double> cpu_ns;   // absent when the broker's CPU cannot be read
+  std::optional<double> cpu_pct;  // the same, per wall time
+};
+measured_phase run_measured(const bench_options& o, publishers& pubs, receiver_pool& rx,
+                            std::size_t subs, int pid, double rate);
+
 // The fan-out send loops. Open: as fast as the publisher's socket takes
 // messages, until end_ns. Closed: at most `window` messages ahead of the
 // slowest subscriber; `stalled` if the window stays shut for a second (a

@@ -6,8 +6,6 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "clock.hpp"
-#include "proc_stats.hpp"
 #include "scenarios.hpp"
 
 namespace bench {
@@ -29,15 +27,10 @@ void latency_cell(bench_env& env, double rate, const std::string& system) {
   auto& pubs = room.pubs;
   auto& rx = *room.rx;
 
-  const int pid = sys->pid();
-  const auto cpu0 = cpu_ns(pid);
-  const schedule_result s = run_schedule(pubs, rate, o.duration_s, o.spin_us);
-  const std::uint64_t expected = s.sent * n;
-  const drained d = drain(rx, expected, pid);
-  rx.stop();
-  const histogram latency = rx.latency();
-
-  const double loss = expected > d.received ? static_cast<double>(expected - d.received) : 0.0;
+  const measured_phase m = run_measured(o, pubs, rx, n, sys->pid(), rate);
+  const schedule_result& s = m.sent;
+  const histogram& latency = m.latency;
+  const double loss = m.loss;
   const auto add = [&](const char* metric, double v) { env.out.add("latency", cell, system, metric, v); };
   add("p50", latency.quantile(0.5));
   add("p90", latency.quantile(0.9));
@@ -45,9 +38,7 @@ void latency_cell(bench_env& env, double rate, const std::string& system) {
   add("p999", latency.quantile(0.999));
   add("loss", loss);
   add("lag_p99", s.lag.quantile(0.99));
-  if (cpu0 && d.cpu_ns) {
-    add("cpu_pct", 100.0 * static_cast<double>(*d.cpu_ns - *cpu0) / static_cast<double>(d.cpu_at_ns - s.t0));
-  }
+  if (m.cpu_pct) add("cpu_pct", *m.cpu_pct);
   char line[256];
   std::snprintf(line, sizeof line,
                 "latency %-9s %-6s: p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f µs, loss %.0f, sender lag p50 %.1f p99 %.1f µs",

@@ -112,26 +112,11 @@ class nats_sub final : public sub_conn {
   read_buffer in_;
 };
 
-class nats_system final : public system_under_test {
- public:
-  explicit nats_system(const system_config& config) : config_(config) {
-    if (config.nats.empty()) throw std::runtime_error("no nats-server (--nats HOST:PORT)");
-  }
-  [[nodiscard]] std::string name() const override { return "nats"; }
-  [[nodiscard]] int pid() const override { return config_.nats_pid; }
-  std::unique_ptr<pub_conn> publisher(std::uint32_t index, std::size_t text_size) override {
-    return std::make_unique<nats_pub>(config_.nats, index, text_size);
-  }
-  std::unique_ptr<sub_conn> make_subscriber(int) override { return std::make_unique<nats_sub>(config_.nats); }
-
- private:
-  system_config config_;
-};
-
 }  // namespace
 
 std::unique_ptr<system_under_test> make_nats(const system_config& config) {
-  return std::make_unique<nats_system>(config);
+  if (config.nats.empty()) throw std::runtime_error("no nats-server (--nats HOST:PORT)");
+  return std::make_unique<external_system<nats_pub, nats_sub>>("nats", config.nats, config.nats_pid);
 }
 
 }  // namespace bench

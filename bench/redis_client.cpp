@@ -30,6 +30,21 @@ redisContext* redis_connect(const std::string& address) {
   return c;
 }
 
+// Feeds what `in` holds to `c`'s reply reader and hands every complete reply
+// to `each`, freeing it after.
+template <typename F>
+void read_replies(redisContext* c, read_buffer& in, F&& each) {
+  const std::string_view data = in.pending();
+  redisReaderFeed(c->reader, data.data(), data.size());
+  in.consume(data.size());
+  void* reply = nullptr;
+  while (redisReaderGetReply(c->reader, &reply) == REDIS_OK && reply != nullptr) {
+    auto* r = static_cast<redisReply*>(reply);
+    each(*r);
+    freeReplyObject(r);
+  }
+}
+
 class redis_pub final : public pub_conn {
  public:
   redis_pub(const std::string& address, std::uint32_t index, std::size_t text_size)
@@ -56,15 +71,9 @@ class redis_pub final : public pub_conn {
   }
   void service() override {
     while (in_.fill(c_->fd)) {
-      const std::string_view data = in_.pending();
-      redisReaderFeed(c_->reader, data.data(), data.size());
-      in_.consume(data.size());
-      void* reply = nullptr;
-      while (redisReaderGetReply(c_->reader, &reply) == REDIS_OK && reply != nullptr) {
-        auto* r = static_cast<redisReply*>(reply);
-        if (r->type == REDIS_REPLY_ERROR && error_.empty()) error_ = std::string(r->str, r->len);
-        freeReplyObject(r);
-      }
+      read_replies(c_, in_, [this](const redisReply& r) {
+        if (r.type == REDIS_REPLY_ERROR && error_.empty()) error_ = std::string(r.str, r.len);
+      });
     }
   }
   [[nodiscard]] std::string problem() const override { return error_; }
@@ -93,19 +102,13 @@ class redis_sub final : public sub_conn {
         if (in_.closed()) throw std::runtime_error("redis: the server closed a subscriber (output buffer limit?)");
         return false;
       }
-      const std::string_view data = in_.pending();
-      redisReaderFeed(c_->reader, data.data(), data.size());
-      in_.consume(data.size());
-      void* reply = nullptr;
-      while (redisReaderGetReply(c_->reader, &reply) == REDIS_OK && reply != nullptr) {
-        auto* r = static_cast<redisReply*>(reply);
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_STRING) {
-          state.record({r->element[2]->str, r->element[2]->len});
+      read_replies(c_, in_, [&state](const redisReply& r) {
+        if (r.type == REDIS_REPLY_ARRAY && r.elements == 3 && r.element[2]->type == REDIS_REPLY_STRING) {
+          state.record({r.element[2]->str, r.element[2]->len});
         } else {
           ++state.foreign;
         }
-        freeReplyObject(r);
-      }
+      });
     }
     return true;
   }
@@ -115,26 +118,11 @@ class redis_sub final : public sub_conn {
   read_buffer in_{65536};
 };
 
-class redis_system final : public system_under_test {
- public:
-  explicit redis_system(const system_config& config) : config_(config) {
-    if (config.redis.empty()) throw std::runtime_error("no redis-server (--redis HOST:PORT)");
-  }
-  [[nodiscard]] std::string name() const override { return "redis"; }
-  [[nodiscard]] int pid() const override { return config_.redis_pid; }
-  std::unique_ptr<pub_conn> publisher(std::uint32_t index, std::size_t text_size) override {
-    return std::make_unique<redis_pub>(config_.redis, index, text_size);
-  }
-  std::unique_ptr<sub_conn> make_subscriber(int) override { return std::make_unique<redis_sub>(config_.redis); }
-
- private:
-  system_config config_;
-};
-
 }  // namespace
 
 std::unique_ptr<system_under_test> make_redis(const system_config& config) {
-  return std::make_unique<redis_system>(config);
+  if (config.redis.empty()) throw std::runtime_error("no redis-server (--redis HOST:PORT)");
+  return std::make_unique<external_system<redis_pub, redis_sub>>("redis", config.redis, config.redis_pid);
 }
 
 }  // namespace bench

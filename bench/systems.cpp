@@ -5,10 +5,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <span>
 #include <stdexcept>
 #include <vector>
 #include <zmq.hpp>
 
+#include "bcast/proto/clock.hpp"
 #include "bcast/proto/codec.hpp"
 #include "child.hpp"
 #include "systems.hpp"
@@ -17,12 +19,6 @@ namespace bench {
 namespace {
 
 namespace proto = bcast::proto;
-
-std::uint64_t wall_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 std::string publisher_name(std::uint32_t index) { return "bench-" + std::to_string(index); }
 
@@ -77,6 +73,15 @@ class zmq_sub final : public sub_conn {
   zmq::message_t topic_;
   zmq::message_t body_;
 };
+
+// A SUB on the subscribers' context, `rcvhwm` deep (0: the run's --hwm),
+// connected to each of `endpoints`.
+std::unique_ptr<sub_conn> subscriber_to(const system_config& config, int rcvhwm,
+                                        std::span<const std::string> endpoints) {
+  auto sub = std::make_unique<zmq_sub>(*config.sub_ctx, rcvhwm > 0 ? rcvhwm : config.hwm);
+  for (const auto& endpoint : endpoints) sub->connect(endpoint);
+  return sub;
+}
 
 // A PUB publisher: [topic][body]. Bound (direct), it is the fan-out socket and
 // drops at the high-water mark like a broker's PUB. Connected to a proxy, it
@@ -231,9 +236,7 @@ class ours_system final : public system_under_test {
     return std::make_unique<ours_pub>(*config_.pub_ctx, in_, index, text_size);
   }
   std::unique_ptr<sub_conn> make_subscriber(int rcvhwm) override {
-    auto sub = std::make_unique<zmq_sub>(*config_.sub_ctx, rcvhwm > 0 ? rcvhwm : config_.hwm);
-    sub->connect(out_);
-    return sub;
+    return subscriber_to(config_, rcvhwm, {&out_, 1});
   }
 
  private:
@@ -260,9 +263,7 @@ class proxy_system final : public system_under_test {
     return pub;
   }
   std::unique_ptr<sub_conn> make_subscriber(int rcvhwm) override {
-    auto sub = std::make_unique<zmq_sub>(*config_.sub_ctx, rcvhwm > 0 ? rcvhwm : config_.hwm);
-    sub->connect(out_);
-    return sub;
+    return subscriber_to(config_, rcvhwm, {&out_, 1});
   }
 
  private:
@@ -282,9 +283,7 @@ class direct_system final : public system_under_test {
     return pub;
   }
   std::unique_ptr<sub_conn> make_subscriber(int rcvhwm) override {
-    auto sub = std::make_unique<zmq_sub>(*config_.sub_ctx, rcvhwm > 0 ? rcvhwm : config_.hwm);
-    for (const auto& endpoint : endpoints_) sub->connect(endpoint);
-    return sub;
+    return subscriber_to(config_, rcvhwm, endpoints_);
   }
 
  private:
@@ -296,9 +295,9 @@ class direct_system final : public system_under_test {
 
 std::string published_body(std::size_t text_size, const std::string& from) {
   proto::event::msg msg;
-  msg.epoch = wall_ms();
+  msg.epoch = proto::wall_ms();
   msg.seq = 100000;  // a typical seq width (uint32) for a busy room
-  msg.ts = wall_ms();
+  msg.ts = proto::wall_ms();
   msg.room = "bench";
   msg.from = from;
   msg.text = std::string(text_size, 'x');

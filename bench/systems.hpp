@@ -81,6 +81,29 @@ class system_under_test {
   virtual std::unique_ptr<sub_conn> make_subscriber(int rcvhwm) = 0;
 };
 
+// A peer the benchmark only connects to (nats-server, redis-server, started
+// by scripts/bench.sh): `Pub(address, index, text_size)` publishes,
+// `Sub(address)` subscribes, `pid` is the server's.
+template <typename Pub, typename Sub>
+class external_system final : public system_under_test {
+ public:
+  external_system(std::string name, std::string address, int pid)
+      : name_(std::move(name)), address_(std::move(address)), pid_(pid) {}
+  [[nodiscard]] std::string name() const override { return name_; }
+  [[nodiscard]] int pid() const override { return pid_; }
+  std::unique_ptr<pub_conn> publisher(std::uint32_t index, std::size_t text_size) override {
+    return std::make_unique<Pub>(address_, index, text_size);
+  }
+
+ protected:
+  std::unique_ptr<sub_conn> make_subscriber(int) override { return std::make_unique<Sub>(address_); }
+
+ private:
+  std::string name_;
+  std::string address_;
+  int pid_;
+};
+
 std::unique_ptr<system_under_test> start_system(const std::string& name, const system_config& config);
 
 // The body a broker publishes for a `text_size`-byte text from `from`, so

@@ -20,11 +20,12 @@
 #include <system_error>
 #include <zmq_addon.hpp>
 
-#include "bcast/broker/clock.hpp"
+#include "bcast/proto/clock.hpp"
 #include "bcast/proto/limits.hpp"
 #include "bcast/proto/topics.hpp"
 #include "bcast/proto/validate.hpp"
 #include "peer_text.hpp"
+#include "pub_batcher.hpp"
 #include "socket_binding.hpp"
 
 namespace bcast::broker {
@@ -102,6 +103,7 @@ broker::broker(zmq::context_t& context, const options& opts, history_store& hist
       connection_log_(connection_logs_per_second),
       refusal_log_(connection_logs_per_second),
       core_(opts, history),
+      batcher_(std::make_unique<pub_batcher>()),
       replies_(opts.reply_queue_bytes, opts.reply_total_bytes),
       subscribers_(opts.sub_queue_bytes, opts.sub_total_bytes, static_cast<std::uint64_t>(opts.pub_hwm)) {
   // A reply to a vanished peer is an error we count, not a silent drop.
@@ -160,6 +162,8 @@ broker::~broker() {
   if (stop_fd_ >= 0) ::close(stop_fd_);
 }
 
+std::size_t broker::held_publication_bytes() const { return batcher_->held(); }
+
 void broker::secure(zmq::context_t& context, const proto::curve_cert& server) {
   if (!opts_.allow_dir.empty()) keys_ = std::make_unique<key_ring>(opts_.allow_dir);
   // Bound before the sockets are: no connection is admitted unasked.
@@ -212,7 +216,7 @@ void broker::request_stop() noexcept {
 }
 
 void broker::run() {
-  std::uint64_t now = mono_ms();
+  std::uint64_t now = proto::mono_ms();
   const std::uint64_t expire_every = std::max<std::uint64_t>(opts_.heartbeat_ms / 4, 10);
   std::uint64_t next_expire = now + expire_every;
   std::uint64_t next_heartbeat = now;
@@ -224,7 +228,7 @@ void broker::run() {
                                      {nullptr, history_.commit_fd(), ZMQ_POLLIN, 0}};
   if (history_.commit_fd() < 0) items.pop_back();
   while (true) {
-    now = mono_ms();
+    now = proto::mono_ms();
     const std::uint64_t next = std::min(next_expire, next_heartbeat);
     const auto timeout = std::chrono::milliseconds(next > now ? next - now : 0);
     // Stop reading requests while too much waits for the disk.
@@ -232,7 +236,7 @@ void broker::run() {
     items[0].events = backlogged ? 0 : ZMQ_POLLIN;
     if (!poll_interruptible(items, timeout)) continue;
     if ((items[1].revents & ZMQ_POLLIN) != 0) break;
-    now = mono_ms();
+    now = proto::mono_ms();
     if ((items[0].revents & ZMQ_POLLIN) != 0) drain_inbound(now);
     // Subscriptions before connection events: a closed connection's last
     // ones are counted to it, not to a new connection given the same fd.
@@ -250,7 +254,7 @@ void broker::run() {
     }
     if (now >= next_heartbeat) {
       core_.heartbeat(now, out_);
-      history_.tick(wall_ms());
+      history_.tick(proto::wall_ms());
       replies_.sweep();
       revoke_removed_keys(now);
       // Queues of cut peers were freed since: give the pages back, or the
@@ -316,7 +320,7 @@ void broker::on_oversize(int fd, std::string_view routing_id, bool delimiter) {
   // Once per connection: a client retrying its message must not fill the log.
   if (!oversize_logged_.insert(fd).second) return;
   std::uint64_t suppressed = 0;
-  if (!refusal_log_.allow(mono_ms(), suppressed)) return;
+  if (!refusal_log_.allow(proto::mono_ms(), suppressed)) return;
   const std::string address = peer_address(fd);
   spdlog::warn("a request of {} bytes from {} answered too-large: over --max-frame ({} bytes); "
                "later ones on this connection are answered without a log line",
@@ -379,7 +383,7 @@ void broker::on_accepted(int fd, const char* side) {
   }
   if (admission.admitted) {
     if (std::strcmp(side, "out") == 0) {
-      subscribers_.watch(fd, {batcher_.made(), batcher_.frames_made()});
+      subscribers_.watch(fd, {batcher_->made(), batcher_->frames_made()});
       subscriptions_[fd] = 0;  // a new connection starts with none
     }
     log_connection(spdlog::level::debug, fmt::format("connection accepted on {} from {} ({} open)", side,
@@ -388,7 +392,7 @@ void broker::on_accepted(int fd, const char* side) {
   }
   ++refused_connections_;
   std::uint64_t suppressed = 0;
-  if (refusal_log_.allow(mono_ms(), suppressed)) {
+  if (refusal_log_.allow(proto::mono_ms(), suppressed)) {
     spdlog::warn("connection from {} refused on {}: {} open from it, {} in all (limits {} per "
                  "address, {} in all)",
                  address, side, connections_.from(host), connections_.open(),
@@ -403,7 +407,7 @@ void broker::on_accepted(int fd, const char* side) {
 void broker::log_connection(spdlog::level::level_enum level, const std::string& line) {
   if (!spdlog::should_log(level)) return;
   std::uint64_t suppressed = 0;
-  const bool log = connection_log_.allow(mono_ms(), suppressed);
+  const bool log = connection_log_.allow(proto::mono_ms(), suppressed);
   if (suppressed != 0) spdlog::log(level, "{} connection events not logged", suppressed);
   if (log) spdlog::log(level, "{}", line);
 }
@@ -442,7 +446,7 @@ void broker::flush(outbox& out) {
   // Publications first: an ack then follows its message onto the wire, so a
   // crash in between costs the sender an ack (it retries), rarely the
   // listeners a message they were never told of.
-  for (auto& frame : batcher_.frames(out.publications, history_.epoch())) {
+  for (auto& frame : batcher_->frames(out.publications, history_.epoch())) {
     pub_.send(zmq::buffer(frame.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     pub_.send(frame.body, zmq::send_flags::dontwait);
   }
@@ -525,8 +529,8 @@ void broker::read_subscriptions() {
 }
 
 void broker::judge_subscribers() {
-  const slow_subscribers::position published{batcher_.made(), batcher_.frames_made()};
-  const std::size_t held = batcher_.held();
+  const slow_subscribers::position published{batcher_->made(), batcher_->frames_made()};
+  const std::size_t held = batcher_->held();
   // Nothing published, nobody behind, nothing held: nothing to look at.
   if (published.frames == judged_at_ && subscribers_.stopped() == 0 && held <= opts_.sub_total_bytes) {
     return;

@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "bcast/broker/clock.hpp"
+#include "bcast/proto/clock.hpp"
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/msg_view.hpp"
 #include "bcast/proto/topics.hpp"
@@ -22,6 +22,8 @@ namespace bcast::broker {
 namespace {
 
 using proto::error_code;
+using proto::mono_ms;
+using proto::wall_ms;
 namespace request = proto::request;
 namespace event = proto::event;
 

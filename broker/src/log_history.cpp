@@ -20,7 +20,7 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "bcast/broker/clock.hpp"
+#include "bcast/proto/clock.hpp"
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/msg_view.hpp"
 #include "bcast/proto/validate.hpp"
@@ -392,7 +392,7 @@ void log_history::load(recovery& found) {
 
 void log_history::open_new_epoch(recovery& found) {
   const bool continued = opening_ == log_opening::continued;
-  const std::uint64_t wall_now = wall_ms();
+  const std::uint64_t wall_now = proto::wall_ms();
   const std::uint64_t old_epoch = found.meta ? found.meta->epoch : 0;
   epoch_ = continued ? old_epoch : std::max(wall_now, old_epoch + 1);
   if (!continued) {
@@ -534,9 +534,13 @@ log_history::~log_history() {
   const bool written_all = pending_.empty();
   if (written_all && syncer_->close({written_, segments_.back().number, size_}, stop_patience)) {
     ::close(fd_);
-  } else if (written_all) {
-    spdlog::error("history {}: the disk did not finish syncing within {} s; stopping anyway (the "
-                  "next start checks what reached it)", opts_.dir, stop_patience.count());
+  } else {
+    if (written_all) {
+      spdlog::error("history {}: the disk did not finish syncing within {} s; stopping anyway (the "
+                    "next start checks what reached it)", opts_.dir, stop_patience.count());
+    }
+    // The sync thread may still be on it: it closes it, or its state does when it ends.
+    if (fd_ >= 0) syncer_->retire(fd_);
   }
   syncer_.reset();
   ::close(lock_fd_);
@@ -638,9 +642,9 @@ void log_history::roll_if_full() {
     start_segment(full + 1);
     segments_[segments_.size() - 2].ranges = std::move(ranges);
   } catch (const std::runtime_error& e) {
-    if (mono_ms() >= next_complaint_ms_) {
+    if (proto::mono_ms() >= next_complaint_ms_) {
       spdlog::error("history {}: cannot start a new segment ({}); the current one grows", opts_.dir, e.what());
-      next_complaint_ms_ = mono_ms() + complain_every_ms;
+      next_complaint_ms_ = proto::mono_ms() + complain_every_ms;
     }
   }
 }
@@ -736,11 +740,11 @@ bool log_history::write_pending() {
     const int error = errno;
     // Nothing of a failed write counts: the next try starts where it did.
     [[maybe_unused]] const int r = ::ftruncate(fd_, static_cast<off_t>(size_));
-    if (!failing_ || mono_ms() >= next_complaint_ms_) {
+    if (!failing_ || proto::mono_ms() >= next_complaint_ms_) {
       spdlog::error("history {}: writing failed ({}): nothing more is published or acknowledged "
                     "until a write succeeds; new messages are refused meanwhile",
                     opts_.dir, std::strerror(error));
-      next_complaint_ms_ = mono_ms() + complain_every_ms;
+      next_complaint_ms_ = proto::mono_ms() + complain_every_ms;
     }
     failing_ = true;
     accepting_ = false;

@@ -76,6 +76,15 @@ void seal(std::string& out, std::size_t start, std::uint32_t seed, std::string_v
   std::memcpy(out.data() + start + 4, &crc, sizeof crc);
 }
 
+// Appends a record's length and CRC (still unset) and its type; returns
+// where the record starts, for seal().
+std::size_t open_record(std::string& out, record_type type) {
+  const std::size_t start = out.size();
+  out.resize(start + record_overhead);
+  put_u8(out, static_cast<std::uint8_t>(type));
+  return start;
+}
+
 // Appends a message record's length and CRC (still unset) and its payload
 // but the body, in one resize: the publish path encodes one per message.
 void put_msg_head(std::string& out, const msg_record& m) {
@@ -187,17 +196,13 @@ void append(std::string& out, const msg_record& m, std::uint32_t seed) {
 }
 
 void append(std::string& out, const sys_record& s, std::uint32_t seed) {
-  const std::size_t start = out.size();
-  out.resize(start + record_overhead);
-  put_u8(out, static_cast<std::uint8_t>(record_type::sys));
+  const std::size_t start = open_record(out, record_type::sys);
   put_int(out, s.sys_seq);
   seal(out, start, seed);
 }
 
 void append(std::string& out, const checkpoint_record& c, std::uint32_t seed) {
-  const std::size_t start = out.size();
-  out.resize(start + record_overhead);
-  put_u8(out, static_cast<std::uint8_t>(record_type::checkpoint));
+  const std::size_t start = open_record(out, record_type::checkpoint);
   put_int(out, c.sys_seq);
   put_int(out, static_cast<std::uint32_t>(c.rooms.size()));
   for (const auto& [room, last] : c.rooms) {

@@ -162,6 +162,7 @@ void syncer::wrote(int fd, const position& at) {
 void syncer::retire(int fd) {
   std::lock_guard lock(state_->mutex);
   state_->retired.push_back(fd);
+  if (state_->fd == fd) state_->fd = -1;  // never synced after its close
 }
 
 std::uint64_t syncer::synced() const {

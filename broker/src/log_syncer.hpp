@@ -37,7 +37,9 @@ class syncer {
 
   // After each write(2) to the newest segment, whose descriptor is `fd`.
   void wrote(int fd, const position& at);
-  // An older segment's descriptor: synced once more, then closed here.
+  // A segment's descriptor the log is done with (an older segment, or the
+  // newest at a stop the thread may outlive): synced once more, then closed
+  // here, by the thread or at the latest when it ends.
   void retire(int fd);
   // Bytes (over all segments) known to be on disk.
   [[nodiscard]] std::uint64_t synced() const;

@@ -2,7 +2,7 @@
 // `batch` body each: the header, then the stored bodies byte for byte. A
 // holder keeps each frame's bytes and the count alive until ZeroMQ's free
 // callback (on an I/O thread) gives them back.
-#include "bcast/broker/pub_batcher.hpp"
+#include "pub_batcher.hpp"
 
 #include <cstring>
 

@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include "bcast/broker/clock.hpp"
 #include "bcast/broker/log_limiter.hpp"
+#include "bcast/proto/clock.hpp"
 
 namespace bcast::broker {
 namespace {
@@ -75,7 +75,7 @@ void zap_handler::answer(std::vector<zmq::message_t>& request) {
     } else {
       ++refused_;
       std::uint64_t suppressed = 0;
-      if (log.allow(mono_ms(), suppressed)) {
+      if (log.allow(proto::mono_ms(), suppressed)) {
         spdlog::warn("connection from {} refused: key {} is not admitted", request[3].to_string_view(), z85);
       }
       if (suppressed != 0) spdlog::warn("{} more connections refused, not logged", suppressed);

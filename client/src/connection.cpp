@@ -12,12 +12,15 @@
 #include <stdexcept>
 #include <zmq_addon.hpp>
 
+#include "bcast/proto/clock.hpp"
 #include "bcast/proto/topics.hpp"
 #include "bcast/proto/validate.hpp"
 #include "client_core.hpp"
 
 namespace bcast::client {
 namespace {
+
+using proto::mono_ms;
 
 // Reconnect quickly at first, then back off so a long outage costs little.
 constexpr int reconnect_ivl_ms = 100;
@@ -39,12 +42,6 @@ constexpr int frames_per_drain = 512;
 constexpr int link_events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
-
-std::uint64_t mono_ms() {
-  using namespace std::chrono;
-  return static_cast<std::uint64_t>(
-      duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
-}
 
 // A routing id of our own (not starting with a zero byte, which libzmq
 // reserves), so a reconnected DEALER keeps its session on the broker.

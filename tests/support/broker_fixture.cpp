@@ -3,7 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "bcast/broker/clock.hpp"
+#include "bcast/proto/clock.hpp"
 
 namespace bcast::test {
 
@@ -16,7 +16,7 @@ broker::options test_options() {
 }
 
 broker_fixture::broker_fixture(broker::options opts)
-    : opts_(std::move(opts)), history_(opts_.history, opts_.history_bytes, broker::wall_ms()) {
+    : opts_(std::move(opts)), history_(opts_.history, opts_.history_bytes, proto::wall_ms()) {
   // Tests assert on answers, not logs; set BCAST_TEST_LOG=1 to see them.
   spdlog::set_level(std::getenv("BCAST_TEST_LOG") != nullptr ? spdlog::level::debug
                                                                : spdlog::level::off);

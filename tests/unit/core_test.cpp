@@ -17,9 +17,9 @@
 #include <variant>
 #include <vector>
 
-#include "bcast/broker/clock.hpp"
 #include "bcast/broker/core.hpp"
 #include "bcast/broker/memory_history.hpp"
+#include "bcast/proto/clock.hpp"
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/error_code.hpp"
 
@@ -31,7 +31,7 @@ using bcast::broker::default_liveness;
 using bcast::broker::memory_history;
 using bcast::broker::options;
 using bcast::broker::outbox;
-using bcast::broker::wall_ms;
+using bcast::proto::wall_ms;
 
 constexpr std::uint64_t test_epoch = 4242;
 constexpr std::uint64_t t0 = 100000;  // monotonic ms of the first request

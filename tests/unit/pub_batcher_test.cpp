@@ -8,11 +8,11 @@
 #include <variant>
 #include <vector>
 
-#include "bcast/broker/pub_batcher.hpp"
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/limits.hpp"
 #include "bcast/proto/msg_view.hpp"
 #include "bcast/proto/topics.hpp"
+#include "pub_batcher.hpp"
 
 namespace bcast::broker {
 namespace {

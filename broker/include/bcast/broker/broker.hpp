@@ -30,11 +30,12 @@
 #include "bcast/broker/history_store.hpp"
 #include "bcast/broker/options.hpp"
 #include "bcast/broker/outbox.hpp"
-#include "bcast/broker/pub_batcher.hpp"
 #include "bcast/broker/reply_queues.hpp"
 #include "bcast/broker/slow_subscribers.hpp"
 
 namespace bcast::broker {
+
+class pub_batcher;  // broker/src/pub_batcher.hpp: how publications become PUB frames
 
 // Counted by the loop; any thread may read them.
 struct send_stats {
@@ -68,7 +69,7 @@ class broker {
   // Bytes of replies ZeroMQ still holds for all peers (any thread may ask).
   [[nodiscard]] std::size_t queued_reply_bytes() const { return replies_.total(); }
   // Bytes of publications ZeroMQ still holds for subscribers (any thread).
-  [[nodiscard]] std::size_t held_publication_bytes() const { return batcher_.held(); }
+  [[nodiscard]] std::size_t held_publication_bytes() const;
   // Connections open on both sockets, and refused for being over a bound.
   [[nodiscard]] std::size_t open_connections() const { return open_connections_; }
   [[nodiscard]] std::uint64_t refused_connections() const { return refused_connections_; }
@@ -132,12 +133,12 @@ class broker {
   int stop_fd_ = -1;
   core core_;
   outbox out_;
-  pub_batcher batcher_;
+  std::unique_ptr<pub_batcher> batcher_;
   send_stats sends_;
   reply_queues replies_;
   slow_subscribers subscribers_;
   std::unordered_map<int, std::size_t> subscriptions_;  // per subscriber connection
-  std::uint64_t judged_at_ = 0;  // batcher_.frames_made() at the last judgement
+  std::uint64_t judged_at_ = 0;  // batcher_->frames_made() at the last judgement
   bool trim_after_cuts_ = false;  // subscribers were cut: return freed memory at the next heartbeat
   std::vector<zmq::message_t> frames_;
   core::identity_source identity_;  // of the request in frames_

@@ -12,7 +12,6 @@
 #include <string_view>
 
 #include "bcast/broker/address_limits.hpp"
-#include "bcast/broker/clock.hpp"
 #include "bcast/broker/history_store.hpp"
 #include "bcast/broker/log_limiter.hpp"
 #include "bcast/broker/name_policy.hpp"
@@ -20,6 +19,7 @@
 #include "bcast/broker/outbox.hpp"
 #include "bcast/broker/room_table.hpp"
 #include "bcast/broker/session_table.hpp"
+#include "bcast/proto/clock.hpp"
 #include "bcast/proto/error_code.hpp"
 #include "bcast/proto/messages.hpp"
 #include "bcast/proto/msg_view.hpp"
@@ -40,7 +40,7 @@ class core {
  public:
   // Continues from what `history` restored (room and sys seqs, acks of
   // earlier runs' sessions, whose names are kept for them from `mono_now`).
-  core(const options& opts, history_store& history, std::uint64_t mono_now = mono_ms());
+  core(const options& opts, history_store& history, std::uint64_t mono_now = proto::mono_ms());
 
   // Who sent a request, as ZeroMQ knows it: its IP address ("" if unknown)
   // and, on a CURVE broker with admitted keys, the name its key is bound to.

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bcast/broker/memory_history.hpp"
+#include "bcast/broker/string_hash.hpp"
 
 namespace bcast::broker {
 

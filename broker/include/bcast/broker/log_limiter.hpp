@@ -1,7 +1,9 @@
 // Keeps a flood of bad input from becoming a flood of log lines: at most a
 // fixed number of lines per second pass, and the rest are counted and
 // summed up in one line when the next second begins. The errors themselves
-// are still answered and counted in core_stats.
+// are still answered and counted in core_stats. An implementation detail,
+// yet public: core (core.hpp, public for tests and fuzzers) holds two by
+// value, so its layout needs the whole class.
 #pragma once
 
 #include <cstdint>

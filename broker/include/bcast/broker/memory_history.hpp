@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "bcast/broker/history_store.hpp"
-#include "bcast/broker/session_table.hpp"
+#include "bcast/broker/string_hash.hpp"
 
 namespace bcast::broker {
 

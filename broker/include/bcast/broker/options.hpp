@@ -12,12 +12,9 @@
 
 namespace bcast::broker {
 
-// One heartbeat a second: presence updates feel live and an idle client
-// costs one tiny ping a second.
-inline constexpr std::uint64_t default_heartbeat_ms = 1000;
-// Three missed intervals before a session is ended, as in ZMTP/MDP practice:
-// one lost heartbeat never drops a person.
-inline constexpr std::uint64_t default_liveness = 3;
+// --heartbeat and --liveness default to the protocol's values (proto/limits.hpp).
+inline constexpr std::uint64_t default_heartbeat_ms = proto::default_hb_ivl_ms;
+using proto::default_liveness;
 inline constexpr std::size_t default_history = 1000;
 // All rooms' history together: without a budget, one client spreading
 // messages over max_rooms rooms could make the broker hold 16 GiB.

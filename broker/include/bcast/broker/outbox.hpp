@@ -1,6 +1,8 @@
 // What the core asks the socket loop to send after handling an input:
 // answers to one peer over ROUTER and publications over PUB. The loop owns
-// the sockets; the core never touches them.
+// the sockets; the core never touches them. Public, not an internal detail:
+// it is half of core's interface (what on_request and the timed duties fill),
+// which tests and fuzzers drive directly.
 #pragma once
 
 #include <string>

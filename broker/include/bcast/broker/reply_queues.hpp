@@ -17,7 +17,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "bcast/broker/session_table.hpp"
+#include "bcast/broker/string_hash.hpp"
 
 namespace bcast::broker {
 

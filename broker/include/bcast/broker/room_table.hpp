@@ -24,7 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "bcast/broker/session_table.hpp"
+#include "bcast/broker/string_hash.hpp"
 #include "bcast/proto/messages.hpp"
 
 namespace bcast::broker {

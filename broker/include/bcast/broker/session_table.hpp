@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bcast/broker/string_hash.hpp"
 #include "bcast/proto/messages.hpp"
 
 namespace bcast::broker {
@@ -105,11 +106,6 @@ struct session {
   // That connection closed (its client crashed, or reconnects at once and
   // says hello again); cleared when a hello binds it to another.
   bool connection_closed = false;
-};
-
-struct string_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
 class session_table {

@@ -2,7 +2,9 @@
 // socket without copies: a ZeroMQ message, whose content libzmq counts
 // references to (atomically, so a copy may travel to the history writer's
 // thread). Publishing hands the I/O thread the same bytes the history keeps;
-// a message costs one allocation from encoding to the wire.
+// a message costs one allocation from encoding to the wire. Public because
+// history_store's interface carries it (new_message, history_slice), and
+// the programs that pick a store (start, store-cost) include that interface.
 #pragma once
 
 #include <zmq.hpp>

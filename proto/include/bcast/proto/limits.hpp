@@ -22,6 +22,13 @@ inline constexpr std::string_view default_out_port = "5556";
 inline constexpr std::uint64_t min_hb_ivl_ms = 10;
 inline constexpr std::uint64_t max_hb_ivl_ms = 60000;
 inline constexpr std::uint64_t max_liveness = 100;
+// What a broker announces unless told otherwise (PROTOCOL 12), and what a
+// client assumes before its first `welcome`: one heartbeat a second makes
+// presence feel live and costs an idle client one tiny ping a second; three
+// missed intervals before a session ends, as in ZMTP/MDP practice, so one
+// lost heartbeat never drops a person.
+inline constexpr std::uint64_t default_hb_ivl_ms = 1000;
+inline constexpr std::uint64_t default_liveness = 3;
 
 // Names and rooms fit a terminal column and a log line.
 inline constexpr std::size_t max_name_chars = 32;

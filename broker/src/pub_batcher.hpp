@@ -8,7 +8,8 @@
 // one frame per batch instead of one per message. Every frame is counted
 // until ZeroMQ frees it (every subscriber's queue has written or dropped
 // it): the bytes publications hold in the broker, which a subscriber that
-// stops reading makes grow (slow_subscribers).
+// stops reading makes grow (slow_subscribers). Private to bcast_broker: the
+// broker holds one behind a pointer, so broker.hpp needs only its name.
 #pragma once
 
 #include <zmq.hpp>
