@@ -22,6 +22,7 @@
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/limits.hpp"
 #include "bcast/proto/msg_view.hpp"
+#include "decoded_as.hpp"
 
 namespace {
 
@@ -88,18 +89,14 @@ class raw {
 template <typename Any, typename T, typename Decode>
 T round_trip(const T& message, Decode decode, std::string_view kind) {
   const std::string bytes = encode(Any{message});
-  auto decoded = decode(bytes);
-  if (const auto* error = std::get_if<decode_error>(&decoded)) {
-    ADD_FAILURE() << "decode failed: " << error->reason;
+  std::string why;
+  const auto decoded = bcast::test::decoded_as<T>(decode(bytes), why);
+  if (!decoded) {
+    ADD_FAILURE() << "not the " << kind << " encoded: " << why;
     return T{};
   }
-  const auto& any = std::get<Any>(decoded);
-  if (!std::holds_alternative<T>(any)) {
-    ADD_FAILURE() << "decoded as another " << kind << " type (index " << any.index() << ")";
-    return T{};
-  }
-  EXPECT_EQ(encode(any), bytes) << "re-encoding changed the bytes";
-  return std::get<T>(any);
+  EXPECT_EQ(encode(Any{*decoded}), bytes) << "re-encoding changed the bytes";
+  return *decoded;
 }
 
 template <typename T>

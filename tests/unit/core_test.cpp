@@ -22,6 +22,7 @@
 #include "bcast/proto/clock.hpp"
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/error_code.hpp"
+#include "decoded_as.hpp"
 
 namespace {
 
@@ -38,19 +39,10 @@ constexpr std::uint64_t t0 = 100000;  // monotonic ms of the first request
 
 template <typename T>
 T as(std::string_view body) {
-  auto decoded = decode_event(body);
-  if (const auto* error = std::get_if<decode_error>(&decoded)) {
-    ADD_FAILURE() << "broker sent an undecodable body: " << error->reason;
-    return T{};
-  }
-  const auto& event = std::get<any_event>(decoded);
-  if (!std::holds_alternative<T>(event)) {
-    const auto* e = std::get_if<event::error>(&event);
-    ADD_FAILURE() << "unexpected event (index " << event.index() << ")"
-                  << (e != nullptr ? " error " + e->code + ": " + e->reason : std::string());
-    return T{};
-  }
-  return std::get<T>(event);
+  std::string why;
+  auto decoded = bcast::test::decoded_as<T>(decode_event(body), why);
+  if (!decoded) ADD_FAILURE() << "the broker sent " << why;
+  return decoded.value_or(T{});
 }
 
 class core : public ::testing::Test {
