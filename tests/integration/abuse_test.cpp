@@ -20,6 +20,15 @@ namespace {
 namespace request = proto::request;
 namespace event = proto::event;
 
+// Alice, subscribed to everything before she joins: the honest user each
+// attack must leave alone.
+raw_peer honest_alice(zmq::context_t& context, const broker_fixture& broker) {
+  raw_peer alice(context, broker.in(), broker.out());
+  EXPECT_TRUE(alice.wait_subscribed());
+  alice.join("alice");
+  return alice;
+}
+
 // A DEALER that asks and never reads: ZeroMQ's receive queue of one message
 // and a 4 KiB kernel buffer, so what it is sent piles up in the broker. (It
 // cannot see its own cut: not reading, it never reads the end of stream.)
@@ -92,9 +101,7 @@ TEST(abuse, subscribers_that_stop_reading_one_after_another_are_cut_and_memory_s
   opts.liveness = 100;  // alice stays joined however long the attack takes
   broker_fixture broker(opts);
   zmq::context_t context;
-  raw_peer alice(context, broker.in(), broker.out());
-  ASSERT_TRUE(alice.wait_subscribed());
-  alice.join("alice");
+  raw_peer alice = honest_alice(context, broker);
   const std::string text(3000, 'p');
   std::uint64_t id = 0;
   std::size_t most = 0;
@@ -129,9 +136,7 @@ TEST(abuse, subscriptions_are_bounded_in_size_and_in_count_per_connection) {
   opts.liveness = 100;  // alice stays joined however long the attack takes
   broker_fixture broker(opts);
   zmq::context_t context;
-  raw_peer alice(context, broker.in(), broker.out());
-  ASSERT_TRUE(alice.wait_subscribed());
-  alice.join("alice");
+  raw_peer alice = honest_alice(context, broker);
   (void)alice.expect_published<event::join>("sys/");
 
   // One greedy connection after another (found by the re-attack: a closed
@@ -181,9 +186,7 @@ TEST(abuse, many_subscribers_stalled_on_tiny_messages_are_cut_by_the_total) {
   opts.liveness = 100;
   broker_fixture broker(opts);
   zmq::context_t context;
-  raw_peer alice(context, broker.in(), broker.out());
-  ASSERT_TRUE(alice.wait_subscribed());
-  alice.join("alice");
+  raw_peer alice = honest_alice(context, broker);
   std::vector<zmq::socket_t> deaf;
   for (int i = 0; i < 20; ++i) deaf.push_back(deaf_subscriber(context, broker.out()));
   std::uint64_t id = 0;
