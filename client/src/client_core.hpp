@@ -21,13 +21,11 @@
 #include "bcast/client/events.hpp"
 #include "bcast/client/options.hpp"
 #include "bcast/client/room_stream.hpp"
+#include "bcast/proto/limits.hpp"
 #include "bcast/proto/messages.hpp"
 
 namespace bcast::client::detail {
 
-// Until a welcome says otherwise, the protocol's defaults.
-inline constexpr std::uint64_t default_hb_ivl_ms = 1000;
-inline constexpr std::uint64_t default_liveness = 3;
 // Messages on the wire without an ack. Far below the broker's memory of
 // request ids (proto::dedup_window), so a retry is always recognised.
 inline constexpr std::size_t max_in_flight = 256;
@@ -216,8 +214,8 @@ class client_core {
   std::optional<std::string> session_token_;
   std::string name_;
   std::optional<std::uint64_t> epoch_;
-  std::uint64_t hb_ivl_ = default_hb_ivl_ms;
-  std::uint64_t liveness_ = default_liveness;
+  std::uint64_t hb_ivl_ = proto::default_hb_ivl_ms;  // the protocol's, until a welcome says
+  std::uint64_t liveness_ = proto::default_liveness;
   std::uint64_t max_text_;
   bool ever_connected_ = false;
   std::uint64_t welcomed_ms_ = 0;  // the first welcome
