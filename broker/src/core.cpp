@@ -484,6 +484,7 @@ void core::welcome(const peer& to, const session& s, outbox& out) {
   w.liveness = opts_.liveness;
   w.sys_seq = rooms_.sys_seq();
   w.max_text = opts_.max_text;
+  w.ts = wall_ms();  // an hb at or past it was published after this welcome
   if (s.rooms.empty()) {
     w.rooms = rooms_.all();
   } else {

@@ -169,6 +169,7 @@ void client_core::on_tick(std::uint64_t now) {
     state_ = link_state::lost;
     events_.push_back(status_event{status::connection_lost, "no heartbeat from the broker"});
   }
+  if (deferred_ && now >= deferred_->deadline_ms) apply_deferred(now);  // a clock that stepped back
   check_links(now);
   if (anonymous()) {
     request_fills(now);
@@ -402,7 +403,13 @@ void client_core::dispatch_published(proto::any_event& e, std::uint64_t now) {
       overloaded{
           [&](event::msg& m) { on_room_msg(std::move(m), now); },
           [&](event::join& m) { on_sys(m.seq, presence_event{true, m.name, {}, m.ts}); },
-          [&](event::leave& m) { on_sys(m.seq, presence_event{false, m.name, m.reason, m.ts}); },
+          [&](event::leave& m) {
+            // Our own leave, published after our last welcome: the broker
+            // ended this session (a timeout we did not see while stalled).
+            const bool ours = m.name == name_ && m.reason != "bye" && m.seq > welcome_sys_seq_ && m.seq > sys_last_;
+            on_sys(m.seq, presence_event{false, m.name, m.reason, m.ts});
+            if (ours && !anonymous() && state_ == link_state::joined) rejoin(link_state::rejoining, now);
+          },
           [&](event::shutdown& m) {
             on_sys(m.seq, status_event{status::server_shutdown, m.reason});
             state_ = link_state::lost;  // hello again until the broker is back
@@ -424,10 +431,22 @@ void client_core::dispatch_published(proto::any_event& e, std::uint64_t now) {
 }
 
 void client_core::on_hb(const event::hb& hb, std::uint64_t now) {
-  for (const auto& r : hb.rooms) {
+  announce(hb.rooms);
+  sys_last_ = std::max(sys_last_, hb.sys_seq);
+  // Published after the resume's welcome: the SUB has read all before it.
+  if (deferred_ && hb.ts >= deferred_->welcome_ts) apply_deferred(now);
+  request_fills(now);
+}
+
+void client_core::announce(const std::vector<event::room_seq>& rooms) {
+  for (const auto& r : rooms) {
     if (room_stream* s = stream(r.room)) s->on_announced(r.seq);
   }
-  sys_last_ = std::max(sys_last_, hb.sys_seq);
+}
+
+void client_core::apply_deferred(std::uint64_t now) {
+  announce(deferred_->rooms);
+  deferred_.reset();
   request_fills(now);
 }
 
@@ -533,19 +552,28 @@ void client_core::on_welcome(const event::welcome& w, std::uint64_t now) {
     reset_rooms(now);
     acked_seq_.clear();
   }
-  for (auto& [name, room] : rooms_) {
-    const auto announced = std::find_if(w.rooms.begin(), w.rooms.end(),
-                                        [&](const auto& r) { return r.room == name; });
-    const std::uint64_t seq = announced == w.rooms.end() ? 0 : announced->seq;
-    if (first && opts_.backlog > 0) {
-      room.expect_backlog();
-    } else if (first) {
-      room.start_at(seq);
-    } else {
-      room.on_announced(seq);
+  deferred_.reset();
+  if (first || new_epoch) {
+    for (auto& [name, room] : rooms_) {
+      const auto announced = std::find_if(w.rooms.begin(), w.rooms.end(),
+                                          [&](const auto& r) { return r.room == name; });
+      const std::uint64_t seq = announced == w.rooms.end() ? 0 : announced->seq;
+      if (first && opts_.backlog > 0) {
+        room.expect_backlog();
+      } else if (first) {
+        room.start_at(seq);
+      } else {
+        room.on_announced(seq);
+      }
     }
+    sys_last_ = w.sys_seq;
+  } else {
+    // A resume: what the broker published before this welcome may still
+    // wait on the SUB (a client that stalled has a queue there). Its
+    // announcements wait until the SUB has caught up (PROTOCOL 10.1 step 5).
+    deferred_ = deferred_announcement{w.rooms, w.ts, now + silence_limit_ms()};
   }
-  if (first || new_epoch) sys_last_ = w.sys_seq;
+  welcome_sys_seq_ = w.sys_seq;
   ever_connected_ = true;
   state_ = link_state::joined;
   welcome_internal_id_ = next_internal_id_;

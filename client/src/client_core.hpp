@@ -162,6 +162,16 @@ class client_core {
   void on_welcome(const proto::event::welcome& w, std::uint64_t now);
   void on_room_msg(proto::event::msg m, std::uint64_t now);
   void on_hb(const proto::event::hb& hb, std::uint64_t now);
+  // Raises each followed room's announced seq (an hb's or a resume's).
+  void announce(const std::vector<proto::event::room_seq>& rooms);
+  // A resume's announcements, applied once the SUB has caught up with its
+  // welcome (PROTOCOL 10.1 step 5), or at `deadline_ms`.
+  struct deferred_announcement {
+    std::vector<proto::event::room_seq> rooms;
+    std::uint64_t welcome_ts = 0;
+    std::uint64_t deadline_ms = 0;
+  };
+  void apply_deferred(std::uint64_t now);
   void on_history(const proto::event::history& h, std::uint64_t now);
   void on_error(const proto::event::error& e, std::uint64_t now);
   void on_sys(std::uint64_t seq, client_event event);
@@ -235,6 +245,8 @@ class client_core {
   std::map<std::string, fill_request, std::less<>> fills_;  // per room, in flight
   std::map<std::string, std::uint64_t, std::less<>> acked_seq_;
   std::uint64_t sys_last_ = 0;
+  std::uint64_t welcome_sys_seq_ = 0;  // the last welcome's: an own leave past it ended the session
+  std::optional<deferred_announcement> deferred_;
   std::deque<proto::any_event> stash_;  // publications held until welcome
 
   std::map<std::uint64_t, pending_send> pending_;

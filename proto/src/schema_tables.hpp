@@ -118,8 +118,9 @@ struct schema<event::welcome> {
       make_field("sys_seq", &event::welcome::sys_seq, presence::required),
       make_field("rooms", &event::welcome::rooms, presence::required),
       make_field("max_text", &event::welcome::max_text, presence::required),
+      make_field("ts", &event::welcome::ts, presence::required),
   };
-  static constexpr std::array<std::size_t, 9> decode_order{0, 1, 2, 3, 4, 5, 6, 7, 8};
+  static constexpr std::array<std::size_t, 10> decode_order{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
 };
 
 template <>

@@ -43,7 +43,7 @@ VALID = [
     ("welcome", "event", None,
      {"t": "welcome", "v": 1, "name": "alice", "session": "3f2a9c0d4e5b6a7f8091a2b3c4d5e6f7",
       "epoch": EPOCH, "hb_ivl": 1000, "liveness": 3, "sys_seq": 7, "rooms": {"dev": 0, "lobby": 42},
-      "max_text": 4096}),
+      "max_text": 4096, "ts": TS}),
     ("ack_msg", "event", None, {"t": "ack", "id": 1, "room": "lobby", "seq": 43}),
     ("ack_dm", "event", None, {"t": "ack", "id": 2}),
     ("error", "event", None, {"t": "error", "code": "too-large", "reason": "text is 5000 bytes; the limit is 4096", "id": 9}),

@@ -54,9 +54,12 @@ options named(std::string name = "alice") {
   return o;
 }
 
-event::welcome welcome(std::uint64_t epoch = epoch1, std::uint64_t lobby_seq = 0) {
-  return {1, "alice", "token-1", epoch, hb, 3, 1, {{"lobby", lobby_seq}}, 4096};
+event::welcome welcome(std::uint64_t epoch = epoch1, std::uint64_t lobby_seq = 0,
+                       std::uint64_t ts = 5000, std::uint64_t sys_seq = 1) {
+  return {1, "alice", "token-1", epoch, hb, 3, sys_seq, {{"lobby", lobby_seq}}, 4096, ts};
 }
+
+event::hb heartbeat(std::uint64_t ts, std::uint64_t sys_seq = 1) { return {epoch1, ts, sys_seq, {}, 1}; }
 
 event::msg msg(std::uint64_t seq, std::string text = "x", std::string from = "bob",
                std::uint64_t epoch = epoch1) {
@@ -172,6 +175,76 @@ TEST(client_core, reconnect_resumes_the_session_and_resends_unacked_messages_wit
   EXPECT_EQ(ids(c.dealer.take<request::msg>()), std::vector<std::uint64_t>{id}) << "same id: de-duplicated";
   c.reply(event::ack{id, "lobby", 1});
   EXPECT_EQ(c.core.unacked(), 0U);
+}
+
+// PROTOCOL 10.1 step 5: after a stall the SUB holds what was published
+// before the resume's welcome; a fill opened at once would find a history
+// past it and report real messages as lost.
+TEST(client_core, a_resume_waits_for_the_sub_to_catch_up_before_filling_from_its_welcome) {
+  client c;
+  c.join(welcome(epoch1, 0, 5000));
+  c.publish(msg(1));
+  for (int i = 0; i < 3; ++i) c.advance(hb);  // stalled: the broker seems silent
+  ASSERT_EQ(c.core.state(), link_state::lost);
+  c.reply(welcome(epoch1, 1300, 9000));
+  c.dealer.sent.clear();
+  c.events();
+  c.publish(heartbeat(8000));  // queued before the welcome
+  EXPECT_TRUE(c.dealer.take<request::history>().empty()) << "no fill while the queue is read";
+  for (std::uint64_t seq = 2; seq <= 1300; ++seq) c.publish(msg(seq));
+  c.publish(heartbeat(9000));  // the SUB has caught up
+  EXPECT_TRUE(c.dealer.take<request::history>().empty()) << "nothing is missing";
+  std::size_t shown = 0;
+  for (const auto& e : c.events()) {
+    EXPECT_FALSE(std::holds_alternative<lost_event>(e)) << "a queued message reported as lost";
+    shown += std::holds_alternative<message_event>(e) ? 1 : 0;
+  }
+  EXPECT_EQ(shown, 1299U);
+}
+
+TEST(client_core, a_resume_fills_from_its_welcome_once_the_sub_catches_up_or_after_the_silence_limit) {
+  client c;
+  c.join(welcome(epoch1, 0, 5000));
+  for (int i = 0; i < 3; ++i) c.advance(hb);
+  c.reply(welcome(epoch1, 7, 9000));
+  c.dealer.sent.clear();
+  c.publish(heartbeat(9001));
+  auto fills = c.dealer.take<request::history>();
+  ASSERT_EQ(fills.size(), 1U) << "the welcome's 7 messages were not on the SUB: fill them";
+  EXPECT_EQ(fills[0].after, 0U);
+
+  client d;
+  d.join(welcome(epoch1, 0, 5000));
+  for (int i = 0; i < 3; ++i) d.advance(hb);
+  d.reply(welcome(epoch1, 7, 9000));
+  d.dealer.sent.clear();
+  for (int i = 0; i < 2; ++i) {
+    d.advance(hb);
+    d.publish(heartbeat(4000));  // the broker's clock stepped back
+  }
+  EXPECT_TRUE(d.dealer.take<request::history>().empty());
+  d.advance(hb);  // liveness × hb_ivl after the welcome
+  EXPECT_EQ(d.dealer.take<request::history>().size(), 1U);
+}
+
+TEST(client_core, its_own_leave_after_the_welcome_means_the_session_ended_and_it_rejoins) {
+  client c;
+  c.join(welcome(epoch1, 0, 5000, 10));
+  c.publish(event::leave{epoch1, 9, 0, "alice", "timeout"});  // from before the welcome
+  EXPECT_TRUE(c.dealer.take<request::hello>().empty());
+  c.publish(event::leave{epoch1, 11, 0, "alice", "timeout"});
+  const auto hellos = c.dealer.take<request::hello>();
+  ASSERT_EQ(hellos.size(), 1U);
+  EXPECT_EQ(hellos[0].session, "token-1");
+  EXPECT_EQ(c.core.state(), link_state::rejoining);
+}
+
+TEST(client_core, its_own_bye_is_not_taken_for_a_lost_session) {
+  client c;
+  c.join(welcome(epoch1, 0, 5000, 10));
+  c.core.leave(c.now);
+  c.publish(event::leave{epoch1, 11, 0, "alice", "bye"});
+  EXPECT_TRUE(c.dealer.take<request::hello>().empty());
 }
 
 TEST(client_core, a_resumed_crash_session_says_its_token_in_the_first_hello) {

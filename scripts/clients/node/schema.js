@@ -32,6 +32,7 @@ export const KEYS = {
     sys_seq: "uint",
     rooms: "seq_map",
     max_text: "uint",
+    ts: "uint",
   },
   ack: { room: "str", seq: "uint" },
   error: { code: "str", reason: "str" },
@@ -45,7 +46,18 @@ export const KEYS = {
 
 // Keys a broker's body (PROTOCOL.md 6.2, 6.3) must have, by type.
 export const EVENT_REQUIRED = {
-  welcome: ["v", "name", "session", "epoch", "hb_ivl", "liveness", "sys_seq", "rooms", "max_text"],
+  welcome: [
+    "v",
+    "name",
+    "session",
+    "epoch",
+    "hb_ivl",
+    "liveness",
+    "sys_seq",
+    "rooms",
+    "max_text",
+    "ts",
+  ],
   ack: ["id"],
   error: ["code", "reason"],
   pong: [],

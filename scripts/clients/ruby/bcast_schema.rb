@@ -16,7 +16,7 @@ module Bcast
     "bye" => %w[id?]
   }.freeze
   EVENTS = {
-    "welcome" => %w[v name session epoch hb_ivl liveness sys_seq rooms max_text],
+    "welcome" => %w[v name session epoch hb_ivl liveness sys_seq rooms max_text ts],
     "ack" => %w[id room? seq?],
     "error" => %w[code reason id?],
     "pong" => %w[id?],
@@ -39,7 +39,7 @@ module Bcast
   # The keys whose value is a str or a uint wherever they appear.
   STR_KEYS = %w[t name session token room text to code reason from].freeze
   UINT_KEYS = %w[
-    v id after limit epoch hb_ivl liveness sys_seq max_text seq first last ts clients since idle
+    v id after limit epoch hb_ivl liveness sys_seq max_text ts seq first last clients since idle
   ].freeze
   # Request keys whose value must not be empty (bad-request).
   REQUEST_NONEMPTY = {

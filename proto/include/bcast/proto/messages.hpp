@@ -132,6 +132,7 @@ struct welcome {
   std::uint64_t sys_seq = 0;           // last seq of the sys stream
   std::vector<room_seq> rooms;         // room -> last seq published in it
   std::uint64_t max_text = 0;          // largest accepted text, in bytes
+  std::uint64_t ts = 0;                // the broker's clock when it answered: an hb with ts at or past it came after (10.1)
 };
 
 // `ack`: a request with an id was carried out. Sent to the requester.
