@@ -290,6 +290,12 @@ def item_lines(items, indent="    "):
     return "".join(f"{indent}{item},\n" for item in items)
 
 
+def packed_lines(items, indent="    "):
+    """`item, item,` lines, as many as fit in 100 columns."""
+    lines = textwrap.wrap(" ".join(f"{item}," for item in items), 100 - len(indent))
+    return "".join(f"{indent}{line}\n" for line in lines)
+
+
 def comment(text):
     """`text` as // lines of at most 100 columns."""
     return "".join(f"// {line}\n" for line in textwrap.wrap(text, 97))
@@ -523,7 +529,7 @@ def gen_node(s):
             req = [f"\"{k['key']}\"" for k in m["keys"] if k["presence"] == "required"]
             line = f"  {js_key(m['t'])}: [{', '.join(req)}],\n"
             if len(line) > 100:
-                line = f"  {js_key(m['t'])}: [\n{item_lines(req)}  ],\n"
+                line = f"  {js_key(m['t'])}: [\n{packed_lines(req)}  ],\n"
             out.append(line)
     out.append("};\n\n// The maps an array type of KEYS holds: each key's type, and the keys\n"
                "// every entry must have.\nexport const STRUCTS = {\n")

@@ -47,16 +47,7 @@ export const KEYS = {
 // Keys a broker's body (PROTOCOL.md 6.2, 6.3) must have, by type.
 export const EVENT_REQUIRED = {
   welcome: [
-    "v",
-    "name",
-    "session",
-    "epoch",
-    "hb_ivl",
-    "liveness",
-    "sys_seq",
-    "rooms",
-    "max_text",
-    "ts",
+    "v", "name", "session", "epoch", "hb_ivl", "liveness", "sys_seq", "rooms", "max_text", "ts",
   ],
   ack: ["id"],
   error: ["code", "reason"],
