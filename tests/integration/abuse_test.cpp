@@ -232,6 +232,7 @@ void bob_gets_in_and_chats(zmq::context_t& context, const char* address, broker_
   raw_peer bob = peer_from(context, address, broker);
   ASSERT_TRUE(bob.wait_subscribed());
   bob.join("bob");
+  (void)bob.expect_published<event::join>("sys/");
   bob.send(request::msg{"I got in", "lobby", 1});
   EXPECT_EQ(bob.expect<event::ack>().seq, 1U);
   EXPECT_EQ(bob.expect_published<event::msg>("room/lobby/").text, "I got in");
