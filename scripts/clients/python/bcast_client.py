@@ -43,9 +43,10 @@ Protocol steps, as this client follows them:
    hello again, with its session token to resume: once; ``no-session``
    errors while it waits, or for requests sent before the latest welcome,
    are ignored, and pending requests are re-sent after the welcome, in id
-   order, before anything new. Bodies of an unknown ``t`` are ignored. At a new epoch
-   each room first delivers the old epoch's held messages and reports as
-   ``lost`` every seq of it announced (or acked to us) but never delivered.
+   order, before anything new. Bodies of an unknown ``t`` are ignored. At a
+   new epoch each room first delivers the old epoch's held messages and
+   reports as ``lost`` every seq of it announced (or acked to us) but never
+   delivered.
 7. ``{t: bye}`` ends the session (``leave``, reason ``bye``).
 """
 import argparse
