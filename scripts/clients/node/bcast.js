@@ -6,19 +6,31 @@
 //    are two frames, [topic][body]; every body is one MessagePack map.
 // 2. A DEALER (IMMEDIATE, random routing id not starting with a zero byte)
 //    connects to IN (ROUTER); a request or an answer is one frame.
-// 3. `hello` is repeated every heartbeat until `welcome`; each stream starts
-//    after the seqs it announces. connect() also waits for a first
-//    publication (an `hb` at the latest): it proves the subscription live.
+// 3. `hello` is repeated every 1000 ms (later: every hb_ivl) until
+//    `welcome`; at the first one each stream starts after the seqs it
+//    announces. A later `welcome` of the same epoch (a resume) keeps every
+//    room's last and the sys position: what was published before it may
+//    still wait on the SUB, so its `rooms` are applied only once an `hb`
+//    with `ts` >= `welcome.ts` arrives (or after liveness * hb_ivl), then
+//    fills as usual. connect() also waits for a first publication (an `hb`
+//    at the latest): it proves the subscription live.
 // 4. Room `msg`s are numbered per room: duplicates are dropped, later seqs
 //    held, and a gap is filled from `history`; seqs below `first` are lost.
 // 5. `msg`/`dm` carry ids and are re-sent every 2 * hb_ivl until acked
 //    (at most 256 unacked on the wire, the rest wait in id order); the
 //    broker de-duplicates by id. A `msg` of ours delivered from a room acks
 //    the one pending `msg` with its room and text, if only one matches: its
-//    `ack` may have been lost (PROTOCOL.md 10.3).
+//    `ack` may have been lost (PROTOCOL.md 10.3). Order: pending requests are
+//    re-sent in id order, and once one is refused `rate-limited` nothing
+//    newer goes out until it is acked: it is retried alone after 10 ms,
+//    doubling while refused, up to hb_ivl / 2.
 // 6. An idle client pings every hb_ivl. A silent broker, `shutdown`, a new
-//    `epoch` or `no-session` make the client say hello again (with its
-//    session token, to resume). At a new epoch each room first delivers the
+//    `epoch`, `no-session` or our own `leave` (not `bye`) published after the
+//    welcome make the client say hello again (with its session token, to
+//    resume): once; `no-session` errors while it waits, or for requests sent
+//    before the latest welcome, are ignored, and pending requests are re-sent
+//    after the welcome, in id order, before anything new. Bodies of an
+//    unknown `t` are ignored. At a new epoch each room first delivers the
 //    old epoch's held messages and reports as `lost` every seq of it
 //    announced (or acked to us) but never delivered.
 //
@@ -249,6 +261,12 @@ function checkBody(body, kind) {
 // ------------------------------------------------------------------ client --
 
 const WINDOW = 256; // unacked requests on the wire (PROTOCOL.md 10.3)
+// The first retry of a request refused as rate-limited (PROTOCOL.md 10.3),
+// in ms; the pause doubles while it is refused, up to hb_ivl / 2.
+const RATE_LIMITED_PAUSE = 10;
+// Hello is repeated this often (ms) until the first welcome tells hb_ivl
+// (PROTOCOL.md 10.1 step 3: the broker's default).
+const HELLO_RETRY = 1000;
 const STASH_MAX = 100000;
 const same = (a, b) => a !== undefined && b !== undefined && BigInt(a) === BigInt(b);
 // A BigInt as a Number when it is a safe integer, as decode() gives uint64s.
@@ -272,7 +290,7 @@ export class Client extends EventEmitter {
     if (!name) throw new TypeError("a name is required");
     Object.assign(this, { name, inEndpoint, outEndpoint, token, timeout, reportAcks });
     this.rooms = rooms.length ? [...rooms] : ["lobby"];
-    this.hbIvl = 1000;
+    this.hbIvl = HELLO_RETRY;
     this.liveness = 3;
     this.maxText = 4096;
     this.session = undefined;
@@ -280,6 +298,10 @@ export class Client extends EventEmitter {
     this.acked = new Map(); // request id -> seq (undefined for a dm)
     this._streams = new Map(this.rooms.map((r) => [r, { last: 0, announced: 0, held: new Map(), fillSent: undefined }]));
     this._sysLast = 0;
+    this._welcomeSysSeq = 0;
+    this._welcomeAt = -Infinity;
+    this._deferred = undefined; // a resume's {rooms, ts, deadline}
+    this._blocked = undefined; // the rate-limited request's {id, pause, timer}
     this._ackedSeq = new Map(); // room -> highest seq of ours acked
     this._pending = new Map(); // id -> {bytes, sentAt, room, text}; Map order is id order
     this._replies = new Map(); // id -> resolve, for who
@@ -385,6 +407,7 @@ export class Client extends EventEmitter {
     if (this._closed) return;
     this._closed = true;
     clearTimeout(this._timer);
+    clearTimeout(this._blocked?.timer);
     if (this._joined) this._transmit(encode({ t: "bye" }));
     this._joined = false;
     this._sub?.close();
@@ -456,8 +479,16 @@ export class Client extends EventEmitter {
     return true;
   }
 
+  // Sends the never-sent requests, and those unacked for `olderThan` ms, of
+  // the first WINDOW pending; while one is refused as rate-limited, only
+  // that one (its own timer retries it after each refusal).
   _resend(olderThan) {
     const t = now();
+    if (this._blocked) {
+      const entry = this._pending.get(this._blocked.id);
+      if (olderThan !== Infinity && t - entry.sentAt >= olderThan && this._transmit(entry.bytes)) entry.sentAt = t;
+      return;
+    }
     let inFlight = 0;
     for (const entry of this._pending.values()) {
       if (++inFlight > WINDOW) return;
@@ -496,6 +527,7 @@ export class Client extends EventEmitter {
       if (t - this._helloSent >= this.hbIvl) this._sayHello();
       return;
     }
+    if (this._deferred && t >= this._deferred.deadline) this._applyDeferred(); // a clock stepped back
     if (t - this._lastSent >= this.hbIvl) this._transmit(encode({ t: "ping" }));
     this._resend(2 * this.hbIvl);
     this._requestFills();
@@ -514,12 +546,18 @@ export class Client extends EventEmitter {
       this.session = undefined;
       this._emit(m);
     } else if (t === "error" && code === "no-session") {
-      this._rejoin();
+      // One hello per lost session: while it waits, or for a request sent
+      // before the latest welcome, the error is stale.
+      const entry = this._pending.get(id);
+      if (entry?.sentAt === undefined || entry.sentAt > this._welcomeAt) this._rejoin();
+    } else if (t === "error" && code === "rate-limited" && this._pending.has(id)) {
+      this._onRateLimited(id);
     } else if (t === "error" && id === undefined && !this._everJoined) {
       this._failJoin(new ProtocolError(code, m.reason));
     } else if (t === "error") {
       if ((code === "shutting-down" || code === "rate-limited" || code === "unavailable") && this._pending.has(id)) return;
       if (id !== undefined && !this._pending.delete(id)) return; // a ping, a fill, a retry
+      this._unblock(id);
       this._emit(m);
       this._sendQueued(); // the window moved
     } else if (t === "history") {
@@ -531,9 +569,31 @@ export class Client extends EventEmitter {
     }
   }
 
+  // Holds everything newer than `id` until it is accepted; retries it alone
+  // after a pause that doubles while it is refused.
+  _onRateLimited(id) {
+    const blocked = this._blocked;
+    if (blocked && BigInt(id) > BigInt(blocked.id)) return; // sent before an older one's refusal
+    const pause = blocked && same(blocked.id, id) ? Math.min(2 * blocked.pause, this.hbIvl / 2) : RATE_LIMITED_PAUSE;
+    clearTimeout(blocked?.timer);
+    const timer = setTimeout(() => {
+      const entry = this._pending.get(id);
+      if (entry && this._joined && this._transmit(entry.bytes)) entry.sentAt = now();
+    }, pause);
+    this._blocked = { id, pause, timer };
+  }
+
+  // Back to the whole window once the blocked request `id` is answered.
+  _unblock(id) {
+    if (!this._blocked || !same(this._blocked.id, id)) return;
+    clearTimeout(this._blocked.timer);
+    this._blocked = undefined;
+  }
+
   // Ends pending request `id`; a second ack for it is ignored.
   _onAck(id, room, seq) {
     if (!this._pending.delete(id)) return;
+    this._unblock(id);
     this.acked.set(id, seq);
     if (this._streams.has(room) && seq !== undefined) this._ackedSeq.set(room, max(this._ackedSeq.get(room) ?? 0, seq));
     if (this.reportAcks) this._emit({ t: "ack", id, ...(room === undefined ? {} : { room, seq }) });
@@ -563,15 +623,24 @@ export class Client extends EventEmitter {
     if (newEpoch) this._endEpoch();
     Object.assign(this, { session: w.session, epoch: w.epoch, hbIvl: Math.max(Number(w.hb_ivl), 10),
                           liveness: Math.max(Number(w.liveness), 1), maxText: Number(w.max_text) });
+    this._deferred = undefined;
     for (const [room, s] of this._streams) {
-      const seq = Object.prototype.hasOwnProperty.call(w.rooms, room) ? w.rooms[room] : 0;
       if (newEpoch) Object.assign(s, { last: 0, announced: 0, held: new Map() });
-      else if (first) s.last = seq;
-      s.announced = max(s.announced, seq);
+      else if (first) s.last = Object.prototype.hasOwnProperty.call(w.rooms, room) ? w.rooms[room] : 0;
       s.fillSent = undefined;
     }
-    if (first || newEpoch) this._sysLast = w.sys_seq;
+    if (first || newEpoch) {
+      this._announce(w.rooms);
+      this._sysLast = w.sys_seq;
+    } else {
+      // A resume: what was published before this welcome may still wait on
+      // the SUB (a client that stalled has a queue there); a fill opened now
+      // would report it lost (PROTOCOL.md 10.1 step 5).
+      this._deferred = { rooms: w.rooms, ts: w.ts ?? 0, deadline: now() + this.liveness * this.hbIvl };
+    }
     if (newEpoch) this._ackedSeq.clear();
+    this._welcomeSysSeq = w.sys_seq;
+    this._welcomeAt = now();
     this._joined = true;
     this._lost = false;
     this._lastHeard = now();
@@ -579,12 +648,25 @@ export class Client extends EventEmitter {
     if (newEpoch) this._emit({ t: "status", status: "epoch-reset", detail: "the broker started a new epoch" });
     if (!first && (wasLost || newEpoch)) this._emit({ t: "status", status: "reconnected", detail: "" });
     this._everJoined = true;
+    this._resend(0); // pending requests first, in id order
     const stash = this._stash;
     this._stash = [];
     for (const m of stash) if (m.epoch === undefined || same(m.epoch, this.epoch)) this._onPublished(m);
-    this._resend(0);
     this._requestFills();
     this._checkJoined();
+  }
+
+  // Raises each followed room's announced seq (an hb's or a welcome's).
+  _announce(rooms) {
+    for (const [room, last] of Object.entries(rooms)) {
+      const r = this._streams.get(room);
+      if (r) r.announced = max(r.announced, last);
+    }
+  }
+
+  _applyDeferred() {
+    this._announce(this._deferred.rooms);
+    this._deferred = undefined;
   }
 
   _checkJoined() {
@@ -634,12 +716,13 @@ export class Client extends EventEmitter {
       } else {
         this._emit(m);
       }
-    } else if (m.t === "hb") {
-      for (const [room, last] of Object.entries(m.rooms)) {
-        const r = this._streams.get(room);
-        if (r) r.announced = max(r.announced, last);
+      if (m.t === "leave" && m.name === this.name && m.reason !== "bye" && BigInt(m.seq) > BigInt(this._welcomeSysSeq)) {
+        this._rejoin(); // the broker ended our session (a timeout we did not see)
       }
+    } else if (m.t === "hb") {
+      this._announce(m.rooms);
       this._sysLast = max(this._sysLast, m.sys_seq);
+      if (this._deferred && BigInt(m.ts) >= BigInt(this._deferred.ts)) this._applyDeferred(); // the SUB caught up
     }
     this._requestFills();
   }

@@ -10,10 +10,15 @@ Protocol steps, as this client follows them:
 2. A DEALER connects to IN (ROUTER) with IMMEDIATE=1 and a random routing id
    not starting with a zero byte; a request or an answer is one frame.
 3. ``{t: hello, v: 1, name, rooms, [token], [session]}`` is repeated every
-   heartbeat until ``{t: welcome, session, epoch, hb_ivl (ms), liveness,
-   sys_seq, rooms: {room: last seq}, max_text}``; each stream starts after
-   those seqs. The constructor also waits for a first publication (a heartbeat
-   at the latest): it proves the subscription live.
+   1000 ms (later: every hb_ivl) until ``{t: welcome, session, epoch, hb_ivl
+   (ms), liveness, sys_seq, rooms: {room: last seq}, max_text, ts}``; at the
+   first welcome each stream starts after those seqs. A later welcome of the
+   same epoch (a resume) keeps every room's last and the sys position: what
+   was published before it may still wait on the SUB, so its ``rooms`` are
+   applied only once an ``hb`` with ``ts`` >= ``welcome.ts`` arrives (or after
+   liveness * hb_ivl), then fills as usual. The constructor also waits for a
+   first publication (a heartbeat at the latest): it proves the subscription
+   live.
 4. Rooms publish ``{t: msg, epoch, seq, ts, room, from, text}``; ``sys/`` has
    ``join``/``leave``/``shutdown`` (sequenced) and ``hb`` (``rooms``: room ->
    last seq, ``sys_seq``). Seqs run 1, 2, 3... per stream: duplicates are
@@ -27,13 +32,21 @@ Protocol steps, as this client follows them:
    (``from`` = our name) acks the one pending ``msg`` with its room and text,
    if only one matches (PROTOCOL.md 10.3): the ``ack`` may have been lost. A
    dm arrives on the DEALER: ``{t: dm, from, text, ts}``. ``who``/``ping``
-   may carry an ``id``, echoed in the answer.
+   may carry an ``id``, echoed in the answer. Order: pending requests are
+   re-sent in id order, and once one is refused ``rate-limited`` nothing
+   newer goes out until it is acked: it is retried alone after 10 ms,
+   doubling while refused, up to hb_ivl/2.
 6. An idle client pings every hb_ivl; the broker ends a session silent for
    ``liveness`` intervals (``leave``, reason ``timeout``). A broker silent that
-   long, a ``shutdown``, a new ``epoch`` or ``error`` ``no-session`` make the
-   client say hello again, with its session token to resume. At a new epoch
-   each room first delivers the old epoch's held messages and reports as
-   ``lost`` every seq of it announced (or acked to us) but never delivered.
+   long, a ``shutdown``, a new ``epoch``, ``error`` ``no-session`` or our own
+   ``leave`` (not ``bye``) published after the welcome make the client say
+   hello again, with its session token to resume: once; ``no-session``
+   errors while it waits, or for requests sent before the latest welcome,
+   are ignored, and pending requests are re-sent after the welcome, in id
+   order, before anything new. Bodies of an unknown ``t`` are ignored. At a
+   new epoch each room first delivers the old epoch's held messages and
+   reports as ``lost`` every seq of it announced (or acked to us) but never
+   delivered.
 7. ``{t: bye}`` ends the session (``leave``, reason ``bye``).
 """
 import argparse
@@ -55,6 +68,12 @@ from bcast_schema import EVENT_KEY_ORDER, KEY_ORDER  # noqa: E402
 # Unacked requests on the wire at once (PROTOCOL.md 10.3, as the C++ client):
 # well below the broker's 1024 remembered ids, so every retry is recognised.
 WINDOW = 256
+# The first retry of a request refused as rate-limited (PROTOCOL.md 10.3);
+# the pause doubles while it is refused, up to hb_ivl / 2.
+RATE_LIMITED_PAUSE = 0.01
+# Hello is repeated this often until the first welcome tells hb_ivl
+# (PROTOCOL.md 10.1 step 3: the broker's default).
+HELLO_RETRY = 1.0
 
 
 def canonical(body, event=False):
@@ -135,7 +154,7 @@ class Client:
         broker that admits keys (without it a new pair is made)."""
         self.name, self.rooms, self.token = name, list(rooms) or ["lobby"], token
         self.report_acks, self.acked = report_acks, {}  # acked: request id -> seq
-        self.hb_ivl, self.liveness, self.max_text = 1.0, 3, 4096
+        self.hb_ivl, self.liveness, self.max_text = HELLO_RETRY, 3, 4096
         self.session = self.epoch = None
         self._joined = self._heard_sub = False
         self._displaced = False  # our session was resumed elsewhere
@@ -143,7 +162,10 @@ class Client:
         self._announced = dict.fromkeys(self.rooms, 0)  # highest seq known to exist
         self._held = {r: {} for r in self.rooms}        # seq -> msg after a gap
         self._fill_sent, self._sys_last, self._acked_seq = {}, 0, {}
+        self._welcome_sys_seq, self._welcome_at = 0, float("-inf")
+        self._deferred = None  # a resume's (rooms, welcome ts, deadline)
         self._pending = {}  # id -> _Pending, in id order
+        self._blocked = None  # the rate-limited request's (id, pause, next try)
         self._events, self._stash, self._replies = collections.deque(), [], {}
         self._ids, self._last_sent, self._hello_sent = itertools.count(1), 0.0, float("-inf")
         self._ctx = zmq.Context()
@@ -239,6 +261,8 @@ class Client:
         try:
             # Until the first hello is out, look again soon (20 ms).
             tick = self.hb_ivl / 4 if self._hello_sent > float("-inf") else 0.02
+            if self._blocked is not None:  # a rate-limited retry is due sooner
+                tick = min(tick, max(self._blocked[2] - time.monotonic(), 0.001))
             ready = dict(self._poller.poll(int(max(0.0, min(timeout, tick) * 1000))))
         finally:
             for fd in fds:
@@ -279,8 +303,15 @@ class Client:
 
     def _resend(self, older_than):
         """Sends the never-sent requests, and those unacked for
-        ``older_than`` s, of the first WINDOW pending."""
+        ``older_than`` s, of the first WINDOW pending; while one is refused
+        as rate-limited, only that one, when its pause is over."""
         now = time.monotonic()
+        if self._blocked is not None:
+            rid, pause, next_try = self._blocked
+            if now >= next_try and self._transmit(self._pending[rid].body):
+                self._pending[rid].sent = now
+                self._blocked = (rid, pause, now + 2 * self.hb_ivl)  # unless answered
+            return
         for entry in itertools.islice(self._pending.values(), WINDOW):
             if entry.sent is None or now - entry.sent >= older_than:
                 if not self._transmit(entry.body):
@@ -308,6 +339,8 @@ class Client:
             if now - self._hello_sent >= self.hb_ivl:
                 self._say_hello()
             return
+        if self._deferred is not None and now >= self._deferred[2]:
+            self._apply_deferred()  # no hb after the welcome: a clock stepped back
         if now - self._last_sent >= self.hb_ivl:
             self._transmit({"t": "ping"})
         self._resend(2 * self.hb_ivl)
@@ -324,11 +357,19 @@ class Client:
             self._joined, self._displaced, self.session = False, True, None
             raise ProtocolError(code, m.get("reason"))
         elif t == "error" and code == "no-session":
-            self._rejoin()
+            # One hello per lost session: while it waits, or for a request
+            # sent before the latest welcome, the error is stale.
+            entry = self._pending.get(rid)
+            if entry is None or entry.sent is None or entry.sent > self._welcome_at:
+                self._rejoin()
+        elif t == "error" and code == "rate-limited" and rid in self._pending:
+            self._on_rate_limited(rid)
         elif t == "error" and rid is None and self.epoch is None:
             raise ProtocolError(code, m.get("reason"))
         elif t == "error" and not (code in ("shutting-down", "rate-limited", "unavailable") and rid in self._pending):
             if self._pending.pop(rid, None) is not None:  # refused for good (else retried later)
+                if self._blocked is not None and self._blocked[0] == rid:
+                    self._blocked = None
                 self._send_queued()  # the window moved
             self._events.append(m)
         elif t == "history":
@@ -338,10 +379,23 @@ class Client:
         elif t in ("who", "pong") and rid is not None:
             self._replies[rid] = m
 
+    def _on_rate_limited(self, rid):
+        """Holds everything newer than ``rid`` until it is accepted; retries
+        it alone after a pause that doubles while it is refused."""
+        pause = RATE_LIMITED_PAUSE
+        if self._blocked is not None:
+            blocked, last_pause, _ = self._blocked
+            if rid > blocked:
+                return  # sent before the refusal of an older one
+            pause = min(2 * last_pause, self.hb_ivl / 2) if rid == blocked else pause
+        self._blocked = (rid, pause, time.monotonic() + pause)
+
     def _on_ack(self, rid, room, seq):
         """Ends pending request ``rid``; a second ack for it is ignored."""
         if self._pending.pop(rid, None) is None:
             return
+        if self._blocked is not None and self._blocked[0] == rid:
+            self._blocked = None  # back to the whole window
         self.acked[rid] = seq
         if room in self._last and isinstance(seq, int):
             self._acked_seq[room] = max(self._acked_seq.get(room, 0), seq)
@@ -369,24 +423,41 @@ class Client:
         self.session, self.epoch = w.get("session"), w.get("epoch")
         self.hb_ivl = max(w.get("hb_ivl", 1000), 10) / 1000
         self.liveness, self.max_text = max(w.get("liveness", 3), 1), w.get("max_text", 4096)
-        for r in self.rooms:
-            seq = (w.get("rooms") or {}).get(r, 0)
-            if new_epoch:  # a new history: start over from its beginning
-                self._last[r], self._announced[r], self._held[r] = 0, 0, {}
-            elif first:
-                self._last[r] = seq
-            self._announced[r] = max(self._announced[r], seq)
+        rooms, self._deferred = w.get("rooms") or {}, None
         if first or new_epoch:
+            for r in self.rooms:
+                if new_epoch:  # a new history: start over from its beginning
+                    self._last[r], self._announced[r], self._held[r] = 0, 0, {}
+                else:
+                    self._last[r] = rooms.get(r, 0)
+            self._announce(rooms)
             self._sys_last = w.get("sys_seq", 0)
+        else:
+            # A resume: what was published before this welcome may still wait
+            # on the SUB (a client that stalled has a queue there); a fill
+            # opened now would report it lost (PROTOCOL.md 10.1 step 5).
+            deadline = time.monotonic() + self.liveness * self.hb_ivl
+            self._deferred = (rooms, w.get("ts", 0), deadline)
         if new_epoch:
             self._acked_seq = {}  # seqs of an old epoch mean nothing in the new one
+        self._welcome_sys_seq, self._welcome_at = w.get("sys_seq", 0), time.monotonic()
         self._joined, self._fill_sent = True, {}
+        self._resend(0)  # pending requests first, in id order
         stash, self._stash = self._stash, []
         for m in stash:
             if m.get("epoch") in (None, self.epoch):
                 self._on_published(m)
-        self._resend(0)
         self._request_fills()
+
+    def _announce(self, rooms):
+        """Raises each followed room's announced seq (an hb's or a welcome's)."""
+        for room, last in rooms.items():
+            if room in self._announced and isinstance(last, int):
+                self._announced[room] = max(self._announced[room], last)
+
+    def _apply_deferred(self):
+        self._announce(self._deferred[0])
+        self._deferred = None
 
     def _on_published(self, m):
         if m.get("t") == "batch":  # several msgs of one room: each in turn
@@ -410,11 +481,14 @@ class Client:
             self._sys_last = seq
             self._events.append(m)
             self._joined = self._joined and t != "shutdown"  # then hello until it is back
+            if t == "leave" and m.get("name") == self.name and m.get("reason") != "bye" \
+                    and seq > self._welcome_sys_seq:
+                self._rejoin()  # the broker ended our session (a timeout we did not see)
         elif t == "hb":
-            for room, last in (m.get("rooms") or {}).items():
-                if room in self._announced and isinstance(last, int):
-                    self._announced[room] = max(self._announced[room], last)
+            self._announce(m.get("rooms") or {})
             self._sys_last = max(self._sys_last, m.get("sys_seq", 0))
+            if self._deferred is not None and m.get("ts", 0) >= self._deferred[1]:
+                self._apply_deferred()  # the SUB has read all before the welcome
         self._request_fills()
 
     def _on_history(self, h):

@@ -11,8 +11,12 @@
 # What the client does (PROTOCOL.md section 10):
 # 1. A SUB connects to OUT and subscribes to sys/ and room/<r>/ before the
 #    hello; a DEALER (IMMEDIATE, random routing id) connects to IN.
-# 2. hello is repeated every heartbeat until welcome; SUB traffic is stashed
-#    until then. The constructor also waits for a first publication.
+# 2. hello is repeated every 1000 ms (later: every hb_ivl) until welcome; SUB
+#    traffic is stashed until then. A later welcome of the same epoch (a
+#    resume) keeps every room's last and the sys position: what was published
+#    before it may still wait on the SUB, so its rooms are applied only once
+#    an hb with ts >= welcome.ts arrives (or after liveness * hb_ivl), then
+#    fills as usual. The constructor also waits for a first publication.
 # 3. Each room is delivered in seq order, once: duplicates are dropped, later
 #    seqs held, gaps filled with history; seqs no longer kept are reported as
 #    {"t" => "lost"} events.
@@ -20,9 +24,16 @@
 #    acked, at most WINDOW of them on the wire (the rest wait in id order).
 #    A msg of ours delivered from a room acks the one pending msg with its
 #    room and text, if only one matches: its ack may have been lost
-#    (PROTOCOL.md 10.3).
-# 5. An idle client pings every hb_ivl. no-session, shutdown, a new epoch or
-#    a silent broker make it say hello again (with its session token). At a
+#    (PROTOCOL.md 10.3). Order: pending requests are re-sent in id order, and
+#    once one is refused rate-limited nothing newer goes out until it is
+#    acked: it is retried alone after 10 ms, doubling while refused, up to
+#    hb_ivl / 2.
+# 5. An idle client pings every hb_ivl. no-session, shutdown, a new epoch, a
+#    silent broker or our own leave (not bye) published after the welcome
+#    make it say hello again (with its session token): once; no-session
+#    errors while it waits, or for requests sent before the latest welcome,
+#    are ignored, and pending requests are re-sent after the welcome, in id
+#    order, before anything new. Bodies of an unknown t are ignored. At a
 #    new epoch each room first delivers the old epoch's held messages and
 #    reports as lost every seq of it announced (or acked to us) but never
 #    delivered.
@@ -39,6 +50,12 @@ module Bcast
   # Unacked requests on the wire at once (PROTOCOL.md 10.3, as the C++
   # client): well below the broker's 1024 remembered ids.
   WINDOW = 256
+  # The first retry of a request refused as rate-limited (PROTOCOL.md 10.3),
+  # in s; the pause doubles while it is refused, up to hb_ivl / 2.
+  RATE_LIMITED_PAUSE = 0.01
+  # hello is repeated this often (s) until the first welcome tells hb_ivl
+  # (PROTOCOL.md 10.1 step 3: the broker's default).
+  HELLO_RETRY = 1.0
   MAX_DEPTH = 8
   MAX_ENTRIES = 65_536
 
@@ -256,7 +273,7 @@ module Bcast
       @name, @token, @report_acks = Bcast.utf8(name.to_s), token, report_acks
       @rooms = Array(rooms).map(&:to_s)
       @rooms = ["lobby"] if @rooms.empty?
-      @hb_ivl, @liveness, @max_text = 1.0, 3, 4096
+      @hb_ivl, @liveness, @max_text = HELLO_RETRY, 3, 4096
       @session = @epoch = nil
       @joined = @heard_sub = @closed = @displaced = false
       @last = @rooms.to_h { |r| [r, 0] }      # last seq delivered (or skipped)
@@ -264,6 +281,9 @@ module Bcast
       @held = @rooms.to_h { |r| [r, {}] }     # seq -> msg after a gap
       @fill_sent, @sys_last, @acked_seq, @acked = {}, 0, {}, {}
       @pending = {} # id -> Pending, in id order
+      @blocked = nil # the rate-limited request's [id, pause, next try]
+      @welcome_sys_seq, @welcome_at = 0, -Float::INFINITY
+      @deferred = nil # a resume's [rooms, welcome ts, deadline]
       @events, @stash, @replies = [], [], {}
       @next_id, @last_sent, @hello_sent = 0, 0.0, -Float::INFINITY
       open_sockets(Bcast.endpoint(in_endpoint), Bcast.endpoint(out_endpoint))
@@ -350,6 +370,7 @@ module Bcast
     # most); returns those of +ios+ that are ready to read.
     def poll(timeout = 0.1, ios = [])
       cap = @hello_sent.finite? ? @hb_ivl / 4 : 0.02 # the first hello is not out yet
+      cap = [cap, [@blocked[2] - now, 0.001].max].min if @blocked # a rate-limited retry is due sooner
       ms = ([[timeout, cap].min, 0].max * 1000).round
       sub, dealer, *ready = wait([@sub, @dealer] + ios, ms)
       drain(@sub, 2) { |body| on_published(body) } if sub
@@ -465,9 +486,15 @@ module Bcast
     end
 
     # Sends the never-sent requests, and those unacked for +older_than+ s, of
-    # the first WINDOW pending.
+    # the first WINDOW pending; while one is refused as rate-limited, only
+    # that one, when its pause is over.
     def resend(older_than)
       t = now
+      if @blocked
+        id, pause, next_try = @blocked
+        @blocked = [id, pause, t + 2 * @hb_ivl] if t >= next_try && transmit(@pending[id].bytes) # unless answered
+        return
+      end
       @pending.each_value.first(WINDOW).each do |entry|
         next unless entry.sent.nil? || t - entry.sent >= older_than
         return unless transmit(entry.bytes)
@@ -502,6 +529,7 @@ module Bcast
         say_hello if t - @hello_sent >= @hb_ivl
         return
       end
+      apply_deferred if @deferred && t >= @deferred[2] # no hb after the welcome: a clock stepped back
       transmit({ "t" => "ping" }) if t - @last_sent >= @hb_ivl
       resend(2 * @hb_ivl)
       request_fills
@@ -520,11 +548,19 @@ module Bcast
           @session = nil
           raise ProtocolError.new(code, m["reason"])
         elsif code == "no-session"
-          rejoin
+          # One hello per lost session: while it waits, or for a request sent
+          # before the latest welcome, the error is stale.
+          sent = @pending[id]&.sent
+          rejoin if sent.nil? || sent > @welcome_at
+        elsif code == "rate-limited" && @pending.key?(id)
+          on_rate_limited(id)
         elsif id.nil? && @epoch.nil?
           raise ProtocolError.new(code, m["reason"])
         elsif !(%w[shutting-down rate-limited unavailable].include?(code) && @pending.key?(id))
-          send_queued if @pending.delete(id) # refused for good (else retried later): the window moved
+          if @pending.delete(id) # refused for good (else retried later): the window moved
+            @blocked = nil if @blocked&.first == id
+            send_queued
+          end
           @events << m
         end
       when "history" then on_history(m)
@@ -533,9 +569,24 @@ module Bcast
       end
     end
 
+    # Holds everything newer than +id+ until it is accepted; retries it alone
+    # after a pause that doubles while it is refused.
+    def on_rate_limited(id)
+      pause = RATE_LIMITED_PAUSE
+      if @blocked
+        blocked, last_pause, = @blocked
+        return if id > blocked # sent before the refusal of an older one
+
+        pause = [2 * last_pause, @hb_ivl / 2].min if id == blocked
+      end
+      @blocked = [id, pause, now + pause]
+    end
+
     # Ends pending request +id+; a second ack for it is ignored.
     def on_ack(id, room, seq)
       return unless @pending.delete(id)
+
+      @blocked = nil if @blocked&.first == id # back to the whole window
 
       @acked[id] = seq
       @acked_seq[room] = [@acked_seq.fetch(room, 0), seq].max if @last.key?(room) && seq
@@ -561,22 +612,46 @@ module Bcast
       @session, @epoch = w["session"], w["epoch"]
       @hb_ivl = [w["hb_ivl"], 10].max / 1000.0
       @liveness, @max_text = [w["liveness"], 1].max, w["max_text"]
-      @rooms.each do |r|
-        seq = w["rooms"].fetch(r, 0)
-        if new_epoch # a new history: start over from its beginning
-          @last[r], @announced[r], @held[r] = 0, 0, {}
-        elsif first
-          @last[r] = seq
-        end
-        @announced[r] = [@announced[r], seq].max
+      @deferred = nil
+      if first || new_epoch
+        start_rooms(w, new_epoch)
+      else
+        # A resume: what was published before this welcome may still wait on
+        # the SUB (a client that stalled has a queue there); a fill opened now
+        # would report it lost (PROTOCOL.md 10.1 step 5).
+        @deferred = [w["rooms"], w.fetch("ts", 0), now + @liveness * @hb_ivl]
       end
-      @sys_last = w["sys_seq"] if first || new_epoch
       @acked_seq = {} if new_epoch # seqs of an old epoch mean nothing in the new one
+      @welcome_sys_seq, @welcome_at = w["sys_seq"], now
       @joined, @fill_sent = true, {}
+      resend(0) # pending requests first, in id order
       stash, @stash = @stash, []
       stash.each { |m| on_published(m) if m["epoch"].nil? || m["epoch"] == @epoch }
-      resend(0)
       request_fills
+    end
+
+    # The rooms and the sys position at a first welcome, or a new epoch's
+    # (a new history: every room starts over from its beginning).
+    def start_rooms(w, new_epoch)
+      @rooms.each do |r|
+        if new_epoch
+          @last[r], @announced[r], @held[r] = 0, 0, {}
+        else
+          @last[r] = w["rooms"].fetch(r, 0)
+        end
+      end
+      announce(w["rooms"])
+      @sys_last = w["sys_seq"]
+    end
+
+    # Raises each followed room's announced seq (an hb's or a welcome's).
+    def announce(rooms)
+      rooms.each { |room, last| @announced[room] = [@announced[room], last].max if @announced.key?(room) }
+    end
+
+    def apply_deferred
+      announce(@deferred.first)
+      @deferred = nil
     end
 
     def on_published(m)
@@ -602,12 +677,18 @@ module Bcast
           @sys_last = seq
           @events << m
           @joined = false if t == "shutdown" # then hello until it is back
+          rejoin if own_leave?(m) # the broker ended our session (a timeout we did not see)
         end
       when "hb"
-        m["rooms"].each { |room, last| @announced[room] = [@announced[room], last].max if @announced.key?(room) }
+        announce(m["rooms"])
         @sys_last = [@sys_last, m["sys_seq"]].max
+        apply_deferred if @deferred && m["ts"] >= @deferred[1] # the SUB has read all before the welcome
       end
       request_fills
+    end
+
+    def own_leave?(m)
+      m["t"] == "leave" && m["name"] == @name && m["reason"] != "bye" && m["seq"] > @welcome_sys_seq
     end
 
     def on_history(h)

@@ -1,7 +1,9 @@
-// The Node.js client's sending and recovery rules (PROTOCOL.md 10.3, 10.4)
+// The Node.js client's sending and recovery rules (PROTOCOL.md 10.1-10.4)
 // against a scripted broker on loopback: at most 256 unacked messages on the
-// wire, its own publication as the ack of a message, and the seqs an
-// abandoned epoch took with it reported lost. The scripted broker speaks the
+// wire, its own publication as the ack of a message, the seqs an abandoned
+// epoch took with it reported lost, a resume that waits for the SUB to catch
+// up, one hello per no-session, order kept under rate-limited, its own leave
+// as the end of its session. The scripted broker speaks the
 // bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
 // where lobby is at seq 42, her msg "hi" with id 1, its publication and ack
 // at seq 43), so the client's bytes are checked against them too. Then a real
@@ -46,14 +48,16 @@ async function until(what, check, seen = []) {
 class ScriptedBroker {
   async start() {
     this.router = new zmq.Router();
-    this.pub = new zmq.Publisher();
+    this.pub = new zmq.Publisher({ sendHighWaterMark: 0 }); // a stalled client's queue is kept whole
     await this.router.bind("tcp://127.0.0.1:*");
     await this.pub.bind("tcp://127.0.0.1:*");
-    this.requests = []; // {bytes, body}, in arrival order
+    this.requests = []; // {bytes, body, at (ms)}, in arrival order
+    this.hbSent = []; // ts of each hb
+    this.answer = () => undefined; // answer(body) -> bodies to reply, or undefined to answer as usual
     this.welcome = vector("welcome");
     this.hb = vector("hb", { sys_seq: 7, rooms: { lobby: 42 } });
     this.sending = Promise.resolve();
-    this.heartbeat = setInterval(() => this.publish("sys/", this.hb), HB_EVERY);
+    this.heartbeat = setInterval(() => { this.publish("sys/", this.hb); this.hbSent.push(this.hb.ts); }, HB_EVERY);
     this.receiving = this.receive();
     return this;
   }
@@ -66,9 +70,11 @@ class ScriptedBroker {
       for await (const [peer, bytes] of this.router) {
         this.peer = peer;
         const body = decode(bytes, "request");
-        this.requests.push({ bytes, body });
-        if (body.t === "hello") this.reply(this.welcome);
-        if (body.t === "who") this.reply(vector("who_answer", { id: body.id }));
+        this.requests.push({ bytes, body, at: performance.now() });
+        const answers = this.answer(body);
+        if (answers) for (const answer of answers) this.reply(answer);
+        else if (body.t === "hello") this.reply(this.welcome);
+        else if (body.t === "who") this.reply(vector("who_answer", { id: body.id }));
       }
     } catch (e) {
       if (!this.router.closed) throw e;
@@ -101,9 +107,11 @@ class ScriptedBroker {
   }
 }
 
-// A scripted broker and "alice" joined to it, both closed after `body`.
-async function withAlice(body) {
+// A scripted broker and "alice" joined to it, both closed after `body`;
+// `answer` is the broker's first answer hook.
+async function withAlice(body, answer) {
   const broker = await new ScriptedBroker().start();
+  if (answer) broker.answer = answer(broker);
   const client = new Client({ name: "alice", in: broker.in, out: broker.out, rooms: ["lobby"], timeout: LIMIT,
                               reportAcks: true });
   const events = [];
@@ -185,6 +193,84 @@ test("a new epoch reports what the old one announced but never delivered", () =>
   assert.deepEqual(told, [["lost", 43, 2], ["msg", 45, undefined], ["lost", 46, 3], ["status", "epoch-reset", undefined]]);
   assert.equal(broker.bodies("hello").at(-1).session, VECTORS.welcome.message.session, "it resumed");
 }));
+
+test("a resume waits for the SUB to catch up before filling", () => withAlice(async ({ broker, events, sync }) => {
+  // Heartbeats from before the resume's welcome; 1300 messages published
+  // after it reach the SUB before the first hb that follows it.
+  const ts = VECTORS.welcome.message.ts;
+  broker.hb = vector("hb", { ts: ts - 1, sys_seq: 7, rooms: { lobby: 42 } });
+  await sync();
+  broker.welcome = vector("welcome", { ts: ts + 1000, rooms: { dev: 0, lobby: 1342 } });
+  broker.reply({ t: "error", code: "no-session", reason: "no session" });
+  await until("the resume's hello", () => broker.bodies("hello").length === 2, events);
+  await sync(); // the welcome is handled: a fill it opened is out by now
+  assert.deepEqual(broker.bodies("history"), [], "no fill before an hb that follows the welcome");
+  for (const seq of range(43, 1342)) broker.publish("room/lobby/", vector("room_msg", { seq, from: "bob", text: `${seq}` }));
+  broker.hb = vector("hb", { ts: ts + 1000, sys_seq: 7, rooms: { lobby: 1342 } });
+  await until("1300 messages", () => ofType(events, "msg").length >= 1300);
+  await sync();
+  assert.deepEqual(ofType(events, "msg").map((e) => e.seq), range(43, 1342), "each once, in order");
+  assert.deepEqual(ofType(events, "lost"), []);
+  assert.deepEqual(broker.bodies("history"), [], "nothing was missing");
+}));
+
+test("no-session says hello once and re-sends pending in id order", () => withAlice(async ({ broker, client, sync }) => {
+  const ids = range(1, 5).map((i) => client.send(`line ${i}`));
+  await until("the resume's hello", () => broker.bodies("hello").length === 2);
+  await until("the messages again", () => broker.bodies("msg").length === 10);
+  await sync();
+  const sent = broker.requests.map((r) => r.body).filter((b) => b.t === "hello" || b.t === "msg");
+  assert.deepEqual(sent.map((b) => b.t), ["hello", ...Array(5).fill("msg"), "hello", ...Array(5).fill("msg")],
+                   "exactly one hello for five no-session errors");
+  assert.deepEqual(sent.slice(7).map((b) => b.id), ids, "re-sent in id order");
+}, (broker) => (body) => (body.t === "msg" && broker.bodies("hello").length === 1
+  ? [{ t: "error", code: "no-session", reason: "no session", id: body.id }] : undefined)));
+
+test("a rate-limited message holds the newer ones back", () => {
+  let refusals = 3; // message 1 is refused three times, then accepted
+  const answer = () => (body) => {
+    if (body.t !== "msg") return undefined;
+    if (body.id === 1 && refusals > 0) {
+      refusals--;
+      return [{ t: "error", code: "rate-limited", reason: "slow down", id: 1 }];
+    }
+    return [vector("ack_msg", { id: body.id, seq: 42 + body.id })];
+  };
+  return withAlice(async ({ broker, client }) => {
+    client.send("line 1");
+    await until("message 1 retried", () => broker.bodies("msg").length === 2);
+    for (const i of range(2, 5)) client.send(`line ${i}`);
+    await until("all acked", () => client.unacked === 0);
+    assert.deepEqual(broker.bodies("msg").map((b) => b.id), [1, 1, 1, 1, 2, 3, 4, 5]);
+  }, answer);
+});
+
+test("its own leave after the welcome says hello again", () => withAlice(async ({ broker, events, sync }) => {
+  broker.publish("sys/", vector("leave", { seq: 8, name: "alice", reason: "bye" }));
+  broker.publish("sys/", encode({ t: "unknown-type", epoch: EPOCH, seq: 8 })); // ignored
+  broker.reply(encode({ t: "unknown-type", id: 1 }));
+  await until("the bye seen", () => ofType(events, "leave").length, events);
+  await sync();
+  assert.equal(broker.bodies("hello").length, 1, "a bye is not a lost session");
+  broker.publish("sys/", vector("leave", { seq: 9, name: "alice", reason: "timeout" }));
+  await until("a second hello", () => broker.bodies("hello").length === 2, events);
+  assert.equal(broker.bodies("hello").at(-1).session, VECTORS.welcome.message.session);
+}));
+
+test("hello is retried every second before the first welcome", async () => {
+  const broker = await new ScriptedBroker().start();
+  broker.answer = (body) => (body.t === "hello" && broker.bodies("hello").length === 1 ? [] : undefined);
+  const client = new Client({ name: "alice", in: broker.in, out: broker.out, rooms: ["lobby"], timeout: LIMIT });
+  try {
+    await client.connect();
+  } finally {
+    await client.close();
+    await broker.close();
+  }
+  const hellos = broker.requests.filter((r) => r.body.t === "hello").map((r) => r.at);
+  assert.equal(hellos.length, 2);
+  assert.ok(hellos[1] - hellos[0] >= 900 && hellos[1] - hellos[0] < 1500, `${hellos[1] - hellos[0]} ms`);
+});
 
 test("a real broker takes 300 messages through the window, each acked once, in order", async () => {
   assert.ok(BINARY, "BCAST_BINARY names the broadcast-server binary");

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""The Python client's sending and recovery rules (PROTOCOL.md 10.3, 10.4)
+"""The Python client's sending and recovery rules (PROTOCOL.md 10.1-10.4)
 against a scripted broker on loopback: at most 256 unacked messages on the
-wire, its own publication as the ack of a message, and the seqs an abandoned
-epoch took with it reported lost. The scripted broker speaks the bodies of
+wire, its own publication as the ack of a message, the seqs an abandoned
+epoch took with it reported lost, a resume that waits for the SUB to catch
+up, one hello per no-session, order kept under rate-limited, its own leave
+as the end of its session. The scripted broker speaks the bodies of
 proto/vectors/messages.json (the welcome of "alice" in an epoch where lobby is
 at seq 42, her msg "hi" with id 1, its publication and ack at seq 43), so the
 client's bytes are checked against them too. Then a real broker takes 300
@@ -19,6 +21,7 @@ import threading
 import time
 import unittest
 
+import msgpack
 import zmq
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
@@ -34,9 +37,9 @@ DEADLINE = 20.0  # s: the limit of every wait
 HB_EVERY = 0.05  # s between the scripted broker's heartbeats
 
 
-def vector(name, **changes):
-    """The message of vector ``name`` with ``changes``, as a dict."""
-    return dict(VECTORS[name]["message"], **changes)
+def vector(vector_name, **changes):
+    """The message of vector ``vector_name`` with ``changes``, as a dict."""
+    return dict(VECTORS[vector_name]["message"], **changes)
 
 
 def vector_bytes(name):
@@ -54,10 +57,15 @@ class ScriptedBroker:
         self._ctx = zmq.Context()
         self._router, self._pub = self._ctx.socket(zmq.ROUTER), self._ctx.socket(zmq.PUB)
         self._router.bind("tcp://127.0.0.1:*")
+        self._pub.setsockopt(zmq.SNDHWM, 0)  # a stalled client's queue is kept whole
         self._pub.bind("tcp://127.0.0.1:*")
         self.in_ep = self._router.getsockopt(zmq.LAST_ENDPOINT).decode()
         self.out_ep = self._pub.getsockopt(zmq.LAST_ENDPOINT).decode()
         self.requests = []  # (raw bytes, decoded body), in arrival order
+        self.arrived = []  # monotonic time of each request
+        self.hb_sent = []  # ts of each hb
+        # answer(body) -> bodies to reply, or None to answer as usual.
+        self.answer = lambda body: None
         self._welcome = vector("welcome")
         self._hb = vector("hb", sys_seq=7, rooms={"lobby": 42})
         self._peer, self._todo, self._stop = None, queue.Queue(), threading.Event()
@@ -95,7 +103,12 @@ class ScriptedBroker:
                 self._peer, data = self._router.recv_multipart()
                 body = decode(data)
                 self.requests.append((data, body))
-                if body["t"] == "hello":
+                self.arrived.append(time.monotonic())
+                answers = self.answer(body)
+                if answers is not None:
+                    for answer in answers:
+                        self._router.send_multipart([self._peer, encode(answer, event=True)])
+                elif body["t"] == "hello":
                     self._router.send_multipart([self._peer, encode(self._welcome, event=True)])
                 elif body["t"] == "who":
                     self._router.send_multipart([self._peer, encode(vector("who_answer", id=body["id"]), event=True)])
@@ -103,6 +116,7 @@ class ScriptedBroker:
                 self._todo.get()()
             if time.monotonic() >= next_hb:
                 self._pub.send_multipart([b"sys/", encode(self._hb, event=True)])
+                self.hb_sent.append(self._hb["ts"])
                 next_hb = time.monotonic() + HB_EVERY
 
 
@@ -196,6 +210,78 @@ class ClientRules(unittest.TestCase):
         self.assertEqual(told, [("lost", 43, 2), ("msg", 45, None), ("lost", 46, 3)])
         hellos = self.broker.bodies("hello")
         self.assertEqual(hellos[-1].get("session"), vector("welcome")["session"], "it resumed")
+
+    def test_a_resume_waits_for_the_sub_to_catch_up_before_filling(self):
+        # Heartbeats from before the resume's welcome; 1300 messages published
+        # after it reach the SUB before the first hb that follows it.
+        ts = vector("welcome")["ts"]
+        self.broker.set(hb=vector("hb", ts=ts - 1, sys_seq=7, rooms={"lobby": 42}))
+        self.sync()
+        self.broker.set(welcome=vector("welcome", ts=ts + 1000, rooms={"dev": 0, "lobby": 1342}))
+        self.broker.reply({"t": "error", "code": "no-session", "reason": "no session"})
+        self.until("the resume's hello", lambda: len(self.broker.bodies("hello")) == 2)
+        self.sync()  # the welcome is handled: a fill it opened is out by now
+        self.assertEqual(self.broker.bodies("history"), [], "no fill before an hb that follows the welcome")
+        for seq in range(43, 1343):
+            self.broker.publish("room/lobby/", vector("room_msg", seq=seq, **{"from": "bob", "text": str(seq)}))
+        self.broker.set(hb=vector("hb", ts=ts + 1000, sys_seq=7, rooms={"lobby": 1342}))
+        self.until("1300 messages", lambda: len(self.of_type("msg")) >= 1300)
+        self.sync()
+        self.assertEqual([e["seq"] for e in self.of_type("msg")], list(range(43, 1343)), "each once, in order")
+        self.assertEqual(self.of_type("lost"), [])
+        self.assertEqual(self.broker.bodies("history"), [], "nothing was missing")
+
+    def test_no_session_says_hello_once_and_resends_pending_in_id_order(self):
+        self.broker.answer = lambda body: (
+            [{"t": "error", "code": "no-session", "reason": "no session", "id": body["id"]}]
+            if body["t"] == "msg" and len(self.broker.bodies("hello")) == 1 else None)
+        ids = [self.client.send(f"line {i}") for i in range(5)]
+        self.until("the resume's hello", lambda: len(self.broker.bodies("hello")) == 2)
+        self.until("the messages again", lambda: len(self.broker.bodies("msg")) == 10)
+        self.sync()
+        sent = [b for _, b in self.broker.requests if b["t"] in ("hello", "msg")]
+        self.assertEqual([b["t"] for b in sent], ["hello"] + ["msg"] * 5 + ["hello"] + ["msg"] * 5,
+                         "exactly one hello for five no-session errors")
+        self.assertEqual([b["id"] for b in sent[7:]], ids, "re-sent in id order")
+
+    def test_a_rate_limited_message_holds_the_newer_ones_back(self):
+        refusals = [3]  # message 1 is refused three times, then accepted
+
+        def answer(body):
+            if body["t"] != "msg":
+                return None
+            if body["id"] == 1 and refusals[0] > 0:
+                refusals[0] -= 1
+                return [{"t": "error", "code": "rate-limited", "reason": "slow down", "id": 1}]
+            return [vector("ack_msg", id=body["id"], seq=42 + body["id"])]
+        self.broker.answer = answer
+        self.client.send("line 1")
+        self.until("message 1 retried", lambda: len(self.broker.bodies("msg")) == 2)
+        for i in range(2, 6):
+            self.client.send(f"line {i}")
+        self.until("all acked", lambda: self.client.unacked == 0)
+        self.assertEqual([b["id"] for b in self.broker.bodies("msg")], [1, 1, 1, 1, 2, 3, 4, 5])
+
+    def test_its_own_leave_after_the_welcome_says_hello_again(self):
+        self.broker.publish("sys/", vector("leave", seq=8, name="alice", reason="bye"))
+        self.broker.publish("sys/", msgpack.packb({"t": "unknown-type", "epoch": EPOCH, "seq": 8}))  # ignored
+        self.broker.reply(msgpack.packb({"t": "unknown-type", "id": 1}))
+        self.until("the bye seen", lambda: self.of_type("leave"))
+        self.sync()
+        self.assertEqual(len(self.broker.bodies("hello")), 1, "a bye is not a lost session")
+        self.broker.publish("sys/", vector("leave", seq=9, name="alice", reason="timeout"))
+        self.until("a second hello", lambda: len(self.broker.bodies("hello")) == 2)
+        self.assertEqual(self.broker.bodies("hello")[-1].get("session"), vector("welcome")["session"])
+
+    def test_hello_is_retried_every_second_before_the_first_welcome(self):
+        broker = ScriptedBroker()
+        self.addCleanup(broker.close)
+        broker.answer = lambda body: [] if body["t"] == "hello" and len(broker.bodies("hello")) == 1 else None
+        with Client("alice", broker.in_ep, broker.out_ep, rooms=["lobby"], timeout=DEADLINE):
+            hellos = [at for at, (_, b) in zip(broker.arrived, broker.requests) if b["t"] == "hello"]
+        self.assertEqual(len(hellos), 2)
+        self.assertGreaterEqual(hellos[1] - hellos[0], 0.9)
+        self.assertLess(hellos[1] - hellos[0], 1.5)
 
 
 class RealBroker(unittest.TestCase):

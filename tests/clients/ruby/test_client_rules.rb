@@ -1,9 +1,11 @@
 # frozen_string_literal: true
 
-# The Ruby client's sending and recovery rules (PROTOCOL.md 10.3, 10.4)
+# The Ruby client's sending and recovery rules (PROTOCOL.md 10.1-10.4)
 # against a scripted broker on loopback: at most 256 unacked messages on the
-# wire, its own publication as the ack of a message, and the seqs an
-# abandoned epoch took with it reported lost. The scripted broker speaks the
+# wire, its own publication as the ack of a message, the seqs an abandoned
+# epoch took with it reported lost, a resume that waits for the SUB to catch
+# up, one hello per no-session, order kept under rate-limited, its own leave
+# as the end of its session. The scripted broker speaks the
 # bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
 # where lobby is at seq 42, her msg "hi" with id 1, its publication and ack at
 # seq 43), so the client's bytes are checked against them too. Then a real
@@ -33,15 +35,20 @@ end
 # HB_EVERY s and keeps every request it gets. Everything else it does when
 # told, in the order told (publish, reply, set): one thread owns the sockets.
 class ScriptedBroker
-  attr_reader :in, :out, :requests
+  attr_reader :in, :out, :requests, :hb_sent
+  # answer.call(body) -> bodies to reply, or nil to answer as usual.
+  attr_accessor :answer
 
   def initialize
     @ctx = ZMQ::Context.new
     @router, @pub = @ctx.socket(ZMQ::ROUTER), @ctx.socket(ZMQ::PUB)
     @router.bind("tcp://127.0.0.1:*")
+    @pub.setsockopt(ZMQ::SNDHWM, 0) # a stalled client's queue is kept whole
     @pub.bind("tcp://127.0.0.1:*")
     @in, @out = last_endpoint(@router), last_endpoint(@pub)
-    @requests = [] # [raw bytes, body], in arrival order
+    @requests = [] # [raw bytes, body, monotonic time], in arrival order
+    @hb_sent = [] # ts of each hb
+    @answer = ->(_body) {}
     @welcome = vector("welcome")
     @hb = vector("hb", sys_seq: 7, rooms: { "lobby" => 42 })
     @todo, @stop = Queue.new, false
@@ -66,7 +73,7 @@ class ScriptedBroker
   end
 
   def bodies(t)
-    @requests.map(&:last).select { |b| b["t"] == t }
+    @requests.map { |r| r[1] }.select { |b| b["t"] == t }
   end
 
   def close
@@ -97,6 +104,7 @@ class ScriptedBroker
       next if now < next_hb
 
       @pub.send_strings(["sys/", Bcast.encode(@hb)])
+      @hb_sent << @hb["ts"]
       next_hb = now + HB_EVERY
     end
   end
@@ -105,9 +113,10 @@ class ScriptedBroker
     while @router.recv_strings(frames = [], ZMQ::DONTWAIT) >= 0
       @peer, data = frames
       body = Bcast.decode(data, :request)
-      @requests << [data, body]
-      @router.send_strings([@peer, Bcast.encode(@welcome)]) if body["t"] == "hello"
-      @router.send_strings([@peer, Bcast.encode(vector("who_answer", id: body["id"]))]) if body["t"] == "who"
+      @requests << [data, body, Process.clock_gettime(Process::CLOCK_MONOTONIC)]
+      answers = @answer.call(body)
+      answers ||= { "hello" => [@welcome], "who" => [vector("who_answer", id: body["id"])] }.fetch(body["t"], [])
+      answers.each { |a| @router.send_strings([@peer, Bcast.encode(a)]) }
     end
   end
 end
@@ -209,6 +218,84 @@ class TestClientRules < Minitest::Test
     told = @events.select { |e| %w[lost msg].include?(e["t"]) }.map { |e| [e["t"], e["first_seq"] || e["seq"], e["count"]] }
     assert_equal [["lost", 43, 2], ["msg", 45, nil], ["lost", 46, 3]], told
     assert_equal VECTORS["welcome"]["message"]["session"], @broker.bodies("hello").last["session"], "it resumed"
+  end
+
+  def test_a_resume_waits_for_the_sub_to_catch_up_before_filling
+    # Heartbeats from before the resume's welcome; 1300 messages published
+    # after it reach the SUB before the first hb that follows it.
+    ts = VECTORS["welcome"]["message"]["ts"]
+    @broker.set(hb: vector("hb", ts: ts - 1, sys_seq: 7, rooms: { "lobby" => 42 }))
+    sync
+    @broker.set(welcome: vector("welcome", ts: ts + 1000, rooms: { "dev" => 0, "lobby" => 1342 }))
+    @broker.reply({ "t" => "error", "code" => "no-session", "reason" => "no session" })
+    wait_until("the resume's hello") { @broker.bodies("hello").size == 2 }
+    sync # the welcome is handled: a fill it opened is out by now
+    assert_empty @broker.bodies("history"), "no fill before an hb that follows the welcome"
+    (43..1342).each { |seq| @broker.publish("room/lobby/", vector("room_msg", seq: seq, from: "bob", text: seq.to_s)) }
+    @broker.set(hb: vector("hb", ts: ts + 1000, sys_seq: 7, rooms: { "lobby" => 1342 }))
+    wait_until("1300 messages") { of_type("msg").size >= 1300 }
+    sync
+    assert_equal (43..1342).to_a, of_type("msg").map { |e| e["seq"] }, "each once, in order"
+    assert_empty of_type("lost")
+    assert_empty @broker.bodies("history"), "nothing was missing"
+  end
+
+  def test_no_session_says_hello_once_and_resends_pending_in_id_order
+    @broker.answer = lambda do |body|
+      next unless body["t"] == "msg" && @broker.bodies("hello").size == 1
+
+      [{ "t" => "error", "code" => "no-session", "reason" => "no session", "id" => body["id"] }]
+    end
+    ids = (1..5).map { |i| @client.send("line #{i}") }
+    wait_until("the resume's hello") { @broker.bodies("hello").size == 2 }
+    wait_until("the messages again") { @broker.bodies("msg").size == 10 }
+    sync
+    sent = @broker.requests.map { |r| r[1] }.select { |b| %w[hello msg].include?(b["t"]) }
+    assert_equal ["hello"] + ["msg"] * 5 + ["hello"] + ["msg"] * 5, sent.map { |b| b["t"] },
+                 "exactly one hello for five no-session errors"
+    assert_equal ids, sent[7..].map { |b| b["id"] }, "re-sent in id order"
+  end
+
+  def test_a_rate_limited_message_holds_the_newer_ones_back
+    refusals = 3 # message 1 is refused three times, then accepted
+    @broker.answer = lambda do |body|
+      next unless body["t"] == "msg"
+
+      if body["id"] == 1 && refusals.positive?
+        refusals -= 1
+        next [{ "t" => "error", "code" => "rate-limited", "reason" => "slow down", "id" => 1 }]
+      end
+      [vector("ack_msg", id: body["id"], seq: 42 + body["id"])]
+    end
+    @client.send("line 1")
+    wait_until("message 1 retried") { @broker.bodies("msg").size == 2 }
+    (2..5).each { |i| @client.send("line #{i}") }
+    wait_until("all acked") { @client.unacked.zero? }
+    assert_equal [1, 1, 1, 1, 2, 3, 4, 5], @broker.bodies("msg").map { |b| b["id"] }
+  end
+
+  def test_its_own_leave_after_the_welcome_says_hello_again
+    @broker.publish("sys/", vector("leave", seq: 8, name: "alice", reason: "bye"))
+    @broker.publish("sys/", Bcast.encode({ "t" => "unknown-type", "epoch" => EPOCH, "seq" => 8 })) # ignored
+    @broker.reply(Bcast.encode({ "t" => "unknown-type", "id" => 1 }))
+    wait_until("the bye seen") { of_type("leave").any? }
+    sync
+    assert_equal 1, @broker.bodies("hello").size, "a bye is not a lost session"
+    @broker.publish("sys/", vector("leave", seq: 9, name: "alice", reason: "timeout"))
+    wait_until("a second hello") { @broker.bodies("hello").size == 2 }
+    assert_equal VECTORS["welcome"]["message"]["session"], @broker.bodies("hello").last["session"]
+  end
+
+  def test_hello_is_retried_every_second_before_the_first_welcome
+    broker = ScriptedBroker.new
+    broker.answer = ->(body) { [] if body["t"] == "hello" && broker.bodies("hello").size == 1 }
+    Bcast::Client.connect("alice", broker.in, broker.out, rooms: ["lobby"], timeout: LIMIT) { nil }
+    hellos = broker.requests.select { |r| r[1]["t"] == "hello" }.map(&:last)
+    assert_equal 2, hellos.size
+    assert_operator hellos[1] - hellos[0], :>=, 0.9
+    assert_operator hellos[1] - hellos[0], :<, 1.5
+  ensure
+    broker&.close
   end
 end
 
