@@ -10,6 +10,10 @@
 
 namespace bcast::app {
 
+namespace {
+constexpr const char* not_asked = "* not asked: not connected, or 8 questions still wait for the broker's answer";
+}  // namespace
+
 namespace command = client::command;
 
 void chat_session::say(const std::string& text) {
@@ -66,7 +70,9 @@ void chat_session::run_command(const command::rooms&) {
   for (const auto& r : model_.rooms()) line += " " + r + (r == model_.current() ? " (current)" : "");
   notice(line);
   // The broker's answer follows: every live room, to /join.
-  if (!conn_.list_rooms()) notice("* the broker's rooms cannot be asked for: not connected right now");
+  if (!conn_.list_rooms()) {
+    notice(not_asked);
+  }
 }
 
 void chat_session::run_command(const command::history& c) {
@@ -86,7 +92,7 @@ void chat_session::run_command(const command::nothing&) {}
 
 void chat_session::ask_who(who_purpose purpose) {
   if (!conn_.who()) {
-    if (purpose == who_purpose::show) notice("* not sent: not connected to the broker right now");
+    if (purpose == who_purpose::show) notice(not_asked);
     return;
   }
   who_asked_.push_back(purpose);

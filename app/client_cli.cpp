@@ -83,8 +83,10 @@ void add_client_options(CLI::App& cmd, client_args& args, option_set set) {
   cmd.add_option("--out", args.out, "Broker broadcast port, host:port or ZeroMQ endpoint")
       ->capture_default_str()
       ->envname("BCAST_OUT");
+  // One room per --room: `--room ops "deploy ok"` leaves the text alone.
   cmd.add_option("--room", args.rooms, "Room to follow (repeatable; the first gets what you send)")
-      ->default_str("lobby");
+      ->default_str("lobby")
+      ->allow_extra_args(false);
   cmd.add_option("--timeout", args.timeout_s, "Seconds to wait for the broker to answer")
       ->capture_default_str()
       ->check(seconds_above_zero);

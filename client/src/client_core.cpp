@@ -589,6 +589,9 @@ void client_core::on_welcome(const event::welcome& w, std::uint64_t now) {
     if (!epoch || *epoch == *epoch_) on_published(std::move(e), now);
   }
   flush_sends(now, 0);  // everything in flight again: the broker de-duplicates
+  // A who or rooms asked before may have been lost with the old connection.
+  for (auto& [id, l] : listings_) l.retry_ms = now;
+  retry_listings(now);
   request_fills(now);
 }
 
@@ -637,7 +640,11 @@ void client_core::ack_by_publication(const event::msg& m, std::uint64_t now) {
   // Names are unique among sessions, and the broker carries out a session's
   // messages in order, publishing each once: a publication under our name
   // is one of our messages on the wire. Only a single candidate (same room,
-  // same text) is certain; with several, the broker's ack decides.
+  // same text) is certain; with several, the broker's ack decides. One at
+  // or below a seq already acked to us is that message, or an earlier one:
+  // never a later pending one (refused for now, say) with the same text.
+  const auto acked = acked_seq_.find(m.room);
+  if (acked != acked_seq_.end() && m.seq <= acked->second) return;
   std::optional<std::uint64_t> match;
   std::size_t in_flight = 0;
   for (const auto& [id, p] : pending_) {

@@ -13,6 +13,7 @@
 #include <zmq_addon.hpp>
 
 #include "bcast/proto/clock.hpp"
+#include "bcast/proto/limits.hpp"
 #include "bcast/proto/topics.hpp"
 #include "bcast/proto/validate.hpp"
 #include "client_core.hpp"
@@ -58,6 +59,9 @@ void common_socket_options(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::heartbeat_ivl, zmtp_heartbeat_ms);
   socket.set(zmq::sockopt::heartbeat_timeout, 3 * zmtp_heartbeat_ms);
   socket.set(zmq::sockopt::linger, linger_ms);
+  // Twice the largest frame a broker sends: a larger one drops the
+  // connection (which reconnects), never the client's memory.
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(2 * proto::max_broker_frame));
 }
 
 // Makes `socket` a CURVE client of `server` with the key pair `own`.

@@ -177,6 +177,10 @@ def check_vectors(s):
     with open(VECTORS, encoding="utf-8") as f:
         vectors = json.load(f)
     topics = {e["t"]: e.get("topic") for e in s["events"]}
+    names = [v["name"] for v in vectors]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SchemaError(f"vector names must be unique (clients look vectors up by name): {', '.join(twice)}")
     covered = {(v["kind"], v["message"].get("t")) for v in vectors}
     for kind in ("request", "event"):
         for m in s[kind + "s"]:

@@ -321,6 +321,23 @@ TEST(client_core, two_pending_messages_alike_wait_for_the_brokers_ack) {
   EXPECT_EQ(c.core.unacked(), 2U);
 }
 
+// Found by attack: ack 1 came before its publication, and message 2 (same
+// text) was refused as rate-limited; the late publication of 1 must not
+// count as 2's ack, or 2 is never retried and silently lost.
+TEST(client_core, a_late_publication_of_an_acked_message_is_not_the_ack_of_a_later_one) {
+  client c;
+  c.join();
+  const std::uint64_t first = c.core.send("ok", "", c.now);
+  c.reply(event::ack{first, "lobby", 1});
+  const std::uint64_t second = c.core.send("ok", "", c.now);
+  c.reply(error("rate-limited", second));
+  c.publish(msg(1, "ok", "alice"));
+  EXPECT_EQ(c.core.unacked(), 1U) << "message 2 is still to be carried out";
+  c.dealer.sent.clear();
+  c.advance(hb);
+  EXPECT_EQ(ids(c.dealer.take<request::msg>()), std::vector<std::uint64_t>{second}) << "and is retried";
+}
+
 TEST(client_core, no_session_rejoins_but_a_stale_one_from_before_the_welcome_does_not) {
   client c;
   c.join();
@@ -517,6 +534,18 @@ TEST(client_core, rooms_are_listed_and_a_refused_listing_is_asked_again) {
   EXPECT_FALSE(list[1].idle);
   c.advance(hb);
   EXPECT_TRUE(c.dealer.take<request::rooms>().empty()) << "answered: not asked again";
+}
+
+TEST(client_core, listings_lost_with_a_connection_are_asked_again_after_the_welcome) {
+  client c;
+  c.join();
+  ASSERT_TRUE(c.core.list_rooms(c.now));
+  const auto id = c.dealer.take<request::rooms>().at(0).id;
+  for (int i = 0; i < 3; ++i) c.advance(hb);  // the broker went silent
+  c.reply(welcome());
+  const auto again = c.dealer.take<request::rooms>();
+  ASSERT_EQ(again.size(), 1U);
+  EXPECT_EQ(again[0].id, id);
 }
 
 TEST(client_core, at_most_eight_listings_wait_for_an_answer) {

@@ -602,8 +602,11 @@ export class Client extends EventEmitter {
 
   // The broker carries out a session's messages in order and publishes each
   // once, so a publication under our name is one of ours on the wire:
-  // certain only when a single pending msg has its room and text.
+  // certain only when a single pending msg has its room and text. One at or
+  // below a seq already acked to us is that message or an earlier one, never
+  // a later pending one with the same text.
   _ackByPublication(m) {
+    if (BigInt(m.seq) <= BigInt(this._ackedSeq.get(m.room) ?? 0)) return;
     let match;
     let inFlight = 0;
     for (const [id, p] of this._pending) {

@@ -408,6 +408,10 @@ class Client:
         # The broker carries out a session's messages in order and publishes
         # each once, so a publication under our name is one of ours on the
         # wire: certain only when a single pending msg has its room and text.
+        # One at or below a seq already acked to us is that message or an
+        # earlier one, never a later pending one with the same text.
+        if not isinstance(m.get("seq"), int) or m["seq"] <= self._acked_seq.get(m.get("room"), 0):
+            return
         on_wire = itertools.takewhile(lambda item: item[1].sent is not None,
                                       itertools.islice(self._pending.items(), WINDOW))
         matches = [rid for rid, p in on_wire if p.room == m.get("room") and p.text == m.get("text")]

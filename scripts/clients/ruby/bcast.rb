@@ -596,8 +596,12 @@ module Bcast
 
     # The broker carries out a session's messages in order and publishes each
     # once, so a publication under our name is one of ours on the wire:
-    # certain only when a single pending msg has its room and text.
+    # certain only when a single pending msg has its room and text. One at or
+    # below a seq already acked to us is that message or an earlier one, never
+    # a later pending one with the same text.
     def ack_by_publication(m)
+      return if m["seq"] <= @acked_seq.fetch(m["room"], 0)
+
       on_wire = @pending.first(WINDOW).take_while { |_, p| p.sent }
       matches = on_wire.select { |_, p| p.room == m["room"] && p.text == m["text"] }
       on_ack(matches.first.first, m["room"], m["seq"]) if matches.size == 1

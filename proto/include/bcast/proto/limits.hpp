@@ -51,6 +51,11 @@ inline constexpr std::size_t default_max_frame = 64 * 1024;
 inline constexpr std::size_t max_history_limit = 1000;
 inline constexpr std::size_t max_history_answer_bytes = 256 * 1024;
 
+// The largest frame a broker sends (PROTOCOL 12: a `who` of 4096 sessions
+// is ~600 KiB); a client reads no larger one (ZMQ_MAXMSGSIZE on its
+// sockets), so a hostile broker cannot make it hold a 36 MB answer.
+inline constexpr std::size_t max_broker_frame = 1024 * 1024;
+
 // The broker remembers at least this many request ids per session, so a
 // client retrying after a lost ack is answered, not carried out twice.
 inline constexpr std::size_t dedup_window = 1024;
