@@ -19,7 +19,7 @@ address_limits::buckets& address_limits::of(std::string_view address, std::uint6
   if (by_address_.size() >= max_addresses_) {
     std::erase_if(by_address_, [&](auto& entry) {
       return entry.second.hellos.full(now_ms) && entry.second.rooms.full(now_ms) &&
-             entry.second.history.full(now_ms);
+             entry.second.history.full(now_ms) && entry.second.listed.full(now_ms);
     });
   }
   const std::string_view key = by_address_.size() < max_addresses_ ? address : overflow;
@@ -27,7 +27,8 @@ address_limits::buckets& address_limits::of(std::string_view address, std::uint6
       .try_emplace(std::string(key),
                    buckets{rate_limiter(rates_.hellos_per_s, rates_.hello_burst),
                            rate_limiter(rates_.rooms_per_s, rates_.room_burst),
-                           rate_limiter(rates_.history_bytes_per_s, rates_.history_bytes_per_s)})
+                           rate_limiter(rates_.history_bytes_per_s, rates_.history_bytes_per_s),
+                           rate_limiter(rates_.listed_per_s, rates_.listed_per_s)})
       .first->second;
 }
 
@@ -49,6 +50,10 @@ bool address_limits::may_read_history(std::string_view address, std::uint64_t no
 
 void address_limits::charge_history(std::string_view address, std::uint64_t now_ms, double bytes) {
   of(address, now_ms).history.charge(now_ms, bytes);
+}
+
+bool address_limits::allow_listing(std::string_view address, std::uint64_t now_ms, double entries) {
+  return of(address, now_ms).listed.allow(now_ms, entries);
 }
 
 }  // namespace bcast::broker

@@ -39,6 +39,9 @@ constexpr std::size_t max_tracked_addresses = 65536;
 // Names and rooms all `who` and `rooms` answers together may list per second
 // (and at once): 200 answers a second with 1000 sessions online.
 constexpr double listed_entries_per_s = 200000;
+// One address's share of it: however its requests are spread over sessions,
+// one host leaves three quarters to the others.
+constexpr double listed_entries_per_address_per_s = listed_entries_per_s / 4;
 // Join and leave lines logged per second; past it they are counted.
 constexpr std::uint64_t presence_logs_per_second = 20;
 // Heartbeat intervals a session whose connection closed may stay silent
@@ -95,7 +98,8 @@ core::core(const options& opts, history_store& history, std::uint64_t mono_now)
       sessions_(opts.rate, opts.burst, opts.history_byte_rate, opts.name_grace_ms),
       rooms_({max_rooms, opts.room_idle_ms, max_retired_rooms}),
       addresses_({opts.hellos_per_address, opts.hello_burst_per_address, opts.rooms_per_address,
-                  opts.room_burst_per_address, opts.history_byte_rate_per_address},
+                  opts.room_burst_per_address, opts.history_byte_rate_per_address,
+                  listed_entries_per_address_per_s},
                  max_tracked_addresses),
       error_log_(error_logs_per_second),
       listed_entries_(listed_entries_per_s, listed_entries_per_s),
@@ -389,6 +393,7 @@ bool core::listing_allowed(session& s, std::size_t entries, std::uint64_t now) {
   // Each answer lists every session (or room): all sessions together may
   // have the broker list listed_entries_per_s of them a second.
   return s.limiter.allow(now) && s.listing_budget.allow(now) &&
+         addresses_.allow_listing(s.address, now, static_cast<double>(entries)) &&
          listed_entries_.allow(now, static_cast<double>(entries));
 }
 

@@ -94,6 +94,19 @@ TEST_F(cli, send_and_listen_work_like_mosquitto_pub_and_sub) {
   EXPECT_EQ(listener->wait(), 0);
 }
 
+// Found by a newcomer: `--room ops "deploy ok"` took the text as a second room.
+TEST_F(cli, room_before_the_text_takes_one_room) {
+  auto listener = client({"listen", "--room", "ops", "--count", "1"});
+  std::optional<std::string> seen;
+  for (int attempt = 0; attempt < 50 && !seen; ++attempt) {
+    auto ci = client({"send", "--name", "ci", "--room", "ops", "deploy ok"});
+    ASSERT_EQ(ci->wait(), 0) << ci->err();
+    seen = listener->line_containing("ci: deploy ok", std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(listener->wait(), 0);
+}
+
 TEST_F(cli, exit_codes_say_what_went_wrong) {
   auto holder = client({"connect", "--name", "taken", "--json"});
   ASSERT_TRUE(holder->line_containing(R"("status":"joined")"));

@@ -12,7 +12,7 @@ namespace {
 
 using bcast::broker::address_limits;
 
-constexpr bcast::broker::address_rates rates{1, 2, 1, 1, 1000};
+constexpr bcast::broker::address_rates rates{1, 2, 1, 1, 1000, 100};
 
 // One hello asked for in a sequence: from `address` at `now`, and whether
 // it must be allowed (`why` says why when that is not obvious).
@@ -36,6 +36,16 @@ TEST(address_limits, each_address_has_its_own_buckets) {
                          {"a", 2000, true, "refilled at 1 a second"}});
   EXPECT_TRUE(limits.allow_new_room("a", 2000)) << "rooms are a separate bucket";
   EXPECT_FALSE(limits.allow_new_room("a", 2000));
+}
+
+// Found by attack: 250 sessions of one host asking `rooms` of 4096 rooms
+// evenly took the whole shared pool from everyone else.
+TEST(address_limits, listed_entries_are_counted_per_address) {
+  address_limits limits(rates, 100);
+  EXPECT_TRUE(limits.allow_listing("a", 1000, 60));
+  EXPECT_FALSE(limits.allow_listing("a", 1000, 60)) << "a has 40 of its 100 a second left";
+  EXPECT_TRUE(limits.allow_listing("b", 1000, 100)) << "b has its own";
+  EXPECT_TRUE(limits.allow_listing("a", 1600, 100)) << "refilled";
 }
 
 TEST(address_limits, a_cost_spends_several) {

@@ -1,6 +1,7 @@
 // Rates per client address, which more sessions or connections from the
 // same host cannot multiply: `hello`s (a wrong join token costs many, so
-// guessing it is slow) and rooms created. One token bucket pair per address,
+// guessing it is slow), rooms created, history bytes read, and the names and
+// rooms `who` and `rooms` answers list. One token bucket pair per address,
 // in a table bounded in entries: when it is full, addresses whose buckets
 // are full again (idle ones) are forgotten, and while none is, a new
 // address shares one overflow bucket pair with the other newcomers.
@@ -22,6 +23,7 @@ struct address_rates {
   double rooms_per_s;   // burst: `room_burst`
   double room_burst;
   double history_bytes_per_s;  // burst: one second's worth
+  double listed_per_s;         // entries of `who`/`rooms` answers; burst: one second's worth
 };
 
 class address_limits {
@@ -39,6 +41,10 @@ class address_limits {
   [[nodiscard]] bool may_read_history(std::string_view address, std::uint64_t now_ms);
   void charge_history(std::string_view address, std::uint64_t now_ms, double bytes);
 
+  // Spends `entries` listed by a `who` or `rooms` answer to `address`;
+  // false when it has not that many left.
+  [[nodiscard]] bool allow_listing(std::string_view address, std::uint64_t now_ms, double entries);
+
   [[nodiscard]] std::size_t size() const { return by_address_.size(); }
 
  private:
@@ -46,6 +52,7 @@ class address_limits {
     rate_limiter hellos;
     rate_limiter rooms;
     rate_limiter history;
+    rate_limiter listed;
   };
   buckets& of(std::string_view address, std::uint64_t now_ms);
 
