@@ -63,7 +63,7 @@ import zmq
 # is in bcast_schema.py, generated from proto/schema/bcast1.json. encode()
 # writes keys in this order, so bodies match proto/vectors byte for byte;
 # receivers never depend on it.
-from bcast_schema import EVENT_KEY_ORDER, KEY_ORDER  # noqa: E402
+from bcast_schema import EVENT_KEY_ORDER, EVENT_SHAPES, KEY_ORDER  # noqa: E402
 
 # Unacked requests on the wire at once (PROTOCOL.md 10.3, as the C++ client):
 # well below the broker's 1024 remembered ids, so every retry is recognised.
@@ -108,6 +108,28 @@ def decode(data):
         raise ValueError(f"not one MessagePack map: {e}") from None
     if not isinstance(body, dict) or not isinstance(body.get("t"), str):
         raise ValueError("not a map with a string 't'")
+    return body
+
+
+_KINDS = {
+    "uint": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    "str": lambda v: isinstance(v, str),
+    "array": lambda v: isinstance(v, list),
+    "map": lambda v: isinstance(v, dict),
+}
+
+
+def check_event(body):
+    """``body`` if it has the keys its type must have, of their kinds
+    (EVENT_SHAPES; the entries of ``msgs`` are ``msg`` bodies); ValueError
+    otherwise. An unknown ``t`` passes: it is ignored later."""
+    for key, kind in EVENT_SHAPES.get(body["t"], {}).items():
+        if not _KINDS[kind](body.get(key)):
+            raise ValueError(f"{body['t']}.{key} is missing or not a {kind}")
+    for entry in body.get("msgs", []) if body["t"] in ("batch", "history") else []:
+        if not isinstance(entry, dict) or entry.get("t") != "msg":
+            raise ValueError(f"{body['t']}.msgs holds a body that is not a msg")
+        check_event(entry)
     return body
 
 
@@ -274,9 +296,9 @@ class Client:
                     frames = sock.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                try:  # undecodable bodies are ignored
+                try:  # undecodable or malformed bodies are ignored
                     if len(frames) == nframes:
-                        handle(decode(frames[-1]))
+                        handle(check_event(decode(frames[-1])))
                 except ValueError:
                     pass
         self._timers()

@@ -177,6 +177,26 @@ class ClientRules(unittest.TestCase):
                          "one ack, the late one ignored")
         self.assertEqual([e["seq"] for e in self.of_type("msg")], [43])
 
+    def test_a_late_publication_of_an_acked_message_is_not_the_ack_of_a_later_one(self):
+        first = self.client.send("hi")
+        self.until("the first msg", lambda: self.broker.bodies("msg"))
+        self.broker.reply(vector_bytes("ack_msg"))  # acked before it is seen published
+        self.until("its ack", lambda: self.client.unacked == 0)
+        second = self.client.send("hi")
+        self.until("the second msg", lambda: second in self.msg_ids())
+        self.broker.reply(vector("error", code="rate-limited", id=second))
+        self.broker.publish("room/lobby/", vector_bytes("room_msg"))  # the first's, late
+        self.until("the publication", lambda: self.of_type("msg"))
+        self.sync()
+        self.assertEqual(self.client.unacked, 1, "the second is still to be carried out")
+        self.assertEqual(self.client.acked, {first: 43})
+
+    def test_a_body_of_the_wrong_shape_is_ignored(self):
+        self.broker.publish("sys/", vector("hb", sys_seq="x"))
+        self.broker.publish("room/lobby/", vector("room_batch", msgs=[{"t": "msg", "seq": "x"}]))
+        self.sync()  # still alive, still answering
+        self.assertEqual(self.of_type("msg"), [])
+
     def test_own_publication_matching_two_pending_waits_for_the_ack(self):
         first, second = self.client.send("hi"), self.client.send("hi")
         self.until("both msgs", lambda: len(self.broker.bodies("msg")) == 2)
