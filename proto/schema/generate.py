@@ -36,7 +36,7 @@ VECTORS = os.path.join(ROOT, "proto", "vectors", "messages.json")
 TYPES = {
     "uint": ("required", "optional", "default"),
     "str": ("required", "optional", "default"),
-    "str_array": ("omit_empty",),
+    "str_array": ("required", "omit_empty"),
     "seq_map": ("required",),
 }
 CPP_TYPES = {
@@ -49,6 +49,9 @@ CPP_TYPES = {
 SPEC_TYPES = {"uint": "uint", "str": "str", "str_array": "array of str", "seq_map": "map str -> uint"}
 # type -> the struct (or event) each of its entries is.
 NESTED = {}
+# The types of NESTED whose struct is positional: each entry an array of its
+# values in key order.
+POSITIONAL = set()
 
 
 def add_nested_types(s):
@@ -60,6 +63,8 @@ def add_nested_types(s):
         if t["element"] not in known:
             raise SchemaError(f"type {name}: element '{t['element']}' is neither a struct nor an event")
         NESTED[name] = t["element"]
+        if any(st["name"] == t["element"] and st.get("positional") for st in s["structs"]):
+            POSITIONAL.add(name)
         TYPES[name] = ("required",)
         CPP_TYPES[name] = f"std::vector<{t['element']}>"
         SPEC_TYPES[name] = "array"
@@ -138,7 +143,13 @@ def is_type(value, type_):
         return isinstance(value, list) and all(isinstance(x, str) for x in value)
     if type_ == "seq_map":
         return isinstance(value, dict) and all(is_type(v, "uint") for v in value.values())
-    return isinstance(value, list) and all(isinstance(x, dict) for x in value)
+    return isinstance(value, list) and all(isinstance(x, (list if positional(type_) else dict)) for x in value)
+
+
+def positional(type_):
+    """Whether an array type's entries are arrays of values (a positional
+    struct, 6.3 `pack`) rather than maps."""
+    return type_ in POSITIONAL
 
 
 def check_body(s, body, kind, where):
@@ -169,8 +180,19 @@ def check_keys_of(s, body, leading, keys, where):
         for entry in value if element is not None else []:
             if struct is None:
                 check_body(s, entry, "event", f"{where}.{k['key']}")
+            elif struct.get("positional"):
+                check_positional(entry, struct, f"{where}.{k['key']}")
             else:
                 check_keys_of(s, entry, [], struct["keys"], f"{where}.{k['key']}")
+
+
+def check_positional(entry, struct, where):
+    """Checks one entry of a positional struct: its values in key order."""
+    if len(entry) != len(struct["keys"]):
+        raise SchemaError(f"{where}: an entry of {len(entry)} values, not {len(struct['keys'])}")
+    for value, k in zip(entry, struct["keys"]):
+        if not is_type(value, k["type"]):
+            raise SchemaError(f"{where}: '{k['key']}' is not a {k['type']}")
 
 
 def check_vectors(s):
@@ -460,7 +482,10 @@ def gen_schema_tables_hpp(s):
             out.append(cpp_fields(ns, m["t"], m["keys"], cpp_member_order(m)))
             out.append("};\n")
     for st in s["structs"]:
-        out.append(f"\n// A nested map, without `t`.\ntemplate <>\nstruct schema<event::{st['name']}> {{\n")
+        what = "An array of its values in key order" if st.get("positional") else "A nested map"
+        out.append(f"\n// {what}, without `t`.\ntemplate <>\nstruct schema<event::{st['name']}> {{\n")
+        if st.get("positional"):
+            out.append("  static constexpr bool positional = true;\n")
         out.append(cpp_fields("event", st["name"], st["keys"], st["keys"]))
         out.append("};\n")
     out.append("\n// Indexed by error_code.\n"
@@ -536,14 +561,16 @@ def gen_node(s):
                 line = f"  {js_key(m['t'])}: [\n{packed_lines(req)}  ],\n"
             out.append(line)
     out.append("};\n\n// The maps an array type of KEYS holds: each key's type, and the keys\n"
-               "// every entry must have.\nexport const STRUCTS = {\n")
+               "// every entry must have; a positional one's entries are arrays of the\n"
+               "// values in key order, without keys.\nexport const STRUCTS = {\n")
     for type_, element in NESTED.items():
         struct = next((st for st in s["structs"] if st["name"] == element), None)
         if struct is None:
             continue  # msg_array: entries are msg events, checked as bodies
         types = ", ".join(f"{js_key(k['key'])}: \"{k['type']}\"" for k in struct["keys"])
         req = ", ".join(f"\"{k['key']}\"" for k in struct["keys"] if k["presence"] == "required")
-        out.append(f"  {type_}: {{ keys: {{ {types} }}, required: [{req}] }},\n")
+        flag = ", positional: true" if struct.get("positional") else ""
+        out.append(f"  {type_}: {{ keys: {{ {types} }}, required: [{req}]{flag} }},\n")
     out.append("};\n")
     return "".join(out)
 
@@ -596,6 +623,8 @@ def gen_ruby(s):
            "  NESTED = {\n",
            ",\n".join(f"    \"{k}\" => {keys(st)}" for k, st in nested_keys(s).items()),
            "\n  }.freeze\n"
+           "  # Keys of NESTED whose entries are arrays of the values in key order.\n",
+           f"  POSITIONAL = {rb_words(k for k, st in nested_keys(s).items() if st.get('positional'))}.freeze\n",
            "  # The keys whose value is a str or a uint wherever they appear.\n",
            f"  STR_KEYS = {rb_words(str_keys, '  ')}.freeze\n",
            f"  UINT_KEYS = {rb_words(uint_keys, '  ')}.freeze\n",

@@ -225,6 +225,20 @@ struct schema<event::batch> {
 };
 
 template <>
+struct schema<event::pack> {
+  static constexpr std::string_view type = event::pack::type;
+  static constexpr std::tuple fields{
+      make_field("epoch", &event::pack::epoch, presence::required),
+      make_field("room", &event::pack::room, presence::required),
+      make_field("seq", &event::pack::seq, presence::required),
+      make_field("ts", &event::pack::ts, presence::required),
+      make_field("names", &event::pack::names, presence::required),
+      make_field("entries", &event::pack::entries, presence::required),
+  };
+  static constexpr std::array<std::size_t, 6> decode_order{0, 1, 2, 3, 4, 5};
+};
+
+template <>
 struct schema<event::join> {
   static constexpr std::string_view type = event::join::type;
   static constexpr std::tuple fields{
@@ -291,6 +305,18 @@ struct schema<event::room_info> {
       make_field("room", &event::room_info::room, presence::required),
       make_field("last", &event::room_info::last, presence::required),
       make_field("idle", &event::room_info::idle, presence::optional),
+  };
+  static constexpr std::array<std::size_t, 3> decode_order{0, 1, 2};
+};
+
+// An array of its values in key order, without `t`.
+template <>
+struct schema<event::pack_entry> {
+  static constexpr bool positional = true;
+  static constexpr std::tuple fields{
+      make_field("dts", &event::pack_entry::dts, presence::required),
+      make_field("sender", &event::pack_entry::sender, presence::required),
+      make_field("text", &event::pack_entry::text, presence::required),
   };
   static constexpr std::array<std::size_t, 3> decode_order{0, 1, 2};
 };

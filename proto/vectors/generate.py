@@ -2,7 +2,8 @@
 """Writes the BCAST/1 test vectors (messages.json, invalid.json) next to it.
 
 Each valid vector is a message in the canonical key order of PROTOCOL.md,
-its exact MessagePack bytes (hex) and, for publications, the PUB topic.
+its exact MessagePack bytes (hex) and, for publications, the PUB topic; a
+`pack` vector also lists under "means" the `msg` bodies it stands for.
 Each invalid vector is a body with the error code a broker must answer to a
 client that has joined (hello vectors: to a connection without a session).
 The C++ codec tests and every client's tests read these files; rerun this
@@ -64,12 +65,22 @@ VALID = [
     ("room_batch", "event", "room/lobby/",
      {"t": "batch", "epoch": EPOCH, "room": "lobby",
       "msgs": [msg_body(44, "alice", "one"), msg_body(45, "bob", "two"), msg_body(46, "alice", "three")]}),
+    ("room_pack", "event", "room/lobby/",
+     {"t": "pack", "epoch": EPOCH, "room": "lobby", "seq": 44, "ts": TS, "names": ["alice", "bob"],
+      "entries": [[0, 0, "one"], [1, 1, "two"], [300, 0, "three"]]}),
     ("join", "event", "sys/", {"t": "join", "epoch": EPOCH, "seq": 8, "ts": TS, "name": "carol"}),
     ("leave", "event", "sys/", {"t": "leave", "epoch": EPOCH, "seq": 9, "ts": TS, "name": "carol", "reason": "timeout"}),
     ("hb", "event", "sys/",
      {"t": "hb", "epoch": EPOCH, "ts": TS, "sys_seq": 9, "rooms": {"lobby": 43}, "clients": 2}),
     ("shutdown", "event", "sys/", {"t": "shutdown", "epoch": EPOCH, "seq": 10, "ts": TS, "reason": "shutdown"}),
 ]
+
+
+# What a `pack` vector means (6.3): the `msg` bodies of its entries, in order.
+MEANS = {
+    "room_pack": [msg_body(44, "alice", "one"), dict(msg_body(45, "bob", "two"), ts=TS + 1),
+                  dict(msg_body(46, "alice", "three"), ts=TS + 300)],
+}
 
 
 def pack(obj):
@@ -103,6 +114,9 @@ INVALID = [
 def main():
     messages = [{"name": n, "kind": k, "topic": t, "message": m, "msgpack": pack(m).hex()}
                 for n, k, t, m in VALID]
+    for v in messages:
+        if v["name"] in MEANS:
+            v["means"] = [{"message": m, "msgpack": pack(m).hex()} for m in MEANS[v["name"]]]
     invalid = []
     for n, body, code, why in INVALID:
         entry = {"name": n, "msgpack": body.hex(), "error": code, "why": why,

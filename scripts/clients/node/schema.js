@@ -38,6 +38,14 @@ export const KEYS = {
   error: { code: "str", reason: "str" },
   pong: {},
   batch: { epoch: "uint", room: "str", msgs: "msg_array" },
+  pack: {
+    epoch: "uint",
+    room: "str",
+    seq: "uint",
+    ts: "uint",
+    names: "str_array",
+    entries: "pack_array",
+  },
   join: { epoch: "uint", seq: "uint", ts: "uint", name: "str" },
   leave: { epoch: "uint", seq: "uint", ts: "uint", name: "str", reason: "str" },
   hb: { epoch: "uint", ts: "uint", sys_seq: "uint", rooms: "seq_map", clients: "uint" },
@@ -58,6 +66,7 @@ export const EVENT_REQUIRED = {
   dm: ["from", "text", "ts"],
   msg: ["epoch", "seq", "ts", "room", "from", "text"],
   batch: ["epoch", "room", "msgs"],
+  pack: ["epoch", "room", "seq", "ts", "names", "entries"],
   join: ["epoch", "seq", "ts", "name"],
   leave: ["epoch", "seq", "ts", "name", "reason"],
   hb: ["epoch", "ts", "sys_seq", "rooms", "clients"],
@@ -77,8 +86,10 @@ export const REQUEST_REQUIRED = {
 };
 
 // The maps an array type of KEYS holds: each key's type, and the keys
-// every entry must have.
+// every entry must have; a positional one's entries are arrays of the
+// values in key order, without keys.
 export const STRUCTS = {
   user_array: { keys: { name: "str", since: "uint" }, required: ["name", "since"] },
   room_array: { keys: { room: "str", last: "uint", idle: "uint" }, required: ["room", "last"] },
+  pack_array: { keys: { dts: "uint", sender: "uint", text: "str" }, required: ["dts", "sender", "text"], positional: true },
 };

@@ -26,6 +26,7 @@ module Bcast
     "dm" => %w[from text ts],
     "msg" => %w[epoch seq ts room from text],
     "batch" => %w[epoch room msgs],
+    "pack" => %w[epoch room seq ts names entries],
     "join" => %w[epoch seq ts name],
     "leave" => %w[epoch seq ts name reason],
     "hb" => %w[epoch ts sys_seq rooms clients],
@@ -34,12 +35,16 @@ module Bcast
   # Keys whose value is an array of maps, and those maps' keys ("?": optional).
   NESTED = {
     "users" => %w[name since],
-    "list" => %w[room last idle?]
+    "list" => %w[room last idle?],
+    "entries" => %w[dts sender text]
   }.freeze
+  # Keys of NESTED whose entries are arrays of the values in key order.
+  POSITIONAL = %w[entries].freeze
   # The keys whose value is a str or a uint wherever they appear.
   STR_KEYS = %w[t name session token room text to code reason from].freeze
   UINT_KEYS = %w[
     v id after limit epoch hb_ivl liveness sys_seq max_text ts seq first last clients since idle
+    dts sender
   ].freeze
   # Request keys whose value must not be empty (bad-request).
   REQUEST_NONEMPTY = {

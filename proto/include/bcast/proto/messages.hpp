@@ -107,6 +107,14 @@ struct room_info {
   bool operator==(const room_info&) const = default;
 };
 
+// One message of a `pack`: an array of its values in key order, without keys.
+struct pack_entry {
+  std::uint64_t dts = 0;     // its ts minus the pack's ts
+  std::uint64_t sender = 0;  // its sender, an index into the pack's names
+  std::string text;          // the text
+  bool operator==(const pack_entry&) const = default;
+};
+
 // `msg`: a room's message; also the element type of history.msgs and batch.msgs. Published on
 // `room/<room>/`.
 struct msg {
@@ -199,6 +207,18 @@ struct batch {
   std::vector<msg> msgs;    // seq ascending, consecutive, each of room and epoch
 };
 
+// `pack`: consecutive msg events of one room in one publication, what they share written once
+// (6.3). Published on `room/<room>/`.
+struct pack {
+  static constexpr std::string_view type = "pack";
+  std::uint64_t epoch = 0;          // the broker's epoch
+  std::string room;                 // the room
+  std::uint64_t seq = 0;            // the first message's seq; entry i has seq + i
+  std::uint64_t ts = 0;             // the smallest ts of its messages
+  std::vector<std::string> names;   // each sender once, in order of first appearance
+  std::vector<pack_entry> entries;  // one [dts, sender, text] per message, in seq order
+};
+
 // `join`: a session opened. Published on `sys/`.
 struct join {
   static constexpr std::string_view type = "join";
@@ -241,6 +261,6 @@ struct shutdown {
 
 using any_event = std::variant<event::welcome, event::ack, event::error, event::pong, event::who,
                                event::rooms, event::history, event::dm, event::msg, event::batch,
-                               event::join, event::leave, event::hb, event::shutdown>;
+                               event::pack, event::join, event::leave, event::hb, event::shutdown>;
 
 }  // namespace bcast::proto
