@@ -49,10 +49,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fanout", "chat", "latency", "memory", "flood", "all"}))
       ->capture_default_str();
   app.add_option("--systems", o.systems,
-                 "ours (the default store), ours-memory (--db :memory:), ours-durable, proxy, "
+                 "ours (the default store), ours-memory (--db :memory:), ours-durable, proxy (single frames "
+                 "of the text's size), proxy-bytes (our bytes, two frames), "
                  "direct, nats, redis")
       ->delimiter(',')
-      ->check(CLI::IsMember({"ours", "ours-memory", "ours-durable", "proxy", "direct", "nats", "redis"}))
+      ->check(CLI::IsMember({"ours", "ours-memory", "ours-durable", "proxy", "proxy-bytes", "direct", "nats", "redis"}))
       ->capture_default_str();
   app.add_option("--subs", o.subs, "fan-out subscriber counts")->delimiter(',')->capture_default_str();
   app.add_option("--sizes", o.sizes, "fan-out text sizes, bytes")

@@ -98,7 +98,7 @@ const std::vector<table_spec>& specs() {
 // `ours` is the broker as users start it (history in its default directory);
 // `ours-memory` keeps history in memory only, `ours-durable` syncs first.
 const std::vector<std::string> system_order{"ours", "ours-memory", "ours-durable", "proxy",
-                                            "direct", "nats", "redis"};
+                                            "proxy-bytes", "direct", "nats", "redis"};
 
 struct scale {
   double divisor = 1;

@@ -49,8 +49,8 @@ class zmq_sub final : public sub_conn {
   bool drain(sub_state& state) override {
     for (int i = 0; i < 1024; ++i) {
       if (!socket_.recv(topic_, zmq::recv_flags::dontwait)) return false;
-      if (!topic_.more()) {
-        ++state.foreign;
+      if (!topic_.more()) {  // a single frame: the topic, then the text
+        state.record(topic_.to_string_view());
         continue;
       }
       // A multipart message arrives whole: the body is already there.
@@ -84,15 +84,23 @@ std::unique_ptr<sub_conn> subscriber_to(const system_config& config, int rcvhwm,
   return sub;
 }
 
-// A PUB publisher: [topic][body]. Bound (direct), it is the fan-out socket and
+// How a PUB publisher frames a message: one frame, the topic then the text
+// (what PUB/SUB users send: the best a plain PUB/SUB can do), or two frames,
+// the topic and a body of the bytes our broker publishes for the text (the
+// same bytes on the wire as ours).
+enum class pub_framing { single, same_bytes };
+
+// A PUB publisher. Bound (direct), it is the fan-out socket and
 // drops at the high-water mark like a broker's PUB. Connected to a proxy, it
 // blocks instead (ZMQ_XPUB_NODROP), as our DEALER blocks when the broker's
 // queue is full: open loop means "as fast as the system takes messages".
 class zmq_pub final : public pub_conn {
  public:
-  zmq_pub(zmq::context_t& context, int hwm, std::uint32_t index, std::size_t text_size)
+  zmq_pub(zmq::context_t& context, int hwm, std::uint32_t index, std::size_t text_size, pub_framing framing)
       : socket_(context, zmq::socket_type::pub),
-        body_(published_body(text_size, publisher_name(index))),
+        body_(framing == pub_framing::single ? std::string(room_topic) + std::string(text_size, 'x')
+                                             : published_body(text_size, publisher_name(index))),
+        framing_(framing),
         index_(index) {
     socket_.set(zmq::sockopt::sndhwm, hwm);
     socket_.set(zmq::sockopt::linger, 0);
@@ -100,8 +108,9 @@ class zmq_pub final : public pub_conn {
   zmq::socket_t& socket() { return socket_; }
   void send(char marker, std::uint64_t ts_ns) override {
     write_tail(body_.data() + body_.size(), marker, index_, ts_ns);
-    if (!socket_.send(zmq::buffer(std::string_view(room_topic)), zmq::send_flags::sndmore) ||
-        !socket_.send(zmq::buffer(body_), zmq::send_flags::none)) {
+    const bool topic_sent = framing_ == pub_framing::single ||
+                            socket_.send(zmq::buffer(std::string_view(room_topic)), zmq::send_flags::sndmore);
+    if (!topic_sent || !socket_.send(zmq::buffer(body_), zmq::send_flags::none)) {
       throw std::runtime_error("the proxy took no message for 10 s");
     }
   }
@@ -109,6 +118,7 @@ class zmq_pub final : public pub_conn {
  private:
   zmq::socket_t socket_;
   std::string body_;
+  pub_framing framing_;
   std::uint32_t index_;
 };
 
@@ -248,16 +258,21 @@ class ours_system final : public system_under_test {
   std::string in_, out_;
 };
 
+// `proxy`: single frames of the text's size; `proxy-bytes`: the same bytes as
+// ours, in two frames.
 class proxy_system final : public system_under_test {
  public:
-  explicit proxy_system(const system_config& config)
-      : config_(config), child_({config.self_path, "--internal-proxy", std::to_string(config.hwm)}) {
+  proxy_system(const system_config& config, pub_framing framing)
+      : config_(config), framing_(framing),
+        child_({config.self_path, "--internal-proxy", std::to_string(config.hwm)}) {
     std::tie(in_, out_) = parse_endpoints(child_.line_containing("listening:"), "XSUB", "XPUB");
   }
-  [[nodiscard]] std::string name() const override { return "proxy"; }
+  [[nodiscard]] std::string name() const override {
+    return framing_ == pub_framing::single ? "proxy" : "proxy-bytes";
+  }
   [[nodiscard]] int pid() const override { return child_.pid(); }
   std::unique_ptr<pub_conn> publisher(std::uint32_t index, std::size_t text_size) override {
-    auto pub = std::make_unique<zmq_pub>(*config_.pub_ctx, config_.hwm, index, text_size);
+    auto pub = std::make_unique<zmq_pub>(*config_.pub_ctx, config_.hwm, index, text_size, framing_);
     pub->socket().set(zmq::sockopt::xpub_nodrop, true);
     pub->socket().set(zmq::sockopt::sndtimeo, 10000);
     pub->socket().connect(in_);
@@ -269,16 +284,18 @@ class proxy_system final : public system_under_test {
 
  private:
   system_config config_;
+  pub_framing framing_;
   child_process child_;
   std::string in_, out_;
 };
 
+// PUB bound by each publisher, SUBs connected to all: single frames.
 class direct_system final : public system_under_test {
  public:
   explicit direct_system(const system_config& config) : config_(config) {}
   [[nodiscard]] std::string name() const override { return "direct"; }
   std::unique_ptr<pub_conn> publisher(std::uint32_t index, std::size_t text_size) override {
-    auto pub = std::make_unique<zmq_pub>(*config_.pub_ctx, config_.hwm, index, text_size);
+    auto pub = std::make_unique<zmq_pub>(*config_.pub_ctx, config_.hwm, index, text_size, pub_framing::single);
     pub->socket().bind("tcp://127.0.0.1:*");
     endpoints_.push_back(pub->socket().get(zmq::sockopt::last_endpoint));
     return pub;
@@ -309,7 +326,8 @@ std::string published_body(std::size_t text_size, const std::string& from) {
 
 std::unique_ptr<system_under_test> start_system(const std::string& name, const system_config& config) {
   if (name.rfind("ours", 0) == 0) return std::make_unique<ours_system>(config, name);
-  if (name == "proxy") return std::make_unique<proxy_system>(config);
+  if (name == "proxy") return std::make_unique<proxy_system>(config, pub_framing::single);
+  if (name == "proxy-bytes") return std::make_unique<proxy_system>(config, pub_framing::same_bytes);
   if (name == "direct") return std::make_unique<direct_system>(config);
   if (name == "nats") return make_nats(config);
   if (name == "redis") return make_redis(config);

@@ -103,7 +103,7 @@ wait_port() {
   return 1
 }
 
-systems=ours,proxy,direct
+systems=ours,ours-memory,proxy,proxy-bytes,direct
 if [ $peers -eq 1 ]; then
   nats_port=$("$bench" --free-port)
   # Bounded per-subscriber buffers (NATS 64 MB and Redis 32 MB by default would
