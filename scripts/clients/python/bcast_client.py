@@ -19,7 +19,11 @@ Protocol steps, as this client follows them:
    liveness * hb_ivl), then fills as usual. The constructor also waits for a
    first publication (a heartbeat at the latest): it proves the subscription
    live.
-4. Rooms publish ``{t: msg, epoch, seq, ts, room, from, text}``; ``sys/`` has
+4. Rooms publish ``{t: msg, epoch, seq, ts, room, from, text}``, or several
+   at once as ``{t: pack, epoch, room, seq, ts, names, entries: [[dts, sender,
+   text], ...]}`` (entry i: the msg of seq + i, ts + dts, from names[sender];
+   a malformed pack is ignored whole, and the fill repairs the gap) or an
+   older broker's ``{t: batch, epoch, room, msgs}``; ``sys/`` has
    ``join``/``leave``/``shutdown`` (sequenced) and ``hb`` (``rooms``: room ->
    last seq, ``sys_seq``). Seqs run 1, 2, 3... per stream: duplicates are
    dropped, later seqs held, and a gap is filled with ``{t: history, room,
@@ -121,8 +125,9 @@ _KINDS = {
 
 def check_event(body):
     """``body`` if it has the keys its type must have, of their kinds
-    (EVENT_SHAPES; the entries of ``msgs`` are ``msg`` bodies); ValueError
-    otherwise. An unknown ``t`` passes: it is ignored later."""
+    (EVENT_SHAPES; the entries of ``msgs`` are ``msg`` bodies, a ``pack``
+    stands for ``msg`` bodies); ValueError otherwise. An unknown ``t``
+    passes: it is ignored later."""
     for key, kind in EVENT_SHAPES.get(body["t"], {}).items():
         if not _KINDS[kind](body.get(key)):
             raise ValueError(f"{body['t']}.{key} is missing or not a {kind}")
@@ -130,7 +135,29 @@ def check_event(body):
         if not isinstance(entry, dict) or entry.get("t") != "msg":
             raise ValueError(f"{body['t']}.msgs holds a body that is not a msg")
         check_event(entry)
+    for entry in pack_msgs(body) if body["t"] == "pack" else []:
+        check_event(entry)  # as a msg: each name a str
     return body
+
+
+def pack_msgs(pack):
+    """The ``msg`` bodies a ``pack`` (with the keys of EVENT_SHAPES["pack"])
+    stands for, in seq order (PROTOCOL.md 6.3): entry i is seq + i, sent at
+    ts + dts by names[sender]. ValueError when the pack is malformed: no
+    entries, an entry not [uint, uint, str], a sender past the end of names."""
+    names, uint, msgs = pack["names"], _KINDS["uint"], []
+    if not pack["entries"]:
+        raise ValueError("a pack without entries")
+    for i, entry in enumerate(pack["entries"]):
+        if not (isinstance(entry, list) and len(entry) == 3 and uint(entry[0]) and uint(entry[1])
+                and isinstance(entry[2], str)):
+            raise ValueError(f"pack entry {i} is not [dts, sender, text]")
+        dts, sender, text = entry
+        if sender >= len(names):
+            raise ValueError(f"pack entry {i} names sender {sender} of {len(names)}")
+        msgs.append({"t": "msg", "epoch": pack["epoch"], "seq": pack["seq"] + i, "ts": pack["ts"] + dts,
+                     "room": pack["room"], "from": names[sender], "text": text})
+    return msgs
 
 
 def encode(body, event=False):
@@ -486,8 +513,8 @@ class Client:
         self._deferred = None
 
     def _on_published(self, m):
-        if m.get("t") == "batch":  # several msgs of one room: each in turn
-            for item in m.get("msgs") or []:
+        if m.get("t") in ("batch", "pack"):  # several msgs of one room: each in turn
+            for item in pack_msgs(m) if m["t"] == "pack" else m.get("msgs") or []:
                 if isinstance(item, dict):
                     self._on_published(item)
             return

@@ -4,7 +4,8 @@ against a scripted broker on loopback: at most 256 unacked messages on the
 wire, its own publication as the ack of a message, the seqs an abandoned
 epoch took with it reported lost, a resume that waits for the SUB to catch
 up, one hello per no-session, order kept under rate-limited, its own leave
-as the end of its session. The scripted broker speaks the bodies of
+as the end of its session, a pack as its msgs in order (a malformed one
+ignored whole, its seqs filled from history). The scripted broker speaks the bodies of
 proto/vectors/messages.json (the welcome of "alice" in an epoch where lobby is
 at seq 42, her msg "hi" with id 1, its publication and ack at seq 43), so the
 client's bytes are checked against them too. Then a real broker takes 300
@@ -196,6 +197,31 @@ class ClientRules(unittest.TestCase):
         self.broker.publish("room/lobby/", vector("room_batch", msgs=[{"t": "msg", "seq": "x"}]))
         self.sync()  # still alive, still answering
         self.assertEqual(self.of_type("msg"), [])
+
+    def test_a_pack_is_its_msgs_in_order_and_a_malformed_one_is_filled_from_history(self):
+        pack, means = vector("room_pack"), [m["message"] for m in VECTORS["room_pack"]["means"]]
+        filled = [vector("room_msg", seq=seq, text=f"filled {seq}") for seq in (47, 48)]
+        after = vector("room_msg", seq=49, text="after", **{"from": "bob"})
+        self.broker.answer = lambda body: (
+            [vector("history_answer", msgs=filled, last=49, id=None)] if body["t"] == "history" else None)
+        self.broker.publish("room/lobby/", vector_bytes("room_msg"))  # 43
+        self.broker.publish("room/lobby/", vector_bytes("room_pack"))  # 44-46
+        # 47 and 48 in packs each malformed, so ignored whole: the first
+        # has a good entry, then sender 2 of 2 names; then an entry short,
+        # one long, a bool dts, a bin text, a map, a negative sender, a
+        # name that is not a str, no entries.
+        for entries in ([[0, 0, "bad 47"], [0, 2, "bad 48"]], [[0, 0]], [[0, 0, "bad", 0]],
+                        [[True, 0, "bad"]], [[0, 0, b"bad"]], [{"dts": 0}], [[0, -1, "bad"]]):
+            self.broker.publish("room/lobby/", dict(pack, seq=47, entries=entries))
+        self.broker.publish("room/lobby/", dict(pack, seq=47, names=[7], entries=[[0, 0, "bad"]]))
+        self.broker.publish("room/lobby/", dict(pack, seq=47, entries=[]))
+        self.broker.publish("room/lobby/", after)
+        self.until("seq 49", lambda: any(e.get("seq") == 49 for e in self.events))
+        self.sync()
+        self.assertEqual(self.of_type("msg"), [vector("room_msg")] + means + filled + [after],
+                         "43, the pack's 44-46, 47-48 from history, 49: each once, in order")
+        self.assertEqual(self.of_type("lost"), [])
+        self.assertEqual([b["after"] for b in self.broker.bodies("history")], [46], "one fill, after 46")
 
     def test_own_publication_matching_two_pending_waits_for_the_ack(self):
         first, second = self.client.send("hi"), self.client.send("hi")

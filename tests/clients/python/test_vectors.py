@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The Python client against the shared vectors (proto/vectors): it decodes
 every valid body to its logical message, encodes every logical message to
-the exact bytes, and its decoder rejects every body that is malformed as
+the exact bytes, expands a pack to the msgs it means, and its decoder rejects every body that is malformed as
 MessagePack (the other invalid vectors need a broker: the C++ tests and the
 conformance runner check those)."""
 import json
@@ -35,6 +35,16 @@ class Vectors(unittest.TestCase):
                 self.assertEqual(bcast_client.decode(data), v["message"])
                 encoded = bcast_client.encode(v["message"], event=v["kind"] == "event")
                 self.assertEqual(encoded.hex(), v["msgpack"])
+
+    def test_a_pack_means_its_msgs(self):
+        packs = [v for v in load("messages.json") if "means" in v]
+        self.assertTrue(packs)
+        for v in packs:
+            with self.subTest(v["name"]):
+                msgs = bcast_client.pack_msgs(bcast_client.check_event(v["message"]))
+                self.assertEqual(msgs, [m["message"] for m in v["means"]])
+                self.assertEqual([bcast_client.encode(m, event=True).hex() for m in msgs],
+                                 [m["msgpack"] for m in v["means"]])
 
     def test_malformed_vectors_are_rejected(self):
         vectors = {v["name"]: v for v in load("invalid.json")}
