@@ -16,6 +16,8 @@
 //    at the latest): it proves the subscription live.
 // 4. Room `msg`s are numbered per room: duplicates are dropped, later seqs
 //    held, and a gap is filled from `history`; seqs below `first` are lost.
+//    A `pack` (or an older broker's `batch`) is its msgs, in turn; a
+//    malformed one is ignored whole, and the fill repairs the gap.
 // 5. `msg`/`dm` carry ids and are re-sent every 2 * hb_ivl until acked
 //    (at most 256 unacked on the wire, the rest wait in id order); the
 //    broker de-duplicates by id. A `msg` of ours delivered from a room acks
@@ -60,6 +62,8 @@ export class ProtocolError extends Error {
 const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true });
 const TWO_32 = 2 ** 32;
 const MAX_U64 = (1n << 64n) - 1n;
+// A BigInt as a Number when it is a safe integer, as decode() gives uint64s.
+const small = (n) => (n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
 
 // Integers in their shortest encoding: small ones as Numbers, those of 2^32
 // and more as BigInt (the encoder writes a BigInt as uint 64, and with
@@ -203,7 +207,8 @@ class Reader {
   }
 }
 
-const isUint = (x) => (typeof x === "number" && Number.isInteger(x) && x >= 0) || (typeof x === "bigint" && x >= 0n);
+const isUint = (x) => (typeof x === "number" && Number.isInteger(x) && x >= 0) ||
+  (typeof x === "bigint" && x >= 0n && x <= MAX_U64);
 const isStr = (x) => typeof x === "string";
 const isArray = (x) => Array.isArray(x);
 const isMap = (x) => x !== null && typeof x === "object" && !Array.isArray(x) && !(x instanceof Uint8Array);
@@ -213,16 +218,17 @@ const isSeqMap = (x) => isMap(x) && Object.values(x).every(isUint);
 
 // The value check of each key type of schema.js (generated from
 // proto/schema/bcast1.json, with the KEYS, EVENT_REQUIRED, REQUEST_REQUIRED
-// and STRUCTS tables): an array of a struct is checked entry by entry.
+// and STRUCTS tables): an array of a struct is checked entry by entry, an
+// entry of a positional struct being an array of exactly its keys' values.
 const CHECKS = {
   uint: isUint, str: isStr, text: isText, str_array: isStrArray, seq_map: isSeqMap,
   msg_array: (x) => isArray(x) && x.every(isMap),
 };
 for (const [type, struct] of Object.entries(STRUCTS)) {
-  const isEntry = (e) =>
-    isMap(e) &&
-    struct.required.every((k) => k in e) &&
-    Object.entries(struct.keys).every(([k, t]) => !(k in e) || CHECKS[t](e[k]));
+  const fields = Object.entries(struct.keys);
+  const isEntry = struct.positional
+    ? (e) => isArray(e) && e.length === fields.length && fields.every(([, t], i) => CHECKS[t](e[i]))
+    : (e) => isMap(e) && struct.required.every((k) => k in e) && fields.every(([k, t]) => !(k in e) || CHECKS[t](e[k]));
   CHECKS[type] = (x) => isArray(x) && x.every(isEntry);
 }
 
@@ -258,6 +264,24 @@ function checkBody(body, kind) {
   }
 }
 
+/**
+ * The `msg` bodies a decoded `pack` means (PROTOCOL.md 6.3), in seq order:
+ * entry i is `{t: "msg", epoch, seq: seq + i, ts: ts + dts, room, from:
+ * names[sender], text}`. Throws DecodeError if the pack is malformed: no
+ * entries, a sender past `names`, or a msg that would not decode (a seq or
+ * ts past uint64, an empty text).
+ */
+export function unpack(pack) {
+  if (pack.entries.length === 0) throw new DecodeError("pack without entries");
+  return pack.entries.map(([dts, sender, text], i) => {
+    if (sender >= pack.names.length) throw new DecodeError(`pack entry ${i}: sender ${sender} is past its ${pack.names.length} names`);
+    const msg = { t: "msg", epoch: pack.epoch, seq: small(BigInt(pack.seq) + BigInt(i)),
+                  ts: small(BigInt(pack.ts) + BigInt(dts)), room: pack.room, from: pack.names[sender], text };
+    checkBody(msg, "event");
+    return msg;
+  });
+}
+
 // ------------------------------------------------------------------ client --
 
 const WINDOW = 256; // unacked requests on the wire (PROTOCOL.md 10.3)
@@ -269,8 +293,6 @@ const RATE_LIMITED_PAUSE = 10;
 const HELLO_RETRY = 1000;
 const STASH_MAX = 100000;
 const same = (a, b) => a !== undefined && b !== undefined && BigInt(a) === BigInt(b);
-// A BigInt as a Number when it is a safe integer, as decode() gives uint64s.
-const small = (n) => (n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
 const max = (a, b) => (BigInt(a) >= BigInt(b) ? a : b);
 const now = () => performance.now();
 
@@ -691,6 +713,18 @@ export class Client extends EventEmitter {
         }
         if (item.t === "msg") this._onPublished(item);
       }
+      return;
+    }
+    if (m.t === "pack") {
+      // Several msgs of one room, what they share written once: each in turn.
+      let msgs;
+      try {
+        msgs = unpack(m);
+      } catch (e) {
+        if (e instanceof DecodeError) return; // a malformed pack is ignored whole, as undecodable
+        throw e;
+      }
+      for (const msg of msgs) this._onPublished(msg);
       return;
     }
     this._lastHeard = now();

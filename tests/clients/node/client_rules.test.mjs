@@ -3,7 +3,8 @@
 // wire, its own publication as the ack of a message, the seqs an abandoned
 // epoch took with it reported lost, a resume that waits for the SUB to catch
 // up, one hello per no-session, order kept under rate-limited, its own leave
-// as the end of its session. The scripted broker speaks the
+// as the end of its session, a pack delivered as its msgs and a malformed
+// one ignored, its gap filled from history. The scripted broker speaks the
 // bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
 // where lobby is at seq 42, her msg "hi" with id 1, its publication and ack
 // at seq 43), so the client's bytes are checked against them too. Then a real
@@ -256,6 +257,36 @@ test("its own leave after the welcome says hello again", () => withAlice(async (
   await until("a second hello", () => broker.bodies("hello").length === 2, events);
   assert.equal(broker.bodies("hello").at(-1).session, VECTORS.welcome.message.session);
 }));
+
+// The msgs the room_pack vector means (seqs 44-46), after bob's 43.
+const bobsMsg = vector("room_msg", { from: "bob", text: "before" });
+const packed = VECTORS.room_pack.means.map((m) => m.message);
+
+test("a pack is its msgs, delivered in order", () => withAlice(async ({ broker, events, sync }) => {
+  broker.publish("room/lobby/", bobsMsg);
+  broker.publish("room/lobby/", vectorBytes("room_pack"));
+  await until("four messages", () => ofType(events, "msg").length === 4, events);
+  await sync();
+  assert.deepEqual(ofType(events, "msg"), [bobsMsg, ...packed]);
+  assert.deepEqual(ofType(events, "msg").map((e) => [e.seq, e.from]), [[43, "bob"], [44, "alice"], [45, "bob"], [46, "alice"]]);
+  assert.deepEqual(broker.bodies("history"), [], "nothing was missing");
+}));
+
+test("a malformed pack is ignored whole and its gap filled from history", () => {
+  const answer = () => (body) => (body.t === "history"
+    ? [vector("history_answer", { msgs: packed.filter((m) => m.seq > body.after), first: 1, last: 47 })] : undefined);
+  return withAlice(async ({ broker, events, sync }) => {
+    const after = vector("room_msg", { seq: 47, from: "bob", text: "after" });
+    broker.publish("room/lobby/", bobsMsg);
+    broker.publish("room/lobby/", vector("room_pack", { entries: [[0, 0, "one"], [1, 2, "two"], [300, 0, "three"]] }));
+    broker.publish("room/lobby/", after);
+    await until("five messages", () => ofType(events, "msg").length === 5, events);
+    await sync();
+    assert.deepEqual(ofType(events, "msg"), [bobsMsg, ...packed, after], "44-46 from history, in order");
+    assert.deepEqual(broker.bodies("history").map((b) => b.after), [43], "one fill, after 43");
+    assert.deepEqual(ofType(events, "lost"), []);
+  }, answer);
+});
 
 test("hello is retried every second before the first welcome", async () => {
   const broker = await new ScriptedBroker().start();

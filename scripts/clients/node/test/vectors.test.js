@@ -1,9 +1,10 @@
 // Every vector of proto/vectors: decode the bytes to the logical message,
-// encode the message to the exact bytes; malformed bodies are refused.
+// encode the message to the exact bytes, unpack a pack to the msgs it means;
+// malformed bodies, pack entries among them, are refused.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { DecodeError, decode, encode } from "../bcast.js";
+import { DecodeError, decode, encode, unpack } from "../bcast.js";
 
 const dir = new URL("../../../../proto/vectors/", import.meta.url);
 const load = (name) => JSON.parse(readFileSync(new URL(name, dir), "utf8"));
@@ -14,7 +15,8 @@ const hex = (bytes) => Buffer.from(bytes).toString("hex");
 // JSON numbers past 2^53 would already be rounded by JSON.parse: the vectors
 // keep to safe integers, and the decoder gives Numbers for those.
 test("the vectors are there", () => {
-  assert.ok(messages.length >= 28, `${messages.length} valid vectors`);
+  assert.ok(messages.length >= 29, `${messages.length} valid vectors`);
+  assert.ok(messages.some((v) => v.means), "a pack vector with the msgs it means");
   assert.ok(invalid.length >= 19, `${invalid.length} invalid vectors`);
 });
 
@@ -28,9 +30,48 @@ for (const v of messages) {
   if (v.topic !== null) {
     test(`topic ${v.name}`, () => {
       const m = v.message;
-      assert.equal(v.topic, m.t === "msg" || m.t === "batch" ? `room/${m.room}/` : "sys/");
+      assert.equal(v.topic, ["msg", "batch", "pack"].includes(m.t) ? `room/${m.room}/` : "sys/");
     });
   }
+  if (v.means) {
+    test(`unpack ${v.name}`, () => {
+      const msgs = unpack(decode(Buffer.from(v.msgpack, "hex"), v.kind));
+      assert.deepStrictEqual(msgs, v.means.map((m) => m.message));
+      assert.deepEqual(msgs.map((m) => hex(encode(m))), v.means.map((m) => m.msgpack));
+    });
+  }
+}
+
+// The room_pack vector with one change: what its shape check refuses, and
+// what is well-shaped but malformed (PROTOCOL.md 6.3).
+const pack = messages.find((v) => v.name === "room_pack").message;
+const packWith = (changes) => encode({ ...pack, ...changes });
+const withEntry = (entry) => packWith({ entries: [pack.entries[0], entry] });
+const misshapen = {
+  "an entry of two values": withEntry([1, 1]),
+  "an entry of four values": withEntry([1, 1, "two", 0]),
+  "an entry that is a map": withEntry({ dts: 1, sender: 1, text: "two" }),
+  "a dts that is a str": withEntry(["1", 1, "two"]),
+  "a negative sender": withEntry([1, -1, "two"]),
+  "a text that is a uint": withEntry([1, 1, 2]),
+  "names that are not strs": packWith({ names: ["alice", 2] }),
+};
+for (const [why, bytes] of Object.entries(misshapen)) {
+  test(`a pack with ${why} does not decode`, () => {
+    assert.throws(() => decode(bytes, "event"), DecodeError);
+  });
+}
+const malformed = {
+  "no entries": packWith({ entries: [] }),
+  "a sender past names": withEntry([1, 2, "two"]),
+  "a seq past uint64": packWith({ seq: 2n ** 64n - 2n }),
+  "a ts past uint64": packWith({ ts: 2n ** 64n - 300n }),
+  "an empty text": withEntry([1, 1, ""]),
+};
+for (const [why, bytes] of Object.entries(malformed)) {
+  test(`a pack with ${why} decodes but does not unpack`, () => {
+    assert.throws(() => unpack(decode(bytes, "event")), DecodeError);
+  });
 }
 
 for (const v of invalid) {
