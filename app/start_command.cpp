@@ -413,7 +413,7 @@ runner add_start_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(2048, 1 << 24));
   cmd->add_option("--pub-hwm", args->broker.pub_hwm,
-                  "Publications (messages or batches) queued per subscriber before it misses some")
+                  "Publications (messages or packs) queued per subscriber before it misses some")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000000));
   cmd->add_option("--reply-queue-mb", args->reply_queue_mb,

@@ -12,6 +12,7 @@
 
 #include "bcast/proto/clock.hpp"
 #include "bcast/proto/codec.hpp"
+#include "bcast/proto/pack.hpp"
 #include "child.hpp"
 #include "systems.hpp"
 
@@ -61,17 +62,17 @@ class zmq_sub final : public sub_conn {
   }
 
  private:
-  // A batch counts as each of its messages, read in place.
-  static void record(std::string_view body, sub_state& state) {
-    if (!proto::is_batch(body)) return state.record(body);
-    const auto bodies = proto::split_batch(body);
-    if (!bodies) return state.record(body);  // counted as foreign
-    for (const auto msg : *bodies) state.record(msg);
+  // A pack counts as each of its messages, read in place: the tail is at
+  // the end of each text, as it is at the end of a lone msg's body.
+  void record(std::string_view body, sub_state& state) {
+    if (!proto::read_pack(body, pack_)) return state.record(body);
+    for (const auto& entry : pack_.entries) state.record(entry.text);
   }
 
   zmq::socket_t socket_;
   zmq::message_t topic_;
   zmq::message_t body_;
+  proto::pack_view pack_;  // reused for every pack
 };
 
 // A SUB on the subscribers' context, `rcvhwm` deep (0: the run's --hwm),

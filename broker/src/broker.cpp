@@ -446,7 +446,7 @@ void broker::flush(outbox& out) {
   // Publications first: an ack then follows its message onto the wire, so a
   // crash in between costs the sender an ack (it retries), rarely the
   // listeners a message they were never told of.
-  for (auto& frame : batcher_->frames(out.publications, history_.epoch())) {
+  for (auto& frame : batcher_->frames(out.publications)) {
     pub_.send(zmq::buffer(frame.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     pub_.send(frame.body, zmq::send_flags::dontwait);
   }

@@ -1,12 +1,12 @@
 // pub_batcher: runs of one room's messages found in order and written as one
-// `batch` body each: the header, then the stored bodies byte for byte. A
+// `pack` body each, from the stored bodies read in place. A
 // holder keeps each frame's bytes and the count alive until ZeroMQ's free
 // callback (on an I/O thread) gives them back.
 #include "pub_batcher.hpp"
 
-#include <cstring>
+#include <algorithm>
 
-#include "bcast/proto/codec.hpp"
+#include "bcast/proto/pack.hpp"
 #include "bcast/proto/limits.hpp"
 #include "bcast/proto/topics.hpp"
 
@@ -26,29 +26,31 @@ void release(void* /*data*/, void* hint) {
 
 }  // namespace
 
-std::vector<pub_frame>& pub_batcher::frames(std::span<const publication> pubs, std::uint64_t epoch) {
+std::vector<pub_frame>& pub_batcher::frames(std::span<const publication> pubs) {
   frames_.clear();
   for (std::size_t i = 0; i < pubs.size();) {
-    const run r = run_from(pubs, i);
-    const auto& first = pubs[i];
-    frames_.push_back({first.topic, counted(r.msgs == 1 ? first.body : batch(pubs.subspan(i, r.msgs), r.bytes, epoch))});
-    i += r.msgs;
+    const std::size_t n = run_from(pubs, i);
+    frames_.push_back({pubs[i].topic, counted(n == 1 ? pubs[i].body : pack())});
+    i += n;
   }
   return frames_;
 }
 
-pub_batcher::run pub_batcher::run_from(std::span<const publication> pubs, std::size_t first) {
+std::size_t pub_batcher::run_from(std::span<const publication> pubs, std::size_t first) {
   const publication& head = pubs[first];
-  run r{1, head.body->size()};
-  if (proto::room_of_topic(head.topic).empty()) return r;  // a sys/ event
-  while (first + r.msgs < pubs.size() && r.msgs < proto::max_batch_msgs) {
-    const publication& next = pubs[first + r.msgs];
-    const std::size_t size = next.body->size();
-    if (next.topic != head.topic || r.bytes + size > proto::max_batch_bytes) break;
-    r.bytes += size;
-    ++r.msgs;
+  if (proto::room_of_topic(head.topic).empty()) return 1;  // a sys/ event
+  run_.clear();
+  std::size_t bytes = head.body->size();
+  for (std::size_t i = first; i < pubs.size() && run_.size() < proto::max_batch_msgs; ++i) {
+    const publication& next = pubs[i];
+    if (i > first && (next.topic != head.topic || bytes + next.body->size() > proto::max_batch_bytes)) break;
+    const auto m = proto::read_stored_msg(next.body.view());
+    // Every room publication is a body encode_msg wrote, of one epoch.
+    if (!m || (!run_.empty() && (m->epoch != run_.back().epoch || m->seq != run_.back().seq + 1))) break;
+    if (i > first) bytes += next.body->size();
+    run_.push_back(*m);
   }
-  return r;
+  return std::max<std::size_t>(run_.size(), 1);
 }
 
 zmq::message_t pub_batcher::counted(shared_body body) {
@@ -61,19 +63,9 @@ zmq::message_t pub_batcher::counted(shared_body body) {
   return zmq::message_t(const_cast<char*>(bytes.data()), bytes.size(), release, frame);
 }
 
-shared_body pub_batcher::batch(std::span<const publication> msgs, std::size_t bytes,
-                                  std::uint64_t epoch) {
-  proto::encode_batch_header(proto::room_of_topic(msgs.front().topic), epoch, msgs.size(), header_);
-  zmq::message_t out(header_.size() + bytes);
-  char* at = static_cast<char*>(out.data());
-  std::memcpy(at, header_.data(), header_.size());
-  at += header_.size();
-  for (const auto& p : msgs) {
-    const std::string_view body = p.body.view();
-    std::memcpy(at, body.data(), body.size());
-    at += body.size();
-  }
-  return shared_body(std::move(out));
+shared_body pub_batcher::pack() {
+  proto::encode_pack(run_, packed_);
+  return shared_body(zmq::message_t(packed_.data(), packed_.size()));
 }
 
 }  // namespace bcast::broker

@@ -1,7 +1,7 @@
 // Turns one turn's publications into PUB frames. Consecutive `msg`s of one
-// room travel as one `batch` body (PROTOCOL.md 6.3) of at most
-// proto::max_batch_msgs messages and proto::max_batch_bytes of them; a
-// message that is alone, and every `sys/` event, travels as its own body:
+// room travel as one `pack` body (PROTOCOL.md 6.3) of at most
+// proto::max_batch_msgs messages and proto::max_batch_bytes of their bodies;
+// a message that is alone, and every `sys/` event, travels as its own body:
 // the bytes history keeps, shared, not copied. Nothing waits for a batch to
 // fill: a batch is only what the loop already had ready, so a quiet room
 // sees single messages and a busy one costs ZeroMQ (and every subscriber)
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "bcast/broker/outbox.hpp"
+#include "bcast/proto/msg_view.hpp"
 
 namespace bcast::broker {
 
@@ -33,11 +34,9 @@ struct pub_frame {
 
 class pub_batcher {
  public:
-  // Returns the frames of `pubs`, in their order; `epoch` is the one every
-  // body carries. The frames stay valid until the next call or until `pubs`
-  // changes.
-  [[nodiscard]] std::vector<pub_frame>& frames(std::span<const publication> pubs,
-                                               std::uint64_t epoch);
+  // Returns the frames of `pubs`, in their order. The frames stay valid
+  // until the next call or until `pubs` changes.
+  [[nodiscard]] std::vector<pub_frame>& frames(std::span<const publication> pubs);
 
   // Bytes of the frames made so far, and of those ZeroMQ still holds (any
   // thread may ask).
@@ -46,13 +45,10 @@ class pub_batcher {
   [[nodiscard]] std::size_t held() const { return held_->load(std::memory_order_relaxed); }
 
  private:
-  struct run {
-    std::size_t msgs = 0;   // publications from the first on that travel in its frame
-    std::size_t bytes = 0;  // their bodies' bytes
-  };
-  [[nodiscard]] static run run_from(std::span<const publication> pubs, std::size_t first);
-  [[nodiscard]] shared_body batch(std::span<const publication> msgs, std::size_t bytes,
-                                  std::uint64_t epoch);
+  // How many publications from `first` on travel in its frame; when more
+  // than one, run_ holds their messages.
+  [[nodiscard]] std::size_t run_from(std::span<const publication> pubs, std::size_t first);
+  [[nodiscard]] shared_body pack();
   // A frame of `body`'s bytes (not copied), counted in held() until freed.
   [[nodiscard]] zmq::message_t counted(shared_body body);
 
@@ -61,7 +57,8 @@ class pub_batcher {
   std::uint64_t frames_made_ = 0;
   // Shared with every frame in flight: ZeroMQ may free one after we are gone.
   std::shared_ptr<std::atomic<std::size_t>> held_ = std::make_shared<std::atomic<std::size_t>>(0);
-  std::string header_;  // reused for each batch's header
+  std::vector<proto::msg_event_view> run_;  // the messages of the pack being made
+  std::string packed_;                      // reused for each pack's bytes
 };
 
 }  // namespace bcast::broker

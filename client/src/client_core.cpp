@@ -10,6 +10,7 @@
 #include "bcast/proto/error_code.hpp"
 #include "bcast/proto/limits.hpp"
 #include "bcast/proto/overloaded.hpp"
+#include "bcast/proto/pack.hpp"
 
 namespace bcast::client::detail {
 namespace {
@@ -112,8 +113,10 @@ void client_core::on_publication(std::string_view body, std::uint64_t now) {
     ++undecodable_;
     return;
   }
-  if (auto* batch = std::get_if<event::batch>(e)) {
-    // A batch is its messages, published one after another.
+  // A pack or a batch is its messages, published one after another.
+  if (auto* pack = std::get_if<event::pack>(e)) {
+    for (auto& m : proto::messages_of(*pack)) on_published(std::move(m), now);
+  } else if (auto* batch = std::get_if<event::batch>(e)) {
     for (auto& m : batch->msgs) on_published(std::move(m), now);
   } else {
     on_published(std::move(*e), now);
@@ -415,8 +418,9 @@ void client_core::dispatch_published(proto::any_event& e, std::uint64_t now) {
             state_ = link_state::lost;  // hello again until the broker is back
           },
           [&](event::hb& m) { on_hb(m, now); },
-          // A batch was split into its messages before; the rest are never
-          // published (a broker that did is ignored).
+          // A pack or batch was split into its messages before; the rest are
+          // never published (a broker that did is ignored).
+          [](event::pack&) {},
           [](event::batch&) {},
           [](event::welcome&) {},
           [](event::ack&) {},
@@ -522,6 +526,7 @@ void client_core::dispatch_reply(proto::any_event e, std::uint64_t now) {
           [](event::pong&) {},  // liveness only, counted on arrival
           // Publications never come as replies; a broker that sent one is ignored.
           [](event::msg&) {},
+          [](event::pack&) {},
           [](event::batch&) {},
           [](event::join&) {},
           [](event::leave&) {},

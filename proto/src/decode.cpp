@@ -23,9 +23,10 @@ using detail::presence;
 using detail::schema;
 
 std::vector<std::string> read_string_array(body_reader& r, std::string_view key,
-                                           std::size_t max_entries) {
+                                           std::size_t max_entries, bool required) {
   std::vector<std::string> out;
   const msgpack::object* array = r.opt_array(key);
+  if (array == nullptr && required) r.fail("key '" + std::string(key) + "' is missing");
   if (array == nullptr) return out;
   if (array->via.array.size > max_entries) {
     r.fail("key '" + std::string(key) + "' has too many entries");
@@ -56,22 +57,54 @@ std::vector<event::room_seq> read_room_seqs(body_reader& r, std::string_view key
 template <typename Message>
 Message read_map(body_reader& r);
 
+// One value of a positional struct's array.
+void read_value(body_reader& r, const msgpack::object& value, std::string_view what, std::uint64_t& into) {
+  into = r.as_u64(value, what).value_or(0);
+}
+void read_value(body_reader& r, const msgpack::object& value, std::string_view what, std::string& into) {
+  into = r.as_str(value, what).value_or("");
+}
+
+// An entry of a positional struct (a `pack` entry): an array of exactly its
+// values, in key order.
+template <typename Entry>
+Entry read_positional(body_reader& r, const msgpack::object& entry, std::string_view key) {
+  Entry out;
+  constexpr auto& fields = schema<Entry>::fields;
+  constexpr std::size_t count = std::tuple_size_v<std::remove_cvref_t<decltype(fields)>>;
+  if (entry.type != msgpack::type::ARRAY || entry.via.array.size != count) {
+    r.fail(std::string(key) + " entry: not an array of " + std::to_string(count) + " values");
+    return out;
+  }
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (read_value(r, entry.via.array.ptr[I], std::string(key) + " entry's " + std::string(std::get<I>(fields).key),
+                out.*(std::get<I>(fields).member)),
+     ...);
+  }(std::make_index_sequence<count>{});
+  return out;
+}
+
 // An array of nested maps (`history.msgs`, `who.users`): each entry is read
-// as its schema says; an entry of a message type must have that `t`.
+// as its schema says; an entry of a message type must have that `t`. A
+// positional struct's entries are arrays of its values.
 template <typename Entry>
 std::vector<Entry> read_maps(body_reader& r, std::string_view key) {
   std::vector<Entry> out;
   const msgpack::object* array = r.opt_array(key);
   if (array == nullptr) r.fail("key '" + std::string(key) + "' is missing");
   for (std::uint32_t i = 0; array != nullptr && i < array->via.array.size; ++i) {
-    body_reader entry(array->via.array.ptr[i]);
-    if constexpr (requires { schema<Entry>::type; }) {
-      if (entry.str("t") != schema<Entry>::type) {
-        entry.fail("its 't' is not \"" + std::string(schema<Entry>::type) + "\"");
+    if constexpr (requires { schema<Entry>::positional; }) {
+      out.push_back(read_positional<Entry>(r, array->via.array.ptr[i], key));
+    } else {
+      body_reader entry(array->via.array.ptr[i]);
+      if constexpr (requires { schema<Entry>::type; }) {
+        if (entry.str("t") != schema<Entry>::type) {
+          entry.fail("its 't' is not \"" + std::string(schema<Entry>::type) + "\"");
+        }
       }
+      out.push_back(read_map<Entry>(entry));
+      if (entry.failed()) r.fail(std::string(key) + " entry: " + entry.error());
     }
-    out.push_back(read_map<Entry>(entry));
-    if (entry.failed()) r.fail(std::string(key) + " entry: " + entry.error());
   }
   return out;
 }
@@ -96,7 +129,7 @@ void read_field(body_reader& r, const field<Message, Member>& f, Message& m) {
   } else if constexpr (std::is_same_v<Member, std::optional<std::string>>) {
     member = r.opt_str(f.key);
   } else if constexpr (std::is_same_v<Member, std::vector<std::string>>) {
-    member = read_string_array(r, f.key, f.max_entries);
+    member = read_string_array(r, f.key, f.max_entries, f.how == presence::required);
   } else if constexpr (std::is_same_v<Member, std::vector<event::room_seq>>) {
     member = read_room_seqs(r, f.key);
   } else {
@@ -118,9 +151,25 @@ Message read_map(body_reader& r) {
 template <typename Variant>
 using decoder = Variant (*)(body_reader&);
 
+// What a pack's keys alone do not say (6.3): it has entries, and each
+// sender is an index into its names.
+void check_meaning(body_reader& r, const event::pack& p) {
+  if (p.entries.empty()) r.fail("a pack without entries");
+  for (const auto& e : p.entries) {
+    if (e.sender >= p.names.size()) {
+      r.fail("entry sender " + std::to_string(e.sender) + " is past the " + std::to_string(p.names.size()) +
+             " names");
+      return;
+    }
+  }
+}
+void check_meaning(body_reader& /*r*/, const auto& /*message*/) {}
+
 template <typename Variant, typename Message>
 Variant decode_as(body_reader& r) {
-  return read_map<Message>(r);
+  Message m = read_map<Message>(r);
+  check_meaning(r, m);
+  return m;
 }
 
 // Every alternative of `Variant`, by its `t`.

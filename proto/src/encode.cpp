@@ -1,9 +1,9 @@
 // Encoding of every typed message into its MessagePack body. Key order follows
 // PROTOCOL.md so bodies are byte-for-byte stable (the test vectors rely on it):
 // every message is written from its schema's field list (schema_tables.hpp),
-// except the broker's hot path, a published `msg` written from views
-// (write_msg, encode_msg), and the `history` and `batch` bodies it assembles
-// from already-encoded `msg` bodies.
+// except the broker's hot path: a published `msg` written from views
+// (write_msg, encode_msg) and the `history` bodies it assembles from
+// already-encoded `msg` bodies (packs: pack.cpp).
 #include <tuple>
 
 #include "bcast/proto/codec.hpp"
@@ -32,18 +32,6 @@ void write_msg(body_writer& w, const msg_event_view& m) {
   w.put("room", m.room);
   w.put("from", m.from);
   w.put("text", m.text);
-}
-
-// The header of a `batch` body: `msgs` is its last key, so the `count` msg
-// bodies follow it.
-void write_batch_header(body_writer& w, std::string_view room, std::uint64_t epoch,
-                        std::size_t count) {
-  w.map(4);
-  w.put("t", std::string_view("batch"));
-  w.put("epoch", epoch);
-  w.put("room", room);
-  w.value(std::string_view("msgs"));
-  w.array(count);
 }
 
 // The values of the schema's key types.
@@ -105,17 +93,26 @@ void write_field(body_writer& w, const field<Message, Member>& f, const Message&
 }
 
 // A message's map (`t` first, for a message type), its keys as the schema
-// lists them.
+// lists them; a positional struct's values alone, as an array.
 template <typename Message>
 void write_map(body_writer& w, const Message& m) {
-  std::apply(
-      [&](const auto&... fields) {
-        constexpr bool typed = requires { schema<Message>::type; };
-        w.map((typed ? 1U : 0U) + (std::size_t{0} + ... + (is_written(fields, m) ? 1U : 0U)));
-        if constexpr (typed) w.put("t", schema<Message>::type);
-        (write_field(w, fields, m), ...);
-      },
-      schema<Message>::fields);
+  if constexpr (requires { schema<Message>::positional; }) {
+    std::apply(
+        [&](const auto&... fields) {
+          w.array(sizeof...(fields));
+          (write_value(w, m.*fields.member), ...);
+        },
+        schema<Message>::fields);
+  } else {
+    std::apply(
+        [&](const auto&... fields) {
+          constexpr bool typed = requires { schema<Message>::type; };
+          w.map((typed ? 1U : 0U) + (std::size_t{0} + ... + (is_written(fields, m) ? 1U : 0U)));
+          if constexpr (typed) w.put("t", schema<Message>::type);
+          (write_field(w, fields, m), ...);
+        },
+        schema<Message>::fields);
+  }
 }
 
 // Room for the keys and numbers of any body, plus its one long string.
@@ -124,6 +121,10 @@ std::size_t expected_bytes(const Message& m) {
   constexpr std::size_t fixed = 96;
   if constexpr (requires { m.text; }) {
     return fixed + m.text.size();
+  } else if constexpr (requires { m.entries; }) {
+    std::size_t bytes = fixed;
+    for (const auto& e : m.entries) bytes += 16 + e.text.size();
+    return bytes;
   } else if constexpr (requires { m.msgs; }) {
     std::size_t bytes = fixed;
     for (const auto& msg : m.msgs) bytes += fixed + msg.room.size() + msg.from.size() + msg.text.size();
@@ -178,24 +179,6 @@ std::string encode_history(std::string_view room, std::span<const std::string_vi
   w.put("last", last);
   w.put("epoch", epoch);
   w.put_opt("id", id);
-  return w.take();
-}
-
-void encode_batch_header(std::string_view room, std::uint64_t epoch, std::size_t count,
-                         std::string& out) {
-  // Keys, headers and the epoch take at most 48 bytes.
-  body_writer w(std::move(out), 48 + room.size());
-  write_batch_header(w, room, epoch, count);
-  out = w.take();
-}
-
-std::string encode_batch(std::string_view room, std::uint64_t epoch,
-                         std::span<const std::string_view> msg_bodies) {
-  std::size_t bytes = 48 + room.size();
-  for (const auto body : msg_bodies) bytes += body.size();
-  body_writer w(bytes);
-  write_batch_header(w, room, epoch, msg_bodies.size());
-  for (const auto body : msg_bodies) w.raw(body);
   return w.take();
 }
 

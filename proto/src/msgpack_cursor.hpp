@@ -1,5 +1,5 @@
 // A forward reader over MessagePack bytes for the readers that work in place
-// (read_plain_msg, split_batch): the few formats they take, and skip() to
+// (read_plain_msg, read_pack): the few formats they take, and skip() to
 // step over any one object. Every method returns nullopt (or false) at the
 // first byte it cannot read; nothing is allocated.
 #pragma once

@@ -6,8 +6,11 @@
 // event must encode the same through encode_history over its encoded msgs as
 // through encode; a refusal must say why; whatever the broker's in-place
 // reader read_plain_msg accepts must decode to the same `msg`, and encode_msg
-// must write what encode writes. Any violation abort()s, so
+// must write what encode writes; whatever read_pack reads in place,
+// decode_event reads as the same pack, and the broker's encode_pack writes
+// what encode writes. Any violation abort()s, so
 // libFuzzer keeps the input. Seeds: corpus/codec (tests/fuzz/make_corpus.py).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +22,7 @@
 
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/msg_view.hpp"
+#include "bcast/proto/pack.hpp"
 
 namespace {
 
@@ -82,32 +86,45 @@ void check_plain_msg(std::string_view bytes, const std::variant<any_request, dec
   }
 }
 
-// Receivers take a batch apart with split_batch: wherever decode_event reads
-// a batch, split_batch finds the same messages, and encode_batch over their
-// bodies is the typed encoding.
-void check_batch(std::string_view bytes, const std::variant<any_event, decode_error>& decoded) {
+// Receivers that count cycles read a pack in place: whatever read_pack
+// accepts, decode_event reads as the same pack. And a pack as the broker
+// writes it (names in order of first use, ts the smallest) is what
+// encode_pack makes of its messages, each of which read_stored_msg reads back.
+void check_pack(std::string_view bytes, const std::variant<any_event, decode_error>& decoded) {
   const auto* e = std::get_if<any_event>(&decoded);
-  const auto* b = e != nullptr ? std::get_if<event::batch>(e) : nullptr;
-  const auto split = split_batch(bytes);
-  if (split && !is_batch(bytes)) violated("batch", "is_batch denies what split_batch splits");
-  if (e != nullptr && (b != nullptr) != is_batch(bytes)) {
-    violated("batch", "is_batch disagrees with decode_event on a decodable body");
-  }
-  if (b == nullptr) return;
-  if (!split || split->size() != b->msgs.size()) violated("batch", "split_batch misses a decoded batch");
-  std::vector<std::string> bodies;
-  for (std::size_t i = 0; i < b->msgs.size(); ++i) {
-    const auto one = decode_event((*split)[i]);
-    const auto* m = std::get_if<any_event>(&one);
-    if (m == nullptr || !(std::get_if<event::msg>(m) != nullptr && *std::get_if<event::msg>(m) == b->msgs[i])) {
-      violated("batch", "a body split_batch found is not the decoded msg");
+  const auto* p = e != nullptr ? std::get_if<event::pack>(e) : nullptr;
+  pack_view view;
+  if (read_pack(bytes, view)) {
+    if (p == nullptr) violated("pack", "read_pack accepts what decode_event does not read as a pack");
+    bool same = view.epoch == p->epoch && view.seq == p->seq && view.ts == p->ts && view.room == p->room &&
+                view.names.size() == p->names.size() && view.entries.size() == p->entries.size();
+    for (std::size_t i = 0; same && i < view.names.size(); ++i) same = view.names[i] == p->names[i];
+    for (std::size_t i = 0; same && i < view.entries.size(); ++i) {
+      same = view.entries[i].dts == p->entries[i].dts && view.entries[i].sender == p->entries[i].sender &&
+             view.entries[i].text == p->entries[i].text;
     }
-    bodies.push_back(encode(any_event{b->msgs[i]}));
+    if (!same) violated("pack", "read_pack and decode_event read different fields");
   }
-  std::vector<std::string_view> views(bodies.begin(), bodies.end());
-  if (encode_batch(b->room, b->epoch, views) != encode(*e)) {
-    violated("batch", "encode_batch differs from encode(event::batch)");
+  if (p == nullptr) return;
+  const auto msgs = messages_of(*p);
+  std::vector<std::string> stored;
+  std::vector<msg_event_view> views;
+  for (const auto& m : msgs) stored.push_back(encode_msg({m.epoch, m.seq, m.ts, m.room, m.from, m.text}));
+  for (const auto& body : stored) {
+    const auto read = read_stored_msg(body);
+    if (!read) violated("pack", "read_stored_msg refuses what encode_msg wrote");
+    views.push_back(*read);
   }
+  std::vector<std::string> first_use;
+  std::uint64_t smallest = msgs.front().ts;
+  for (const auto& m : msgs) {
+    if (std::find(first_use.begin(), first_use.end(), m.from) == first_use.end()) first_use.push_back(m.from);
+    smallest = std::min(smallest, m.ts);
+  }
+  const bool canonical = first_use == p->names && smallest == p->ts;
+  std::string packed;
+  encode_pack(views, packed);
+  if (canonical && packed != encode(*e)) violated("pack", "encode_pack differs from encode(event::pack)");
 }
 
 }  // namespace
@@ -124,7 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const auto event = decode_event(bytes);
   check_refusal(event, "event");
-  check_batch(bytes, event);
+  check_pack(bytes, event);
   if (const auto* e = std::get_if<any_event>(&event)) {
     check_round_trip(*e, decode_event, "event");
     check_history_encoders(*e);

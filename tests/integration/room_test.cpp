@@ -57,14 +57,14 @@ TEST_F(room, three_clients_see_each_others_messages_in_order) {
   }
 }
 
-TEST_F(room, a_burst_travels_in_batches_and_arrives_once_each_in_order) {
+TEST_F(room, a_burst_travels_in_packs_and_arrives_once_each_in_order) {
   auto alice = peer();
   auto watcher = peer();
   ASSERT_TRUE(alice.wait_subscribed());
   ASSERT_TRUE(watcher.wait_subscribed());
   alice.join("alice");
   constexpr std::uint64_t burst = 3000;
-  // Sent back to back: the broker reads many per wake-up and batches them.
+  // Sent back to back: the broker reads many per wake-up and packs them.
   for (std::uint64_t i = 1; i <= burst; ++i) {
     alice.send(request::msg{"m" + std::to_string(i), "lobby", std::nullopt});
   }
@@ -80,8 +80,8 @@ TEST_F(room, a_burst_travels_in_batches_and_arrives_once_each_in_order) {
     ASSERT_EQ(m->from, "alice");
     ++next;
   }
-  EXPECT_GT(watcher.batches_seen(), 0U) << "3000 messages sent at once, none batched";
-  EXPECT_LT(watcher.batches_seen(), burst / 2) << "batches of one or two messages";
+  EXPECT_GT(watcher.packs_seen(), 0U) << "3000 messages sent at once, none packed";
+  EXPECT_LT(watcher.packs_seen(), burst / 2) << "packs of one or two messages";
 }
 
 TEST_F(room, join_and_leave_are_published_on_sys) {

@@ -130,9 +130,9 @@ class PythonInterop(unittest.TestCase):
         self.collect(py, seen, lambda e: e["t"] == "leave" and e["name"] == "cpp")
         self.assertEqual(seen[-1]["reason"], "bye")
 
-    def test_python_library_takes_batches_apart(self):
+    def test_python_library_takes_packs_apart(self):
         """3000 piped lines reach the broker at once; it publishes them in
-        batches (a raw SUB counts them), and the Python library delivers every
+        packs (a raw SUB counts them), and the Python library delivers every
         message once, in seq order."""
         import msgpack
         import zmq
@@ -158,12 +158,12 @@ class PythonInterop(unittest.TestCase):
         msgs = [e for e in seen if e["t"] == "msg"]
         self.assertEqual([e["text"] for e in msgs], lines)
         self.assertEqual([e["seq"] for e in msgs], list(range(1, 3001)))
-        batches = 0
+        packs = 0
         while raw.poll(0):
             topic, body = raw.recv_multipart()
-            batches += topic == b"room/lobby/" and msgpack.unpackb(body)["t"] == "batch"
+            packs += topic == b"room/lobby/" and msgpack.unpackb(body)["t"] == "pack"
         raw.close()
-        self.assertGreater(batches, 0, "3000 lines at once, none batched")
+        self.assertGreater(packs, 0, "3000 lines at once, none packed")
 
     def test_chat_cli_to_cpp_listener(self):
         count = 20

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "bcast/proto/codec.hpp"
+#include "bcast/proto/pack.hpp"
 #include "deadline.hpp"
 #include "report.hpp"
 
@@ -166,8 +167,8 @@ bool raw_read_until_heartbeat_after(zmq::socket_t& raw, std::uint64_t after_wall
     (void)zmq::recv_multipart(raw, std::back_inserter(frames));
     if (frames.size() != 2) continue;
     if (frames[0].to_string_view() == "room/bulk/") {
-      const auto batch = proto::split_batch(frames[1].to_string_view());
-      received += batch ? batch->size() : 1;
+      proto::pack_view pack;
+      received += proto::read_pack(frames[1].to_string_view(), pack) ? pack.entries.size() : 1;
       continue;
     }
     auto decoded = proto::decode_event(frames[1].to_string_view());

@@ -3,6 +3,8 @@
 
 #include <zmq_addon.hpp>
 
+#include "bcast/proto/pack.hpp"
+
 namespace bcast::test {
 
 raw_peer::raw_peer(zmq::context_t& context, const std::string& in, const std::string& out,
@@ -45,7 +47,7 @@ std::optional<proto::any_event> raw_peer::reply(std::chrono::milliseconds limit)
 std::optional<published> raw_peer::publication(std::chrono::milliseconds limit) {
   const auto end = std::chrono::steady_clock::now() + limit;
   std::vector<zmq::pollitem_t> items{{sub_.handle(), 0, ZMQ_POLLIN, 0}};
-  while (unbatched_.empty()) {
+  while (unpacked_.empty()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         end - std::chrono::steady_clock::now());
     if (left.count() <= 0 || zmq::poll(items, left) == 0) return std::nullopt;
@@ -58,20 +60,20 @@ std::optional<published> raw_peer::publication(std::chrono::milliseconds limit) 
       return std::nullopt;
     }
     if (std::holds_alternative<proto::event::hb>(*e)) continue;
-    if (auto* batch = std::get_if<proto::event::batch>(e)) {
-      ++batches_;
-      for (auto& m : batch->msgs) unbatched_.push_back({frames[0].to_string(), std::move(m)});
+    if (auto* pack = std::get_if<proto::event::pack>(e)) {
+      ++packs_;
+      for (auto& m : proto::messages_of(*pack)) unpacked_.push_back({frames[0].to_string(), std::move(m)});
     } else {
-      unbatched_.push_back({frames[0].to_string(), std::move(*e)});
+      unpacked_.push_back({frames[0].to_string(), std::move(*e)});
     }
   }
-  published next = std::move(unbatched_.front());
-  unbatched_.pop_front();
+  published next = std::move(unpacked_.front());
+  unpacked_.pop_front();
   return next;
 }
 
 std::size_t raw_peer::drain_publications() {
-  unbatched_.clear();
+  unpacked_.clear();
   std::size_t frames = 0;
   zmq::message_t frame;
   while (sub_.recv(frame, zmq::recv_flags::dontwait)) ++frames;

@@ -41,7 +41,7 @@ class raw_peer {
   // The next answer on the DEALER, decoded; nullopt if none within `limit`.
   std::optional<proto::any_event> reply(std::chrono::milliseconds limit = patience);
   // The next publication that is not a heartbeat; nullopt if none in time.
-  // A `batch` is taken apart: its messages come one by one, in order.
+  // A `pack` is taken apart: its messages come one by one, in order.
   std::optional<published> publication(std::chrono::milliseconds limit = patience);
   // Reads and drops every publication already queued; returns how many
   // frames that was (a peer that keeps reading is never a slow consumer).
@@ -52,8 +52,8 @@ class raw_peer {
   // Sends hello as `name` and returns the welcome (fails the test if none).
   proto::event::welcome join(const std::string& name);
   zmq::socket_t& dealer() { return dealer_; }
-  // How many `batch` publications publication() has taken apart.
-  [[nodiscard]] std::size_t batches_seen() const { return batches_; }
+  // How many `pack` publications publication() has taken apart.
+  [[nodiscard]] std::size_t packs_seen() const { return packs_; }
 
   // The next answer, which must be of type T.
   template <typename T>
@@ -92,8 +92,8 @@ class raw_peer {
  private:
   zmq::socket_t dealer_;
   zmq::socket_t sub_;
-  std::deque<published> unbatched_;  // received, not yet returned (the rest of a batch)
-  std::size_t batches_ = 0;
+  std::deque<published> unpacked_;  // received, not yet returned (the rest of a pack)
+  std::size_t packs_ = 0;
 };
 
 }  // namespace bcast::test

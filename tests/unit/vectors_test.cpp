@@ -71,6 +71,7 @@ std::optional<std::string> reencoded(const std::variant<Variant, proto::decode_e
 std::string topic_of(const proto::any_event& e) {
   if (const auto* m = std::get_if<proto::event::msg>(&e)) return proto::room_topic(m->room);
   if (const auto* b = std::get_if<proto::event::batch>(&e)) return proto::room_topic(b->room);
+  if (const auto* p = std::get_if<proto::event::pack>(&e)) return proto::room_topic(p->room);
   return std::string(proto::sys_topic);
 }
 

@@ -27,7 +27,7 @@ inline constexpr std::size_t max_rooms = 4096;
 inline constexpr std::uint64_t default_room_idle_ms = 3600 * 1000;
 // Retired rooms whose last seq is kept: 64 Ki names, a few MiB.
 inline constexpr std::size_t max_retired_rooms = 65536;
-// Per-subscriber queue on PUB, in publications (a message or a batch of at
+// Per-subscriber queue on PUB, in publications (a message or a pack of at
 // most proto::max_batch_bytes): a stalled subscriber costs at most ~160 MiB,
 // ~12 MiB at chat sizes and rates; past it ZeroMQ drops for that subscriber
 // only and it recovers from history.

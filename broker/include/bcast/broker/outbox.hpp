@@ -22,7 +22,7 @@ struct reply {
 };
 
 struct publication {
-  std::string topic;  // room/<r>/ (a `msg`, which may share a batch) or sys/
+  std::string topic;  // room/<r>/ (a `msg`, which may share a pack) or sys/
   shared_body body;   // the same bytes history keeps
 };
 

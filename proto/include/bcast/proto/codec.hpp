@@ -31,25 +31,6 @@ struct decode_error {
                                          std::uint64_t first, std::uint64_t last,
                                          std::uint64_t epoch, std::optional<std::uint64_t> id);
 
-// Encodes a `batch` publication from already-encoded `msg` bodies of `room`
-// (seq ascending): the header of encode_batch_header() followed by the bodies.
-[[nodiscard]] std::string encode_batch(std::string_view room, std::uint64_t epoch,
-                                       std::span<const std::string_view> msg_bodies);
-// The bytes of a `batch` body before its `count` msg bodies: `msgs` is the
-// last key, so a writer appends the bodies themselves after this header.
-void encode_batch_header(std::string_view room, std::uint64_t epoch, std::size_t count,
-                         std::string& out);
-
-// The `msg` bodies of a `batch` body, in order, as views into `bytes`,
-// without decoding them; nullopt when `bytes` is not a well-formed map whose
-// `t` is "batch" and whose `msgs` is an array. (Each body still needs
-// decode_event() to be trusted.)
-[[nodiscard]] std::optional<std::vector<std::string_view>> split_batch(std::string_view bytes);
-// Whether `bytes` is a map whose `t` is "batch", read up to the `t` key only
-// (in whatever order the keys come): cheap enough to ask of every body before
-// split_batch().
-[[nodiscard]] bool is_batch(std::string_view bytes);
-
 // Decodes a body sent by a client. Fails on anything that is not one map with
 // string keys, a known `t` and known keys of the right type in valid UTF-8.
 [[nodiscard]] std::variant<any_request, decode_error> decode_request(std::string_view bytes);

@@ -73,8 +73,8 @@ inline constexpr std::size_t max_decode_depth = 8;
 // millions of tiny objects make the decoder allocate for each.
 inline constexpr std::size_t max_request_objects = 1024;
 
-// A `batch` publication carries at most this many messages and, past its
-// first, at most this many bytes of them. The broker's PUB high-water mark
+// A `pack` publication carries at most this many messages and, past its
+// first, at most this many bytes of their `msg` bodies. The broker's PUB high-water mark
 // counts publications, so a stalled subscriber's queue holds at most
 // pub-hwm × max_batch_bytes (a single longer message travels alone).
 inline constexpr std::size_t max_batch_msgs = 64;
