@@ -19,7 +19,8 @@
 #    fills as usual. The constructor also waits for a first publication.
 # 3. Each room is delivered in seq order, once: duplicates are dropped, later
 #    seqs held, gaps filled with history; seqs no longer kept are reported as
-#    {"t" => "lost"} events.
+#    {"t" => "lost"} events. A pack or batch publication is its msgs, each
+#    handled as if published alone; a malformed one is ignored whole.
 # 4. msg and dm carry ids and are re-sent (same id) every 2 * hb_ivl until
 #    acked, at most WINDOW of them on the wire (the rest wait in id order).
 #    A msg of ours delivered from a room acks the one pending msg with its
@@ -41,7 +42,7 @@
 require "ffi-rzmq"
 require "msgpack"
 require "securerandom"
-# The key tables (REQUESTS, EVENTS, NESTED, STR_KEYS, UINT_KEYS,
+# The key tables (REQUESTS, EVENTS, NESTED, POSITIONAL, STR_KEYS, UINT_KEYS,
 # REQUEST_NONEMPTY), generated from proto/schema/bcast1.json.
 require_relative "bcast_schema"
 
@@ -87,7 +88,8 @@ module Bcast
 
   # MessagePack bytes -> Hash (String keys), checked like the broker checks:
   # one map, no trailing bytes, str keys once each, `t` a str, `id` a uint,
-  # the known keys of a known type present and well typed. kind is :event
+  # the known keys of a known type present and well typed, a pack well
+  # formed (PROTOCOL.md 6.3). kind is :event
   # (broker -> client; unknown types pass) or :request (client -> broker).
   def decode(bytes, kind = :event)
     unpacker = MessagePack::Unpacker.new
@@ -212,6 +214,7 @@ module Bcast
 
       check_value(body["t"], key, body[key])
     end
+    check_pack(body) if body["t"] == "pack"
     REQUEST_NONEMPTY.fetch(body["t"], []).each do |key|
       raise DecodeError, "empty #{key}" if strict && body.key?(key) && body[key].empty?
     end
@@ -225,19 +228,50 @@ module Bcast
       elsif UINT_KEYS.include?(key) then uint?(value)
       elsif key == "rooms" && type == "hello" then value.is_a?(Array) && value.size <= 64 && value.all? { |r| str?(r) }
       elsif key == "rooms" then value.is_a?(Hash) && value.all? { |r, s| str?(r) && uint?(s) }
+      elsif key == "names" then value.is_a?(Array) && value.all? { |n| str?(n) }
       elsif key == "msgs" then value.is_a?(Array) && value.all? { |m| m.is_a?(Hash) && msg_body?(m) }
-      elsif NESTED.key?(key) then value.is_a?(Array) && value.all? { |e| nested_entry?(NESTED[key], e) }
+      elsif NESTED.key?(key) then value.is_a?(Array) && value.all? { |e| nested_entry?(key, e) }
       else true
       end
     raise DecodeError, "key '#{key}' has the wrong type" unless ok
   end
 
-  # An entry of a `who.users` or `rooms.list`: a map with every required key
-  # of `keys` (NESTED), each str or uint key of the right type.
-  def nested_entry?(keys, entry)
-    entry.is_a?(Hash) &&
-      keys.none? { |k| !k.end_with?("?") && !entry.key?(k) } &&
-      entry.all? { |k, v| (!STR_KEYS.include?(k) || str?(v)) && (!UINT_KEYS.include?(k) || uint?(v)) }
+  # An entry of the array under +key+ (NESTED: `who.users`, `pack.entries`...):
+  # for a POSITIONAL key an array of exactly its keys' values in key order,
+  # else a map with every required key; each value of its key's type.
+  def nested_entry?(key, entry)
+    keys = NESTED[key]
+    if POSITIONAL.include?(key)
+      entry.is_a?(Array) && entry.size == keys.size && keys.zip(entry).all? { |k, v| typed?(k, v) }
+    else
+      entry.is_a?(Hash) && keys.none? { |k| !k.end_with?("?") && !entry.key?(k) } &&
+        entry.all? { |k, v| typed?(k, v) }
+    end
+  end
+
+  # Whether +value+ may be the value of +key+: a str for STR_KEYS, a uint for
+  # UINT_KEYS, anything for other keys.
+  def typed?(key, value)
+    (!STR_KEYS.include?(key) || str?(value)) && (!UINT_KEYS.include?(key) || uint?(value))
+  end
+
+  # What makes a well-typed pack malformed (PROTOCOL.md 6.3): no entries, or a
+  # sender past the end of names. The whole pack is refused.
+  def check_pack(pack)
+    raise DecodeError, "pack has no entries" if pack["entries"].empty?
+
+    names = pack["names"].size
+    past = pack["entries"].any? { |_dts, sender, _text| sender >= names }
+    raise DecodeError, "a pack entry's sender is past its #{names} names" if past
+  end
+
+  # The msg bodies a decoded pack stands for, in seq order: entry i is
+  # {t: "msg", epoch, seq: seq + i, ts: ts + dts, room, from: names[sender], text}.
+  def pack_msgs(pack)
+    pack["entries"].each_with_index.map do |(dts, sender, text), i|
+      { "t" => "msg", "epoch" => pack["epoch"], "seq" => pack["seq"] + i, "ts" => pack["ts"] + dts,
+        "room" => pack["room"], "from" => pack["names"][sender], "text" => text }
+    end
   end
 
   def msg_body?(body)
@@ -661,6 +695,7 @@ module Bcast
     def on_published(m)
       # Several msgs of one room in one publication: each in turn.
       return m["msgs"].each { |item| on_published(item) } if m["t"] == "batch"
+      return Bcast.pack_msgs(m).each { |item| on_published(item) } if m["t"] == "pack"
 
       @last_heard, @heard_sub = now, true
       rejoin if @joined && !m["epoch"].nil? && m["epoch"] != @epoch # a new epoch

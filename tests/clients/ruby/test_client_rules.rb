@@ -5,7 +5,8 @@
 # wire, its own publication as the ack of a message, the seqs an abandoned
 # epoch took with it reported lost, a resume that waits for the SUB to catch
 # up, one hello per no-session, order kept under rate-limited, its own leave
-# as the end of its session. The scripted broker speaks the
+# as the end of its session, a pack delivered as its msgs and a malformed one
+# ignored whole, its seqs filled from history. The scripted broker speaks the
 # bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
 # where lobby is at seq 42, her msg "hi" with id 1, its publication and ack at
 # seq 43), so the client's bytes are checked against them too. Then a real
@@ -272,6 +273,25 @@ class TestClientRules < Minitest::Test
     (2..5).each { |i| @client.send("line #{i}") }
     wait_until("all acked") { @client.unacked.zero? }
     assert_equal [1, 1, 1, 1, 2, 3, 4, 5], @broker.bodies("msg").map { |b| b["id"] }
+  end
+
+  def test_a_pack_is_its_msgs_and_a_malformed_pack_is_filled_from_history
+    means = VECTORS["room_pack"]["means"].map { |m| m["message"] } # seqs 44-46
+    fill = [vector("room_msg", seq: 47, from: "bob", text: "four"), vector("room_msg", seq: 48, text: "five")]
+    last = vector("room_msg", seq: 49, from: "bob", text: "six")
+    history = vector("history_answer", msgs: fill, last: 49).except("id")
+    @broker.answer = ->(body) { [history] if body["t"] == "history" }
+    @broker.publish("room/lobby/", vector_bytes("room_msg"))
+    @broker.publish("room/lobby/", vector_bytes("room_pack"))
+    # 47 and 48, but the second sender is past names: the pack is ignored whole.
+    malformed = vector("room_pack", seq: 47, names: %w[bob alice], entries: [[0, 0, "four"], [0, 2, "five"]])
+    @broker.publish("room/lobby/", malformed)
+    @broker.publish("room/lobby/", last)
+    wait_until("seqs 43-49") { of_type("msg").size >= 7 }
+    sync
+    assert_equal [vector("room_msg")] + means + fill + [last], of_type("msg"), "each once, in order, as published alone"
+    assert_equal [46], @broker.bodies("history").map { |b| b["after"] }, "one fill, after 46: nothing of the malformed pack was kept"
+    assert_empty of_type("lost")
   end
 
   def test_its_own_leave_after_the_welcome_says_hello_again

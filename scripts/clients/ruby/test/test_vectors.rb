@@ -1,7 +1,8 @@
 # frozen_string_literal: true
 
 # The Ruby codec against proto/vectors: every logical message decodes from and
-# encodes to its exact bytes, and the malformed bodies are rejected.
+# encodes to its exact bytes, a pack expands to exactly the msgs it means, and
+# the malformed bodies (and malformed packs) are rejected.
 require "json"
 require "minitest/autorun"
 require_relative "../bcast"
@@ -53,9 +54,50 @@ class TestVectors < Minitest::Test
 
     define_method("test_topic_#{v['name']}") do
       message = v["message"]
-      expected = %w[msg batch].include?(message["t"]) ? "room/#{message['room']}/" : "sys/"
+      expected = %w[msg batch pack].include?(message["t"]) ? "room/#{message['room']}/" : "sys/"
       assert_equal expected, v["topic"]
     end
+  end
+
+  MESSAGES.select { |v| v["means"] }.each do |v|
+    define_method("test_expand_#{v['name']}") do
+      msgs = Bcast.pack_msgs(Bcast.decode(self.class.bytes(v["msgpack"])))
+      assert_equal v["means"].map { |m| m["message"] }, msgs
+      assert_equal v["means"].map { |m| m["msgpack"] }, msgs.map { |m| Bcast.encode(m).unpack1("H*") }
+    end
+  end
+
+  # room_pack with +entries+ (and +names+) in place of its own, as a
+  # broker would send it (MessagePack.pack: a binary String stays bin).
+  def pack_bytes(entries, names: %w[alice bob])
+    pack = MESSAGES.find { |v| v["name"] == "room_pack" }["message"]
+    MessagePack.pack(pack.merge("names" => names, "entries" => entries))
+  end
+
+  def test_pack_entries_are_arrays_of_exactly_dts_sender_text
+    assert_equal 3, Bcast.decode(pack_bytes([[0, 0, "one"], [1, 1, "two"], [2, 1, "three"]]))["entries"].size
+    malformed = {
+      "no entries" => [],
+      "two values" => [[0, 0]],
+      "four values" => [[0, 0, "one", 1]],
+      "a map" => [{ "dts" => 0, "sender" => 0, "text" => "one" }],
+      "negative dts" => [[-1, 0, "one"]],
+      "float dts" => [[0.5, 0, "one"]],
+      "sender a str" => [[0, "alice", "one"]],
+      "text a uint" => [[0, 0, 1]],
+      "text bin" => [[0, 0, "one".b]],
+      "nil text" => [[0, 0, nil]],
+      "one bad entry of two" => [[0, 0, "one"], [0, 0]]
+    }
+    malformed.each do |what, entries|
+      assert_raises(Bcast::DecodeError, what) { Bcast.decode(pack_bytes(entries)) }
+    end
+  end
+
+  def test_pack_senders_index_its_names
+    assert_raises(Bcast::DecodeError) { Bcast.decode(pack_bytes([[0, 0, "one"], [0, 2, "two"]])) }
+    assert_raises(Bcast::DecodeError) { Bcast.decode(pack_bytes([[0, 0, "one"]], names: [])) }
+    assert_raises(Bcast::DecodeError) { Bcast.decode(pack_bytes([[0, 0, "one"]], names: [7])) }
   end
 
   INVALID.each do |v|
