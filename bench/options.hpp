@@ -16,7 +16,7 @@ struct bench_options {
   std::vector<std::size_t> subs{1, 10, 100, 1000};
   std::vector<std::size_t> sizes{64, 1024};
   double duration_s = 2.0;
-  std::size_t window = 2000;          // closed loop: messages ahead of the slowest subscriber
+  std::size_t window = 9000;          // closed loop: messages ahead of the slowest subscriber (docs/performance.md: the window curve)
   int hwm = 10000;                    // every PUB/XPUB send and SUB receive high-water mark
   std::vector<std::size_t> clients{10, 100};
   double chat_rate = 100;             // msgs/s per chat client
