@@ -2,6 +2,7 @@
 // walking its schema's key list (schema_tables.hpp); body_reader records the
 // first problem, and any problem turns into one decode_error carrying the
 // request id if it had one.
+#include <limits>
 #include <map>
 #include <string>
 #include <tuple>
@@ -151,14 +152,23 @@ Message read_map(body_reader& r) {
 template <typename Variant>
 using decoder = Variant (*)(body_reader&);
 
-// What a pack's keys alone do not say (6.3): it has entries, and each
-// sender is an index into its names.
+// What a pack's keys alone do not say (6.3): it has 1 to 64 entries, each
+// sender is an index into its names, and no seq or ts passes 2^64 - 1.
 void check_meaning(body_reader& r, const event::pack& p) {
-  if (p.entries.empty()) r.fail("a pack without entries");
+  constexpr std::uint64_t top = std::numeric_limits<std::uint64_t>::max();
+  if (p.entries.empty() || p.entries.size() > max_batch_msgs) {
+    r.fail("a pack of " + std::to_string(p.entries.size()) + " entries, not 1 to " + std::to_string(max_batch_msgs));
+    return;
+  }
+  if (p.seq > top - (p.entries.size() - 1)) r.fail("the seqs of its entries pass 2^64 - 1");
   for (const auto& e : p.entries) {
     if (e.sender >= p.names.size()) {
       r.fail("entry sender " + std::to_string(e.sender) + " is past the " + std::to_string(p.names.size()) +
              " names");
+      return;
+    }
+    if (e.dts > top - p.ts) {
+      r.fail("an entry's ts passes 2^64 - 1");
       return;
     }
   }

@@ -1,7 +1,8 @@
 // The `pack` publication (PROTOCOL.md 6.3) in the codec: encode_pack over
 // stored `msg` bodies is the typed encoding, and messages_of gives back those
 // very bodies; decode_event refuses what the keys alone do not forbid (no
-// entries, a sender past the names, an entry of the wrong shape); read_pack
+// entries or more than 64, a sender past the names, an entry of the wrong
+// shape, a seq or ts past 2^64 - 1); read_pack
 // reads in place what decode_event reads and refuses every truncation,
 // trailing byte, unknown or repeated key; read_stored_msg reads exactly what
 // encode_msg writes. The older `batch` still decodes to its messages.
@@ -9,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -75,7 +77,30 @@ TEST(pack, its_messages_are_the_stored_bodies_byte_for_byte) {
 }
 
 TEST(pack, decode_refuses_what_the_keys_alone_allow) {
-  EXPECT_EQ(decode_failure(pack_with([](auto& p) { p.pack_array(0); })), "pack: a pack without entries");
+  EXPECT_EQ(decode_failure(pack_with([](auto& p) { p.pack_array(0); })), "pack: a pack of 0 entries, not 1 to 64");
+  const auto entries = [](std::size_t n, std::uint64_t dts) {
+    return [n, dts](auto& p) {
+      p.pack_array(static_cast<std::uint32_t>(n));
+      for (std::size_t i = 0; i < n; ++i) {
+        p.pack_array(3);
+        p.pack(dts);
+        p.pack(0);
+        p.pack("hi");
+      }
+    };
+  };
+  EXPECT_EQ(decode_failure(pack_with(entries(64, 0))), "decoded");
+  EXPECT_EQ(decode_failure(pack_with(entries(65, 0))), "pack: a pack of 65 entries, not 1 to 64");
+  // ts 100 + dts past 2^64 - 1, and seqs from 2^64 - 1 on: a wrapped seq would overtake real ones.
+  EXPECT_EQ(decode_failure(pack_with(entries(1, UINT64_MAX - 99))), "pack: an entry's ts passes 2^64 - 1");
+  EXPECT_EQ(decode_failure(pack_with(entries(1, UINT64_MAX - 100))), "decoded");
+  const std::string wrapping =
+      packed_map([](auto& p) { p.pack("t"); p.pack("pack"); }, [](auto& p) { p.pack("epoch"); p.pack(7); },
+                 [](auto& p) { p.pack("room"); p.pack("dev"); }, [](auto& p) { p.pack("seq"); p.pack(UINT64_MAX); },
+                 [](auto& p) { p.pack("ts"); p.pack(100); },
+                 [](auto& p) { p.pack("names"); p.pack(std::vector<std::string>{"mallory"}); },
+                 [&](auto& p) { p.pack("entries"); entries(2, 0)(p); });
+  EXPECT_EQ(decode_failure(wrapping), "pack: the seqs of its entries pass 2^64 - 1");
   EXPECT_EQ(decode_failure(pack_with([](auto& p) {
               p.pack_array(1);
               p.pack_array(3);
@@ -148,6 +173,24 @@ TEST(pack, read_pack_refuses_unknown_or_repeated_keys_and_bad_senders) {
   };
   EXPECT_TRUE(read_pack(pack_with(one), view));
   EXPECT_FALSE(read_pack(pack_with(one, {}), view));  // sender 0 of no names
+  const auto many = [](auto& p) {
+    p.pack_array(65);
+    for (int i = 0; i < 65; ++i) {
+      p.pack_array(3);
+      p.pack(0);
+      p.pack(0);
+      p.pack("hi");
+    }
+  };
+  EXPECT_FALSE(read_pack(pack_with(many), view));  // 65 entries
+  const auto late = [](auto& p) {
+    p.pack_array(1);
+    p.pack_array(3);
+    p.pack(UINT64_MAX);
+    p.pack(0);
+    p.pack("hi");
+  };
+  EXPECT_FALSE(read_pack(pack_with(late), view));  // ts 100 + dts past 2^64 - 1
   const std::string extra = packed_map([](auto& p) { p.pack("t"); p.pack("pack"); },
                                        [](auto& p) { p.pack("id"); p.pack("x"); });
   EXPECT_FALSE(read_pack(extra, view));

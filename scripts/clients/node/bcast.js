@@ -272,7 +272,9 @@ function checkBody(body, kind) {
  * ts past uint64, an empty text).
  */
 export function unpack(pack) {
-  if (pack.entries.length === 0) throw new DecodeError("pack without entries");
+  if (pack.entries.length === 0 || pack.entries.length > 64) {
+    throw new DecodeError(`a pack of ${pack.entries.length} entries, not 1 to 64`);
+  }
   return pack.entries.map(([dts, sender, text], i) => {
     if (sender >= pack.names.length) throw new DecodeError(`pack entry ${i}: sender ${sender} is past its ${pack.names.length} names`);
     const msg = { t: "msg", epoch: pack.epoch, seq: small(BigInt(pack.seq) + BigInt(i)),
@@ -346,8 +348,9 @@ export class Client extends EventEmitter {
   /** Joins: resolves once welcomed and the SUB is live; rejects with
    * ProtocolError when the broker refuses, or on timeout. */
   async connect() {
+    // maxMessageSize: twice the largest frame a broker sends (PROTOCOL.md 12).
     const common = { linger: 1000, reconnectInterval: 100, reconnectMaxInterval: 5000,
-                     heartbeatInterval: 5000, heartbeatTimeout: 15000 };
+                     heartbeatInterval: 5000, heartbeatTimeout: 15000, maxMessageSize: 2 * 1024 * 1024 };
     // An IPv6 literal (tcp://[::1]:5555) needs the IPV6 option (host names
     // stay IPv4, as in the C++ client).
     const ipv6 = (endpoint) => String(endpoint).startsWith("tcp://[");

@@ -140,14 +140,22 @@ def check_event(body):
     return body
 
 
+_UINT_MAX = 2**64 - 1
+# The largest frame read (PROTOCOL.md 6.3, 12): twice the largest a broker sends.
+_MAX_FRAME = 2 * 1024 * 1024
+
+
 def pack_msgs(pack):
     """The ``msg`` bodies a ``pack`` (with the keys of EVENT_SHAPES["pack"])
     stands for, in seq order (PROTOCOL.md 6.3): entry i is seq + i, sent at
     ts + dts by names[sender]. ValueError when the pack is malformed: no
-    entries, an entry not [uint, uint, str], a sender past the end of names."""
+    entries or more than 64, an entry not [uint, uint, str], a sender past
+    the end of names, a name not a str, a seq or ts past 2^64 - 1."""
     names, uint, msgs = pack["names"], _KINDS["uint"], []
-    if not pack["entries"]:
-        raise ValueError("a pack without entries")
+    if not 1 <= len(pack["entries"]) <= 64:
+        raise ValueError(f"a pack of {len(pack['entries'])} entries, not 1 to 64")
+    if not all(isinstance(n, str) for n in names):
+        raise ValueError("a pack name that is not a str")
     for i, entry in enumerate(pack["entries"]):
         if not (isinstance(entry, list) and len(entry) == 3 and uint(entry[0]) and uint(entry[1])
                 and isinstance(entry[2], str)):
@@ -155,6 +163,8 @@ def pack_msgs(pack):
         dts, sender, text = entry
         if sender >= len(names):
             raise ValueError(f"pack entry {i} names sender {sender} of {len(names)}")
+        if pack["seq"] + i > _UINT_MAX or pack["ts"] + dts > _UINT_MAX:
+            raise ValueError(f"pack entry {i}: its seq or ts passes 2^64 - 1")
         msgs.append({"t": "msg", "epoch": pack["epoch"], "seq": pack["seq"] + i, "ts": pack["ts"] + dts,
                      "room": pack["room"], "from": names[sender], "text": text})
     return msgs
@@ -226,6 +236,7 @@ class Client:
                 s.setsockopt(option, value)
             s.setsockopt(zmq.LINGER, 1000)
             s.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)
+            s.setsockopt(zmq.MAXMSGSIZE, _MAX_FRAME)
             self._poller.register(s, zmq.POLLIN)
         for topic in ["sys/"] + [f"room/{r}/" for r in self.rooms]:
             self._sub.setsockopt(zmq.SUBSCRIBE, topic.encode())

@@ -59,6 +59,8 @@ module Bcast
   HELLO_RETRY = 1.0
   MAX_DEPTH = 8
   MAX_ENTRIES = 65_536
+  # The largest frame read (PROTOCOL.md 6.3, 12): twice the largest a broker sends.
+  MAX_FRAME = 2 * 1024 * 1024
 
   class Error < StandardError; end
 
@@ -255,14 +257,19 @@ module Bcast
     (!STR_KEYS.include?(key) || str?(value)) && (!UINT_KEYS.include?(key) || uint?(value))
   end
 
-  # What makes a well-typed pack malformed (PROTOCOL.md 6.3): no entries, or a
-  # sender past the end of names. The whole pack is refused.
+  # What makes a well-typed pack malformed (PROTOCOL.md 6.3): no entries or
+  # more than 64, a sender past the end of names, a seq or ts past 2^64 - 1.
+  # The whole pack is refused.
   def check_pack(pack)
-    raise DecodeError, "pack has no entries" if pack["entries"].empty?
+    entries = pack["entries"]
+    raise DecodeError, "a pack of #{entries.size} entries, not 1 to 64" unless (1..64).cover?(entries.size)
 
     names = pack["names"].size
-    past = pack["entries"].any? { |_dts, sender, _text| sender >= names }
+    past = entries.any? { |_dts, sender, _text| sender >= names }
     raise DecodeError, "a pack entry's sender is past its #{names} names" if past
+    top = 2**64 - 1
+    too_far = pack["seq"] + entries.size - 1 > top || entries.any? { |dts, _s, _t| pack["ts"] + dts > top }
+    raise DecodeError, "a pack entry's seq or ts passes 2^64 - 1" if too_far
   end
 
   # The msg bodies a decoded pack stands for, in seq order: entry i is
@@ -433,6 +440,7 @@ module Bcast
         option(s, ZMQ::RECONNECT_IVL_MAX, 5000)
         option(s, ZMQ::HEARTBEAT_IVL, 5000)
         option(s, ZMQ::HEARTBEAT_TIMEOUT, 15_000)
+        option(s, ZMQ::MAXMSGSIZE, MAX_FRAME, :int64)
       end
       option(@sub, ZMQ::IPV6, Bcast.ipv6?(out_endpoint) ? 1 : 0)
       option(@dealer, ZMQ::IPV6, Bcast.ipv6?(in_endpoint) ? 1 : 0)
@@ -468,9 +476,10 @@ module Bcast
     end
 
     # An int socket option, also those ffi-rzmq does not know (heartbeats).
-    def option(socket, name, value)
-      pointer = FFI::MemoryPointer.new(:int)
-      pointer.write_int(value)
+    # An int option; +type+ :int64 for the few that are 64-bit (MAXMSGSIZE).
+    def option(socket, name, value, type = :int)
+      pointer = FFI::MemoryPointer.new(type)
+      type == :int64 ? pointer.write_int64(value) : pointer.write_int(value)
       check(::LibZMQ.zmq_setsockopt(socket.socket, name, pointer, pointer.size), "socket option #{name}")
     end
 

@@ -215,6 +215,8 @@ class ClientRules(unittest.TestCase):
             self.broker.publish("room/lobby/", dict(pack, seq=47, entries=entries))
         self.broker.publish("room/lobby/", dict(pack, seq=47, names=[7], entries=[[0, 0, "bad"]]))
         self.broker.publish("room/lobby/", dict(pack, seq=47, entries=[]))
+        self.broker.publish("room/lobby/", dict(pack, seq=47, entries=[[0, 0, "bad"]] * 65))  # over 64
+        self.broker.publish("room/lobby/", dict(pack, seq=47, ts=2**64 - 1, entries=[[1, 0, "bad"]]))  # ts wraps
         self.broker.publish("room/lobby/", after)
         self.until("seq 49", lambda: any(e.get("seq") == 49 for e in self.events))
         self.sync()

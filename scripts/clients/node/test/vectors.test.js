@@ -67,6 +67,7 @@ const malformed = {
   "a seq past uint64": packWith({ seq: 2n ** 64n - 2n }),
   "a ts past uint64": packWith({ ts: 2n ** 64n - 300n }),
   "an empty text": withEntry([1, 1, ""]),
+  "65 entries": packWith({ entries: Array.from({ length: 65 }, () => [0, 0, "x"]) }),
 };
 for (const [why, bytes] of Object.entries(malformed)) {
   test(`a pack with ${why} decodes but does not unpack`, () => {

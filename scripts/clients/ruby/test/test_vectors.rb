@@ -100,6 +100,15 @@ class TestVectors < Minitest::Test
     assert_raises(Bcast::DecodeError) { Bcast.decode(pack_bytes([[0, 0, "one"]], names: [7])) }
   end
 
+  def test_packs_of_more_than_64_entries_or_past_uint64_are_refused
+    assert_raises(Bcast::DecodeError) { Bcast.decode(pack_bytes([[0, 0, "x"]] * 65)) }
+    pack = MESSAGES.find { |v| v["name"] == "room_pack" }["message"]
+    late = MessagePack.pack(pack.merge("ts" => 2**64 - 1, "entries" => [[1, 0, "x"]]))
+    assert_raises(Bcast::DecodeError) { Bcast.decode(late) }
+    wrap = MessagePack.pack(pack.merge("seq" => 2**64 - 1, "entries" => [[0, 0, "x"], [0, 0, "y"]]))
+    assert_raises(Bcast::DecodeError) { Bcast.decode(wrap) }
+  end
+
   INVALID.each do |v|
     define_method("test_invalid_#{v['name']}") do
       skip "#{v['error']}: #{BROKER_RULES.fetch(v['error'])}" unless v["error"] == "bad-request"
