@@ -101,13 +101,15 @@ class body_writer {
     }
   }
 
-  // The next `n` bytes of the body, growing it when they do not fit.
+  // The next `n` bytes of the body, growing it when they do not fit (rarely:
+  // the caller made room up front, so the common path stays inline).
   char* claim(std::size_t n) {
-    if (bytes_.size() - used_ < n) bytes_.resize(std::max(2 * bytes_.size(), used_ + n));
+    if (bytes_.size() - used_ < n) grow(n);
     char* at = bytes_.data() + used_;
     used_ += n;
     return at;
   }
+  [[gnu::noinline]] void grow(std::size_t n) { bytes_.resize(std::max(2 * bytes_.size(), used_ + n)); }
   void byte(std::size_t v) { *claim(1) = static_cast<char>(v); }
   void big_endian(std::uint64_t v, std::size_t width) {
     char* at = claim(width);

@@ -9,6 +9,7 @@
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/msg_view.hpp"
 #include "body_writer.hpp"
+#include "msg_layout.hpp"
 #include "schema_tables.hpp"
 
 namespace bcast::proto {
@@ -24,14 +25,19 @@ msg_event_view view_of(const event::msg& m) {
 }
 
 void write_msg(body_writer& w, const msg_event_view& m) {
-  w.map(7);
-  w.put("t", std::string_view("msg"));
-  w.put("epoch", m.epoch);
-  w.put("seq", m.seq);
-  w.put("ts", m.ts);
-  w.put("room", m.room);
-  w.put("from", m.from);
-  w.put("text", m.text);
+  namespace key = detail::msg_layout;
+  w.raw(key::head);
+  w.value(m.epoch);
+  w.raw(key::seq);
+  w.value(m.seq);
+  w.raw(key::ts);
+  w.value(m.ts);
+  w.raw(key::room);
+  w.value(m.room);
+  w.raw(key::from);
+  w.value(m.from);
+  w.raw(key::text);
+  w.value(m.text);
 }
 
 // The values of the schema's key types.

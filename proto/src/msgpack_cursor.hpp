@@ -35,6 +35,15 @@ class cursor {
     return value;
   }
 
+  // Steps over `encoded` when the bytes go on with exactly it: a key, or a
+  // run of constant keys and values, in the one form a canonical writer
+  // gives them.
+  bool literal(std::string_view encoded) {
+    if (!bytes_.substr(pos_).starts_with(encoded)) return false;
+    pos_ += encoded.size();
+    return true;
+  }
+
   std::optional<std::string_view> take(std::uint64_t size) {
     if (bytes_.size() - pos_ < size) return std::nullopt;
     const std::string_view out = bytes_.substr(pos_, static_cast<std::size_t>(size));

@@ -12,6 +12,7 @@
 #include "bcast/proto/limits.hpp"
 #include "bcast/proto/validate.hpp"
 #include "body_writer.hpp"
+#include "msg_layout.hpp"
 #include "msgpack_cursor.hpp"
 
 namespace bcast::proto {
@@ -19,8 +20,6 @@ namespace {
 
 using detail::body_writer;
 using detail::cursor;
-
-bool key_is(cursor& in, std::string_view expected) { return in.str() == std::optional(expected); }
 
 // A str holding valid UTF-8.
 std::optional<std::string_view> text_of(cursor& in) {
@@ -65,7 +64,7 @@ bool read_pack_value(cursor& in, std::size_t key, pack_view& out) {
     return v.has_value();
   };
   switch (key) {
-    case 0: return key_is(in, "pack");
+    case 0: return in.literal("\xA4" "pack");
     case 1: return number(out.epoch);
     case 2: {
       const auto room = text_of(in);
@@ -82,25 +81,21 @@ bool read_pack_value(cursor& in, std::size_t key, pack_view& out) {
 }  // namespace
 
 std::optional<msg_event_view> read_stored_msg(std::string_view bytes) {
+  namespace key = detail::msg_layout;
   cursor in(bytes);
   msg_event_view m;
-  const auto read_uint = [&](std::string_view key, std::uint64_t& into) {
-    if (!key_is(in, key)) return false;
-    const auto v = in.uint();
-    if (v) into = *v;
+  const auto number = [&](std::string_view key, std::uint64_t& into) {
+    const auto v = in.literal(key) ? in.uint() : std::nullopt;
+    into = v.value_or(0);
     return v.has_value();
   };
-  const auto read_str = [&](std::string_view key, std::string_view& into) {
-    if (!key_is(in, key)) return false;
-    const auto v = in.str();
-    if (v) into = *v;
+  const auto str = [&](std::string_view key, std::string_view& into) {
+    const auto v = in.literal(key) ? in.str() : std::nullopt;
+    into = v.value_or(std::string_view());
     return v.has_value();
   };
-  if (in.map_header() != std::optional<std::uint64_t>(7) || !key_is(in, "t") || !key_is(in, "msg")) {
-    return std::nullopt;
-  }
-  if (!read_uint("epoch", m.epoch) || !read_uint("seq", m.seq) || !read_uint("ts", m.ts) ||
-      !read_str("room", m.room) || !read_str("from", m.from) || !read_str("text", m.text) || !in.at_end()) {
+  if (!number(key::head, m.epoch) || !number(key::seq, m.seq) || !number(key::ts, m.ts) ||
+      !str(key::room, m.room) || !str(key::from, m.from) || !str(key::text, m.text) || !in.at_end()) {
     return std::nullopt;
   }
   return m;
