@@ -280,6 +280,7 @@ bool client_core::leave_room(const std::string& room) {
   opts_.rooms.erase(std::find(opts_.rooms.begin(), opts_.rooms.end(), room));
   rooms_.erase(room);
   fills_.erase(room);
+  fill_not_before_.erase(room);
   acked_seq_.erase(room);
   return true;
 }
@@ -682,7 +683,10 @@ void client_core::on_history(const event::history& h, std::uint64_t now) {
     return;
   }
   std::vector<delivery> ready;
+  const bool gap_fill = !s->awaiting_backlog();
+  const std::uint64_t last = s->last();
   s->on_history(h, ready);
+  if (gap_fill && s->last() == last) fill_not_before_[h.room] = now + hb_ivl_;
   deliver(h.room, ready, now);
   request_fills(now);
 }
@@ -758,6 +762,11 @@ void client_core::request_fills(std::uint64_t now) {
     if (fill != fills_.end() && now >= fill->second.sent_ms + 2 * hb_ivl_) {
       room.fill_timed_out();
       fills_.erase(fill);
+    }
+    const auto paused = fill_not_before_.find(name);
+    if (paused != fill_not_before_.end()) {
+      if (now < paused->second) continue;
+      fill_not_before_.erase(paused);
     }
     std::optional<request::history> ask;
     if (room.take_backlog_request()) {

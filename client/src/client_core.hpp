@@ -243,6 +243,10 @@ class client_core {
 
   std::map<std::string, room_stream, std::less<>> rooms_;
   std::map<std::string, fill_request, std::less<>> fills_;  // per room, in flight
+  // Per room: no fill before this time, after an answer that moved nothing
+  // (PROTOCOL.md 10.2), so a seq announced but not (yet) kept is not asked
+  // for again and again.
+  std::map<std::string, std::uint64_t, std::less<>> fill_not_before_;
   std::map<std::string, std::uint64_t, std::less<>> acked_seq_;
   std::uint64_t sys_last_ = 0;
   std::uint64_t welcome_sys_seq_ = 0;  // the last welcome's: an own leave past it ended the session

@@ -177,6 +177,30 @@ TEST(client_core, reconnect_resumes_the_session_and_resends_unacked_messages_wit
   EXPECT_EQ(c.core.unacked(), 0U);
 }
 
+// PROTOCOL 10.2: an answer that moves nothing (a seq announced that history
+// does not keep, such as a hostile publication at 2^64 - 1) is asked again
+// once per heartbeat interval, not at once and without end.
+TEST(client_core, a_fill_answer_that_moves_nothing_is_asked_again_after_a_heartbeat_interval) {
+  client c;
+  c.join();
+  c.publish(msg(1));
+  c.publish(msg(std::numeric_limits<std::uint64_t>::max()));
+  auto asked = c.dealer.take<request::history>();
+  ASSERT_EQ(asked.size(), 1U);
+  EXPECT_EQ(asked[0].after, 1U);
+  for (int answer = 0; answer < 3; ++answer) {
+    c.reply(event::history{"lobby", {}, 1, 1, epoch1, asked[0].id});
+    EXPECT_TRUE(c.dealer.take<request::history>().empty()) << "asked again at once, answer " << answer;
+    c.advance(hb - 1);
+    EXPECT_TRUE(c.dealer.take<request::history>().empty()) << "asked again too soon, answer " << answer;
+    c.advance(1);
+    asked = c.dealer.take<request::history>();
+    ASSERT_EQ(asked.size(), 1U) << "not asked again after the pause, answer " << answer;
+  }
+  c.reply(event::history{"lobby", {msg(2)}, 2, 2, epoch1, asked[0].id});  // an answer that moves on
+  EXPECT_EQ(c.dealer.take<request::history>().size(), 1U) << "asked again at once";
+}
+
 // PROTOCOL 10.1 step 5: after a stall the SUB holds what was published
 // before the resume's welcome; a fill opened at once would find a history
 // past it and report real messages as lost.
