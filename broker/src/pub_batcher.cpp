@@ -40,14 +40,14 @@ std::size_t pub_batcher::run_from(std::span<const publication> pubs, std::size_t
   const publication& head = pubs[first];
   if (proto::room_of_topic(head.topic).empty()) return 1;  // a sys/ event
   run_.clear();
-  std::size_t bytes = head.body->size();
+  std::size_t bytes = 0;  // of the bodies in run_
   for (std::size_t i = first; i < pubs.size() && run_.size() < proto::max_batch_msgs; ++i) {
     const publication& next = pubs[i];
     if (i > first && (next.topic != head.topic || bytes + next.body->size() > proto::max_batch_bytes)) break;
     const auto m = proto::read_stored_msg(next.body.view());
     // Every room publication is a body encode_msg wrote, of one epoch.
     if (!m || (!run_.empty() && (m->epoch != run_.back().epoch || m->seq != run_.back().seq + 1))) break;
-    if (i > first) bytes += next.body->size();
+    bytes += next.body->size();
     run_.push_back(*m);
   }
   return std::max<std::size_t>(run_.size(), 1);

@@ -2,7 +2,6 @@
 // walking its schema's key list (schema_tables.hpp); body_reader records the
 // first problem, and any problem turns into one decode_error carrying the
 // request id if it had one.
-#include <limits>
 #include <map>
 #include <string>
 #include <tuple>
@@ -11,8 +10,10 @@
 
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/limits.hpp"
+#include "bcast/proto/validate.hpp"
 #include "body_reader.hpp"
 #include "msgpack_cursor.hpp"
+#include "pack_rules.hpp"
 #include "schema_tables.hpp"
 
 namespace bcast::proto {
@@ -58,12 +59,29 @@ std::vector<event::room_seq> read_room_seqs(body_reader& r, std::string_view key
 template <typename Message>
 Message read_map(body_reader& r);
 
-// One value of a positional struct's array.
-void read_value(body_reader& r, const msgpack::object& value, std::string_view what, std::uint64_t& into) {
-  into = r.as_u64(value, what).value_or(0);
+// One value of a positional struct's array. Read in place when it is what
+// the schema says; otherwise body_reader fails, and only then is the value's
+// name put together (a pack has up to 64 entries of three values).
+std::string value_name(std::string_view key, std::string_view field) {
+  return std::string(key) + " entry's " + std::string(field);
 }
-void read_value(body_reader& r, const msgpack::object& value, std::string_view what, std::string& into) {
-  into = r.as_str(value, what).value_or("");
+void read_value(body_reader& r, const msgpack::object& value, std::string_view key, std::string_view field,
+                std::uint64_t& into) {
+  if (value.type == msgpack::type::POSITIVE_INTEGER) {
+    into = value.via.u64;
+  } else {
+    r.as_u64(value, value_name(key, field));
+  }
+}
+void read_value(body_reader& r, const msgpack::object& value, std::string_view key, std::string_view field,
+                std::string& into) {
+  const auto text = value.type == msgpack::type::STR ? std::string_view(value.via.str.ptr, value.via.str.size)
+                                                     : std::string_view();
+  if (value.type == msgpack::type::STR && is_valid_utf8(text)) {
+    into.assign(text);
+  } else {
+    r.as_str(value, value_name(key, field));
+  }
 }
 
 // An entry of a positional struct (a `pack` entry): an array of exactly its
@@ -78,9 +96,7 @@ Entry read_positional(body_reader& r, const msgpack::object& entry, std::string_
     return out;
   }
   [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (read_value(r, entry.via.array.ptr[I], std::string(key) + " entry's " + std::string(std::get<I>(fields).key),
-                out.*(std::get<I>(fields).member)),
-     ...);
+    (read_value(r, entry.via.array.ptr[I], key, std::get<I>(fields).key, out.*(std::get<I>(fields).member)), ...);
   }(std::make_index_sequence<count>{});
   return out;
 }
@@ -152,26 +168,9 @@ Message read_map(body_reader& r) {
 template <typename Variant>
 using decoder = Variant (*)(body_reader&);
 
-// What a pack's keys alone do not say (6.3): it has 1 to 64 entries, each
-// sender is an index into its names, and no seq or ts passes 2^64 - 1.
+// What a pack's keys alone do not say (6.3).
 void check_meaning(body_reader& r, const event::pack& p) {
-  constexpr std::uint64_t top = std::numeric_limits<std::uint64_t>::max();
-  if (p.entries.empty() || p.entries.size() > max_batch_msgs) {
-    r.fail("a pack of " + std::to_string(p.entries.size()) + " entries, not 1 to " + std::to_string(max_batch_msgs));
-    return;
-  }
-  if (p.seq > top - (p.entries.size() - 1)) r.fail("the seqs of its entries pass 2^64 - 1");
-  for (const auto& e : p.entries) {
-    if (e.sender >= p.names.size()) {
-      r.fail("entry sender " + std::to_string(e.sender) + " is past the " + std::to_string(p.names.size()) +
-             " names");
-      return;
-    }
-    if (e.dts > top - p.ts) {
-      r.fail("an entry's ts passes 2^64 - 1");
-      return;
-    }
-  }
+  if (auto problem = detail::pack_problem(p.seq, p.ts, p.names.size(), p.entries)) r.fail(std::move(*problem));
 }
 void check_meaning(body_reader& /*r*/, const auto& /*message*/) {}
 

@@ -7,13 +7,12 @@
 
 #include <algorithm>
 #include <array>
-#include <limits>
 
-#include "bcast/proto/limits.hpp"
 #include "bcast/proto/validate.hpp"
 #include "body_writer.hpp"
 #include "msg_layout.hpp"
 #include "msgpack_cursor.hpp"
+#include "pack_rules.hpp"
 
 namespace bcast::proto {
 namespace {
@@ -159,14 +158,8 @@ bool read_pack(std::string_view bytes, pack_view& out) {
     seen |= 1U << at;
     if (!read_pack_value(in, at, out)) return false;
   }
-  // What decode_event also checks (6.3): 1 to 64 entries, senders within the
-  // names, no seq or ts past 2^64 - 1 (read_entries refused an empty array).
-  constexpr std::uint64_t top = std::numeric_limits<std::uint64_t>::max();
-  return seen == (1U << pack_keys.size()) - 1 && in.at_end() && out.entries.size() <= max_batch_msgs &&
-         out.seq <= top - (out.entries.size() - 1) &&
-         std::all_of(out.entries.begin(), out.entries.end(), [&](const pack_view::entry& e) {
-           return e.sender < out.names.size() && e.dts <= top - out.ts;
-         });
+  return seen == (1U << pack_keys.size()) - 1 && in.at_end() &&
+         !detail::pack_problem(out.seq, out.ts, out.names.size(), out.entries);
 }
 
 }  // namespace bcast::proto
