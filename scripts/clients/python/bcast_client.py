@@ -28,7 +28,9 @@ Protocol steps, as this client follows them:
    last seq, ``sys_seq``). Seqs run 1, 2, 3... per stream: duplicates are
    dropped, later seqs held, and a gap is filled with ``{t: history, room,
    after: last, limit}``, answered by ``{t: history, room, msgs, first, last}``;
-   seqs below ``first`` (the oldest kept) are reported as ``lost``.
+   seqs below ``first`` (the oldest kept) are reported as ``lost``. An answer
+   that moves nothing (a seq announced that history never had) pauses that
+   room's fills for hb_ivl.
 5. ``{t: msg, room, text, id}`` and ``{t: dm, to, text, id}`` are re-sent every
    2*hb_ivl until ``{t: ack, id, [room, seq]}``: the broker acks a repeated id
    without carrying it out twice. At most WINDOW of them are on the wire; the
@@ -221,6 +223,7 @@ class Client:
         self._announced = dict.fromkeys(self.rooms, 0)  # highest seq known to exist
         self._held = {r: {} for r in self.rooms}        # seq -> msg after a gap
         self._fill_sent, self._sys_last, self._acked_seq = {}, 0, {}
+        self._fill_paused = {}  # room -> no fill before this time (PROTOCOL.md 10.2)
         self._welcome_sys_seq, self._welcome_at = 0, float("-inf")
         self._deferred = None  # a resume's (rooms, welcome ts, deadline)
         self._pending = {}  # id -> _Pending, in id order
@@ -571,6 +574,11 @@ class Client:
         if gone_until > last + 1:
             self._lose(r, gone_until - 1)
         self._release(r)
+        if self._last[r] == last:
+            # History has nothing past last, yet a later seq was announced (one
+            # never stored, such as a forged msg at 2^64 - 1): ask again after
+            # hb_ivl, not once per round trip (PROTOCOL.md 10.2).
+            self._fill_paused[r] = time.monotonic() + self.hb_ivl
         self._request_fills()
 
     def _end_epoch(self):
@@ -605,8 +613,8 @@ class Client:
     def _request_fills(self):
         now = time.monotonic()
         for r in self.rooms if self._joined else ():
-            sent = self._fill_sent.get(r)
-            if self._announced[r] > self._last[r] and (sent is None or now - sent >= 2 * self.hb_ivl):
+            sent, paused = self._fill_sent.get(r), now < self._fill_paused.get(r, now)
+            if self._announced[r] > self._last[r] and not paused and (sent is None or now - sent >= 2 * self.hb_ivl):
                 if self._transmit({"t": "history", "room": r, "after": self._last[r], "limit": 1000}):
                     self._fill_sent[r] = now
 
