@@ -4,7 +4,8 @@
 // epoch took with it reported lost, a resume that waits for the SUB to catch
 // up, one hello per no-session, order kept under rate-limited, its own leave
 // as the end of its session, a pack delivered as its msgs and a malformed
-// one ignored, its gap filled from history. The scripted broker speaks the
+// one ignored, its gap filled from history, a fill answer that moves nothing
+// pausing that room's fills for hb_ivl. The scripted broker speaks the
 // bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
 // where lobby is at seq 42, her msg "hi" with id 1, its publication and ack
 // at seq 43), so the client's bytes are checked against them too. Then a real
@@ -284,6 +285,36 @@ test("a malformed pack is ignored whole and its gap filled from history", () => 
     await sync();
     assert.deepEqual(ofType(events, "msg"), [bobsMsg, ...packed, after], "44-46 from history, in order");
     assert.deepEqual(broker.bodies("history").map((b) => b.after), [43], "one fill, after 43");
+    assert.deepEqual(ofType(events, "lost"), []);
+  }, answer);
+});
+
+// PROTOCOL.md 10.2: a msg at seq 2^64 - 1 that history never holds (a forged
+// one) is asked for once per heartbeat interval, not once per round trip; an
+// answer that moves last lets the next fill go at once.
+test("a fill answer that moves nothing pauses that room's fills for hb_ivl", () => {
+  const hbIvl = VECTORS.welcome.message.hb_ivl;
+  const nothing = vector("history_answer", { msgs: [], first: 1, last: 43, id: undefined });
+  const moves = vector("history_answer", { msgs: [vector("room_msg", { seq: 44, from: "bob" })], first: 1, last: 44,
+                                           id: undefined });
+  const answers = [nothing, nothing, nothing, moves]; // then nothing again
+  const answer = () => (body) => (body.t === "history" ? [answers.shift() ?? nothing] : undefined);
+  return withAlice(async ({ broker, events, sync }) => {
+    const fills = () => broker.requests.filter((r) => r.body.t === "history").map((r) => r.at); // arrival times
+    broker.publish("room/lobby/", vector("room_msg", { seq: 43, from: "bob" }));
+    broker.publish("room/lobby/", vector("room_msg", { seq: 2n ** 64n - 1n, from: "bob" }));
+    for (const n of [1, 2, 3]) { // answers 1-3 move nothing: one fill per hb_ivl
+      await until(`fill ${n + 1}`, () => fills().length > n, events);
+      const gap = fills()[n] - fills()[n - 1];
+      assert.ok(gap >= hbIvl, `fill ${n + 1} came ${gap} ms after the one before, before hb_ivl`);
+      assert.ok(gap < 2 * hbIvl, `fill ${n + 1} came ${gap} ms after the one before, not once hb_ivl was over`);
+    }
+    await until("fill 5", () => fills().length > 4, events); // answer 4 moved last to 44
+    const gap = fills()[4] - fills()[3];
+    assert.ok(gap < hbIvl / 2, `${gap} ms after an answer that moves last, not at once`);
+    await sync(); // answer 5 moved nothing: no fill for hb_ivl
+    assert.deepEqual(broker.bodies("history").map((b) => b.after), [43, 43, 43, 43, 44]);
+    assert.deepEqual(ofType(events, "msg").map((e) => e.seq), [43, 44]);
     assert.deepEqual(ofType(events, "lost"), []);
   }, answer);
 });
