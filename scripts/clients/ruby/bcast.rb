@@ -19,8 +19,10 @@
 #    fills as usual. The constructor also waits for a first publication.
 # 3. Each room is delivered in seq order, once: duplicates are dropped, later
 #    seqs held, gaps filled with history; seqs no longer kept are reported as
-#    {"t" => "lost"} events. A pack or batch publication is its msgs, each
-#    handled as if published alone; a malformed one is ignored whole.
+#    {"t" => "lost"} events; an answer that moves nothing (a seq announced
+#    that history never had) pauses that room's fills for hb_ivl. A pack or
+#    batch publication is its msgs, each handled as if published alone; a
+#    malformed one is ignored whole.
 # 4. msg and dm carry ids and are re-sent (same id) every 2 * hb_ivl until
 #    acked, at most WINDOW of them on the wire (the rest wait in id order).
 #    A msg of ours delivered from a room acks the one pending msg with its
@@ -321,6 +323,7 @@ module Bcast
       @announced = @rooms.to_h { |r| [r, 0] } # highest seq known to exist
       @held = @rooms.to_h { |r| [r, {}] }     # seq -> msg after a gap
       @fill_sent, @sys_last, @acked_seq, @acked = {}, 0, {}, {}
+      @fill_paused = {} # room -> no fill before this time (PROTOCOL.md 10.2)
       @pending = {} # id -> Pending, in id order
       @blocked = nil # the rate-limited request's [id, pause, next try]
       @welcome_sys_seq, @welcome_at = 0, -Float::INFINITY
@@ -751,6 +754,10 @@ module Bcast
       gone_until = [h["first"], held.empty? ? @announced[r] + 1 : held.keys.min].min
       lose(r, gone_until - 1)
       release(r)
+      # History has nothing past last, yet a later seq was announced (one never
+      # stored, such as a forged msg at 2^64 - 1): ask again after hb_ivl, not
+      # once per round trip (PROTOCOL.md 10.2).
+      @fill_paused[r] = now + @hb_ivl if @last[r] == last
       request_fills
     end
 
@@ -795,6 +802,7 @@ module Bcast
       t = now
       @rooms.each do |r|
         sent = @fill_sent[r]
+        next if t < @fill_paused.fetch(r, t) # an answer moved nothing
         next unless @announced[r] > @last[r] && (sent.nil? || t - sent >= 2 * @hb_ivl)
 
         @fill_sent[r] = t if transmit({ "t" => "history", "room" => r, "after" => @last[r], "limit" => 1000 })
