@@ -259,7 +259,10 @@ function checkBody(body, kind) {
   const required = (kind === "event" ? EVENT_REQUIRED : kind === "request" ? REQUEST_REQUIRED : KEYS)[body.t];
   if (!keys || !required) throw new DecodeError(`unknown type "${body.t}"`);
   for (const [key, type] of Object.entries(keys)) {
-    if (key in body && !CHECKS[type](body[key])) throw new DecodeError(`${body.t}.${key} has the wrong type or is empty`);
+    // Only a request's text must be non-empty: a broker's msg or dm (and a
+    // pack entry) carries a str (PROTOCOL.md 6.2, 6.3).
+    const check = type === "text" && kind === "event" ? isStr : CHECKS[type];
+    if (key in body && !check(body[key])) throw new DecodeError(`${body.t}.${key} has the wrong type or is empty`);
   }
   for (const key of kind ? required : []) {
     if (!(key in body)) throw new DecodeError(`${body.t} without ${key}`);
@@ -270,8 +273,8 @@ function checkBody(body, kind) {
  * The `msg` bodies a decoded `pack` means (PROTOCOL.md 6.3), in seq order:
  * entry i is `{t: "msg", epoch, seq: seq + i, ts: ts + dts, room, from:
  * names[sender], text}`. Throws DecodeError if the pack is malformed: no
- * entries, a sender past `names`, or a msg that would not decode (a seq or
- * ts past uint64, an empty text).
+ * entries or more than 64, a sender past `names`, or a msg that would not
+ * decode (a seq or ts past uint64).
  */
 export function unpack(pack) {
   if (pack.entries.length === 0 || pack.entries.length > 64) {

@@ -3,14 +3,14 @@
 // wire, its own publication as the ack of a message, the seqs an abandoned
 // epoch took with it reported lost, a resume that waits for the SUB to catch
 // up, one hello per no-session, order kept under rate-limited, its own leave
-// as the end of its session, a pack delivered as its msgs and a malformed
-// one ignored, its gap filled from history, a fill answer that moves nothing
-// pausing that room's fills for hb_ivl. The scripted broker speaks the
-// bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
-// where lobby is at seq 42, her msg "hi" with id 1, its publication and ack
-// at seq 43), so the client's bytes are checked against them too. Then a real
-// broker takes 300 messages through the window, each acked once. Every wait
-// has a deadline.
+// as the end of its session, a pack delivered as its msgs (an entry's empty
+// text too) and a malformed one ignored, its gap filled from history, a fill
+// answer that moves nothing pausing that room's fills for hb_ivl. The
+// scripted broker speaks the bodies of proto/vectors/messages.json (the
+// welcome of "alice" in an epoch where lobby is at seq 42, her msg "hi" with
+// id 1, its publication and ack at seq 43), so the client's bytes are checked
+// against them too. Then a real broker takes 300 messages through the window,
+// each acked once. Every wait has a deadline.
 // Usage: BCAST_BINARY=build/app/broadcast-server node tests/clients/node/client_rules.test.mjs
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -270,6 +270,16 @@ test("a pack is its msgs, delivered in order", () => withAlice(async ({ broker, 
   await sync();
   assert.deepEqual(ofType(events, "msg"), [bobsMsg, ...packed]);
   assert.deepEqual(ofType(events, "msg").map((e) => [e.seq, e.from]), [[43, "bob"], [44, "alice"], [45, "bob"], [46, "alice"]]);
+  assert.deepEqual(broker.bodies("history"), [], "nothing was missing");
+}));
+
+test("a pack entry with an empty text is delivered as a msg with that text", () => withAlice(async ({ broker, events, sync }) => {
+  broker.publish("room/lobby/", bobsMsg);
+  broker.publish("room/lobby/", vector("room_pack", { entries: [[0, 0, "one"], [1, 1, ""]] })); // 44, 45
+  await until("three messages", () => ofType(events, "msg").length === 3, events);
+  await sync();
+  assert.deepEqual(ofType(events, "msg").map((e) => [e.seq, e.from, e.text]),
+                   [[43, "bob", "before"], [44, "alice", "one"], [45, "bob", ""]]);
   assert.deepEqual(broker.bodies("history"), [], "nothing was missing");
 }));
 

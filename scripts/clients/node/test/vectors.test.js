@@ -66,7 +66,6 @@ const malformed = {
   "a sender past names": withEntry([1, 2, "two"]),
   "a seq past uint64": packWith({ seq: 2n ** 64n - 2n }),
   "a ts past uint64": packWith({ ts: 2n ** 64n - 300n }),
-  "an empty text": withEntry([1, 1, ""]),
   "65 entries": packWith({ entries: Array.from({ length: 65 }, () => [0, 0, "x"]) }),
 };
 for (const [why, bytes] of Object.entries(malformed)) {
@@ -74,6 +73,16 @@ for (const [why, bytes] of Object.entries(malformed)) {
     assert.throws(() => unpack(decode(bytes, "event")), DecodeError);
   });
 }
+
+// An entry's text is a str, and "" is one (PROTOCOL.md 6.3): it means a msg
+// whose text is "", which a broker's msg may carry; only a request's may not.
+test("a pack entry with an empty text unpacks to a msg with that text", () => {
+  const msgs = unpack(decode(withEntry([1, 1, ""]), "event"));
+  assert.deepEqual(msgs.map((m) => [m.seq, m.from, m.text]), [[44, "alice", "one"], [45, "bob", ""]]);
+  const room = messages.find((v) => v.name === "room_msg").message;
+  assert.equal(decode(encode({ ...room, text: "" }), "event").text, "");
+  assert.throws(() => decode(encode({ t: "msg", room: "lobby", text: "" }), "request"), DecodeError);
+});
 
 for (const v of invalid) {
   const bytes = Buffer.from(v.msgpack, "hex");
