@@ -46,6 +46,14 @@ class Vectors(unittest.TestCase):
                 self.assertEqual([bcast_client.encode(m, event=True).hex() for m in msgs],
                                  [m["msgpack"] for m in v["means"]])
 
+    def test_a_pack_entry_with_an_empty_text_is_a_msg_with_that_text(self):
+        # An entry's text is a str, and "" is one (PROTOCOL.md 6.3); only a
+        # request's text must be non-empty, and the broker checks that.
+        pack = next(v["message"] for v in load("messages.json") if v["name"] == "room_pack")
+        data = bcast_client.encode(dict(pack, entries=[[0, 0, "one"], [1, 1, ""]]), event=True)
+        msgs = bcast_client.pack_msgs(bcast_client.check_event(bcast_client.decode(data)))
+        self.assertEqual([(m["seq"], m["from"], m["text"]) for m in msgs], [(44, "alice", "one"), (45, "bob", "")])
+
     def test_malformed_vectors_are_rejected(self):
         vectors = {v["name"]: v for v in load("invalid.json")}
         self.assertTrue(MALFORMED <= set(vectors))

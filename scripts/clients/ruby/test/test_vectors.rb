@@ -94,6 +94,13 @@ class TestVectors < Minitest::Test
     end
   end
 
+  # An entry's text is a str, and "" is one (PROTOCOL.md 6.3); only a
+  # request's text must be non-empty, and the broker checks that.
+  def test_a_pack_entry_with_an_empty_text_is_a_msg_with_that_text
+    msgs = Bcast.pack_msgs(Bcast.decode(pack_bytes([[0, 0, "one"], [1, 1, ""]])))
+    assert_equal [[44, "alice", "one"], [45, "bob", ""]], msgs.map { |m| m.values_at("seq", "from", "text") }
+  end
+
   def test_pack_senders_index_its_names
     assert_raises(Bcast::DecodeError) { Bcast.decode(pack_bytes([[0, 0, "one"], [0, 2, "two"]])) }
     assert_raises(Bcast::DecodeError) { Bcast.decode(pack_bytes([[0, 0, "one"]], names: [])) }
