@@ -96,6 +96,10 @@ def canonical(body, event=False):
     return out
 
 
+# Decoder limits (PROTOCOL.md 5 item 7, 12): the body's map is level 1.
+_MAX_DEPTH, _MAX_ENTRIES = 8, 65536
+
+
 def _unique_pairs(pairs):
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys) or not all(isinstance(k, str) for k in keys):
@@ -103,17 +107,34 @@ def _unique_pairs(pairs):
     return dict(pairs)
 
 
+def _check_depth(value, depth=1):
+    """ValueError if ``value`` (at level ``depth``) nests deeper than
+    _MAX_DEPTH. msgpack has no such limit (it builds up to 1024 levels), so
+    this runs on the built body: the frame cap (_MAX_FRAME) bounds its cost."""
+    if isinstance(value, (dict, list)):
+        if depth > _MAX_DEPTH:
+            raise ValueError(f"nested deeper than {_MAX_DEPTH} levels")
+        for item in value.values() if isinstance(value, dict) else value:
+            _check_depth(item, depth + 1)
+
+
 def decode(data):
     """The body in ``data`` as a dict; ValueError unless it is exactly one
-    MessagePack map with unique string keys, valid UTF-8 and a string ``t``."""
+    MessagePack map with unique string keys, valid UTF-8 and a string ``t``,
+    within the decoder limits: no str, bin, ext, array or map longer than
+    65536 bytes or entries (nor than ``data``: msgpack refuses a longer one
+    before reserving room for it) and at most 8 levels of nesting."""
+    most = min(len(data), _MAX_ENTRIES)
     try:
-        body = msgpack.unpackb(data, raw=False, object_pairs_hook=_unique_pairs)
+        body = msgpack.unpackb(data, raw=False, object_pairs_hook=_unique_pairs, max_str_len=most,
+                               max_bin_len=most, max_ext_len=most, max_array_len=most, max_map_len=most)
     except ValueError:
         raise
     except Exception as e:  # truncated, extra data, invalid UTF-8, ...
         raise ValueError(f"not one MessagePack map: {e}") from None
     if not isinstance(body, dict) or not isinstance(body.get("t"), str):
         raise ValueError("not a map with a string 't'")
+    _check_depth(body)
     return body
 
 

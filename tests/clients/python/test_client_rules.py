@@ -6,7 +6,8 @@ epoch took with it reported lost, a resume that waits for the SUB to catch
 up, one hello per no-session, order kept under rate-limited, its own leave
 as the end of its session, a pack as its msgs in order (a malformed one
 ignored whole, its seqs filled from history), a fill answer that moves
-nothing pausing that room's fills for hb_ivl. The scripted broker speaks the bodies of
+nothing pausing that room's fills for hb_ivl, a body beyond the decoder
+limits ignored. The scripted broker speaks the bodies of
 proto/vectors/messages.json (the welcome of "alice" in an epoch where lobby is
 at seq 42, her msg "hi" with id 1, its publication and ack at seq 43), so the
 client's bytes are checked against them too. Then a real broker takes 300
@@ -17,6 +18,7 @@ import os
 import queue
 import re
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -198,6 +200,25 @@ class ClientRules(unittest.TestCase):
         self.broker.publish("room/lobby/", vector("room_batch", msgs=[{"t": "msg", "seq": "x"}]))
         self.sync()  # still alive, still answering
         self.assertEqual(self.of_type("msg"), [])
+
+    def test_a_body_beyond_the_decoder_limits_is_ignored(self):
+        # PROTOCOL.md 5 item 7, 12: at most 8 levels (the body's map is the
+        # first), no str, array or map over 65536 bytes or entries.
+        def msg_with(seq, text, x):  # a msg whose extra key x holds the MessagePack bytes ``x``
+            data = encode(vector("room_msg", seq=seq, text=text, **{"from": "bob"}), event=True)
+            return bytes([data[0] + 1]) + data[1:] + b"\xa1x" + x
+
+        def declares(head, n, each=b""):
+            return bytes([head]) + struct.pack(">I", n) + each * n
+        keys = b"".join(b"\xa5%05d\x00" % i for i in range(65537))
+        self.broker.publish("room/lobby/", msg_with(43, "at the limits", b"\x91" * 6 + declares(0xdd, 65536, b"\x00")))
+        for x in (b"\x91" * 8 + b"\x00", declares(0xdb, 65537, b"a"), declares(0xdd, 65537, b"\x00"),
+                  declares(0xdf, 65537) + keys, declares(0xdd, 2**32 - 1)):
+            self.broker.publish("room/lobby/", msg_with(44, "beyond them", x))
+        self.broker.publish("room/lobby/", vector("room_msg", seq=44, text="after", **{"from": "bob"}))
+        self.until("seq 44", lambda: any(e.get("seq") == 44 for e in self.events))
+        self.sync()
+        self.assertEqual([(e["seq"], e["text"]) for e in self.of_type("msg")], [(43, "at the limits"), (44, "after")])
 
     def test_a_pack_is_its_msgs_in_order_and_a_malformed_one_is_filled_from_history(self):
         pack, means = vector("room_pack"), [m["message"] for m in VECTORS["room_pack"]["means"]]

@@ -3,9 +3,10 @@
 every valid body to its logical message, encodes every logical message to
 the exact bytes, expands a pack to the msgs it means, and its decoder rejects every body that is malformed as
 MessagePack (the other invalid vectors need a broker: the C++ tests and the
-conformance runner check those)."""
+conformance runner check those) or beyond its limits."""
 import json
 import os
+import struct
 import sys
 import unittest
 
@@ -60,6 +61,32 @@ class Vectors(unittest.TestCase):
         for name in sorted(MALFORMED):
             with self.subTest(name), self.assertRaises(ValueError):
                 bcast_client.decode(bytes.fromhex(vectors[name]["msgpack"]))
+
+
+    def test_the_decoder_limits_hold_for_every_body(self):
+        # PROTOCOL.md 5 item 7, 12: at most 8 levels (the body's map is the
+        # first), no str, bin, array or map over 65536 bytes or entries.
+        def hb_with(x):  # an hb whose extra key x holds the MessagePack bytes ``x``
+            return bytes.fromhex("87a174a26862a565706f636801a2747302a77379735f73657100a5726f6f6d7380"
+                                 "a7636c69656e747300a178") + x
+
+        def declares(head, n, each=b""):
+            return bytes([head]) + struct.pack(">I", n) + each * n
+        keys = b"".join(b"\xa5%05d\x00" % i for i in range(65537))
+        within = {"8 levels": b"\x91" * 7 + b"\x00", "a str of 65536 bytes": declares(0xdb, 65536, b"a"),
+                  "an array of 65536": declares(0xdd, 65536, b"\x00"),
+                  "a map of 65536": declares(0xdf, 65536) + keys[:7 * 65536]}
+        beyond = {"9 levels": b"\x91" * 8 + b"\x00", "100000 levels": b"\x91" * 100000 + b"\x00",
+                  "a str of 65537 bytes": declares(0xdb, 65537, b"a"), "a bin of 65537": declares(0xc6, 65537, b"a"),
+                  "an array of 65537": declares(0xdd, 65537, b"\x00"), "a map of 65537": declares(0xdf, 65537) + keys,
+                  "an array declaring 2^32 - 1": declares(0xdd, 2**32 - 1),
+                  "a map declaring 2^32 - 1": declares(0xdf, 2**32 - 1)}
+        for what, x in within.items():
+            with self.subTest(what):
+                self.assertEqual(bcast_client.check_event(bcast_client.decode(hb_with(x)))["t"], "hb")
+        for what, x in beyond.items():
+            with self.subTest(what), self.assertRaises(ValueError):
+                bcast_client.decode(hb_with(x))
 
 
 if __name__ == "__main__":
