@@ -5,12 +5,13 @@
 // up, one hello per no-session, order kept under rate-limited, its own leave
 // as the end of its session, a pack delivered as its msgs (an entry's empty
 // text too) and a malformed one ignored, its gap filled from history, a fill
-// answer that moves nothing pausing that room's fills for hb_ivl. The
-// scripted broker speaks the bodies of proto/vectors/messages.json (the
-// welcome of "alice" in an epoch where lobby is at seq 42, her msg "hi" with
-// id 1, its publication and ack at seq 43), so the client's bytes are checked
-// against them too. Then a real broker takes 300 messages through the window,
-// each acked once. Every wait has a deadline.
+// answer that moves nothing pausing that room's fills for hb_ivl, a body
+// beyond the decoder limits ignored. The scripted broker speaks the bodies
+// of proto/vectors/messages.json (the welcome of "alice" in an epoch where
+// lobby is at seq 42, her msg "hi" with id 1, its publication and ack at seq
+// 43), so the client's bytes are checked against them too. Then a real broker
+// takes 300 messages through the window, each acked once. Every wait has a
+// deadline.
 // Usage: BCAST_BINARY=build/app/broadcast-server node tests/clients/node/client_rules.test.mjs
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -281,6 +282,33 @@ test("a pack entry with an empty text is delivered as a msg with that text", () 
   assert.deepEqual(ofType(events, "msg").map((e) => [e.seq, e.from, e.text]),
                    [[43, "bob", "before"], [44, "alice", "one"], [45, "bob", ""]]);
   assert.deepEqual(broker.bodies("history"), [], "nothing was missing");
+}));
+
+// PROTOCOL.md 5 item 7, 12: at most 8 levels (the body's map is the first),
+// no str, array or map over 65536 bytes or entries; beyond them a body is
+// ignored like any malformed one.
+test("a body beyond the decoder limits is ignored", () => withAlice(async ({ broker, events, sync }) => {
+  const msgWith = (seq, text, x) => { // a msg whose extra key x holds the MessagePack bytes `x`
+    const bytes = encode(vector("room_msg", { seq, text, from: "bob" }));
+    return Buffer.concat([Buffer.from([bytes[0] + 1]), bytes.subarray(1), Buffer.from([0xa1, 0x78]), x]);
+  };
+  const declares = (head, n, byte) => { // n entries or bytes, each `byte` (none: only declared)
+    const out = Buffer.alloc(5 + (byte === undefined ? 0 : n), byte ?? 0);
+    out[0] = head;
+    out.writeUInt32BE(n, 1);
+    return out;
+  };
+  const keys = Array.from({ length: 65537 }, (_, i) => Buffer.from(`\xa5${String(i).padStart(5, "0")}\0`, "latin1"));
+  const nested = (levels, x) => Buffer.concat([Buffer.alloc(levels, 0x91), x]);
+  broker.publish("room/lobby/", msgWith(43, "at the limits", nested(6, declares(0xdd, 65536, 0))));
+  for (const x of [nested(8, Buffer.from([0])), declares(0xdb, 65537, 0x61), declares(0xdd, 65537, 0),
+                   Buffer.concat([declares(0xdf, 65537), ...keys]), declares(0xdd, 2 ** 32 - 1)]) {
+    broker.publish("room/lobby/", msgWith(44, "beyond them", x));
+  }
+  broker.publish("room/lobby/", vector("room_msg", { seq: 44, text: "after", from: "bob" }));
+  await until("seq 44", () => ofType(events, "msg").some((e) => e.seq === 44), events);
+  await sync();
+  assert.deepEqual(ofType(events, "msg").map((e) => [e.seq, e.text]), [[43, "at the limits"], [44, "after"]]);
 }));
 
 test("a malformed pack is ignored whole and its gap filled from history", () => {
