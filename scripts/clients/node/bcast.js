@@ -16,6 +16,8 @@
 //    at the latest): it proves the subscription live.
 // 4. Room `msg`s are numbered per room: duplicates are dropped, later seqs
 //    held, and a gap is filled from `history`; seqs below `first` are lost.
+//    An answer that moves nothing (a seq announced that history never had)
+//    pauses that room's fills for hb_ivl.
 //    A `pack` (or an older broker's `batch`) is its msgs, in turn; a
 //    malformed one is ignored whole, and the fill repairs the gap.
 // 5. `msg`/`dm` carry ids and are re-sent every 2 * hb_ivl until acked
@@ -257,7 +259,10 @@ function checkBody(body, kind) {
   const required = (kind === "event" ? EVENT_REQUIRED : kind === "request" ? REQUEST_REQUIRED : KEYS)[body.t];
   if (!keys || !required) throw new DecodeError(`unknown type "${body.t}"`);
   for (const [key, type] of Object.entries(keys)) {
-    if (key in body && !CHECKS[type](body[key])) throw new DecodeError(`${body.t}.${key} has the wrong type or is empty`);
+    // Only a request's text must be non-empty: a broker's msg or dm (and a
+    // pack entry) carries a str (PROTOCOL.md 6.2, 6.3).
+    const check = type === "text" && kind === "event" ? isStr : CHECKS[type];
+    if (key in body && !check(body[key])) throw new DecodeError(`${body.t}.${key} has the wrong type or is empty`);
   }
   for (const key of kind ? required : []) {
     if (!(key in body)) throw new DecodeError(`${body.t} without ${key}`);
@@ -268,8 +273,8 @@ function checkBody(body, kind) {
  * The `msg` bodies a decoded `pack` means (PROTOCOL.md 6.3), in seq order:
  * entry i is `{t: "msg", epoch, seq: seq + i, ts: ts + dts, room, from:
  * names[sender], text}`. Throws DecodeError if the pack is malformed: no
- * entries, a sender past `names`, or a msg that would not decode (a seq or
- * ts past uint64, an empty text).
+ * entries or more than 64, a sender past `names`, or a msg that would not
+ * decode (a seq or ts past uint64).
  */
 export function unpack(pack) {
   if (pack.entries.length === 0 || pack.entries.length > 64) {
@@ -320,7 +325,9 @@ export class Client extends EventEmitter {
     this.session = undefined;
     this.epoch = undefined;
     this.acked = new Map(); // request id -> seq (undefined for a dm)
-    this._streams = new Map(this.rooms.map((r) => [r, { last: 0, announced: 0, held: new Map(), fillSent: undefined }]));
+    // fillNotBefore: no fill of the room before then (PROTOCOL.md 10.2).
+    this._streams = new Map(this.rooms.map((r) => [r, { last: 0, announced: 0, held: new Map(), fillSent: undefined,
+                                                        fillNotBefore: -Infinity }]));
     this._sysLast = 0;
     this._welcomeSysSeq = 0;
     this._welcomeAt = -Infinity;
@@ -771,6 +778,7 @@ export class Client extends EventEmitter {
     const s = this._streams.get(h.room);
     if (!s || !same(h.epoch, this.epoch)) return; // not ours, or from before an epoch change
     s.fillSent = undefined;
+    const last = s.last;
     s.announced = max(s.announced, h.last);
     for (const m of h.msgs) {
       if (isUint(m.seq) && BigInt(m.seq) > BigInt(s.last) && !s.held.has(BigInt(m.seq))) s.held.set(BigInt(m.seq), m);
@@ -781,6 +789,10 @@ export class Client extends EventEmitter {
     if (s.held.size === 0 && BigInt(s.announced) + 1n < goneUntil) goneUntil = BigInt(s.announced) + 1n;
     this._lose(h.room, s, goneUntil - 1n);
     this._release(s);
+    // History has nothing past last, yet a later seq was announced (one never
+    // stored, such as a forged msg at 2^64 - 1): ask again after hb_ivl, not
+    // once per round trip (PROTOCOL.md 10.2).
+    if (same(s.last, last)) s.fillNotBefore = now() + this.hbIvl;
     this._requestFills();
   }
 
@@ -823,7 +835,8 @@ export class Client extends EventEmitter {
     if (!this._joined) return;
     const t = now();
     for (const [room, s] of this._streams) {
-      if (BigInt(s.announced) > BigInt(s.last) && (s.fillSent === undefined || t - s.fillSent >= 2 * this.hbIvl)) {
+      const due = t >= s.fillNotBefore && (s.fillSent === undefined || t - s.fillSent >= 2 * this.hbIvl);
+      if (BigInt(s.announced) > BigInt(s.last) && due) {
         if (this._transmit(encode({ t: "history", room, after: s.last, limit: 1000 }))) s.fillSent = t;
       }
     }

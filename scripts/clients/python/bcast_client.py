@@ -28,7 +28,9 @@ Protocol steps, as this client follows them:
    last seq, ``sys_seq``). Seqs run 1, 2, 3... per stream: duplicates are
    dropped, later seqs held, and a gap is filled with ``{t: history, room,
    after: last, limit}``, answered by ``{t: history, room, msgs, first, last}``;
-   seqs below ``first`` (the oldest kept) are reported as ``lost``.
+   seqs below ``first`` (the oldest kept) are reported as ``lost``. An answer
+   that moves nothing (a seq announced that history never had) pauses that
+   room's fills for hb_ivl.
 5. ``{t: msg, room, text, id}`` and ``{t: dm, to, text, id}`` are re-sent every
    2*hb_ivl until ``{t: ack, id, [room, seq]}``: the broker acks a repeated id
    without carrying it out twice. At most WINDOW of them are on the wire; the
@@ -94,6 +96,10 @@ def canonical(body, event=False):
     return out
 
 
+# Decoder limits (PROTOCOL.md 5 item 7, 12): the body's map is level 1.
+_MAX_DEPTH, _MAX_ENTRIES = 8, 65536
+
+
 def _unique_pairs(pairs):
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys) or not all(isinstance(k, str) for k in keys):
@@ -101,17 +107,34 @@ def _unique_pairs(pairs):
     return dict(pairs)
 
 
+def _check_depth(value, depth=1):
+    """ValueError if ``value`` (at level ``depth``) nests deeper than
+    _MAX_DEPTH. msgpack has no such limit (it builds up to 1024 levels), so
+    this runs on the built body: the frame cap (_MAX_FRAME) bounds its cost."""
+    if isinstance(value, (dict, list)):
+        if depth > _MAX_DEPTH:
+            raise ValueError(f"nested deeper than {_MAX_DEPTH} levels")
+        for item in value.values() if isinstance(value, dict) else value:
+            _check_depth(item, depth + 1)
+
+
 def decode(data):
     """The body in ``data`` as a dict; ValueError unless it is exactly one
-    MessagePack map with unique string keys, valid UTF-8 and a string ``t``."""
+    MessagePack map with unique string keys, valid UTF-8 and a string ``t``,
+    within the decoder limits: no str, bin, ext, array or map longer than
+    65536 bytes or entries (nor than ``data``: msgpack refuses a longer one
+    before reserving room for it) and at most 8 levels of nesting."""
+    most = min(len(data), _MAX_ENTRIES)
     try:
-        body = msgpack.unpackb(data, raw=False, object_pairs_hook=_unique_pairs)
+        body = msgpack.unpackb(data, raw=False, object_pairs_hook=_unique_pairs, max_str_len=most,
+                               max_bin_len=most, max_ext_len=most, max_array_len=most, max_map_len=most)
     except ValueError:
         raise
     except Exception as e:  # truncated, extra data, invalid UTF-8, ...
         raise ValueError(f"not one MessagePack map: {e}") from None
     if not isinstance(body, dict) or not isinstance(body.get("t"), str):
         raise ValueError("not a map with a string 't'")
+    _check_depth(body)
     return body
 
 
@@ -221,6 +244,7 @@ class Client:
         self._announced = dict.fromkeys(self.rooms, 0)  # highest seq known to exist
         self._held = {r: {} for r in self.rooms}        # seq -> msg after a gap
         self._fill_sent, self._sys_last, self._acked_seq = {}, 0, {}
+        self._fill_paused = {}  # room -> no fill before this time (PROTOCOL.md 10.2)
         self._welcome_sys_seq, self._welcome_at = 0, float("-inf")
         self._deferred = None  # a resume's (rooms, welcome ts, deadline)
         self._pending = {}  # id -> _Pending, in id order
@@ -571,6 +595,11 @@ class Client:
         if gone_until > last + 1:
             self._lose(r, gone_until - 1)
         self._release(r)
+        if self._last[r] == last:
+            # History has nothing past last, yet a later seq was announced (one
+            # never stored, such as a forged msg at 2^64 - 1): ask again after
+            # hb_ivl, not once per round trip (PROTOCOL.md 10.2).
+            self._fill_paused[r] = time.monotonic() + self.hb_ivl
         self._request_fills()
 
     def _end_epoch(self):
@@ -605,8 +634,8 @@ class Client:
     def _request_fills(self):
         now = time.monotonic()
         for r in self.rooms if self._joined else ():
-            sent = self._fill_sent.get(r)
-            if self._announced[r] > self._last[r] and (sent is None or now - sent >= 2 * self.hb_ivl):
+            sent, paused = self._fill_sent.get(r), now < self._fill_paused.get(r, now)
+            if self._announced[r] > self._last[r] and not paused and (sent is None or now - sent >= 2 * self.hb_ivl):
                 if self._transmit({"t": "history", "room": r, "after": self._last[r], "limit": 1000}):
                     self._fill_sent[r] = now
 

@@ -19,8 +19,10 @@
 #    fills as usual. The constructor also waits for a first publication.
 # 3. Each room is delivered in seq order, once: duplicates are dropped, later
 #    seqs held, gaps filled with history; seqs no longer kept are reported as
-#    {"t" => "lost"} events. A pack or batch publication is its msgs, each
-#    handled as if published alone; a malformed one is ignored whole.
+#    {"t" => "lost"} events; an answer that moves nothing (a seq announced
+#    that history never had) pauses that room's fills for hb_ivl. A pack or
+#    batch publication is its msgs, each handled as if published alone; a
+#    malformed one is ignored whole.
 # 4. msg and dm carry ids and are re-sent (same id) every 2 * hb_ivl until
 #    acked, at most WINDOW of them on the wire (the rest wait in id order).
 #    A msg of ours delivered from a room acks the one pending msg with its
@@ -57,8 +59,15 @@ module Bcast
   # hello is repeated this often (s) until the first welcome tells hb_ivl
   # (PROTOCOL.md 10.1 step 3: the broker's default).
   HELLO_RETRY = 1.0
+  # Decoder limits (PROTOCOL.md 5 item 7, 12): the body's map is level 1.
   MAX_DEPTH = 8
   MAX_ENTRIES = 65_536
+  # MessagePack heads followed by a length of 1, 2 or 4 bytes (bin, ext, str,
+  # array, map), and the bytes of those followed by a fixed number of them.
+  LENGTH_WIDTH = { 0xc4 => 1, 0xc5 => 2, 0xc6 => 4, 0xc7 => 1, 0xc8 => 2, 0xc9 => 4, 0xd9 => 1, 0xda => 2, 0xdb => 4,
+                   0xdc => 2, 0xdd => 4, 0xde => 2, 0xdf => 4 }.freeze
+  FIXED_SIZE = { 0xc0 => 0, 0xc2 => 0, 0xc3 => 0, 0xca => 4, 0xcb => 8, 0xcc => 1, 0xcd => 2, 0xce => 4, 0xcf => 8,
+                 0xd0 => 1, 0xd1 => 2, 0xd2 => 4, 0xd3 => 8, 0xd4 => 2, 0xd5 => 3, 0xd6 => 5, 0xd7 => 9, 0xd8 => 17 }.freeze
   # The largest frame read (PROTOCOL.md 6.3, 12): twice the largest a broker sends.
   MAX_FRAME = 2 * 1024 * 1024
 
@@ -89,13 +98,16 @@ module Bcast
   end
 
   # MessagePack bytes -> Hash (String keys), checked like the broker checks:
-  # one map, no trailing bytes, str keys once each, `t` a str, `id` a uint,
-  # the known keys of a known type present and well typed, a pack well
-  # formed (PROTOCOL.md 6.3). kind is :event
-  # (broker -> client; unknown types pass) or :request (client -> broker).
+  # within the decoder limits before it is built (PROTOCOL.md 5), one map,
+  # no trailing bytes, str keys once each, `t` a str, `id` a uint, the known
+  # keys of a known type present and well typed, a pack well formed
+  # (PROTOCOL.md 6.3). kind is :event (broker -> client; unknown types pass)
+  # or :request (client -> broker).
   def decode(bytes, kind = :event)
+    bytes = bytes.to_s.b
+    check_limits(bytes)
     unpacker = MessagePack::Unpacker.new
-    unpacker.feed(bytes.to_s.b)
+    unpacker.feed(bytes)
     body = {}
     unpacker.read_map_header.times do
       key = unpacker.read
@@ -107,7 +119,6 @@ module Bcast
     end
     raise DecodeError, "body has bytes after its MessagePack map" unless unpacker.buffer.empty?
 
-    check_limits(body, 1)
     check_body(body, kind == :request ? REQUESTS : EVENTS, kind == :request)
     body
   rescue DecodeError
@@ -182,21 +193,42 @@ module Bcast
     end
   end
 
-  def check_limits(value, depth)
-    raise DecodeError, "nested deeper than #{MAX_DEPTH}" if depth > MAX_DEPTH && (value.is_a?(Hash) || value.is_a?(Array))
+  # Steps over the MessagePack object at +pos+ of +bytes+ (at level +depth+)
+  # without building it; returns where it ends. Raises DecodeError if it is
+  # cut short, nests deeper than MAX_DEPTH or declares a str, bin, ext, array
+  # or map of more than MAX_ENTRIES bytes or entries: msgpack would reserve
+  # room for every entry an array declares (2^32 - 1 of them: NoMemoryError).
+  def check_limits(bytes, pos = 0, depth = 1)
+    head = bytes.getbyte(pos) or raise DecodeError, "body is cut short"
+    pos += 1
+    if (0x80..0x9f).cover?(head) || (0xdc..0xdf).cover?(head) # a map or an array
+      raise DecodeError, "nested deeper than #{MAX_DEPTH} levels" if depth > MAX_DEPTH
 
-    case value
-    when Hash
-      raise DecodeError, "map too large" if value.size > MAX_ENTRIES
+      width = LENGTH_WIDTH.fetch(head, 0)
+      entries = width.zero? ? head & 0x0f : declared(bytes, pos, width)
+      objects = head <= 0x8f || head >= 0xde ? 2 * entries : entries # a map's keys and values
+      pos += width
+      objects.times { pos = check_limits(bytes, pos, depth + 1) }
+      pos
+    elsif (width = LENGTH_WIDTH[head])
+      pos + width + declared(bytes, pos, width) + (head.between?(0xc7, 0xc9) ? 1 : 0) # an ext's type
+    elsif (0xa0..0xbf).cover?(head) # a fixstr
+      pos + (head & 0x1f)
+    else
+      raise DecodeError, "0xc1 is not MessagePack" if head == 0xc1
 
-      value.each_value { |v| check_limits(v, depth + 1) }
-    when Array
-      raise DecodeError, "array too large" if value.size > MAX_ENTRIES
-
-      value.each { |v| check_limits(v, depth + 1) }
-    when String
-      raise DecodeError, "string too large" if value.bytesize > MAX_ENTRIES
+      pos + FIXED_SIZE.fetch(head, 0) # fixints: the head alone
     end
+  end
+
+  # The length of +width+ bytes at +pos+, at most MAX_ENTRIES.
+  def declared(bytes, pos, width)
+    raise DecodeError, "body is cut short" if pos + width > bytes.bytesize
+
+    n = bytes.unpack1({ 1 => "C", 2 => "n", 4 => "N" }.fetch(width), offset: pos)
+    raise DecodeError, "declares #{n} entries or bytes; the limit is #{MAX_ENTRIES}" if n > MAX_ENTRIES
+
+    n
   end
 
   def check_body(body, table, strict)
@@ -321,6 +353,7 @@ module Bcast
       @announced = @rooms.to_h { |r| [r, 0] } # highest seq known to exist
       @held = @rooms.to_h { |r| [r, {}] }     # seq -> msg after a gap
       @fill_sent, @sys_last, @acked_seq, @acked = {}, 0, {}, {}
+      @fill_paused = {} # room -> no fill before this time (PROTOCOL.md 10.2)
       @pending = {} # id -> Pending, in id order
       @blocked = nil # the rate-limited request's [id, pause, next try]
       @welcome_sys_seq, @welcome_at = 0, -Float::INFINITY
@@ -751,6 +784,10 @@ module Bcast
       gone_until = [h["first"], held.empty? ? @announced[r] + 1 : held.keys.min].min
       lose(r, gone_until - 1)
       release(r)
+      # History has nothing past last, yet a later seq was announced (one never
+      # stored, such as a forged msg at 2^64 - 1): ask again after hb_ivl, not
+      # once per round trip (PROTOCOL.md 10.2).
+      @fill_paused[r] = now + @hb_ivl if @last[r] == last
       request_fills
     end
 
@@ -795,6 +832,7 @@ module Bcast
       t = now
       @rooms.each do |r|
         sent = @fill_sent[r]
+        next if t < @fill_paused.fetch(r, t) # an answer moved nothing
         next unless @announced[r] > @last[r] && (sent.nil? || t - sent >= 2 * @hb_ivl)
 
         @fill_sent[r] = t if transmit({ "t" => "history", "room" => r, "after" => @last[r], "limit" => 1000 })

@@ -3,13 +3,15 @@
 // wire, its own publication as the ack of a message, the seqs an abandoned
 // epoch took with it reported lost, a resume that waits for the SUB to catch
 // up, one hello per no-session, order kept under rate-limited, its own leave
-// as the end of its session, a pack delivered as its msgs and a malformed
-// one ignored, its gap filled from history. The scripted broker speaks the
-// bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
-// where lobby is at seq 42, her msg "hi" with id 1, its publication and ack
-// at seq 43), so the client's bytes are checked against them too. Then a real
-// broker takes 300 messages through the window, each acked once. Every wait
-// has a deadline.
+// as the end of its session, a pack delivered as its msgs (an entry's empty
+// text too) and a malformed one ignored, its gap filled from history, a fill
+// answer that moves nothing pausing that room's fills for hb_ivl, a body
+// beyond the decoder limits ignored. The scripted broker speaks the bodies
+// of proto/vectors/messages.json (the welcome of "alice" in an epoch where
+// lobby is at seq 42, her msg "hi" with id 1, its publication and ack at seq
+// 43), so the client's bytes are checked against them too. Then a real broker
+// takes 300 messages through the window, each acked once. Every wait has a
+// deadline.
 // Usage: BCAST_BINARY=build/app/broadcast-server node tests/clients/node/client_rules.test.mjs
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -272,6 +274,43 @@ test("a pack is its msgs, delivered in order", () => withAlice(async ({ broker, 
   assert.deepEqual(broker.bodies("history"), [], "nothing was missing");
 }));
 
+test("a pack entry with an empty text is delivered as a msg with that text", () => withAlice(async ({ broker, events, sync }) => {
+  broker.publish("room/lobby/", bobsMsg);
+  broker.publish("room/lobby/", vector("room_pack", { entries: [[0, 0, "one"], [1, 1, ""]] })); // 44, 45
+  await until("three messages", () => ofType(events, "msg").length === 3, events);
+  await sync();
+  assert.deepEqual(ofType(events, "msg").map((e) => [e.seq, e.from, e.text]),
+                   [[43, "bob", "before"], [44, "alice", "one"], [45, "bob", ""]]);
+  assert.deepEqual(broker.bodies("history"), [], "nothing was missing");
+}));
+
+// PROTOCOL.md 5 item 7, 12: at most 8 levels (the body's map is the first),
+// no str, array or map over 65536 bytes or entries; beyond them a body is
+// ignored like any malformed one.
+test("a body beyond the decoder limits is ignored", () => withAlice(async ({ broker, events, sync }) => {
+  const msgWith = (seq, text, x) => { // a msg whose extra key x holds the MessagePack bytes `x`
+    const bytes = encode(vector("room_msg", { seq, text, from: "bob" }));
+    return Buffer.concat([Buffer.from([bytes[0] + 1]), bytes.subarray(1), Buffer.from([0xa1, 0x78]), x]);
+  };
+  const declares = (head, n, byte) => { // n entries or bytes, each `byte` (none: only declared)
+    const out = Buffer.alloc(5 + (byte === undefined ? 0 : n), byte ?? 0);
+    out[0] = head;
+    out.writeUInt32BE(n, 1);
+    return out;
+  };
+  const keys = Array.from({ length: 65537 }, (_, i) => Buffer.from(`\xa5${String(i).padStart(5, "0")}\0`, "latin1"));
+  const nested = (levels, x) => Buffer.concat([Buffer.alloc(levels, 0x91), x]);
+  broker.publish("room/lobby/", msgWith(43, "at the limits", nested(6, declares(0xdd, 65536, 0))));
+  for (const x of [nested(8, Buffer.from([0])), declares(0xdb, 65537, 0x61), declares(0xdd, 65537, 0),
+                   Buffer.concat([declares(0xdf, 65537), ...keys]), declares(0xdd, 2 ** 32 - 1)]) {
+    broker.publish("room/lobby/", msgWith(44, "beyond them", x));
+  }
+  broker.publish("room/lobby/", vector("room_msg", { seq: 44, text: "after", from: "bob" }));
+  await until("seq 44", () => ofType(events, "msg").some((e) => e.seq === 44), events);
+  await sync();
+  assert.deepEqual(ofType(events, "msg").map((e) => [e.seq, e.text]), [[43, "at the limits"], [44, "after"]]);
+}));
+
 test("a malformed pack is ignored whole and its gap filled from history", () => {
   const answer = () => (body) => (body.t === "history"
     ? [vector("history_answer", { msgs: packed.filter((m) => m.seq > body.after), first: 1, last: 47 })] : undefined);
@@ -284,6 +323,36 @@ test("a malformed pack is ignored whole and its gap filled from history", () => 
     await sync();
     assert.deepEqual(ofType(events, "msg"), [bobsMsg, ...packed, after], "44-46 from history, in order");
     assert.deepEqual(broker.bodies("history").map((b) => b.after), [43], "one fill, after 43");
+    assert.deepEqual(ofType(events, "lost"), []);
+  }, answer);
+});
+
+// PROTOCOL.md 10.2: a msg at seq 2^64 - 1 that history never holds (a forged
+// one) is asked for once per heartbeat interval, not once per round trip; an
+// answer that moves last lets the next fill go at once.
+test("a fill answer that moves nothing pauses that room's fills for hb_ivl", () => {
+  const hbIvl = VECTORS.welcome.message.hb_ivl;
+  const nothing = vector("history_answer", { msgs: [], first: 1, last: 43, id: undefined });
+  const moves = vector("history_answer", { msgs: [vector("room_msg", { seq: 44, from: "bob" })], first: 1, last: 44,
+                                           id: undefined });
+  const answers = [nothing, nothing, nothing, moves]; // then nothing again
+  const answer = () => (body) => (body.t === "history" ? [answers.shift() ?? nothing] : undefined);
+  return withAlice(async ({ broker, events, sync }) => {
+    const fills = () => broker.requests.filter((r) => r.body.t === "history").map((r) => r.at); // arrival times
+    broker.publish("room/lobby/", vector("room_msg", { seq: 43, from: "bob" }));
+    broker.publish("room/lobby/", vector("room_msg", { seq: 2n ** 64n - 1n, from: "bob" }));
+    for (const n of [1, 2, 3]) { // answers 1-3 move nothing: one fill per hb_ivl
+      await until(`fill ${n + 1}`, () => fills().length > n, events);
+      const gap = fills()[n] - fills()[n - 1];
+      assert.ok(gap >= hbIvl, `fill ${n + 1} came ${gap} ms after the one before, before hb_ivl`);
+      assert.ok(gap < 2 * hbIvl, `fill ${n + 1} came ${gap} ms after the one before, not once hb_ivl was over`);
+    }
+    await until("fill 5", () => fills().length > 4, events); // answer 4 moved last to 44
+    const gap = fills()[4] - fills()[3];
+    assert.ok(gap < hbIvl / 2, `${gap} ms after an answer that moves last, not at once`);
+    await sync(); // answer 5 moved nothing: no fill for hb_ivl
+    assert.deepEqual(broker.bodies("history").map((b) => b.after), [43, 43, 43, 43, 44]);
+    assert.deepEqual(ofType(events, "msg").map((e) => e.seq), [43, 44]);
     assert.deepEqual(ofType(events, "lost"), []);
   }, answer);
 });

@@ -5,7 +5,9 @@ wire, its own publication as the ack of a message, the seqs an abandoned
 epoch took with it reported lost, a resume that waits for the SUB to catch
 up, one hello per no-session, order kept under rate-limited, its own leave
 as the end of its session, a pack as its msgs in order (a malformed one
-ignored whole, its seqs filled from history). The scripted broker speaks the bodies of
+ignored whole, its seqs filled from history), a fill answer that moves
+nothing pausing that room's fills for hb_ivl, a body beyond the decoder
+limits ignored. The scripted broker speaks the bodies of
 proto/vectors/messages.json (the welcome of "alice" in an epoch where lobby is
 at seq 42, her msg "hi" with id 1, its publication and ack at seq 43), so the
 client's bytes are checked against them too. Then a real broker takes 300
@@ -16,6 +18,7 @@ import os
 import queue
 import re
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -198,6 +201,25 @@ class ClientRules(unittest.TestCase):
         self.sync()  # still alive, still answering
         self.assertEqual(self.of_type("msg"), [])
 
+    def test_a_body_beyond_the_decoder_limits_is_ignored(self):
+        # PROTOCOL.md 5 item 7, 12: at most 8 levels (the body's map is the
+        # first), no str, array or map over 65536 bytes or entries.
+        def msg_with(seq, text, x):  # a msg whose extra key x holds the MessagePack bytes ``x``
+            data = encode(vector("room_msg", seq=seq, text=text, **{"from": "bob"}), event=True)
+            return bytes([data[0] + 1]) + data[1:] + b"\xa1x" + x
+
+        def declares(head, n, each=b""):
+            return bytes([head]) + struct.pack(">I", n) + each * n
+        keys = b"".join(b"\xa5%05d\x00" % i for i in range(65537))
+        self.broker.publish("room/lobby/", msg_with(43, "at the limits", b"\x91" * 6 + declares(0xdd, 65536, b"\x00")))
+        for x in (b"\x91" * 8 + b"\x00", declares(0xdb, 65537, b"a"), declares(0xdd, 65537, b"\x00"),
+                  declares(0xdf, 65537) + keys, declares(0xdd, 2**32 - 1)):
+            self.broker.publish("room/lobby/", msg_with(44, "beyond them", x))
+        self.broker.publish("room/lobby/", vector("room_msg", seq=44, text="after", **{"from": "bob"}))
+        self.until("seq 44", lambda: any(e.get("seq") == 44 for e in self.events))
+        self.sync()
+        self.assertEqual([(e["seq"], e["text"]) for e in self.of_type("msg")], [(43, "at the limits"), (44, "after")])
+
     def test_a_pack_is_its_msgs_in_order_and_a_malformed_one_is_filled_from_history(self):
         pack, means = vector("room_pack"), [m["message"] for m in VECTORS["room_pack"]["means"]]
         filled = [vector("room_msg", seq=seq, text=f"filled {seq}") for seq in (47, 48)]
@@ -224,6 +246,33 @@ class ClientRules(unittest.TestCase):
                          "43, the pack's 44-46, 47-48 from history, 49: each once, in order")
         self.assertEqual(self.of_type("lost"), [])
         self.assertEqual([b["after"] for b in self.broker.bodies("history")], [46], "one fill, after 46")
+
+    def test_a_fill_answer_that_moves_nothing_pauses_that_rooms_fills_for_hb_ivl(self):
+        # PROTOCOL.md 10.2: a msg at seq 2^64 - 1 that history never holds (a
+        # forged one) is asked for once per heartbeat interval, not once per
+        # round trip; an answer that moves last lets the next fill go at once.
+        hb_ivl, bob = vector("welcome")["hb_ivl"] / 1000, {"from": "bob"}
+        nothing = vector("history_answer", msgs=[], first=1, last=43, id=None)
+        moves = vector("history_answer", msgs=[vector("room_msg", seq=44, **bob)], first=1, last=44, id=None)
+        answers = [nothing, nothing, nothing, moves]  # then nothing again
+        self.broker.answer = lambda body: (
+            [answers.pop(0) if answers else nothing] if body["t"] == "history" else None)
+
+        def fills():  # when each history request arrived
+            return [at for at, (_, b) in zip(self.broker.arrived, self.broker.requests) if b["t"] == "history"]
+        self.broker.publish("room/lobby/", vector("room_msg", seq=43, **bob))
+        self.broker.publish("room/lobby/", vector("room_msg", seq=2**64 - 1, **bob))
+        for n in range(1, 4):  # answers 1-3 move nothing: one fill per hb_ivl
+            self.until(f"fill {n + 1}", lambda: len(fills()) > n)
+            gap = fills()[n] - fills()[n - 1]
+            self.assertGreaterEqual(gap, hb_ivl, f"fill {n + 1} came before hb_ivl")
+            self.assertLess(gap, 2 * hb_ivl, f"fill {n + 1} did not come once hb_ivl was over")
+        self.until("fill 5", lambda: len(fills()) > 4)  # answer 4 moved last to 44
+        self.assertLess(fills()[4] - fills()[3], hb_ivl / 2, "after an answer that moves last, at once")
+        self.sync()  # answer 5 moved nothing: no fill for hb_ivl
+        self.assertEqual([b["after"] for b in self.broker.bodies("history")], [43, 43, 43, 43, 44])
+        self.assertEqual([e["seq"] for e in self.of_type("msg")], [43, 44])
+        self.assertEqual(self.of_type("lost"), [])
 
     def test_own_publication_matching_two_pending_waits_for_the_ack(self):
         first, second = self.client.send("hi"), self.client.send("hi")

@@ -6,12 +6,13 @@
 # epoch took with it reported lost, a resume that waits for the SUB to catch
 # up, one hello per no-session, order kept under rate-limited, its own leave
 # as the end of its session, a pack delivered as its msgs and a malformed one
-# ignored whole, its seqs filled from history. The scripted broker speaks the
-# bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
-# where lobby is at seq 42, her msg "hi" with id 1, its publication and ack at
-# seq 43), so the client's bytes are checked against them too. Then a real
-# broker takes 300 messages through the window, each acked once. Every wait
-# has a deadline.
+# ignored whole, its seqs filled from history, a fill answer that moves
+# nothing pausing that room's fills for hb_ivl, a body beyond the decoder
+# limits ignored. The scripted broker speaks the bodies of
+# proto/vectors/messages.json (the welcome of "alice" in an epoch where lobby
+# is at seq 42, her msg "hi" with id 1, its publication and ack at seq 43), so
+# the client's bytes are checked against them too. Then a real broker takes
+# 300 messages through the window, each acked once. Every wait has a deadline.
 # Usage: BCAST_BINARY=build/app/broadcast-server ruby tests/clients/ruby/test_client_rules.rb
 require "json"
 require "minitest/autorun"
@@ -292,6 +293,53 @@ class TestClientRules < Minitest::Test
     assert_equal [vector("room_msg")] + means + fill + [last], of_type("msg"), "each once, in order, as published alone"
     assert_equal [46], @broker.bodies("history").map { |b| b["after"] }, "one fill, after 46: nothing of the malformed pack was kept"
     assert_empty of_type("lost")
+  end
+
+  # PROTOCOL.md 10.2: a msg at seq 2^64 - 1 that history never holds (a
+  # forged one) is asked for once per heartbeat interval, not once per round
+  # trip; an answer that moves last lets the next fill go at once.
+  def test_a_fill_answer_that_moves_nothing_pauses_that_rooms_fills_for_hb_ivl
+    hb_ivl = VECTORS["welcome"]["message"]["hb_ivl"] / 1000.0
+    nothing = vector("history_answer", msgs: [], first: 1, last: 43).except("id")
+    moves = vector("history_answer", msgs: [vector("room_msg", seq: 44, from: "bob")], first: 1, last: 44).except("id")
+    answers = [nothing, nothing, nothing, moves] # then nothing again
+    @broker.answer = ->(body) { [answers.shift || nothing] if body["t"] == "history" }
+    fills = -> { @broker.requests.select { |r| r[1]["t"] == "history" }.map(&:last) } # arrival times
+    @broker.publish("room/lobby/", vector("room_msg", seq: 43, from: "bob"))
+    @broker.publish("room/lobby/", vector("room_msg", seq: 2**64 - 1, from: "bob"))
+    (1..3).each do |n| # answers 1-3 move nothing: one fill per hb_ivl
+      wait_until("fill #{n + 1}") { fills.call.size > n }
+      gap = fills.call[n] - fills.call[n - 1]
+      assert_operator gap, :>=, hb_ivl, "fill #{n + 1} came before hb_ivl"
+      assert_operator gap, :<, 2 * hb_ivl, "fill #{n + 1} did not come once hb_ivl was over"
+    end
+    wait_until("fill 5") { fills.call.size > 4 } # answer 4 moved last to 44
+    assert_operator fills.call[4] - fills.call[3], :<, hb_ivl / 2, "after an answer that moves last, at once"
+    sync # answer 5 moved nothing: no fill for hb_ivl
+    assert_equal [43, 43, 43, 43, 44], @broker.bodies("history").map { |b| b["after"] }
+    assert_equal [43, 44], of_type("msg").map { |e| e["seq"] }
+    assert_empty of_type("lost")
+  end
+
+  # PROTOCOL.md 5 item 7, 12: at most 8 levels (the body's map is the first),
+  # no str, array or map over 65536 bytes or entries; beyond them a body is
+  # ignored, and an array declaring 2^32 - 1 entries costs nothing.
+  def test_a_body_beyond_the_decoder_limits_is_ignored
+    msg_with = lambda do |seq, text, x| # a msg whose extra key x holds the MessagePack bytes +x+
+      data = Bcast.encode(vector("room_msg", seq: seq, text: text, from: "bob"))
+      (data.getbyte(0) + 1).chr + data[1..] + "\xa1x".b + x
+    end
+    declares = ->(head, n, each = "".b) { [head, n].pack("CN") + each * n }
+    keys = (0...65_537).map { |i| "\xa5".b + format("%05d", i) + "\0" }.join
+    @broker.publish("room/lobby/", msg_with.call(43, "at the limits", "\x91".b * 6 + declares.call(0xdd, 65_536, "\0")))
+    ["\x91".b * 8 + "\0", declares.call(0xdb, 65_537, "a"), declares.call(0xdd, 65_537, "\0"),
+     declares.call(0xdf, 65_537) + keys, declares.call(0xdd, 2**32 - 1)].each do |x|
+      @broker.publish("room/lobby/", msg_with.call(44, "beyond them", x))
+    end
+    @broker.publish("room/lobby/", vector("room_msg", seq: 44, text: "after", from: "bob"))
+    wait_until("seq 44") { of_type("msg").any? { |e| e["seq"] == 44 } }
+    sync
+    assert_equal [[43, "at the limits"], [44, "after"]], of_type("msg").map { |e| e.values_at("seq", "text") }
   end
 
   def test_its_own_leave_after_the_welcome_says_hello_again

@@ -1,6 +1,7 @@
 // Every vector of proto/vectors: decode the bytes to the logical message,
 // encode the message to the exact bytes, unpack a pack to the msgs it means;
-// malformed bodies, pack entries among them, are refused.
+// malformed bodies, pack entries among them, and those beyond the decoder
+// limits are refused.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
@@ -66,7 +67,6 @@ const malformed = {
   "a sender past names": withEntry([1, 2, "two"]),
   "a seq past uint64": packWith({ seq: 2n ** 64n - 2n }),
   "a ts past uint64": packWith({ ts: 2n ** 64n - 300n }),
-  "an empty text": withEntry([1, 1, ""]),
   "65 entries": packWith({ entries: Array.from({ length: 65 }, () => [0, 0, "x"]) }),
 };
 for (const [why, bytes] of Object.entries(malformed)) {
@@ -74,6 +74,16 @@ for (const [why, bytes] of Object.entries(malformed)) {
     assert.throws(() => unpack(decode(bytes, "event")), DecodeError);
   });
 }
+
+// An entry's text is a str, and "" is one (PROTOCOL.md 6.3): it means a msg
+// whose text is "", which a broker's msg may carry; only a request's may not.
+test("a pack entry with an empty text unpacks to a msg with that text", () => {
+  const msgs = unpack(decode(withEntry([1, 1, ""]), "event"));
+  assert.deepEqual(msgs.map((m) => [m.seq, m.from, m.text]), [[44, "alice", "one"], [45, "bob", ""]]);
+  const room = messages.find((v) => v.name === "room_msg").message;
+  assert.equal(decode(encode({ ...room, text: "" }), "event").text, "");
+  assert.throws(() => decode(encode({ t: "msg", room: "lobby", text: "" }), "request"), DecodeError);
+});
 
 for (const v of invalid) {
   const bytes = Buffer.from(v.msgpack, "hex");
@@ -111,4 +121,30 @@ test("nesting deeper than 8 levels is refused", () => {
   assert.throws(() => decode(Buffer.from(deep, "hex")), DecodeError);
   const ok = "82a174a470696e67a178" + "91".repeat(7) + "00";
   assert.equal(decode(Buffer.from(ok, "hex")).t, "ping");
+});
+
+// PROTOCOL.md 5 item 7, 12: at most 8 levels (the body's map is the first),
+// no str, bin, array or map over 65536 bytes or entries.
+test("the decoder limits hold for every body", () => {
+  const hb = Buffer.from("87a174a26862a565706f636801a2747302a77379735f73657100a5726f6f6d7380a7636c69656e747300a178", "hex");
+  const declares = (head, n, byte) => { // n entries or bytes, each `byte` (none: only declared)
+    const out = Buffer.alloc(5 + (byte === undefined ? 0 : n), byte ?? 0);
+    out[0] = head;
+    out.writeUInt32BE(n, 1);
+    return out;
+  };
+  const keys = Buffer.concat(Array.from({ length: 65537 }, (_, i) => Buffer.from(`\xa5${String(i).padStart(5, "0")}\0`, "latin1")));
+  const nested = (levels) => Buffer.concat([Buffer.alloc(levels, 0x91), Buffer.from([0])]);
+  const within = {
+    "8 levels": nested(7), "a str of 65536 bytes": declares(0xdb, 65536, 0x61), "an array of 65536": declares(0xdd, 65536, 0),
+    "a map of 65536": Buffer.concat([declares(0xdf, 65536), keys.subarray(0, 7 * 65536)]),
+  };
+  const beyond = {
+    "9 levels": nested(8), "100000 levels": nested(100000), "a str of 65537 bytes": declares(0xdb, 65537, 0x61),
+    "a bin of 65537": declares(0xc6, 65537, 0x61), "an array of 65537": declares(0xdd, 65537, 0),
+    "a map of 65537": Buffer.concat([declares(0xdf, 65537), keys]),
+    "an array declaring 2^32 - 1": declares(0xdd, 2 ** 32 - 1), "a map declaring 2^32 - 1": declares(0xdf, 2 ** 32 - 1),
+  };
+  for (const [what, x] of Object.entries(within)) assert.equal(decode(Buffer.concat([hb, x]), "event").t, "hb", what);
+  for (const [what, x] of Object.entries(beyond)) assert.throws(() => decode(Buffer.concat([hb, x]), "event"), DecodeError, what);
 });

@@ -2,7 +2,8 @@
 
 # The Ruby codec against proto/vectors: every logical message decodes from and
 # encodes to its exact bytes, a pack expands to exactly the msgs it means, and
-# the malformed bodies (and malformed packs) are rejected.
+# the malformed bodies (and malformed packs), and those beyond the decoder
+# limits, are rejected.
 require "json"
 require "minitest/autorun"
 require_relative "../bcast"
@@ -94,6 +95,13 @@ class TestVectors < Minitest::Test
     end
   end
 
+  # An entry's text is a str, and "" is one (PROTOCOL.md 6.3); only a
+  # request's text must be non-empty, and the broker checks that.
+  def test_a_pack_entry_with_an_empty_text_is_a_msg_with_that_text
+    msgs = Bcast.pack_msgs(Bcast.decode(pack_bytes([[0, 0, "one"], [1, 1, ""]])))
+    assert_equal [[44, "alice", "one"], [45, "bob", ""]], msgs.map { |m| m.values_at("seq", "from", "text") }
+  end
+
   def test_pack_senders_index_its_names
     assert_raises(Bcast::DecodeError) { Bcast.decode(pack_bytes([[0, 0, "one"], [0, 2, "two"]])) }
     assert_raises(Bcast::DecodeError) { Bcast.decode(pack_bytes([[0, 0, "one"]], names: [])) }
@@ -127,5 +135,24 @@ class TestVectors < Minitest::Test
   def test_nesting_deeper_than_eight_is_rejected
     deep = { "t" => "ping", "x" => [[[[[[[[1]]]]]]]] }
     assert_raises(Bcast::DecodeError) { Bcast.decode(MessagePack.pack(deep)) }
+  end
+
+  # PROTOCOL.md 5 item 7, 12: at most 8 levels (the body's map is the first),
+  # no str, bin, array or map over 65536 bytes or entries, checked before the
+  # body is built: msgpack reserves room for every entry an array declares.
+  def test_the_decoder_limits_hold_for_every_body
+    hb = self.class.bytes("87a174a26862a565706f636801a2747302a77379735f73657100a5726f6f6d7380a7636c69656e747300a178")
+    declares = ->(head, n, each = "".b) { [head, n].pack("CN") + each * n }
+    keys = (0...65_537).map { |i| "\xa5".b + format("%05d", i) + "\0" }.join
+    within = { "8 levels" => "\x91".b * 7 + "\0", "a str of 65536 bytes" => declares.call(0xdb, 65_536, "a"),
+               "an array of 65536" => declares.call(0xdd, 65_536, "\0"),
+               "a map of 65536" => declares.call(0xdf, 65_536) + keys[0, 7 * 65_536] }
+    beyond = { "9 levels" => "\x91".b * 8 + "\0", "100000 levels" => "\x91".b * 100_000 + "\0",
+               "a str of 65537 bytes" => declares.call(0xdb, 65_537, "a"), "a bin of 65537" => declares.call(0xc6, 65_537, "a"),
+               "an array of 65537" => declares.call(0xdd, 65_537, "\0"), "a map of 65537" => declares.call(0xdf, 65_537) + keys,
+               "an array declaring 2^32 - 1" => declares.call(0xdd, 2**32 - 1),
+               "a map declaring 2^32 - 1" => declares.call(0xdf, 2**32 - 1) }
+    within.each { |what, x| assert_equal "hb", Bcast.decode(hb + x)["t"], what }
+    beyond.each { |what, x| assert_raises(Bcast::DecodeError, what) { Bcast.decode(hb + x) } }
   end
 end
