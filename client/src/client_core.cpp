@@ -19,8 +19,12 @@ namespace event = proto::event;
 namespace request = proto::request;
 using proto::overloaded;
 
-// Publications kept while waiting for a welcome (they are replayed after it).
+// Publications kept while waiting for a welcome (they are replayed after it),
+// by count and by their texts' bytes: what does not fit is refilled from
+// history once welcomed, so a broker that never welcomes us costs bounded
+// memory however much it publishes.
 constexpr std::size_t max_stash = 100000;
+constexpr std::size_t max_stash_bytes = std::size_t{64} << 20;
 // Before the first welcome, a broadcast side that stays silent this many
 // heartbeat intervals after it is reported as not working: heartbeats are
 // published every interval, so two missed ones are not a slow machine.
@@ -370,7 +374,7 @@ void client_core::on_published(proto::any_event e, std::uint64_t now) {
     events_.push_back(status_event{status::reconnected, {}});
   }
   if (awaiting_welcome()) {
-    if (stash_.size() < max_stash) stash_.push_back(std::move(e));
+    stash(std::move(e));
     if (now >= last_hello_ms_ + hb_ivl_ / 2) say_hello(now);
     return;
   }
@@ -384,6 +388,15 @@ void client_core::on_published(proto::any_event e, std::uint64_t now) {
   dispatch_published(e, now);
 }
 
+void client_core::stash(proto::any_event e) {
+  // A message's strings are what can be large; anything else is a few bytes.
+  const auto* m = std::get_if<event::msg>(&e);
+  const std::size_t bytes = 64 + (m != nullptr ? m->text.size() + m->from.size() + m->room.size() : 0);
+  if (stash_.size() >= max_stash || stash_bytes_ + bytes > max_stash_bytes) return;
+  stash_bytes_ += bytes;
+  stash_.push_back(std::move(e));
+}
+
 bool client_core::adopt_epoch(proto::any_event& e, std::uint64_t now) {
   const auto epoch = epoch_of(e);
   if (!epoch) return true;
@@ -391,7 +404,7 @@ bool client_core::adopt_epoch(proto::any_event& e, std::uint64_t now) {
   if (*epoch == *epoch_) return true;
   if (!anonymous()) {
     // A broker that restarted with a new epoch: rejoin to learn where it is.
-    stash_.push_back(std::move(e));
+    stash(std::move(e));
     rejoin(link_state::rejoining, now);
     return false;
   }
@@ -590,6 +603,7 @@ void client_core::on_welcome(const event::welcome& w, std::uint64_t now) {
   if (!first && (was_lost || new_epoch)) events_.push_back(status_event{status::reconnected, {}});
   std::deque<proto::any_event> held;
   held.swap(stash_);
+  stash_bytes_ = 0;
   for (auto& e : held) {
     const auto epoch = epoch_of(e);
     if (!epoch || *epoch == *epoch_) on_published(std::move(e), now);

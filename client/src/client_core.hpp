@@ -154,6 +154,8 @@ class client_core {
   bool transmit(const std::string& body, std::uint64_t now);
 
   void on_published(proto::any_event event, std::uint64_t now);
+  // Keeps a publication until the welcome, unless the stash is full.
+  void stash(proto::any_event event);
   // Returns false when `event` belongs to a new epoch and was kept for after
   // the rejoin it started.
   bool adopt_epoch(proto::any_event& event, std::uint64_t now);
@@ -252,6 +254,7 @@ class client_core {
   std::uint64_t welcome_sys_seq_ = 0;  // the last welcome's: an own leave past it ended the session
   std::optional<deferred_announcement> deferred_;
   std::deque<proto::any_event> stash_;  // publications held until welcome
+  std::size_t stash_bytes_ = 0;          // their texts' bytes, bounded (stash())
 
   std::map<std::uint64_t, pending_send> pending_;
   // Messages are numbered 1, 2, 3… in the order they were sent (so a

@@ -177,6 +177,29 @@ TEST(client_core, reconnect_resumes_the_session_and_resends_unacked_messages_wit
   EXPECT_EQ(c.core.unacked(), 0U);
 }
 
+// Publications that arrive while no welcome is in sight are kept for it, but
+// only up to 64 MiB of texts: a broker that publishes and never welcomes
+// cannot take the client's memory. What did not fit is filled from history.
+TEST(client_core, publications_kept_until_the_welcome_are_bounded_in_bytes_and_the_rest_filled) {
+  client c;
+  c.join(welcome(epoch1, 0, 5000));
+  for (int i = 0; i < 3; ++i) c.advance(hb);  // the broker went silent
+  ASSERT_EQ(c.core.state(), link_state::lost);
+  const std::string text(proto::largest_max_text, 'x');  // 1200 of them: 72 MB
+  for (std::uint64_t seq = 1; seq <= 1200; ++seq) c.publish(msg(seq, text));
+  c.dealer.sent.clear();
+  c.events();
+  c.reply(welcome(epoch1, 1200, 9000));
+  c.publish(heartbeat(9000));  // the SUB has caught up with the welcome
+  std::uint64_t shown = 0;
+  for (const auto& e : c.events()) shown += std::holds_alternative<message_event>(e) ? 1 : 0;
+  EXPECT_GT(shown, 1000U);
+  EXPECT_LE(shown, (std::size_t{64} << 20) / proto::largest_max_text) << "more than 64 MiB of texts kept";
+  const auto asked = c.dealer.take<request::history>();
+  ASSERT_EQ(asked.size(), 1U);
+  EXPECT_EQ(asked[0].after, shown) << "the rest is asked for from history";
+}
+
 // PROTOCOL 10.2: an answer that moves nothing (a seq announced that history
 // does not keep, such as a hostile publication at 2^64 - 1) is asked again
 // once per heartbeat interval, not at once and without end.
