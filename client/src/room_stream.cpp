@@ -7,12 +7,18 @@
 #include <algorithm>
 
 namespace bcast::client {
+namespace {
+
+// What a held message costs: its strings, and a map node's worth besides.
+std::size_t footprint(const proto::event::msg& m) { return 64 + m.text.size() + m.from.size() + m.room.size(); }
+
+}  // namespace
 
 void room_stream::start_at(std::uint64_t last) {
   started_ = true;
   last_ = last;
   announced_ = std::max(announced_, last);
-  held_.erase(held_.begin(), held_.upper_bound(last));
+  while (!held_.empty() && held_.begin()->first <= last) unhold(held_.begin());
 }
 
 void room_stream::reset(std::vector<delivery>& out) {
@@ -32,6 +38,7 @@ void room_stream::reset(std::vector<delivery>& out) {
   announced_ = 0;
   fill_in_flight_ = false;
   held_.clear();
+  held_bytes_ = 0;
 }
 
 void room_stream::on_live(proto::event::msg message, std::vector<delivery>& out) {
@@ -64,7 +71,7 @@ void room_stream::on_history(const proto::event::history& answer, std::vector<de
   fill_in_flight_ = false;
   announced_ = std::max(announced_, answer.last);
   for (const auto& m : answer.msgs) {
-    if (m.seq > last_) held_.emplace(m.seq, m);
+    if (m.seq > last_) hold(m);
   }
   // Seqs below the oldest one kept, and not held from SUB, are gone for good.
   const std::uint64_t next_known = held_.empty() ? announced_ + 1 : held_.begin()->first;
@@ -89,13 +96,21 @@ bool room_stream::take_backlog_request() {
 }
 
 void room_stream::hold(proto::event::msg message) {
-  if (held_.size() >= max_held_messages && message.seq > held_.rbegin()->first) return;
-  held_.emplace(message.seq, std::move(message));
+  const std::size_t bytes = footprint(message);
+  if (!held_.emplace(message.seq, std::move(message)).second) return;  // held already
+  held_bytes_ += bytes;
+  while (held_.size() > max_held_messages || held_bytes_ > max_held_bytes) unhold(std::prev(held_.end()));
+}
+
+std::map<std::uint64_t, proto::event::msg>::node_type room_stream::unhold(
+    std::map<std::uint64_t, proto::event::msg>::iterator at) {
+  held_bytes_ -= footprint(at->second);
+  return held_.extract(at);
 }
 
 void room_stream::release_ready(std::vector<delivery>& out) {
   while (!held_.empty() && held_.begin()->first <= last_ + 1) {
-    auto node = held_.extract(held_.begin());
+    auto node = unhold(held_.begin());
     if (node.key() == last_ + 1) {
       last_ = node.key();
       out.emplace_back(std::move(node.mapped()));

@@ -76,6 +76,23 @@ TEST(room_stream, asks_again_when_one_history_answer_was_not_enough) {
   EXPECT_EQ(s.r.take_fill_request(), 2U);
 }
 
+TEST(room_stream, holds_at_most_64_mib_after_a_gap_and_fills_the_rest_from_history) {
+  room_stream r;
+  r.start_at(0);
+  std::vector<delivery> out;
+  const std::string text(60000, 'x');  // 1500 of them after the gap at 1: 90 MB
+  for (std::uint64_t seq = 2; seq <= 1501; ++seq) r.on_live({1, seq, 0, "lobby", "a", text}, out);
+  EXPECT_TRUE(out.empty());
+  ASSERT_EQ(r.take_fill_request(), 0U);
+  r.on_history({"lobby", {m(1)}, 1, 1501, 1, std::nullopt}, out);
+  const auto shown = seqs(out);
+  ASSERT_FALSE(shown.empty());
+  EXPECT_EQ(shown.back(), shown.size()) << "in order, from 1";
+  EXPECT_LE(shown.size(), 1 + max_held_bytes / 60000) << "more than 64 MiB held";
+  EXPECT_GT(shown.size(), 1000U);
+  EXPECT_EQ(r.take_fill_request(), shown.size()) << "the rest is asked for from history";
+}
+
 TEST(room_stream, a_timed_out_fill_is_asked_again) {
   room_stream r;
   r.start_at(0);

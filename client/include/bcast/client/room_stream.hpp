@@ -22,9 +22,10 @@ struct lost_run {
 
 using delivery = std::variant<proto::event::msg, lost_run>;
 
-// Messages held while an earlier gap is being filled. Past it, new live
-// messages are not held: history has them too.
+// Messages held while an earlier gap is being filled, by count and by their
+// strings' bytes. Past either, the newest are let go: history has them too.
 inline constexpr std::size_t max_held_messages = 100000;
+inline constexpr std::size_t max_held_bytes = std::size_t{64} << 20;
 
 class room_stream {
  public:
@@ -59,6 +60,9 @@ class room_stream {
 
  private:
   void hold(proto::event::msg message);
+  // Removes held_[at] (an iterator into held_), keeping held_bytes_ right.
+  std::map<std::uint64_t, proto::event::msg>::node_type unhold(
+      std::map<std::uint64_t, proto::event::msg>::iterator at);
   void release_ready(std::vector<delivery>& out);
 
   bool started_ = false;
@@ -67,6 +71,7 @@ class room_stream {
   std::uint64_t announced_ = 0;  // highest seq known to exist
   bool fill_in_flight_ = false;
   std::map<std::uint64_t, proto::event::msg> held_;
+  std::size_t held_bytes_ = 0;  // of held_'s messages (footprint())
 };
 
 }  // namespace bcast::client
