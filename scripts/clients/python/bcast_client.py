@@ -16,9 +16,11 @@ Protocol steps, as this client follows them:
    same epoch (a resume) keeps every room's last and the sys position: what
    was published before it may still wait on the SUB, so its ``rooms`` are
    applied only once an ``hb`` with ``ts`` >= ``welcome.ts`` arrives (or after
-   liveness * hb_ivl), then fills as usual. The constructor also waits for a
-   first publication (a heartbeat at the latest): it proves the subscription
-   live.
+   liveness * hb_ivl), then fills as usual. Publications that arrive while
+   no welcome has come are kept for it (replayed after it), up to 100 000 or
+   64 MiB of them; the rest is filled from history. The constructor also
+   waits for a first publication (a heartbeat at the latest): it proves the
+   subscription live.
 4. Rooms publish ``{t: msg, epoch, seq, ts, room, from, text}``, or several
    at once as ``{t: pack, epoch, room, seq, ts, names, entries: [[dts, sender,
    text], ...]}`` (entry i: the msg of seq + i, ts + dts, from names[sender];
@@ -26,11 +28,12 @@ Protocol steps, as this client follows them:
    older broker's ``{t: batch, epoch, room, msgs}``; ``sys/`` has
    ``join``/``leave``/``shutdown`` (sequenced) and ``hb`` (``rooms``: room ->
    last seq, ``sys_seq``). Seqs run 1, 2, 3... per stream: duplicates are
-   dropped, later seqs held, and a gap is filled with ``{t: history, room,
-   after: last, limit}``, answered by ``{t: history, room, msgs, first, last}``;
-   seqs below ``first`` (the oldest kept) are reported as ``lost``. An answer
-   that moves nothing (a seq announced that history never had) pauses that
-   room's fills for hb_ivl.
+   dropped, later seqs held (up to 100 000 or 64 MiB of them per room; past
+   that the newest are let go, as history has them), and a gap is filled
+   with ``{t: history, room, after: last, limit}``, answered by ``{t:
+   history, room, msgs, first, last}``; seqs below ``first`` (the oldest
+   kept) are reported as ``lost``. An answer that moves nothing (a seq
+   announced that history never had) pauses that room's fills for hb_ivl.
 5. ``{t: msg, room, text, id}`` and ``{t: dm, to, text, id}`` are re-sent every
    2*hb_ivl until ``{t: ack, id, [room, seq]}``: the broker acks a repeated id
    without carrying it out twice. At most WINDOW of them are on the wire; the
@@ -80,6 +83,12 @@ RATE_LIMITED_PAUSE = 0.01
 # Hello is repeated this often until the first welcome tells hb_ivl
 # (PROTOCOL.md 10.1 step 3: the broker's default).
 HELLO_RETRY = 1.0
+# What is held per room after a gap, and what is kept until a welcome, is
+# bounded (PROTOCOL.md 10.2, as the C++ client): at most this many messages
+# and this many bytes of them (_footprint()). Past either the newest are let
+# go: they are still announced, so the fill brings them from history.
+MAX_HELD = 100000
+MAX_HELD_BYTES = 64 << 20
 
 
 def canonical(body, event=False):
@@ -193,6 +202,14 @@ def pack_msgs(pack):
     return msgs
 
 
+def _footprint(m):
+    """What a held or kept publication costs, in bytes: a msg's strings
+    (UTF-8), and 64 besides for any publication."""
+    if m.get("t") != "msg":
+        return 64
+    return 64 + len(m["text"].encode()) + len(m["from"].encode()) + len(m["room"].encode())
+
+
 def encode(body, event=False):
     """The MessagePack bytes of ``body``, keys in canonical order."""
     return msgpack.packb(canonical(body, event), use_bin_type=True)
@@ -243,6 +260,7 @@ class Client:
         self._last = dict.fromkeys(self.rooms, 0)       # last seq delivered
         self._announced = dict.fromkeys(self.rooms, 0)  # highest seq known to exist
         self._held = {r: {} for r in self.rooms}        # seq -> msg after a gap
+        self._held_bytes = dict.fromkeys(self.rooms, 0)  # their _footprint()s
         self._fill_sent, self._sys_last, self._acked_seq = {}, 0, {}
         self._fill_paused = {}  # room -> no fill before this time (PROTOCOL.md 10.2)
         self._welcome_sys_seq, self._welcome_at = 0, float("-inf")
@@ -250,6 +268,7 @@ class Client:
         self._pending = {}  # id -> _Pending, in id order
         self._blocked = None  # the rate-limited request's (id, pause, next try)
         self._events, self._stash, self._replies = collections.deque(), [], {}
+        self._stash_bytes = 0  # the _footprint()s of what _stash keeps for the welcome
         self._ids, self._last_sent, self._hello_sent = itertools.count(1), 0.0, float("-inf")
         self._ctx = zmq.Context()
         self._sub, self._dealer = self._ctx.socket(zmq.SUB), self._ctx.socket(zmq.DEALER)
@@ -515,7 +534,7 @@ class Client:
         if first or new_epoch:
             for r in self.rooms:
                 if new_epoch:  # a new history: start over from its beginning
-                    self._last[r], self._announced[r], self._held[r] = 0, 0, {}
+                    self._last[r], self._announced[r], self._held[r], self._held_bytes[r] = 0, 0, {}, 0
                 else:
                     self._last[r] = rooms.get(r, 0)
             self._announce(rooms)
@@ -531,7 +550,7 @@ class Client:
         self._welcome_sys_seq, self._welcome_at = w.get("sys_seq", 0), time.monotonic()
         self._joined, self._fill_sent = True, {}
         self._resend(0)  # pending requests first, in id order
-        stash, self._stash = self._stash, []
+        stash, self._stash, self._stash_bytes = self._stash, [], 0
         for m in stash:
             if m.get("epoch") in (None, self.epoch):
                 self._on_published(m)
@@ -557,13 +576,16 @@ class Client:
         if self._joined and m.get("epoch") not in (None, self.epoch):
             self._rejoin()  # the broker started a new epoch
         if not self._joined:
-            if len(self._stash) < 100000:
+            # Kept for the welcome, as much as fits (PROTOCOL.md 10.2).
+            cost = _footprint(m)
+            if len(self._stash) < MAX_HELD and self._stash_bytes + cost <= MAX_HELD_BYTES:
                 self._stash.append(m)
+                self._stash_bytes += cost
             return
         t, seq, r = m.get("t"), m.get("seq"), m.get("room")
         if t == "msg" and r in self._last and isinstance(seq, int) and seq > self._last[r]:
             self._announced[r] = max(self._announced[r], seq)
-            self._held[r][seq] = m
+            self._hold(r, m)
             self._release(r)
         elif t in ("join", "leave", "shutdown") and isinstance(seq, int) and seq > self._sys_last:
             self._sys_last = seq
@@ -589,7 +611,7 @@ class Client:
         self._announced[r] = max(self._announced[r], h.get("last", 0))
         for m in msgs:
             if m["seq"] > last:
-                held.setdefault(m["seq"], m)
+                self._hold(r, m)
         # Seqs older than the oldest kept, and not held from SUB, are gone.
         gone_until = min(h.get("first", 0), min(held) if held else self._announced[r] + 1)
         if gone_until > last + 1:
@@ -611,7 +633,7 @@ class Client:
             for seq in sorted(self._held[r]):
                 self._lose(r, seq - 1)
                 self._last[r] = seq
-                self._deliver(self._held[r].pop(seq))
+                self._deliver(self._unhold(r, seq))
             self._lose(r, announced)
 
     def _lose(self, r, until):
@@ -621,10 +643,28 @@ class Client:
                                  "count": until - self._last[r]})
             self._last[r] = until
 
+    def _hold(self, r, m):
+        """Holds msg ``m`` of room ``r`` until the seqs before it are
+        delivered, unless held already. Past MAX_HELD messages or
+        MAX_HELD_BYTES the newest are let go (PROTOCOL.md 10.2): a message
+        newer than all held is simply not kept."""
+        held = self._held[r]
+        if m["seq"] not in held:
+            held[m["seq"]] = m
+            self._held_bytes[r] += _footprint(m)
+            while len(held) > MAX_HELD or self._held_bytes[r] > MAX_HELD_BYTES:
+                self._unhold(r, max(held))
+
+    def _unhold(self, r, seq):
+        """Takes held message ``seq`` of room ``r`` out, keeping the byte count right."""
+        m = self._held[r].pop(seq)
+        self._held_bytes[r] -= _footprint(m)
+        return m
+
     def _release(self, r):
         while self._last[r] + 1 in self._held[r]:
             self._last[r] += 1
-            self._deliver(self._held[r].pop(self._last[r]))
+            self._deliver(self._unhold(r, self._last[r]))
 
     def _deliver(self, m):
         if m.get("from") == self.name:

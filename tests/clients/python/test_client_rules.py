@@ -7,11 +7,13 @@ up, one hello per no-session, order kept under rate-limited, its own leave
 as the end of its session, a pack as its msgs in order (a malformed one
 ignored whole, its seqs filled from history), a fill answer that moves
 nothing pausing that room's fills for hb_ivl, a body beyond the decoder
-limits ignored. The scripted broker speaks the bodies of
-proto/vectors/messages.json (the welcome of "alice" in an epoch where lobby is
-at seq 42, her msg "hi" with id 1, its publication and ack at seq 43), so the
-client's bytes are checked against them too. Then a real broker takes 300
-messages through the window, each acked once. Every wait has a deadline.
+limits ignored, at most 64 MiB of messages held after a gap or kept until a
+welcome (the rest filled from history). The scripted broker speaks the
+bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
+where lobby is at seq 42, her msg "hi" with id 1, its publication and ack at
+seq 43), so the client's bytes are checked against them too. Then a real
+broker takes 300 messages through the window, each acked once. Every wait
+has a deadline.
 Usage: test_client_rules.py BROADCAST_SERVER_BINARY"""
 import json
 import os
@@ -272,6 +274,61 @@ class ClientRules(unittest.TestCase):
         self.sync()  # answer 5 moved nothing: no fill for hb_ivl
         self.assertEqual([b["after"] for b in self.broker.bodies("history")], [43, 43, 43, 43, 44])
         self.assertEqual([e["seq"] for e in self.of_type("msg")], [43, 44])
+        self.assertEqual(self.of_type("lost"), [])
+
+    def test_messages_held_after_a_gap_are_bounded_at_64_mib_and_the_rest_filled(self):
+        # PROTOCOL.md 10.2: after the gap at 43, 1500 msgs of 60000 bytes (90
+        # MB) are held only up to 64 MiB, the newest let go; once 43 comes,
+        # what was held is delivered in order, and the rest asked for.
+        text, bob = "x" * 60000, {"from": "bob"}
+        self.broker.answer = lambda body: [] if body["t"] == "history" else None  # answered below
+        for seq in range(44, 1544):
+            self.broker.publish("room/lobby/", vector("room_msg", seq=seq, text=text, **bob))
+        self.broker.publish("sys/", vector("join"))  # seen once all before it are
+        self.until("the join after them", lambda: self.of_type("join"))
+        self.assertEqual([e["seq"] for e in self.of_type("msg")], [], "44 and on wait for 43")
+        self.broker.reply(vector("history_answer", msgs=[vector("room_msg", seq=43, **bob)], first=1, last=1543,
+                                 id=None))
+        self.until("the answer", lambda: self.of_type("msg"))
+        self.sync()  # the next fill went out with what was held
+        shown = [e["seq"] for e in self.of_type("msg")]
+        self.assertEqual(shown, list(range(43, 43 + len(shown))), "in order, from 43")
+        self.assertGreater(len(shown), 1000)
+        self.assertLessEqual(len(shown), 1 + (64 << 20) // 60000, "more than 64 MiB held")
+        self.assertEqual(self.broker.bodies("history")[-1]["after"], shown[-1], "the rest is asked for")
+        # What was delivered no longer counts: a later msg is held again.
+        self.broker.publish("room/lobby/", vector("room_msg", seq=1544, **bob))
+        self.broker.publish("sys/", vector("join", seq=9))
+        self.until("the join after it", lambda: len(self.of_type("join")) == 2)
+        rest = [vector("room_msg", seq=seq, **bob) for seq in range(shown[-1] + 1, 1544)]
+        self.broker.reply(vector("history_answer", msgs=rest, first=1, last=1543, id=None))
+        self.until("the answer", lambda: len(self.of_type("msg")) > len(shown))
+        self.sync()
+        self.assertEqual([e["seq"] for e in self.of_type("msg")], list(range(43, 1545)), "1544 was held")
+        self.assertEqual(self.of_type("lost"), [])
+
+    def test_publications_kept_until_the_welcome_are_bounded_at_64_mib_and_the_rest_filled(self):
+        # PROTOCOL.md 10.2: 1200 msgs of 60000 bytes (72 MB) published while a
+        # resume waits for its welcome are kept for it only up to 64 MiB;
+        # after it the rest is asked for from history.
+        ts, text = vector("welcome")["ts"], "x" * 60000
+        self.broker.answer = lambda body: [] if body["t"] == "hello" else None  # welcomed below
+        self.broker.reply({"t": "error", "code": "no-session", "reason": "no session"})
+        self.until("the resume's hello", lambda: len(self.broker.bodies("hello")) == 2)
+        for seq in range(43, 1243):
+            self.broker.publish("room/lobby/", vector("room_msg", seq=seq, text=text, **{"from": "bob"}))
+        caught_up = vector("hb", ts=ts + 1000, sys_seq=7, rooms={"lobby": 1242})
+        self.broker.publish("sys/", caught_up)
+        # Nothing shows what an unwelcomed client read: look at what it keeps.
+        self.until("the hb after them kept", lambda: caught_up in self.client._stash)
+        self.broker.reply(vector("welcome", ts=ts + 1000, rooms={"dev": 0, "lobby": 1242}))
+        self.until("the welcome", lambda: self.of_type("msg"))
+        self.sync()  # the fill went out with what was kept
+        shown = [e["seq"] for e in self.of_type("msg")]
+        self.assertEqual(shown, list(range(43, 43 + len(shown))), "in order, from 43")
+        self.assertGreater(len(shown), 1000)
+        self.assertLessEqual(len(shown), (64 << 20) // 60000, "more than 64 MiB kept")
+        self.assertEqual(self.broker.bodies("history")[0]["after"], shown[-1], "the rest is asked for")
         self.assertEqual(self.of_type("lost"), [])
 
     def test_own_publication_matching_two_pending_waits_for_the_ack(self):
