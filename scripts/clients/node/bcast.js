@@ -12,10 +12,14 @@
 //    room's last and the sys position: what was published before it may
 //    still wait on the SUB, so its `rooms` are applied only once an `hb`
 //    with `ts` >= `welcome.ts` arrives (or after liveness * hb_ivl), then
-//    fills as usual. connect() also waits for a first publication (an `hb`
-//    at the latest): it proves the subscription live.
+//    fills as usual. Publications that arrive while no welcome has come are
+//    kept for it (replayed after it), up to 100 000 or 64 MiB of them; the
+//    rest is filled from history. connect() also waits for a first
+//    publication (an `hb` at the latest): it proves the subscription live.
 // 4. Room `msg`s are numbered per room: duplicates are dropped, later seqs
-//    held, and a gap is filled from `history`; seqs below `first` are lost.
+//    held (up to 100 000 or 64 MiB of them per room; past that the newest
+//    are let go, as history has them), and a gap is filled from `history`;
+//    seqs below `first` are lost.
 //    An answer that moves nothing (a seq announced that history never had)
 //    pauses that room's fills for hb_ivl.
 //    A `pack` (or an older broker's `batch`) is its msgs, in turn; a
@@ -298,7 +302,15 @@ const RATE_LIMITED_PAUSE = 10;
 // Hello is repeated this often (ms) until the first welcome tells hb_ivl
 // (PROTOCOL.md 10.1 step 3: the broker's default).
 const HELLO_RETRY = 1000;
-const STASH_MAX = 100000;
+// What is held per room after a gap, and what is kept until a welcome, is
+// bounded (PROTOCOL.md 10.2, as the C++ client): at most HELD_MAX messages
+// and HELD_MAX_BYTES of them (footprint()). Past either the newest are let
+// go: they are still announced, so the fill brings them from history.
+const HELD_MAX = 100000;
+const HELD_MAX_BYTES = 64 * 1024 * 1024;
+// What a held or kept publication costs, in bytes: a msg's strings (UTF-8),
+// and 64 besides for any publication.
+const footprint = (m) => 64 + (m.t === "msg" ? Buffer.byteLength(m.text) + Buffer.byteLength(m.from) + Buffer.byteLength(m.room) : 0);
 const same = (a, b) => a !== undefined && b !== undefined && BigInt(a) === BigInt(b);
 const max = (a, b) => (BigInt(a) >= BigInt(b) ? a : b);
 const now = () => performance.now();
@@ -325,9 +337,10 @@ export class Client extends EventEmitter {
     this.session = undefined;
     this.epoch = undefined;
     this.acked = new Map(); // request id -> seq (undefined for a dm)
+    // held: seq (a BigInt) -> msg after a gap, heldBytes their footprint()s;
     // fillNotBefore: no fill of the room before then (PROTOCOL.md 10.2).
-    this._streams = new Map(this.rooms.map((r) => [r, { last: 0, announced: 0, held: new Map(), fillSent: undefined,
-                                                        fillNotBefore: -Infinity }]));
+    this._streams = new Map(this.rooms.map((r) => [r, { last: 0, announced: 0, held: new Map(), heldBytes: 0,
+                                                        fillSent: undefined, fillNotBefore: -Infinity }]));
     this._sysLast = 0;
     this._welcomeSysSeq = 0;
     this._welcomeAt = -Infinity;
@@ -347,6 +360,7 @@ export class Client extends EventEmitter {
     this._lost = false;
     this._closed = false;
     this._stash = [];
+    this._stashBytes = 0; // the footprint()s of what _stash keeps for the welcome
     this._lastSent = -Infinity;
     this._helloSent = -Infinity;
     this._lastHeard = now();
@@ -660,7 +674,7 @@ export class Client extends EventEmitter {
                           liveness: Math.max(Number(w.liveness), 1), maxText: Number(w.max_text) });
     this._deferred = undefined;
     for (const [room, s] of this._streams) {
-      if (newEpoch) Object.assign(s, { last: 0, announced: 0, held: new Map() });
+      if (newEpoch) Object.assign(s, { last: 0, announced: 0, held: new Map(), heldBytes: 0 });
       else if (first) s.last = Object.prototype.hasOwnProperty.call(w.rooms, room) ? w.rooms[room] : 0;
       s.fillSent = undefined;
     }
@@ -686,6 +700,7 @@ export class Client extends EventEmitter {
     this._resend(0); // pending requests first, in id order
     const stash = this._stash;
     this._stash = [];
+    this._stashBytes = 0;
     for (const m of stash) if (m.epoch === undefined || same(m.epoch, this.epoch)) this._onPublished(m);
     this._requestFills();
     this._checkJoined();
@@ -746,13 +761,18 @@ export class Client extends EventEmitter {
       this._rejoin(); // the broker started a new epoch
     }
     if (!this._joined) {
-      if (this._stash.length < STASH_MAX) this._stash.push(m);
+      // Kept for the welcome, as much as fits (PROTOCOL.md 10.2).
+      const cost = footprint(m);
+      if (this._stash.length < HELD_MAX && this._stashBytes + cost <= HELD_MAX_BYTES) {
+        this._stash.push(m);
+        this._stashBytes += cost;
+      }
       return;
     }
     const s = this._streams.get(m.room);
     if (m.t === "msg" && s && BigInt(m.seq) > BigInt(s.last)) {
       s.announced = max(s.announced, m.seq);
-      s.held.set(BigInt(m.seq), m);
+      this._hold(s, m);
       this._release(s);
     } else if ((m.t === "join" || m.t === "leave" || m.t === "shutdown") && BigInt(m.seq) > BigInt(this._sysLast)) {
       this._sysLast = m.seq;
@@ -781,7 +801,7 @@ export class Client extends EventEmitter {
     const last = s.last;
     s.announced = max(s.announced, h.last);
     for (const m of h.msgs) {
-      if (isUint(m.seq) && BigInt(m.seq) > BigInt(s.last) && !s.held.has(BigInt(m.seq))) s.held.set(BigInt(m.seq), m);
+      if (isUint(m.seq) && BigInt(m.seq) > BigInt(s.last)) this._hold(s, m);
     }
     // Seqs older than the oldest kept, and not held from SUB, are gone.
     let goneUntil = BigInt(h.first);
@@ -818,14 +838,36 @@ export class Client extends EventEmitter {
     s.last = small(until);
   }
 
+  // Holds msg `m` of stream `s` until the seqs before it are delivered,
+  // unless held already. Past HELD_MAX messages or HELD_MAX_BYTES the newest
+  // are let go (PROTOCOL.md 10.2): a message newer than all held is simply
+  // not kept.
+  _hold(s, m) {
+    if (s.held.has(BigInt(m.seq))) return;
+    s.held.set(BigInt(m.seq), m);
+    s.heldBytes += footprint(m);
+    while (s.held.size > HELD_MAX || s.heldBytes > HELD_MAX_BYTES) {
+      let newest = 0n;
+      for (const seq of s.held.keys()) if (seq > newest) newest = seq;
+      this._unhold(s, newest);
+    }
+  }
+
+  // Takes held message `seq` (a BigInt) out of stream `s`, keeping heldBytes right.
+  _unhold(s, seq) {
+    const m = s.held.get(seq);
+    s.held.delete(seq);
+    s.heldBytes -= footprint(m);
+    return m;
+  }
+
   _release(s) {
     for (let next = BigInt(s.last) + 1n; s.held.has(next); next++) this._take(s, next);
   }
 
   // Delivers held message `seq` (a BigInt) of stream `s`.
   _take(s, seq) {
-    const m = s.held.get(seq);
-    s.held.delete(seq);
+    const m = this._unhold(s, seq);
     s.last = m.seq;
     if (m.from === this.name) this._ackByPublication(m);
     this._emit(m);

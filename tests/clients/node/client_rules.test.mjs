@@ -6,12 +6,13 @@
 // as the end of its session, a pack delivered as its msgs (an entry's empty
 // text too) and a malformed one ignored, its gap filled from history, a fill
 // answer that moves nothing pausing that room's fills for hb_ivl, a body
-// beyond the decoder limits ignored. The scripted broker speaks the bodies
-// of proto/vectors/messages.json (the welcome of "alice" in an epoch where
-// lobby is at seq 42, her msg "hi" with id 1, its publication and ack at seq
-// 43), so the client's bytes are checked against them too. Then a real broker
-// takes 300 messages through the window, each acked once. Every wait has a
-// deadline.
+// beyond the decoder limits ignored, at most 64 MiB of messages held after a
+// gap or kept until a welcome (the rest filled from history). The scripted
+// broker speaks the bodies of proto/vectors/messages.json (the welcome of
+// "alice" in an epoch where lobby is at seq 42, her msg "hi" with id 1, its
+// publication and ack at seq 43), so the client's bytes are checked against
+// them too. Then a real broker takes 300 messages through the window, each
+// acked once. Every wait has a deadline.
 // Usage: BCAST_BINARY=build/app/broadcast-server node tests/clients/node/client_rules.test.mjs
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -356,6 +357,64 @@ test("a fill answer that moves nothing pauses that room's fills for hb_ivl", () 
     assert.deepEqual(ofType(events, "lost"), []);
   }, answer);
 });
+
+// PROTOCOL.md 10.2: after the gap at 43, 1500 msgs of 60000 bytes (90 MB)
+// are held only up to 64 MiB, the newest let go; once 43 comes, what was
+// held is delivered in order, and the rest asked for.
+test("messages held after a gap are bounded at 64 MiB and the rest filled", () => withAlice(async ({ broker, events, sync }) => {
+  const text = "x".repeat(60000);
+  const seqs = () => ofType(events, "msg").map((e) => e.seq);
+  for (const seq of range(44, 1543)) {
+    broker.publish("room/lobby/", vector("room_msg", { seq, text, from: "bob" }));
+    if (seq % 50 === 0) await new Promise((resolve) => { setTimeout(resolve, 5); }); // let the client read
+  }
+  broker.publish("sys/", vector("join")); // seen once all before it are
+  await until("the join after them", () => ofType(events, "join").length);
+  assert.deepEqual(seqs(), [], "44 and on wait for 43");
+  broker.reply(vector("history_answer", { msgs: [vector("room_msg", { seq: 43, from: "bob" })], first: 1, last: 1543,
+                                          id: undefined }));
+  await until("the answer", () => seqs().length);
+  const shown = seqs();
+  assert.deepEqual(shown, range(43, 42 + shown.length), "in order, from 43");
+  assert.ok(shown.length > 1000 && shown.length <= 1 + Math.floor(64 * 2 ** 20 / 60000), `${shown.length} shown: more than 64 MiB held`);
+  await until("the rest asked for", () => broker.bodies("history").some((b) => b.after === shown.at(-1)));
+  // What was delivered no longer counts: a later msg is held again.
+  broker.publish("room/lobby/", vector("room_msg", { seq: 1544, from: "bob" }));
+  broker.publish("sys/", vector("join", { seq: 9 }));
+  await until("the join after it", () => ofType(events, "join").length === 2);
+  const rest = range(shown.at(-1) + 1, 1543).map((seq) => vector("room_msg", { seq, from: "bob" }));
+  broker.reply(vector("history_answer", { msgs: rest, first: 1, last: 1543, id: undefined }));
+  await until("the answer", () => seqs().length > shown.length);
+  await sync();
+  assert.deepEqual(seqs(), range(43, 1544), "1544 was held");
+  assert.deepEqual(ofType(events, "lost"), []);
+}, () => (body) => (body.t === "history" ? [] : undefined))); // answered here
+
+// PROTOCOL.md 10.2: 1200 msgs of 60000 bytes (72 MB) published while a
+// resume waits for its welcome are kept for it only up to 64 MiB; after it
+// the rest is asked for from history.
+test("publications kept until the welcome are bounded at 64 MiB and the rest filled", () => withAlice(async ({ broker, client, events }) => {
+  const { ts } = VECTORS.welcome.message;
+  const text = "x".repeat(60000);
+  broker.answer = (body) => (body.t === "hello" ? [] : undefined); // welcomed below
+  broker.reply({ t: "error", code: "no-session", reason: "no session" });
+  await until("the resume's hello", () => broker.bodies("hello").length === 2);
+  for (const seq of range(43, 1242)) {
+    broker.publish("room/lobby/", vector("room_msg", { seq, text, from: "bob" }));
+    if (seq % 50 === 0) await new Promise((resolve) => { setTimeout(resolve, 5); }); // let the client read
+  }
+  broker.publish("sys/", vector("hb", { ts: ts + 1000, sys_seq: 7, rooms: { lobby: 1242 } }));
+  // Nothing shows what an unwelcomed client read: look at what it keeps.
+  await until("the hb after them kept", () => client._stash.some((m) => m.t === "hb" && m.ts === ts + 1000));
+  broker.reply(vector("welcome", { ts: ts + 1000, rooms: { dev: 0, lobby: 1242 } }));
+  await until("the welcome", () => ofType(events, "msg").length);
+  const shown = ofType(events, "msg").map((e) => e.seq);
+  assert.deepEqual(shown, range(43, 42 + shown.length), "in order, from 43");
+  assert.ok(shown.length > 1000 && shown.length <= Math.floor(64 * 2 ** 20 / 60000), `${shown.length} shown: more than 64 MiB kept`);
+  await until("the rest asked for", () => broker.bodies("history").length);
+  assert.deepEqual(broker.bodies("history").map((b) => b.after), [shown.at(-1)], "the rest is asked for");
+  assert.deepEqual(ofType(events, "lost"), []);
+}));
 
 test("hello is retried every second before the first welcome", async () => {
   const broker = await new ScriptedBroker().start();
