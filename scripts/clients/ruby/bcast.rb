@@ -12,17 +12,20 @@
 # 1. A SUB connects to OUT and subscribes to sys/ and room/<r>/ before the
 #    hello; a DEALER (IMMEDIATE, random routing id) connects to IN.
 # 2. hello is repeated every 1000 ms (later: every hb_ivl) until welcome; SUB
-#    traffic is stashed until then. A later welcome of the same epoch (a
-#    resume) keeps every room's last and the sys position: what was published
-#    before it may still wait on the SUB, so its rooms are applied only once
-#    an hb with ts >= welcome.ts arrives (or after liveness * hb_ivl), then
-#    fills as usual. The constructor also waits for a first publication.
+#    traffic is stashed until then (up to 100 000 publications or 64 MiB of
+#    them; the rest is filled from history). A later welcome of the same
+#    epoch (a resume) keeps every room's last and the sys position: what was
+#    published before it may still wait on the SUB, so its rooms are applied
+#    only once an hb with ts >= welcome.ts arrives (or after liveness *
+#    hb_ivl), then fills as usual. The constructor also waits for a first
+#    publication.
 # 3. Each room is delivered in seq order, once: duplicates are dropped, later
-#    seqs held, gaps filled with history; seqs no longer kept are reported as
-#    {"t" => "lost"} events; an answer that moves nothing (a seq announced
-#    that history never had) pauses that room's fills for hb_ivl. A pack or
-#    batch publication is its msgs, each handled as if published alone; a
-#    malformed one is ignored whole.
+#    seqs held (up to 100 000 or 64 MiB of them per room; past that the
+#    newest are let go, as history has them), gaps filled with history; seqs
+#    no longer kept are reported as {"t" => "lost"} events; an answer that
+#    moves nothing (a seq announced that history never had) pauses that
+#    room's fills for hb_ivl. A pack or batch publication is its msgs, each
+#    handled as if published alone; a malformed one is ignored whole.
 # 4. msg and dm carry ids and are re-sent (same id) every 2 * hb_ivl until
 #    acked, at most WINDOW of them on the wire (the rest wait in id order).
 #    A msg of ours delivered from a room acks the one pending msg with its
@@ -59,6 +62,12 @@ module Bcast
   # hello is repeated this often (s) until the first welcome tells hb_ivl
   # (PROTOCOL.md 10.1 step 3: the broker's default).
   HELLO_RETRY = 1.0
+  # What is held per room after a gap, and what is kept until a welcome, is
+  # bounded (PROTOCOL.md 10.2, as the C++ client): at most MAX_HELD messages
+  # and MAX_HELD_BYTES of them (footprint). Past either the newest are let
+  # go: they are still announced, so the fill brings them from history.
+  MAX_HELD = 100_000
+  MAX_HELD_BYTES = 64 << 20
   # Decoder limits (PROTOCOL.md 5 item 7, 12): the body's map is level 1.
   MAX_DEPTH = 8
   MAX_ENTRIES = 65_536
@@ -313,6 +322,12 @@ module Bcast
     end
   end
 
+  # What a held or kept publication costs, in bytes: a msg's strings, and 64
+  # besides for any publication.
+  def footprint(body)
+    64 + (body["t"] == "msg" ? body["text"].bytesize + body["from"].bytesize + body["room"].bytesize : 0)
+  end
+
   def msg_body?(body)
     body.each_key { |k| raise DecodeError, "map key is not a valid UTF-8 str" unless str?(k) }
     check_body(body, EVENTS, false)
@@ -352,6 +367,7 @@ module Bcast
       @last = @rooms.to_h { |r| [r, 0] }      # last seq delivered (or skipped)
       @announced = @rooms.to_h { |r| [r, 0] } # highest seq known to exist
       @held = @rooms.to_h { |r| [r, {}] }     # seq -> msg after a gap
+      @held_bytes = @rooms.to_h { |r| [r, 0] } # their footprints
       @fill_sent, @sys_last, @acked_seq, @acked = {}, 0, {}, {}
       @fill_paused = {} # room -> no fill before this time (PROTOCOL.md 10.2)
       @pending = {} # id -> Pending, in id order
@@ -359,6 +375,7 @@ module Bcast
       @welcome_sys_seq, @welcome_at = 0, -Float::INFINITY
       @deferred = nil # a resume's [rooms, welcome ts, deadline]
       @events, @stash, @replies = [], [], {}
+      @stash_bytes = 0 # the footprints of what @stash keeps for the welcome
       @next_id, @last_sent, @hello_sent = 0, 0.0, -Float::INFINITY
       open_sockets(Bcast.endpoint(in_endpoint), Bcast.endpoint(out_endpoint))
       @last_heard = now
@@ -705,7 +722,7 @@ module Bcast
       @welcome_sys_seq, @welcome_at = w["sys_seq"], now
       @joined, @fill_sent = true, {}
       resend(0) # pending requests first, in id order
-      stash, @stash = @stash, []
+      stash, @stash, @stash_bytes = @stash, [], 0
       stash.each { |m| on_published(m) if m["epoch"].nil? || m["epoch"] == @epoch }
       request_fills
     end
@@ -715,7 +732,7 @@ module Bcast
     def start_rooms(w, new_epoch)
       @rooms.each do |r|
         if new_epoch
-          @last[r], @announced[r], @held[r] = 0, 0, {}
+          @last[r], @announced[r], @held[r], @held_bytes[r] = 0, 0, {}, 0
         else
           @last[r] = w["rooms"].fetch(r, 0)
         end
@@ -742,7 +759,12 @@ module Bcast
       @last_heard, @heard_sub = now, true
       rejoin if @joined && !m["epoch"].nil? && m["epoch"] != @epoch # a new epoch
       unless @joined
-        @stash << m if @stash.size < 100_000
+        # Kept for the welcome, as much as fits (PROTOCOL.md 10.2).
+        cost = Bcast.footprint(m)
+        if @stash.size < MAX_HELD && @stash_bytes + cost <= MAX_HELD_BYTES
+          @stash << m
+          @stash_bytes += cost
+        end
         return
       end
       t, seq, r = m["t"], m["seq"], m["room"]
@@ -750,7 +772,7 @@ module Bcast
       when "msg"
         if @last.key?(r) && seq > @last[r]
           @announced[r] = [@announced[r], seq].max
-          @held[r][seq] = m
+          hold(r, m)
           release(r)
         end
       when "join", "leave", "shutdown"
@@ -779,7 +801,7 @@ module Bcast
       @fill_sent.delete(r)
       held, last = @held[r], @last[r]
       @announced[r] = [@announced[r], h["last"]].max
-      h["msgs"].each { |m| held[m["seq"]] ||= m if m["seq"] > last }
+      h["msgs"].each { |m| hold(r, m) if m["seq"] > last }
       # Seqs older than the oldest kept, and not held from SUB, are gone.
       gone_until = [h["first"], held.empty? ? @announced[r] + 1 : held.keys.min].min
       lose(r, gone_until - 1)
@@ -800,7 +822,7 @@ module Bcast
         @held[r].keys.sort.each do |seq|
           lose(r, seq - 1)
           @last[r] = seq
-          deliver(@held[r].delete(seq))
+          deliver(unhold(r, seq))
         end
         lose(r, announced)
       end
@@ -814,10 +836,29 @@ module Bcast
       @last[r] = until_seq
     end
 
+    # Holds msg +m+ of room +r+ until the seqs before it are delivered, unless
+    # held already. Past MAX_HELD messages or MAX_HELD_BYTES the newest are let
+    # go (PROTOCOL.md 10.2): a message newer than all held is simply not kept.
+    def hold(r, m)
+      held = @held[r]
+      return if held.key?(m["seq"])
+
+      held[m["seq"]] = m
+      @held_bytes[r] += Bcast.footprint(m)
+      unhold(r, held.keys.max) while held.size > MAX_HELD || @held_bytes[r] > MAX_HELD_BYTES
+    end
+
+    # Takes held message +seq+ of room +r+ out, keeping the byte count right.
+    def unhold(r, seq)
+      m = @held[r].delete(seq)
+      @held_bytes[r] -= Bcast.footprint(m)
+      m
+    end
+
     def release(r)
-      while (m = @held[r].delete(@last[r] + 1))
+      while @held[r].key?(@last[r] + 1)
         @last[r] += 1
-        deliver(m)
+        deliver(unhold(r, @last[r]))
       end
     end
 

@@ -8,11 +8,13 @@
 # as the end of its session, a pack delivered as its msgs and a malformed one
 # ignored whole, its seqs filled from history, a fill answer that moves
 # nothing pausing that room's fills for hb_ivl, a body beyond the decoder
-# limits ignored. The scripted broker speaks the bodies of
-# proto/vectors/messages.json (the welcome of "alice" in an epoch where lobby
-# is at seq 42, her msg "hi" with id 1, its publication and ack at seq 43), so
-# the client's bytes are checked against them too. Then a real broker takes
-# 300 messages through the window, each acked once. Every wait has a deadline.
+# limits ignored, at most 64 MiB of messages held after a gap or kept until a
+# welcome (the rest filled from history). The scripted broker speaks the
+# bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
+# where lobby is at seq 42, her msg "hi" with id 1, its publication and ack at
+# seq 43), so the client's bytes are checked against them too. Then a real
+# broker takes 300 messages through the window, each acked once. Every wait
+# has a deadline.
 # Usage: BCAST_BINARY=build/app/broadcast-server ruby tests/clients/ruby/test_client_rules.rb
 require "json"
 require "minitest/autorun"
@@ -318,6 +320,61 @@ class TestClientRules < Minitest::Test
     sync # answer 5 moved nothing: no fill for hb_ivl
     assert_equal [43, 43, 43, 43, 44], @broker.bodies("history").map { |b| b["after"] }
     assert_equal [43, 44], of_type("msg").map { |e| e["seq"] }
+    assert_empty of_type("lost")
+  end
+
+  # PROTOCOL.md 10.2: after the gap at 43, 1500 msgs of 60000 bytes (90 MB)
+  # are held only up to 64 MiB, the newest let go; once 43 comes, what was
+  # held is delivered in order, and the rest asked for.
+  def test_messages_held_after_a_gap_are_bounded_at_64_mib_and_the_rest_filled
+    text = "x" * 60_000
+    seqs = -> { of_type("msg").map { |e| e["seq"] } }
+    @broker.answer = ->(body) { [] if body["t"] == "history" } # answered below
+    (44..1543).each { |seq| @broker.publish("room/lobby/", vector("room_msg", seq: seq, text: text, from: "bob")) }
+    @broker.publish("sys/", vector("join")) # seen once all before it are
+    wait_until("the join after them") { of_type("join").any? }
+    assert_empty seqs.call, "44 and on wait for 43"
+    @broker.reply(vector("history_answer", msgs: [vector("room_msg", seq: 43, from: "bob")], last: 1543).except("id"))
+    wait_until("the answer") { seqs.call.any? }
+    sync # the next fill went out with what was held
+    shown = seqs.call
+    assert_equal (43...43 + shown.size).to_a, shown, "in order, from 43"
+    assert_operator shown.size, :>, 1000
+    assert_operator shown.size, :<=, 1 + (64 << 20) / 60_000, "more than 64 MiB held"
+    assert_equal shown.last, @broker.bodies("history").last["after"], "the rest is asked for"
+    # What was delivered no longer counts: a later msg is held again.
+    @broker.publish("room/lobby/", vector("room_msg", seq: 1544, from: "bob"))
+    @broker.publish("sys/", vector("join", seq: 9))
+    wait_until("the join after it") { of_type("join").size == 2 }
+    rest = (shown.last + 1..1543).map { |seq| vector("room_msg", seq: seq, from: "bob") }
+    @broker.reply(vector("history_answer", msgs: rest, last: 1543).except("id"))
+    wait_until("the answer") { seqs.call.size > shown.size }
+    sync
+    assert_equal (43..1544).to_a, seqs.call, "1544 was held"
+    assert_empty of_type("lost")
+  end
+
+  # PROTOCOL.md 10.2: 1200 msgs of 60000 bytes (72 MB) published while a
+  # resume waits for its welcome are kept for it only up to 64 MiB; after it
+  # the rest is asked for from history.
+  def test_publications_kept_until_the_welcome_are_bounded_at_64_mib_and_the_rest_filled
+    ts, text = VECTORS["welcome"]["message"]["ts"], "x" * 60_000
+    @broker.answer = ->(body) { [] if body["t"] == "hello" } # welcomed below
+    @broker.reply({ "t" => "error", "code" => "no-session", "reason" => "no session" })
+    wait_until("the resume's hello") { @broker.bodies("hello").size == 2 }
+    (43..1242).each { |seq| @broker.publish("room/lobby/", vector("room_msg", seq: seq, text: text, from: "bob")) }
+    caught_up = vector("hb", ts: ts + 1000, sys_seq: 7, rooms: { "lobby" => 1242 })
+    @broker.publish("sys/", caught_up)
+    # Nothing shows what an unwelcomed client read: look at what it keeps.
+    wait_until("the hb after them kept") { @client.instance_variable_get(:@stash).include?(caught_up) }
+    @broker.reply(vector("welcome", ts: ts + 1000, rooms: { "dev" => 0, "lobby" => 1242 }))
+    wait_until("the welcome") { of_type("msg").any? }
+    sync # the fill went out with what was kept
+    shown = of_type("msg").map { |e| e["seq"] }
+    assert_equal (43...43 + shown.size).to_a, shown, "in order, from 43"
+    assert_operator shown.size, :>, 1000
+    assert_operator shown.size, :<=, (64 << 20) / 60_000, "more than 64 MiB kept"
+    assert_equal [shown.last], @broker.bodies("history").map { |b| b["after"] }, "the rest is asked for"
     assert_empty of_type("lost")
   end
 
