@@ -20,11 +20,31 @@ namespace request = proto::request;
 using proto::overloaded;
 
 // Publications kept while waiting for a welcome (they are replayed after it),
-// by count and by their texts' bytes: what does not fit is refilled from
-// history once welcomed, so a broker that never welcomes us costs bounded
-// memory however much it publishes.
+// for every room and sys/ together, by count and by stash_cost(): a broker
+// that never welcomes us costs bounded memory however much it publishes.
+// Room messages that do not fit come back from history once welcomed;
+// presence that does not fit is missed (who lists it again).
 constexpr std::size_t max_stash = 100000;
 constexpr std::size_t max_stash_bytes = std::size_t{64} << 20;
+
+// What a publication kept for the welcome is counted as (footprint() for a
+// message); nullopt for what dispatch_published ignores, which is not kept.
+std::optional<std::size_t> stash_cost(const proto::any_event& e) {
+  using cost = std::optional<std::size_t>;
+  return std::visit(overloaded{
+                        [](const event::msg& m) -> cost { return footprint(m); },
+                        [](const event::join& m) -> cost { return 64 + m.name.size(); },
+                        [](const event::leave& m) -> cost { return 64 + m.name.size() + m.reason.size(); },
+                        [](const event::shutdown& m) -> cost { return 64 + m.reason.size(); },
+                        [](const event::hb& m) -> cost {
+                          std::size_t bytes = 64;
+                          for (const auto& r : m.rooms) bytes += 32 + r.room.size();
+                          return bytes;
+                        },
+                        [](const auto&) -> cost { return std::nullopt; },
+                    },
+                    e);
+}
 // Before the first welcome, a broadcast side that stays silent this many
 // heartbeat intervals after it is reported as not working: heartbeats are
 // published every interval, so two missed ones are not a slow machine.
@@ -389,11 +409,9 @@ void client_core::on_published(proto::any_event e, std::uint64_t now) {
 }
 
 void client_core::stash(proto::any_event e) {
-  // A message's strings are what can be large; anything else is a few bytes.
-  const auto* m = std::get_if<event::msg>(&e);
-  const std::size_t bytes = 64 + (m != nullptr ? m->text.size() + m->from.size() + m->room.size() : 0);
-  if (stash_.size() >= max_stash || stash_bytes_ + bytes > max_stash_bytes) return;
-  stash_bytes_ += bytes;
+  const auto bytes = stash_cost(e);
+  if (!bytes || stash_.size() >= max_stash || stash_bytes_ + *bytes > max_stash_bytes) return;
+  stash_bytes_ += *bytes;
   stash_.push_back(std::move(e));
 }
 
@@ -500,6 +518,7 @@ void client_core::reset_rooms(std::uint64_t now) {
     room.reset(owed);
     deliver(name, owed, now);
   }
+  fill_not_before_.clear();  // a pause for the old epoch's seqs says nothing of the new
 }
 
 void client_core::deliver(const std::string& room, std::vector<delivery>& ready, std::uint64_t now) {

@@ -111,6 +111,8 @@ class client_core {
   [[nodiscard]] bool requests_answered() const { return heard_on_in_; }
   [[nodiscard]] bool broadcasts_missing() const { return told_no_broadcasts_; }
   [[nodiscard]] std::size_t unacked() const { return pending_.size(); }
+  // Publications kept until a welcome, as stash_cost() counts them (at most 64 MiB).
+  [[nodiscard]] std::size_t kept_for_welcome_bytes() const { return stash_bytes_; }
   [[nodiscard]] bool caught_up() const;
   [[nodiscard]] std::uint64_t max_text() const { return max_text_; }
   [[nodiscard]] std::uint64_t hb_ivl() const { return hb_ivl_; }
@@ -254,7 +256,7 @@ class client_core {
   std::uint64_t welcome_sys_seq_ = 0;  // the last welcome's: an own leave past it ended the session
   std::optional<deferred_announcement> deferred_;
   std::deque<proto::any_event> stash_;  // publications held until welcome
-  std::size_t stash_bytes_ = 0;          // their texts' bytes, bounded (stash())
+  std::size_t stash_bytes_ = 0;          // their stash_cost(), bounded (stash())
 
   std::map<std::uint64_t, pending_send> pending_;
   // Messages are numbered 1, 2, 3… in the order they were sent (so a

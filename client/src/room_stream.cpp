@@ -7,12 +7,6 @@
 #include <algorithm>
 
 namespace bcast::client {
-namespace {
-
-// What a held message costs: its strings, and a map node's worth besides.
-std::size_t footprint(const proto::event::msg& m) { return 64 + m.text.size() + m.from.size() + m.room.size(); }
-
-}  // namespace
 
 void room_stream::start_at(std::uint64_t last) {
   started_ = true;
@@ -102,8 +96,7 @@ void room_stream::hold(proto::event::msg message) {
   while (held_.size() > max_held_messages || held_bytes_ > max_held_bytes) unhold(std::prev(held_.end()));
 }
 
-std::map<std::uint64_t, proto::event::msg>::node_type room_stream::unhold(
-    std::map<std::uint64_t, proto::event::msg>::iterator at) {
+room_stream::held_map::node_type room_stream::unhold(held_map::iterator at) {
   held_bytes_ -= footprint(at->second);
   return held_.extract(at);
 }

@@ -63,7 +63,7 @@ bool read_pack_value(cursor& in, std::size_t key, pack_view& out) {
     return v.has_value();
   };
   switch (key) {
-    case 0: return in.literal("\xA4" "pack");
+    case 0: return in.str() == std::optional<std::string_view>("pack");
     case 1: return number(out.epoch);
     case 2: {
       const auto room = text_of(in);

@@ -200,6 +200,45 @@ TEST(client_core, publications_kept_until_the_welcome_are_bounded_in_bytes_and_t
   EXPECT_EQ(asked[0].after, shown) << "the rest is asked for from history";
 }
 
+// Every kind of publication kept for the welcome is counted, not only
+// messages: heartbeats with large room maps are bounded too, and what the
+// client would ignore (a `who` on the SUB) is not kept at all.
+TEST(client_core, publications_kept_until_the_welcome_count_every_kind_and_keep_nothing_ignored) {
+  client c;
+  c.join(welcome(epoch1, 0, 5000));
+  for (int i = 0; i < 3; ++i) c.advance(hb);  // the broker went silent
+  ASSERT_EQ(c.core.state(), link_state::lost);
+  c.publish(event::who{{{"x", 1}}, std::nullopt});
+  EXPECT_EQ(c.core.kept_for_welcome_bytes(), 0U) << "a who is never published: not kept";
+  event::hb big{epoch1, 6000, 1, {}, 1};
+  for (int r = 0; r < 2000; ++r) big.rooms.push_back({"room-" + std::to_string(r) + std::string(24, 'r'), 1});
+  for (int i = 0; i < 600; ++i) c.publish(big);  // 2000 rooms × 62 bytes each: 74 MB in all
+  EXPECT_GT(c.core.kept_for_welcome_bytes(), std::size_t{60} << 20);
+  EXPECT_LE(c.core.kept_for_welcome_bytes(), std::size_t{64} << 20);
+  c.reply(welcome(epoch1, 0, 9000));
+  EXPECT_EQ(c.core.kept_for_welcome_bytes(), 0U);
+  EXPECT_EQ(c.core.state(), link_state::joined);
+}
+
+// A pause for an answer that moved nothing belongs to its epoch: the new
+// epoch's first gap is asked for at once.
+TEST(client_core, a_new_epoch_ends_a_fill_pause) {
+  client c;
+  c.join();
+  c.publish(msg(1));
+  c.publish(msg(std::numeric_limits<std::uint64_t>::max()));
+  auto asked = c.dealer.take<request::history>();
+  ASSERT_EQ(asked.size(), 1U);
+  c.reply(event::history{"lobby", {}, 1, 1, epoch1, asked[0].id});  // moves nothing: paused
+  c.publish(msg(1, "new", "bob", epoch2));  // the broker restarted with a new epoch
+  c.reply(welcome(epoch2, 0));
+  c.dealer.sent.clear();
+  c.publish(msg(3, "x", "bob", epoch2));  // 2 is missing
+  asked = c.dealer.take<request::history>();
+  ASSERT_EQ(asked.size(), 1U) << "the old epoch's pause held the new epoch's fill back";
+  EXPECT_EQ(asked[0].after, 1U);
+}
+
 // PROTOCOL 10.2: an answer that moves nothing (a seq announced that history
 // does not keep, such as a hostile publication at 2^64 - 1) is asked again
 // once per heartbeat interval, not at once and without end.

@@ -90,7 +90,17 @@ TEST(room_stream, holds_at_most_64_mib_after_a_gap_and_fills_the_rest_from_histo
   EXPECT_EQ(shown.back(), shown.size()) << "in order, from 1";
   EXPECT_LE(shown.size(), 1 + max_held_bytes / 60000) << "more than 64 MiB held";
   EXPECT_GT(shown.size(), 1000U);
-  EXPECT_EQ(r.take_fill_request(), shown.size()) << "the rest is asked for from history";
+  ASSERT_EQ(r.take_fill_request(), shown.size()) << "the rest is asked for from history";
+  // What was released is no longer counted: a new message is held again
+  // and follows the rest once history brings it.
+  r.on_live({1, 1502, 0, "lobby", "a", text}, out);
+  proto::event::history rest{"lobby", {}, 1, 1502, 1, std::nullopt};
+  for (std::uint64_t seq = shown.size() + 1; seq <= 1501; ++seq) rest.msgs.push_back({1, seq, 0, "lobby", "a", "x"});
+  out.clear();
+  r.on_history(rest, out);
+  const auto after = seqs(out);
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(after.back(), 1502U) << "1502 was not held";
 }
 
 TEST(room_stream, a_timed_out_fill_is_asked_again) {

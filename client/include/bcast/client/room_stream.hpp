@@ -23,9 +23,15 @@ struct lost_run {
 using delivery = std::variant<proto::event::msg, lost_run>;
 
 // Messages held while an earlier gap is being filled, by count and by their
-// strings' bytes. Past either, the newest are let go: history has them too.
+// footprint(). Past either, the newest are let go: history has them too.
 inline constexpr std::size_t max_held_messages = 100000;
 inline constexpr std::size_t max_held_bytes = std::size_t{64} << 20;
+
+// What a message kept in memory is counted as: its strings, and a map
+// node's worth besides.
+[[nodiscard]] inline std::size_t footprint(const proto::event::msg& m) {
+  return 64 + m.text.size() + m.from.size() + m.room.size();
+}
 
 class room_stream {
  public:
@@ -59,10 +65,10 @@ class room_stream {
   void fill_timed_out() { fill_in_flight_ = false; }
 
  private:
+  using held_map = std::map<std::uint64_t, proto::event::msg>;
   void hold(proto::event::msg message);
-  // Removes held_[at] (an iterator into held_), keeping held_bytes_ right.
-  std::map<std::uint64_t, proto::event::msg>::node_type unhold(
-      std::map<std::uint64_t, proto::event::msg>::iterator at);
+  // Removes held_[at], keeping held_bytes_ right.
+  held_map::node_type unhold(held_map::iterator at);
   void release_ready(std::vector<delivery>& out);
 
   bool started_ = false;
@@ -70,7 +76,7 @@ class room_stream {
   std::uint64_t last_ = 0;       // highest seq shown (or skipped as seen)
   std::uint64_t announced_ = 0;  // highest seq known to exist
   bool fill_in_flight_ = false;
-  std::map<std::uint64_t, proto::event::msg> held_;
+  held_map held_;
   std::size_t held_bytes_ = 0;  // of held_'s messages (footprint())
 };
 
