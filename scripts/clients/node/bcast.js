@@ -13,8 +13,12 @@
 //    still wait on the SUB, so its `rooms` are applied only once an `hb`
 //    with `ts` >= `welcome.ts` arrives (or after liveness * hb_ivl), then
 //    fills as usual. Publications that arrive while no welcome has come are
-//    kept for it (replayed after it), up to 100 000 or 64 MiB of them; the
-//    rest is filled from history. connect() also waits for a first
+//    kept for it (replayed after it) if the client acts on them (room msgs;
+//    join, leave, shutdown, hb on sys/): up to 100 000 or 64 MiB of them
+//    (their strings, an hb's room names) for all rooms and sys/ together,
+//    the rest dropped. A room msg dropped is filled from history (it is
+//    announced); a join or leave dropped is lost, as missed presence cannot
+//    be refilled (PROTOCOL.md 10.2). connect() also waits for a first
 //    publication (an `hb` at the latest): it proves the subscription live.
 // 4. Room `msg`s are numbered per room: duplicates are dropped, later seqs
 //    held (up to 100 000 or 64 MiB of them per room; past that the newest
@@ -304,8 +308,10 @@ const RATE_LIMITED_PAUSE = 10;
 const HELLO_RETRY = 1000;
 // What is held per room after a gap, and what is kept until a welcome, is
 // bounded (PROTOCOL.md 10.2, as the C++ client): at most HELD_MAX messages
-// and HELD_MAX_BYTES of them (footprint()). Past either the newest are let
-// go: they are still announced, so the fill brings them from history.
+// and HELD_MAX_BYTES of them (footprint(), stashCost()). Past either the
+// newest are let go: a room msg is still announced, so the fill brings it
+// from history; presence (join, leave) let go before a welcome cannot be
+// refilled (PROTOCOL.md 10.2).
 const HELD_MAX = 100000;
 const HELD_MAX_BYTES = 64 * 1024 * 1024;
 // What a held msg costs, in bytes: its strings (UTF-8), and 64 besides.

@@ -17,8 +17,12 @@ Protocol steps, as this client follows them:
    was published before it may still wait on the SUB, so its ``rooms`` are
    applied only once an ``hb`` with ``ts`` >= ``welcome.ts`` arrives (or after
    liveness * hb_ivl), then fills as usual. Publications that arrive while
-   no welcome has come are kept for it (replayed after it), up to 100 000 or
-   64 MiB of them; the rest is filled from history. The constructor also
+   no welcome has come are kept for it (replayed after it) if the client
+   acts on them (room msgs; join, leave, shutdown, hb on sys/): up to 100 000
+   or 64 MiB of them (their strings, an hb's room names) for all rooms and
+   sys/ together, the rest dropped. A room msg dropped is filled from history
+   (it is announced); a join or leave dropped is lost, as missed presence
+   cannot be refilled (PROTOCOL.md 10.2). The constructor also
    waits for a first publication (a heartbeat at the latest): it proves the
    subscription live.
 4. Rooms publish ``{t: msg, epoch, seq, ts, room, from, text}``, or several
@@ -85,8 +89,10 @@ RATE_LIMITED_PAUSE = 0.01
 HELLO_RETRY = 1.0
 # What is held per room after a gap, and what is kept until a welcome, is
 # bounded (PROTOCOL.md 10.2, as the C++ client): at most this many messages
-# and this many bytes of them (_footprint()). Past either the newest are let
-# go: they are still announced, so the fill brings them from history.
+# and this many bytes of them (_footprint(), _stash_cost()). Past either the
+# newest are let go: a room msg is still announced, so the fill brings it
+# from history; presence (join, leave) let go before a welcome cannot be
+# refilled (PROTOCOL.md 10.2).
 MAX_HELD = 100000
 MAX_HELD_BYTES = 64 << 20
 

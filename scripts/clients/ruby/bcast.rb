@@ -12,8 +12,12 @@
 # 1. A SUB connects to OUT and subscribes to sys/ and room/<r>/ before the
 #    hello; a DEALER (IMMEDIATE, random routing id) connects to IN.
 # 2. hello is repeated every 1000 ms (later: every hb_ivl) until welcome; SUB
-#    traffic is stashed until then (up to 100 000 publications or 64 MiB of
-#    them; the rest is filled from history). A later welcome of the same
+#    traffic the client acts on (room msgs; join, leave, shutdown, hb on
+#    sys/) is stashed until then: up to 100 000 publications or 64 MiB of
+#    them (their strings, an hb's room names) for all rooms and sys/
+#    together, the rest dropped. A room msg dropped is filled from history
+#    (it is announced); a join or leave dropped is lost, as missed presence
+#    cannot be refilled (PROTOCOL.md 10.2). A later welcome of the same
 #    epoch (a resume) keeps every room's last and the sys position: what was
 #    published before it may still wait on the SUB, so its rooms are applied
 #    only once an hb with ts >= welcome.ts arrives (or after liveness *
@@ -64,8 +68,10 @@ module Bcast
   HELLO_RETRY = 1.0
   # What is held per room after a gap, and what is kept until a welcome, is
   # bounded (PROTOCOL.md 10.2, as the C++ client): at most MAX_HELD messages
-  # and MAX_HELD_BYTES of them (footprint). Past either the newest are let
-  # go: they are still announced, so the fill brings them from history.
+  # and MAX_HELD_BYTES of them (footprint, stash_cost). Past either the
+  # newest are let go: a room msg is still announced, so the fill brings it
+  # from history; presence (join, leave) let go before a welcome cannot be
+  # refilled (PROTOCOL.md 10.2).
   MAX_HELD = 100_000
   MAX_HELD_BYTES = 64 << 20
   # Decoder limits (PROTOCOL.md 5 item 7, 12): the body's map is level 1.

@@ -7,8 +7,10 @@ up, one hello per no-session, order kept under rate-limited, its own leave
 as the end of its session, a pack as its msgs in order (a malformed one
 ignored whole, its seqs filled from history), a fill answer that moves
 nothing pausing that room's fills for hb_ivl, a body beyond the decoder
-limits ignored, at most 64 MiB of messages held after a gap or kept until a
-welcome (the rest filled from history). The scripted broker speaks the
+limits ignored, at most 64 MiB of messages held after a gap (the rest filled
+from history, a full room letting newer ones go without a scan) or kept
+until a welcome (only what it acts on, each charged its strings), a new
+epoch's first fill not held back by the old one's pause. The scripted broker speaks the
 bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
 where lobby is at seq 42, her msg "hi" with id 1, its publication and ack at
 seq 43), so the client's bytes are checked against them too. Then a real
