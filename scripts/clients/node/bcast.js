@@ -13,8 +13,12 @@
 //    still wait on the SUB, so its `rooms` are applied only once an `hb`
 //    with `ts` >= `welcome.ts` arrives (or after liveness * hb_ivl), then
 //    fills as usual. Publications that arrive while no welcome has come are
-//    kept for it (replayed after it), up to 100 000 or 64 MiB of them; the
-//    rest is filled from history. connect() also waits for a first
+//    kept for it (replayed after it) if the client acts on them (room msgs;
+//    join, leave, shutdown, hb on sys/): up to 100 000 or 64 MiB of them
+//    (their strings, an hb's room names) for all rooms and sys/ together,
+//    the rest dropped. A room msg dropped is filled from history (it is
+//    announced); a join or leave dropped is lost, as missed presence cannot
+//    be refilled (PROTOCOL.md 10.2). connect() also waits for a first
 //    publication (an `hb` at the latest): it proves the subscription live.
 // 4. Room `msg`s are numbered per room: duplicates are dropped, later seqs
 //    held (up to 100 000 or 64 MiB of them per room; past that the newest
@@ -304,13 +308,25 @@ const RATE_LIMITED_PAUSE = 10;
 const HELLO_RETRY = 1000;
 // What is held per room after a gap, and what is kept until a welcome, is
 // bounded (PROTOCOL.md 10.2, as the C++ client): at most HELD_MAX messages
-// and HELD_MAX_BYTES of them (footprint()). Past either the newest are let
-// go: they are still announced, so the fill brings them from history.
+// and HELD_MAX_BYTES of them (footprint(), stashCost()). Past either the
+// newest are let go: a room msg is still announced, so the fill brings it
+// from history; presence (join, leave) let go before a welcome cannot be
+// refilled (PROTOCOL.md 10.2).
 const HELD_MAX = 100000;
 const HELD_MAX_BYTES = 64 * 1024 * 1024;
-// What a held or kept publication costs, in bytes: a msg's strings (UTF-8),
-// and 64 besides for any publication.
-const footprint = (m) => 64 + (m.t === "msg" ? Buffer.byteLength(m.text) + Buffer.byteLength(m.from) + Buffer.byteLength(m.room) : 0);
+// What a held msg costs, in bytes: its strings (UTF-8), and 64 besides.
+const footprint = (m) => 64 + Buffer.byteLength(m.text) + Buffer.byteLength(m.from) + Buffer.byteLength(m.room);
+// What keeping publication `m` until the welcome costs, in bytes (as the C++
+// client; PROTOCOL.md 10.2), or undefined for one not kept: only what is
+// acted on when published is, each charged 64 and its strings (an hb 32 and
+// the name per room), so no body is kept for free.
+const byteSum = (...strs) => strs.reduce((n, x) => n + (x === undefined ? 0 : Buffer.byteLength(x)), 0);
+function stashCost(m) {
+  if (m.t === "msg") return footprint(m);
+  if (m.t === "join" || m.t === "leave" || m.t === "shutdown") return 64 + byteSum(m.name, m.reason);
+  if (m.t === "hb") return Object.keys(m.rooms).reduce((n, room) => n + 32 + Buffer.byteLength(room), 64);
+  return undefined;
+}
 const same = (a, b) => a !== undefined && b !== undefined && BigInt(a) === BigInt(b);
 const max = (a, b) => (BigInt(a) >= BigInt(b) ? a : b);
 const now = () => performance.now();
@@ -337,9 +353,10 @@ export class Client extends EventEmitter {
     this.session = undefined;
     this.epoch = undefined;
     this.acked = new Map(); // request id -> seq (undefined for a dm)
-    // held: seq (a BigInt) -> msg after a gap, heldBytes their footprint()s;
-    // fillNotBefore: no fill of the room before then (PROTOCOL.md 10.2).
-    this._streams = new Map(this.rooms.map((r) => [r, { last: 0, announced: 0, held: new Map(), heldBytes: 0,
+    // held: seq (a BigInt) -> msg after a gap, heldBytes their footprint()s,
+    // newest the highest held seq (0n: none); fillNotBefore: no fill of the
+    // room before then (PROTOCOL.md 10.2).
+    this._streams = new Map(this.rooms.map((r) => [r, { last: 0, announced: 0, held: new Map(), heldBytes: 0, newest: 0n,
                                                         fillSent: undefined, fillNotBefore: -Infinity }]));
     this._sysLast = 0;
     this._welcomeSysSeq = 0;
@@ -360,7 +377,7 @@ export class Client extends EventEmitter {
     this._lost = false;
     this._closed = false;
     this._stash = [];
-    this._stashBytes = 0; // the footprint()s of what _stash keeps for the welcome
+    this._stashBytes = 0; // the stashCost()s of what _stash keeps for the welcome
     this._lastSent = -Infinity;
     this._helloSent = -Infinity;
     this._lastHeard = now();
@@ -674,7 +691,8 @@ export class Client extends EventEmitter {
                           liveness: Math.max(Number(w.liveness), 1), maxText: Number(w.max_text) });
     this._deferred = undefined;
     for (const [room, s] of this._streams) {
-      if (newEpoch) Object.assign(s, { last: 0, announced: 0, held: new Map(), heldBytes: 0 });
+      // A new epoch's first fill goes at once: the old pause is over too.
+      if (newEpoch) Object.assign(s, { last: 0, announced: 0, held: new Map(), heldBytes: 0, newest: 0n, fillNotBefore: -Infinity });
       else if (first) s.last = Object.prototype.hasOwnProperty.call(w.rooms, room) ? w.rooms[room] : 0;
       s.fillSent = undefined;
     }
@@ -762,8 +780,8 @@ export class Client extends EventEmitter {
     }
     if (!this._joined) {
       // Kept for the welcome, as much as fits (PROTOCOL.md 10.2).
-      const cost = footprint(m);
-      if (this._stash.length < HELD_MAX && this._stashBytes + cost <= HELD_MAX_BYTES) {
+      const cost = stashCost(m);
+      if (cost !== undefined && this._stash.length < HELD_MAX && this._stashBytes + cost <= HELD_MAX_BYTES) {
         this._stash.push(m);
         this._stashBytes += cost;
       }
@@ -801,7 +819,14 @@ export class Client extends EventEmitter {
     const last = s.last;
     s.announced = max(s.announced, h.last);
     for (const m of h.msgs) {
-      if (isUint(m.seq) && BigInt(m.seq) > BigInt(s.last)) this._hold(s, m);
+      // Each entry a msg, as in a batch: a malformed one is ignored, not held.
+      try {
+        checkBody(m, "event");
+      } catch (e) {
+        if (e instanceof DecodeError) continue;
+        throw e;
+      }
+      if (m.t === "msg" && BigInt(m.seq) > BigInt(s.last)) this._hold(s, m);
     }
     // Seqs older than the oldest kept, and not held from SUB, are gone.
     let goneUntil = BigInt(h.first);
@@ -843,14 +868,14 @@ export class Client extends EventEmitter {
   // are let go (PROTOCOL.md 10.2): a message newer than all held is simply
   // not kept.
   _hold(s, m) {
-    if (s.held.has(BigInt(m.seq))) return;
-    s.held.set(BigInt(m.seq), m);
-    s.heldBytes += footprint(m);
-    while (s.held.size > HELD_MAX || s.heldBytes > HELD_MAX_BYTES) {
-      let newest = 0n;
-      for (const seq of s.held.keys()) if (seq > newest) newest = seq;
-      this._unhold(s, newest);
-    }
+    const seq = BigInt(m.seq);
+    const cost = footprint(m);
+    if (s.held.has(seq)) return;
+    if (seq > s.newest && (s.held.size >= HELD_MAX || s.heldBytes + cost > HELD_MAX_BYTES)) return; // it would be let go: no scan
+    s.held.set(seq, m);
+    s.heldBytes += cost;
+    if (seq > s.newest) s.newest = seq;
+    while (s.held.size > HELD_MAX || s.heldBytes > HELD_MAX_BYTES) this._unhold(s, s.newest);
   }
 
   // Takes held message `seq` (a BigInt) out of stream `s`, keeping heldBytes right.
@@ -858,6 +883,10 @@ export class Client extends EventEmitter {
     const m = s.held.get(seq);
     s.held.delete(seq);
     s.heldBytes -= footprint(m);
+    if (seq === s.newest) { // the one scan, and only then
+      s.newest = 0n;
+      for (const held of s.held.keys()) if (held > s.newest) s.newest = held;
+    }
     return m;
   }
 

@@ -17,8 +17,12 @@ Protocol steps, as this client follows them:
    was published before it may still wait on the SUB, so its ``rooms`` are
    applied only once an ``hb`` with ``ts`` >= ``welcome.ts`` arrives (or after
    liveness * hb_ivl), then fills as usual. Publications that arrive while
-   no welcome has come are kept for it (replayed after it), up to 100 000 or
-   64 MiB of them; the rest is filled from history. The constructor also
+   no welcome has come are kept for it (replayed after it) if the client
+   acts on them (room msgs; join, leave, shutdown, hb on sys/): up to 100 000
+   or 64 MiB of them (their strings, an hb's room names) for all rooms and
+   sys/ together, the rest dropped. A room msg dropped is filled from history
+   (it is announced); a join or leave dropped is lost, as missed presence
+   cannot be refilled (PROTOCOL.md 10.2). The constructor also
    waits for a first publication (a heartbeat at the latest): it proves the
    subscription live.
 4. Rooms publish ``{t: msg, epoch, seq, ts, room, from, text}``, or several
@@ -85,8 +89,10 @@ RATE_LIMITED_PAUSE = 0.01
 HELLO_RETRY = 1.0
 # What is held per room after a gap, and what is kept until a welcome, is
 # bounded (PROTOCOL.md 10.2, as the C++ client): at most this many messages
-# and this many bytes of them (_footprint()). Past either the newest are let
-# go: they are still announced, so the fill brings them from history.
+# and this many bytes of them (_footprint(), _stash_cost()). Past either the
+# newest are let go: a room msg is still announced, so the fill brings it
+# from history; presence (join, leave) let go before a welcome cannot be
+# refilled (PROTOCOL.md 10.2).
 MAX_HELD = 100000
 MAX_HELD_BYTES = 64 << 20
 
@@ -203,11 +209,23 @@ def pack_msgs(pack):
 
 
 def _footprint(m):
-    """What a held or kept publication costs, in bytes: a msg's strings
-    (UTF-8), and 64 besides for any publication."""
-    if m.get("t") != "msg":
-        return 64
+    """What a held msg costs, in bytes: its strings (UTF-8), and 64 besides."""
     return 64 + len(m["text"].encode()) + len(m["from"].encode()) + len(m["room"].encode())
+
+
+def _stash_cost(m):
+    """What keeping publication ``m`` until the welcome costs, in bytes (as
+    the C++ client; PROTOCOL.md 10.2), or None for one not kept: only what
+    is acted on when published is, each charged 64 and its strings (an hb
+    32 and the name per room), so no body is kept for free."""
+    t = m.get("t")
+    if t == "msg":
+        return _footprint(m)
+    if t in ("join", "leave", "shutdown"):
+        return 64 + sum(len(m[k].encode()) for k in ("name", "reason") if k in m)
+    if t == "hb":
+        return 64 + sum(32 + len(r.encode()) for r in m["rooms"])
+    return None
 
 
 def encode(body, event=False):
@@ -261,6 +279,7 @@ class Client:
         self._announced = dict.fromkeys(self.rooms, 0)  # highest seq known to exist
         self._held = {r: {} for r in self.rooms}        # seq -> msg after a gap
         self._held_bytes = dict.fromkeys(self.rooms, 0)  # their _footprint()s
+        self._held_newest = dict.fromkeys(self.rooms, 0)  # the highest held seq, 0: none
         self._fill_sent, self._sys_last, self._acked_seq = {}, 0, {}
         self._fill_paused = {}  # room -> no fill before this time (PROTOCOL.md 10.2)
         self._welcome_sys_seq, self._welcome_at = 0, float("-inf")
@@ -268,7 +287,7 @@ class Client:
         self._pending = {}  # id -> _Pending, in id order
         self._blocked = None  # the rate-limited request's (id, pause, next try)
         self._events, self._stash, self._replies = collections.deque(), [], {}
-        self._stash_bytes = 0  # the _footprint()s of what _stash keeps for the welcome
+        self._stash_bytes = 0  # the _stash_cost()s of what _stash keeps for the welcome
         self._ids, self._last_sent, self._hello_sent = itertools.count(1), 0.0, float("-inf")
         self._ctx = zmq.Context()
         self._sub, self._dealer = self._ctx.socket(zmq.SUB), self._ctx.socket(zmq.DEALER)
@@ -535,6 +554,8 @@ class Client:
             for r in self.rooms:
                 if new_epoch:  # a new history: start over from its beginning
                     self._last[r], self._announced[r], self._held[r], self._held_bytes[r] = 0, 0, {}, 0
+                    self._held_newest[r] = 0
+                    self._fill_paused.pop(r, None)  # the new epoch's first fill goes at once
                 else:
                     self._last[r] = rooms.get(r, 0)
             self._announce(rooms)
@@ -577,8 +598,8 @@ class Client:
             self._rejoin()  # the broker started a new epoch
         if not self._joined:
             # Kept for the welcome, as much as fits (PROTOCOL.md 10.2).
-            cost = _footprint(m)
-            if len(self._stash) < MAX_HELD and self._stash_bytes + cost <= MAX_HELD_BYTES:
+            cost = _stash_cost(m)
+            if cost is not None and len(self._stash) < MAX_HELD and self._stash_bytes + cost <= MAX_HELD_BYTES:
                 self._stash.append(m)
                 self._stash_bytes += cost
             return
@@ -648,17 +669,24 @@ class Client:
         delivered, unless held already. Past MAX_HELD messages or
         MAX_HELD_BYTES the newest are let go (PROTOCOL.md 10.2): a message
         newer than all held is simply not kept."""
-        held = self._held[r]
-        if m["seq"] not in held:
-            held[m["seq"]] = m
-            self._held_bytes[r] += _footprint(m)
-            while len(held) > MAX_HELD or self._held_bytes[r] > MAX_HELD_BYTES:
-                self._unhold(r, max(held))
+        held, seq, cost = self._held[r], m["seq"], _footprint(m)
+        if seq in held:
+            return
+        if seq > self._held_newest[r] and (len(held) >= MAX_HELD or self._held_bytes[r] + cost > MAX_HELD_BYTES):
+            return  # it would be the one let go: no scan of what is held
+        held[seq] = m
+        self._held_bytes[r] += cost
+        self._held_newest[r] = max(self._held_newest[r], seq)
+        while len(held) > MAX_HELD or self._held_bytes[r] > MAX_HELD_BYTES:
+            self._unhold(r, self._held_newest[r])
 
     def _unhold(self, r, seq):
         """Takes held message ``seq`` of room ``r`` out, keeping the byte count right."""
-        m = self._held[r].pop(seq)
+        held = self._held[r]
+        m = held.pop(seq)
         self._held_bytes[r] -= _footprint(m)
+        if seq == self._held_newest[r]:
+            self._held_newest[r] = max(held, default=0)  # the one scan, and only then
         return m
 
     def _release(self, r):

@@ -12,8 +12,12 @@
 # 1. A SUB connects to OUT and subscribes to sys/ and room/<r>/ before the
 #    hello; a DEALER (IMMEDIATE, random routing id) connects to IN.
 # 2. hello is repeated every 1000 ms (later: every hb_ivl) until welcome; SUB
-#    traffic is stashed until then (up to 100 000 publications or 64 MiB of
-#    them; the rest is filled from history). A later welcome of the same
+#    traffic the client acts on (room msgs; join, leave, shutdown, hb on
+#    sys/) is stashed until then: up to 100 000 publications or 64 MiB of
+#    them (their strings, an hb's room names) for all rooms and sys/
+#    together, the rest dropped. A room msg dropped is filled from history
+#    (it is announced); a join or leave dropped is lost, as missed presence
+#    cannot be refilled (PROTOCOL.md 10.2). A later welcome of the same
 #    epoch (a resume) keeps every room's last and the sys position: what was
 #    published before it may still wait on the SUB, so its rooms are applied
 #    only once an hb with ts >= welcome.ts arrives (or after liveness *
@@ -64,8 +68,10 @@ module Bcast
   HELLO_RETRY = 1.0
   # What is held per room after a gap, and what is kept until a welcome, is
   # bounded (PROTOCOL.md 10.2, as the C++ client): at most MAX_HELD messages
-  # and MAX_HELD_BYTES of them (footprint). Past either the newest are let
-  # go: they are still announced, so the fill brings them from history.
+  # and MAX_HELD_BYTES of them (footprint, stash_cost). Past either the
+  # newest are let go: a room msg is still announced, so the fill brings it
+  # from history; presence (join, leave) let go before a welcome cannot be
+  # refilled (PROTOCOL.md 10.2).
   MAX_HELD = 100_000
   MAX_HELD_BYTES = 64 << 20
   # Decoder limits (PROTOCOL.md 5 item 7, 12): the body's map is level 1.
@@ -322,10 +328,21 @@ module Bcast
     end
   end
 
-  # What a held or kept publication costs, in bytes: a msg's strings, and 64
-  # besides for any publication.
+  # What a held msg costs, in bytes: its strings, and 64 besides.
   def footprint(body)
-    64 + (body["t"] == "msg" ? body["text"].bytesize + body["from"].bytesize + body["room"].bytesize : 0)
+    64 + body["text"].bytesize + body["from"].bytesize + body["room"].bytesize
+  end
+
+  # What keeping publication +body+ until the welcome costs, in bytes (as the
+  # C++ client; PROTOCOL.md 10.2), or nil for one not kept: only what is
+  # acted on when published is, each charged 64 and its strings (an hb 32 and
+  # the name per room), so no body is kept for free.
+  def stash_cost(body)
+    case body["t"]
+    when "msg" then footprint(body)
+    when "join", "leave", "shutdown" then 64 + body.values_at("name", "reason").sum { |s| s.nil? ? 0 : s.bytesize }
+    when "hb" then 64 + body["rooms"].each_key.sum { |room| 32 + room.bytesize }
+    end
   end
 
   def msg_body?(body)
@@ -368,6 +385,7 @@ module Bcast
       @announced = @rooms.to_h { |r| [r, 0] } # highest seq known to exist
       @held = @rooms.to_h { |r| [r, {}] }     # seq -> msg after a gap
       @held_bytes = @rooms.to_h { |r| [r, 0] } # their footprints
+      @held_newest = @rooms.to_h { |r| [r, 0] } # the highest held seq, 0: none
       @fill_sent, @sys_last, @acked_seq, @acked = {}, 0, {}, {}
       @fill_paused = {} # room -> no fill before this time (PROTOCOL.md 10.2)
       @pending = {} # id -> Pending, in id order
@@ -375,7 +393,7 @@ module Bcast
       @welcome_sys_seq, @welcome_at = 0, -Float::INFINITY
       @deferred = nil # a resume's [rooms, welcome ts, deadline]
       @events, @stash, @replies = [], [], {}
-      @stash_bytes = 0 # the footprints of what @stash keeps for the welcome
+      @stash_bytes = 0 # the stash_costs of what @stash keeps for the welcome
       @next_id, @last_sent, @hello_sent = 0, 0.0, -Float::INFINITY
       open_sockets(Bcast.endpoint(in_endpoint), Bcast.endpoint(out_endpoint))
       @last_heard = now
@@ -732,7 +750,8 @@ module Bcast
     def start_rooms(w, new_epoch)
       @rooms.each do |r|
         if new_epoch
-          @last[r], @announced[r], @held[r], @held_bytes[r] = 0, 0, {}, 0
+          @last[r], @announced[r], @held[r], @held_bytes[r], @held_newest[r] = 0, 0, {}, 0, 0
+          @fill_paused.delete(r) # the new epoch's first fill goes at once
         else
           @last[r] = w["rooms"].fetch(r, 0)
         end
@@ -760,8 +779,8 @@ module Bcast
       rejoin if @joined && !m["epoch"].nil? && m["epoch"] != @epoch # a new epoch
       unless @joined
         # Kept for the welcome, as much as fits (PROTOCOL.md 10.2).
-        cost = Bcast.footprint(m)
-        if @stash.size < MAX_HELD && @stash_bytes + cost <= MAX_HELD_BYTES
+        cost = Bcast.stash_cost(m)
+        if cost && @stash.size < MAX_HELD && @stash_bytes + cost <= MAX_HELD_BYTES
           @stash << m
           @stash_bytes += cost
         end
@@ -840,18 +859,22 @@ module Bcast
     # held already. Past MAX_HELD messages or MAX_HELD_BYTES the newest are let
     # go (PROTOCOL.md 10.2): a message newer than all held is simply not kept.
     def hold(r, m)
-      held = @held[r]
-      return if held.key?(m["seq"])
+      held, seq, cost = @held[r], m["seq"], Bcast.footprint(m)
+      return if held.key?(seq)
+      # It would be the one let go: no scan of what is held.
+      return if seq > @held_newest[r] && (held.size >= MAX_HELD || @held_bytes[r] + cost > MAX_HELD_BYTES)
 
-      held[m["seq"]] = m
-      @held_bytes[r] += Bcast.footprint(m)
-      unhold(r, held.keys.max) while held.size > MAX_HELD || @held_bytes[r] > MAX_HELD_BYTES
+      held[seq] = m
+      @held_bytes[r] += cost
+      @held_newest[r] = seq if seq > @held_newest[r]
+      unhold(r, @held_newest[r]) while held.size > MAX_HELD || @held_bytes[r] > MAX_HELD_BYTES
     end
 
     # Takes held message +seq+ of room +r+ out, keeping the byte count right.
     def unhold(r, seq)
       m = @held[r].delete(seq)
       @held_bytes[r] -= Bcast.footprint(m)
+      @held_newest[r] = @held[r].keys.max || 0 if seq == @held_newest[r] # the one scan, and only then
       m
     end
 

@@ -416,6 +416,121 @@ test("publications kept until the welcome are bounded at 64 MiB and the rest fil
   assert.deepEqual(ofType(events, "lost"), []);
 }));
 
+// PROTOCOL.md 10.2: before a welcome only what is acted on when published
+// is kept, each charged its strings: 400 hbs of 2000 rooms with 120-byte
+// names (a charge of 121 MB; 64 bytes each before) are kept only up to 64
+// MiB, a dm published (never acted on) not at all; after the welcome the
+// client works as before.
+test("publications kept until the welcome are charged whole and the rest dropped", () => withAlice(async ({ broker, client, events, sync }) => {
+  const { ts } = VECTORS.welcome.message;
+  broker.answer = (body) => (body.t === "hello" ? [] : undefined); // welcomed below
+  broker.reply({ t: "error", code: "no-session", reason: "no session" });
+  await until("the resume's hello", () => broker.bodies("hello").length === 2);
+  let bigRead = 0;
+  let dmRead = false;
+  const handle = client._onPublished.bind(client);
+  client._onPublished = (m) => { // what the SUB gave
+    if (m.t === "hb" && Object.keys(m.rooms).length === 2000) bigRead++;
+    if (m.t === "dm") dmRead = true;
+    handle(m);
+  };
+  const rooms = Object.fromEntries(range(0, 1999).map((i) => [String(i).padStart(5, "0") + "r".repeat(115), 0]));
+  const big = encode(vector("hb", { ts: ts + 1, sys_seq: 7, rooms }));
+  for (const n of range(1, 400)) {
+    broker.publish("sys/", big);
+    if (n % 20 === 0) await new Promise((resolve) => { setTimeout(resolve, 5); }); // let the client read
+  }
+  broker.publish("sys/", { t: "dm", from: "bob", text: "p".repeat(1000), ts });
+  await until("all read", () => dmRead);
+  assert.equal(bigRead, 400);
+  const bytes = (...strs) => strs.reduce((n, x) => n + Buffer.byteLength(x), 0);
+  const cost = (m) => 64 + ({ msg: () => bytes(m.text, m.from, m.room), join: () => bytes(m.name),
+                               leave: () => bytes(m.name, m.reason), shutdown: () => bytes(m.reason),
+                               hb: () => Object.keys(m.rooms).reduce((n, r) => n + 32 + bytes(r), 0) }[m.t] ?? (() => 0))();
+  const charged = client._stash.reduce((n, m) => n + cost(m), 0);
+  assert.ok(charged <= 64 * 2 ** 20, `${charged} bytes kept: more than 64 MiB`);
+  assert.ok(!client._stash.some((m) => m.t === "dm"), "a dm kept, though never acted on");
+  assert.ok(client._stash.filter((m) => m.t === "hb" && Object.keys(m.rooms).length === 2000).length > 200, "up to it");
+  assert.equal(client._stashBytes, charged);
+  broker.reply(vector("welcome", { ts: ts + 1000, rooms: { dev: 0, lobby: 42 } }));
+  await until("the welcome", () => client._joined);
+  broker.publish("room/lobby/", vectorBytes("room_msg"));
+  await until("seq 43", () => ofType(events, "msg").length);
+  await sync();
+  assert.deepEqual(ofType(events, "msg").map((e) => e.seq), [43]);
+  assert.deepEqual(client._stash, []);
+}));
+
+// PROTOCOL.md 10.2: a history entry that is a map but not a msg (no text)
+// is ignored, as in a batch; the valid ones are held and delivered, and the
+// DEALER is still read.
+test("a malformed history entry is ignored and the client keeps reading", () => {
+  const bob = { from: "bob" };
+  const answers = [
+    vector("history_answer", { msgs: [vector("room_msg", { seq: 43, ...bob }), { t: "msg", epoch: EPOCH, seq: 44 },
+                                      vector("room_msg", { seq: 45, ...bob })], first: 1, last: 46, id: undefined }),
+    vector("history_answer", { msgs: [vector("room_msg", { seq: 44, ...bob })], first: 1, last: 46, id: undefined }),
+  ];
+  const answer = () => (body) => (body.t === "history" ? [answers.shift()].filter(Boolean) : undefined);
+  return withAlice(async ({ broker, events, sync }) => {
+    broker.publish("room/lobby/", vector("room_msg", { seq: 46, ...bob }));
+    await until("43-46", () => ofType(events, "msg").length === 4, events);
+    await sync();
+    assert.deepEqual(ofType(events, "msg").map((e) => e.seq), [43, 44, 45, 46]);
+    assert.deepEqual(broker.bodies("history").map((b) => b.after), [42, 43]);
+    assert.deepEqual(ofType(events, "lost"), []);
+  }, answer);
+});
+
+// PROTOCOL.md 10.2: 100 000 msgs held after the gap at 43; each live one
+// above them is let go at once, not after a scan of all held (1-3 ms each,
+// so the client fell behind). A complexity check: the bound is generous.
+test("a room full of held messages lets newer ones go without scanning them", () => withAlice(async ({ client, events }) => {
+  const bob = { from: "bob", text: "x" };
+  for (let seq = 44; seq < 100044; seq++) client._onPublished(vector("room_msg", { seq, ...bob }));
+  const s = client._streams.get("lobby");
+  assert.equal(s.held.size, 100000);
+  const live = range(100044, 120043).map((seq) => vector("room_msg", { seq, ...bob }));
+  const start = performance.now();
+  for (const m of live) client._onPublished(m);
+  const took = performance.now() - start;
+  assert.ok(took < 2000, `20 000 live msgs took ${took} ms`);
+  assert.equal(s.newest, 100043n, "the newest were let go");
+  assert.ok(!s.held.has(100044n));
+  client._onHistory(vector("history_answer", { msgs: [vector("room_msg", { seq: 43, ...bob })], first: 1, last: 120043,
+                                                id: undefined }));
+  assert.equal(s.last, 100042, "43 came: 100043 was let go, 43-100042 delivered");
+  assert.equal(ofType(events, "msg").length, 100000);
+  assert.deepEqual([s.held.size, s.newest], [0, 0n]);
+}));
+
+// PROTOCOL.md 10.2: an answer that moved nothing paused lobby's fills for
+// hb_ivl; the new epoch starts the room over, pause and all.
+test("a new epoch fills at once though the old one paused fills", () => {
+  const hbIvl = VECTORS.welcome.message.hb_ivl;
+  const newEpoch = EPOCH + 1;
+  const nothing = vector("history_answer", { msgs: [], first: 1, last: 43, id: undefined });
+  let answered = false;
+  const answer = () => (body) => {
+    if (body.t !== "history" || answered) return undefined;
+    answered = true;
+    return [nothing];
+  };
+  return withAlice(async ({ broker, client, events, sync }) => {
+    broker.publish("sys/", vector("hb", { sys_seq: 7, rooms: { lobby: 44 } }));
+    await until("the fill", () => broker.bodies("history").length, events);
+    await sync(); // its answer moved nothing: paused
+    assert.ok(client._streams.get("lobby").fillNotBefore > performance.now() + hbIvl / 2, "paused");
+    broker.welcome = vector("welcome", { epoch: newEpoch, rooms: { lobby: 5 } });
+    broker.hb = vector("hb", { epoch: newEpoch, sys_seq: 1, rooms: { lobby: 5 } });
+    await until("the new epoch's fill", () => broker.bodies("history").some((b) => b.after === 0), events);
+    const asked = broker.requests.filter((r) => r.body.t === "hello" || r.body.t === "history");
+    assert.deepEqual(asked.slice(-2).map((r) => [r.body.t, r.body.after]), [["hello", undefined], ["history", 0]]);
+    const gap = asked.at(-1).at - asked.at(-2).at;
+    assert.ok(gap < hbIvl / 2, `the new epoch's first fill came ${gap} ms after its hello: it waited for the old pause`);
+  }, answer);
+});
+
 test("hello is retried every second before the first welcome", async () => {
   const broker = await new ScriptedBroker().start();
   broker.answer = (body) => (body.t === "hello" && broker.bodies("hello").length === 1 ? [] : undefined);

@@ -7,8 +7,10 @@ up, one hello per no-session, order kept under rate-limited, its own leave
 as the end of its session, a pack as its msgs in order (a malformed one
 ignored whole, its seqs filled from history), a fill answer that moves
 nothing pausing that room's fills for hb_ivl, a body beyond the decoder
-limits ignored, at most 64 MiB of messages held after a gap or kept until a
-welcome (the rest filled from history). The scripted broker speaks the
+limits ignored, at most 64 MiB of messages held after a gap (the rest filled
+from history, a full room letting newer ones go without a scan) or kept
+until a welcome (only what it acts on, each charged its strings), a new
+epoch's first fill not held back by the old one's pause. The scripted broker speaks the
 bodies of proto/vectors/messages.json (the welcome of "alice" in an epoch
 where lobby is at seq 42, her msg "hi" with id 1, its publication and ack at
 seq 43), so the client's bytes are checked against them too. Then a real
@@ -330,6 +332,89 @@ class ClientRules(unittest.TestCase):
         self.assertLessEqual(len(shown), (64 << 20) // 60000, "more than 64 MiB kept")
         self.assertEqual(self.broker.bodies("history")[0]["after"], shown[-1], "the rest is asked for")
         self.assertEqual(self.of_type("lost"), [])
+
+    def test_publications_kept_until_the_welcome_are_charged_whole_and_the_rest_dropped(self):
+        # PROTOCOL.md 10.2: before a welcome only what is acted on when
+        # published is kept, each charged its strings: 400 hbs of 2000 rooms
+        # with 120-byte names (a charge of 121 MB; 64 bytes each before) are
+        # kept only up to 64 MiB, a body of an unknown t not at all; after
+        # the welcome the client works as before.
+        ts = vector("welcome")["ts"]
+        self.broker.answer = lambda body: [] if body["t"] == "hello" else None  # welcomed below
+        self.broker.reply({"t": "error", "code": "no-session", "reason": "no session"})
+        self.until("the resume's hello", lambda: len(self.broker.bodies("hello")) == 2)
+        read, handle = [], self.client._on_published
+        self.client._on_published = lambda m: (read.append(m), handle(m))[1]  # what the SUB gave
+        big = encode(vector("hb", ts=ts + 1, sys_seq=7, rooms={f"{i:05}" + "r" * 115: 0 for i in range(2000)}),
+                     event=True)
+        for _ in range(400):
+            self.broker.publish("sys/", big)
+        self.broker.publish("sys/", msgpack.packb({"t": "future", "pad": "p" * 1000}))  # an unknown t
+        self.until("all read", lambda: any(m["t"] == "future" for m in read))
+        self.assertEqual(sum(len(m.get("rooms", ())) == 2000 for m in read), 400)
+        stash = self.client._stash
+
+        def cost(m):  # PROTOCOL.md 10.2, as the C++ client charges it
+            n = lambda *keys: sum(len(m[k].encode()) for k in keys)  # noqa: E731
+            return 64 + {"msg": lambda: n("text", "from", "room"), "join": lambda: n("name"),
+                         "leave": lambda: n("name", "reason"), "shutdown": lambda: n("reason"),
+                         "hb": lambda: sum(32 + len(r.encode()) for r in m["rooms"])}.get(m["t"], lambda: 0)()
+        self.assertLessEqual(sum(cost(m) for m in stash), 64 << 20, "more than 64 MiB kept")
+        self.assertNotIn("future", [m["t"] for m in stash], "kept, though never acted on")
+        self.assertGreater(sum(len(m["rooms"]) == 2000 for m in stash if m["t"] == "hb"), 200, "up to it")
+        self.assertEqual(self.client._stash_bytes, sum(cost(m) for m in stash))
+        del read[:], stash
+        self.broker.reply(vector("welcome", ts=ts + 1000, rooms={"dev": 0, "lobby": 42}))
+        self.until("the welcome", lambda: self.client._joined)
+        self.broker.publish("room/lobby/", vector_bytes("room_msg"))
+        self.until("seq 43", lambda: self.of_type("msg"))
+        self.sync()
+        self.assertEqual([e["seq"] for e in self.of_type("msg")], [43])
+        self.assertEqual(self.client._stash, [])
+
+    def test_a_room_full_of_held_messages_lets_newer_ones_go_without_scanning_them(self):
+        # PROTOCOL.md 10.2: 100 000 msgs held after the gap at 43; each live
+        # one above them is let go at once, not after a scan of all held
+        # (1-3 ms each, so the client fell behind). A complexity check: the
+        # bound is generous.
+        bob = {"from": "bob", "text": "x"}
+        for seq in range(44, 44 + bcast_client.MAX_HELD):
+            self.client._on_published(vector("room_msg", seq=seq, **bob))
+        self.assertEqual(len(self.client._held["lobby"]), bcast_client.MAX_HELD)
+        live = [vector("room_msg", seq=seq, **bob) for seq in range(100044, 120044)]
+        start = time.monotonic()
+        for m in live:
+            self.client._on_published(m)
+        took = time.monotonic() - start
+        self.assertLess(took, 2.0, f"20 000 live msgs took {took:.1f} s")
+        self.assertEqual(max(self.client._held["lobby"]), 100043, "the newest were let go")
+        self.assertEqual(self.client._held_newest["lobby"], 100043)
+        self.broker.reply(vector("history_answer", msgs=[vector("room_msg", seq=43, **bob)], first=1, last=120043,
+                                 id=None))
+        deadline = time.monotonic() + DEADLINE  # 43 comes: 100043 is let go, 43-100042 delivered
+        while self.client._last["lobby"] < 100042 and time.monotonic() < deadline:
+            self.client.poll(0.02)
+        self.assertEqual(self.client._last["lobby"], 100042)
+        self.assertEqual((self.client._held["lobby"], self.client._held_newest["lobby"]), ({}, 0))
+
+    def test_a_new_epoch_fills_at_once_though_the_old_one_paused_fills(self):
+        # PROTOCOL.md 10.2: an answer that moved nothing paused lobby's fills
+        # for hb_ivl; the new epoch starts the room over, pause and all.
+        hb_ivl, new_epoch = vector("welcome")["hb_ivl"] / 1000, EPOCH + 1
+        nothing = vector("history_answer", msgs=[], first=1, last=43, id=None)
+        self.broker.answer = lambda body: (
+            [nothing] if body["t"] == "history" and len(self.broker.bodies("history")) == 1 else None)
+        self.broker.publish("sys/", vector("hb", sys_seq=7, rooms={"lobby": 44}))
+        self.until("the fill", lambda: self.broker.bodies("history"))
+        self.sync()  # its answer moved nothing: paused
+        self.assertTrue(self.client._fill_paused.get("lobby", 0) > time.monotonic() + hb_ivl / 2)
+        self.broker.set(welcome=vector("welcome", epoch=new_epoch, rooms={"lobby": 5}),
+                        hb=vector("hb", epoch=new_epoch, sys_seq=1, rooms={"lobby": 5}))
+        self.until("the new epoch's fill", lambda: [b for b in self.broker.bodies("history") if b["after"] == 0])
+        at = [a for a, (_, b) in zip(self.broker.arrived, self.broker.requests) if b["t"] in ("hello", "history")]
+        kinds = [(b["t"], b.get("after")) for _, b in self.broker.requests if b["t"] in ("hello", "history")]
+        self.assertEqual(kinds[-2:], [("hello", None), ("history", 0)])
+        self.assertLess(at[-1] - at[-2], hb_ivl / 2, "the new epoch's first fill waited for the old pause")
 
     def test_own_publication_matching_two_pending_waits_for_the_ack(self):
         first, second = self.client.send("hi"), self.client.send("hi")

@@ -76,11 +76,17 @@ class Vectors(unittest.TestCase):
         within = {"8 levels": b"\x91" * 7 + b"\x00", "a str of 65536 bytes": declares(0xdb, 65536, b"a"),
                   "an array of 65536": declares(0xdd, 65536, b"\x00"),
                   "a map of 65536": declares(0xdf, 65536) + keys[:7 * 65536]}
-        beyond = {"9 levels": b"\x91" * 8 + b"\x00", "100000 levels": b"\x91" * 100000 + b"\x00",
+        # These exercise the client's own limits (_check_depth, the max_*_len
+        # it gives msgpack): without them each would decode.
+        beyond = {"9 levels": b"\x91" * 8 + b"\x00",
                   "a str of 65537 bytes": declares(0xdb, 65537, b"a"), "a bin of 65537": declares(0xc6, 65537, b"a"),
-                  "an array of 65537": declares(0xdd, 65537, b"\x00"), "a map of 65537": declares(0xdf, 65537) + keys,
-                  "an array declaring 2^32 - 1": declares(0xdd, 2**32 - 1),
-                  "a map declaring 2^32 - 1": declares(0xdf, 2**32 - 1)}
+                  "an array of 65537": declares(0xdd, 65537, b"\x00"), "a map of 65537": declares(0xdf, 65537) + keys}
+        # Regression checks only: msgpack-python refuses these by itself (a
+        # length past the data, nesting past its 1024 levels), with or
+        # without the client's limits; kept so that stays true.
+        beyond.update({"regression: 100000 levels": b"\x91" * 100000 + b"\x00",
+                       "regression: an array declaring 2^32 - 1": declares(0xdd, 2**32 - 1),
+                       "regression: a map declaring 2^32 - 1": declares(0xdf, 2**32 - 1)})
         for what, x in within.items():
             with self.subTest(what):
                 self.assertEqual(bcast_client.check_event(bcast_client.decode(hb_with(x)))["t"], "hb")

@@ -378,6 +378,97 @@ class TestClientRules < Minitest::Test
     assert_empty of_type("lost")
   end
 
+  # PROTOCOL.md 10.2: before a welcome only what is acted on when published
+  # is kept, each charged its strings: 400 hbs of 2000 rooms with 120-byte
+  # names (a charge of 121 MB; 64 bytes each before) are kept only up to 64
+  # MiB, a dm published (never acted on) not at all; after the welcome the
+  # client works as before.
+  def test_publications_kept_until_the_welcome_are_charged_whole_and_the_rest_dropped
+    ts = VECTORS["welcome"]["message"]["ts"]
+    @broker.answer = ->(body) { [] if body["t"] == "hello" } # welcomed below
+    @broker.reply({ "t" => "error", "code" => "no-session", "reason" => "no session" })
+    wait_until("the resume's hello") { @broker.bodies("hello").size == 2 }
+    read = Hash.new(0) # what the SUB gave
+    @client.singleton_class.prepend(Module.new do
+      define_method(:on_published) do |m|
+        read[m["t"] == "hb" && m["rooms"].size == 2000 ? "big" : m["t"]] += 1
+        super(m)
+      end
+    end)
+    big = Bcast.encode(vector("hb", ts: ts + 1, sys_seq: 7, rooms: (0...2000).to_h { |i| [format("%05d", i) + "r" * 115, 0] }))
+    400.times { @broker.publish("sys/", big) }
+    @broker.publish("sys/", { "t" => "dm", "from" => "bob", "text" => "p" * 1000, "ts" => ts })
+    wait_until("all read") { read["dm"].positive? }
+    assert_equal 400, read["big"]
+    stash = @client.instance_variable_get(:@stash)
+    cost = lambda do |m| # PROTOCOL.md 10.2, as the C++ client charges it
+      n = ->(*keys) { keys.sum { |k| m[k].bytesize } }
+      64 + case m["t"]
+           when "msg" then n.call("text", "from", "room")
+           when "join" then n.call("name")
+           when "leave" then n.call("name", "reason")
+           when "shutdown" then n.call("reason")
+           when "hb" then m["rooms"].each_key.sum { |r| 32 + r.bytesize }
+           else 0
+           end
+    end
+    charged = stash.sum(&cost)
+    assert_operator charged, :<=, 64 << 20, "more than 64 MiB kept"
+    refute_includes stash.map { |m| m["t"] }, "dm", "kept, though never acted on"
+    assert_operator stash.count { |m| m["t"] == "hb" && m["rooms"].size == 2000 }, :>, 200, "up to it"
+    assert_equal charged, @client.instance_variable_get(:@stash_bytes)
+    stash = nil
+    @broker.reply(vector("welcome", ts: ts + 1000, rooms: { "dev" => 0, "lobby" => 42 }))
+    wait_until("the welcome") { @client.instance_variable_get(:@joined) }
+    @broker.publish("room/lobby/", vector_bytes("room_msg"))
+    wait_until("seq 43") { of_type("msg").any? }
+    sync
+    assert_equal [43], of_type("msg").map { |e| e["seq"] }
+    assert_empty @client.instance_variable_get(:@stash)
+  end
+
+  # PROTOCOL.md 10.2: 100 000 msgs held after the gap at 43; each live one
+  # above them is let go at once, not after a scan of all held (1-3 ms each,
+  # so the client fell behind). A complexity check: the bound is generous.
+  def test_a_room_full_of_held_messages_lets_newer_ones_go_without_scanning_them
+    bob = { from: "bob", text: "x" }
+    (44...100_044).each { |seq| @client.__send__(:on_published, vector("room_msg", seq: seq, **bob)) }
+    held = @client.instance_variable_get(:@held)["lobby"]
+    assert_equal 100_000, held.size
+    live = (100_044...120_044).map { |seq| vector("room_msg", seq: seq, **bob) }
+    start = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    live.each { |m| @client.__send__(:on_published, m) }
+    took = Process.clock_gettime(Process::CLOCK_MONOTONIC) - start
+    assert_operator took, :<, 2.0, "20 000 live msgs took #{took} s"
+    assert_equal 100_043, held.keys.max, "the newest were let go"
+    assert_equal 100_043, @client.instance_variable_get(:@held_newest)["lobby"]
+    @client.__send__(:on_history, vector("history_answer", msgs: [vector("room_msg", seq: 43, **bob)], first: 1,
+                                                        last: 120_043).except("id"))
+    assert_equal 100_042, @client.instance_variable_get(:@last)["lobby"], "43 came: 100043 was let go"
+    assert_equal [{}, 0], [@client.instance_variable_get(:@held)["lobby"], @client.instance_variable_get(:@held_newest)["lobby"]]
+  end
+
+  # PROTOCOL.md 10.2: an answer that moved nothing paused lobby's fills for
+  # hb_ivl; the new epoch starts the room over, pause and all.
+  def test_a_new_epoch_fills_at_once_though_the_old_one_paused_fills
+    hb_ivl = VECTORS["welcome"]["message"]["hb_ivl"] / 1000.0
+    new_epoch = EPOCH + 1
+    nothing = vector("history_answer", msgs: [], first: 1, last: 43).except("id")
+    @broker.answer = ->(body) { [nothing] if body["t"] == "history" && @broker.bodies("history").size == 1 }
+    @broker.publish("sys/", vector("hb", sys_seq: 7, rooms: { "lobby" => 44 }))
+    wait_until("the fill") { @broker.bodies("history").any? }
+    sync # its answer moved nothing: paused
+    paused = @client.instance_variable_get(:@fill_paused).fetch("lobby", 0)
+    assert_operator paused, :>, Process.clock_gettime(Process::CLOCK_MONOTONIC) + hb_ivl / 2
+    @broker.set(welcome: vector("welcome", epoch: new_epoch, rooms: { "lobby" => 5 }),
+                hb: vector("hb", epoch: new_epoch, sys_seq: 1, rooms: { "lobby" => 5 }))
+    wait_until("the new epoch's fill") { @broker.bodies("history").any? { |b| b["after"].zero? } }
+    asked = @broker.requests.select { |r| %w[hello history].include?(r[1]["t"]) }
+    assert_equal [["hello", nil], ["history", 0]], asked.last(2).map { |r| [r[1]["t"], r[1]["after"]] }
+    gap = asked[-1][2] - asked[-2][2]
+    assert_operator gap, :<, hb_ivl / 2, "the new epoch's first fill waited for the old pause"
+  end
+
   # PROTOCOL.md 5 item 7, 12: at most 8 levels (the body's map is the first),
   # no str, array or map over 65536 bytes or entries; beyond them a body is
   # ignored, and an array declaring 2^32 - 1 entries costs nothing.
