@@ -31,14 +31,15 @@ constexpr std::size_t max_stash_bytes = std::size_t{64} << 20;
 // message); nullopt for what dispatch_published ignores, which is not kept.
 std::optional<std::size_t> stash_cost(const proto::any_event& e) {
   using cost = std::optional<std::size_t>;
+  constexpr std::size_t slot = sizeof(proto::any_event) + 16;  // a deque slot
   return std::visit(overloaded{
                         [](const event::msg& m) -> cost { return footprint(m); },
-                        [](const event::join& m) -> cost { return 64 + m.name.size(); },
-                        [](const event::leave& m) -> cost { return 64 + m.name.size() + m.reason.size(); },
-                        [](const event::shutdown& m) -> cost { return 64 + m.reason.size(); },
+                        [](const event::join& m) -> cost { return slot + m.name.size(); },
+                        [](const event::leave& m) -> cost { return slot + m.name.size() + m.reason.size(); },
+                        [](const event::shutdown& m) -> cost { return slot + m.reason.size(); },
                         [](const event::hb& m) -> cost {
-                          std::size_t bytes = 64;
-                          for (const auto& r : m.rooms) bytes += 32 + r.room.size();
+                          std::size_t bytes = slot + m.rooms.capacity() * sizeof(event::room_seq);
+                          for (const auto& r : m.rooms) bytes += 16 + r.room.size();  // with malloc's header
                           return bytes;
                         },
                         [](const auto&) -> cost { return std::nullopt; },

@@ -27,10 +27,10 @@ using delivery = std::variant<proto::event::msg, lost_run>;
 inline constexpr std::size_t max_held_messages = 100000;
 inline constexpr std::size_t max_held_bytes = std::size_t{64} << 20;
 
-// What a message kept in memory is counted as: its strings, and a map
-// node's worth besides.
+// What a message kept in memory is counted as: the struct, its strings, and
+// a container node's worth besides.
 [[nodiscard]] inline std::size_t footprint(const proto::event::msg& m) {
-  return 64 + m.text.size() + m.from.size() + m.room.size();
+  return sizeof(proto::event::msg) + 48 + m.text.size() + m.from.size() + m.room.size();
 }
 
 class room_stream {
