@@ -327,6 +327,17 @@ function stashCost(m) {
   if (m.t === "hb") return Object.keys(m.rooms).reduce((n, room) => n + 32 + Buffer.byteLength(room), 64);
   return undefined;
 }
+// `m` with only its `t`, its `id` and the keys KEYS defines for its type.
+// Unknown keys are ignored on input, and dropped before an event is kept
+// (held, stashed for the welcome, queued): what footprint() and stashCost()
+// count is then what is kept (PROTOCOL.md 10.2).
+function known(m) {
+  const keys = KEYS[m.t];
+  if (!keys) return m;
+  const out = { t: m.t };
+  for (const k of ["id", ...Object.keys(keys)]) if (Object.hasOwn(m, k)) out[k] = m[k];
+  return out;
+}
 const same = (a, b) => a !== undefined && b !== undefined && BigInt(a) === BigInt(b);
 const max = (a, b) => (BigInt(a) >= BigInt(b) ? a : b);
 const now = () => performance.now();
@@ -596,7 +607,8 @@ export class Client extends EventEmitter {
     this._requestFills();
   }
 
-  _onReply(m) {
+  _onReply(reply) {
+    const m = known(reply); // what is queued or kept, no more (PROTOCOL.md 10.2)
     this._lastHeard = now();
     const { t, id, code } = m;
     if (t === "welcome") {
@@ -770,6 +782,7 @@ export class Client extends EventEmitter {
       for (const msg of msgs) this._onPublished(msg);
       return;
     }
+    m = known(m); // what is stashed, held or queued, no more (PROTOCOL.md 10.2)
     this._lastHeard = now();
     if (!this._heardSub) {
       this._heardSub = true;
@@ -826,7 +839,7 @@ export class Client extends EventEmitter {
         if (e instanceof DecodeError) continue;
         throw e;
       }
-      if (m.t === "msg" && BigInt(m.seq) > BigInt(s.last)) this._hold(s, m);
+      if (m.t === "msg" && BigInt(m.seq) > BigInt(s.last)) this._hold(s, known(m));
     }
     // Seqs older than the oldest kept, and not held from SUB, are gone.
     let goneUntil = BigInt(h.first);

@@ -213,6 +213,16 @@ def _footprint(m):
     return 64 + len(m["text"].encode()) + len(m["from"].encode()) + len(m["room"].encode())
 
 
+def _known(m):
+    """``m`` with only the keys EVENT_KEY_ORDER defines for its ``t`` (an
+    unknown ``t`` as it is: it is not kept). Unknown keys are ignored on
+    input, and dropped before an event is kept (held, stashed for the
+    welcome, queued): what _footprint() and _stash_cost() count is then what
+    is kept (PROTOCOL.md 10.2)."""
+    order = EVENT_KEY_ORDER.get(m.get("t"))
+    return m if order is None else {"t": m["t"], **{k: m[k] for k in order if k in m}}
+
+
 def _stash_cost(m):
     """What keeping publication ``m`` until the welcome costs, in bytes (as
     the C++ client; PROTOCOL.md 10.2), or None for one not kept: only what
@@ -470,6 +480,7 @@ class Client:
 
     def _on_reply(self, m):
         self._last_heard = time.monotonic()
+        m = _known(m)  # what is queued or kept, no more (PROTOCOL.md 10.2)
         t, rid, code = m.get("t"), m.get("id"), m.get("code")
         if t == "welcome":
             self._on_welcome(m)
@@ -593,6 +604,7 @@ class Client:
                 if isinstance(item, dict):
                     self._on_published(item)
             return
+        m = _known(m)  # what is stashed, held or queued, no more (PROTOCOL.md 10.2)
         self._last_heard, self._heard_sub = time.monotonic(), True
         if self._joined and m.get("epoch") not in (None, self.epoch):
             self._rejoin()  # the broker started a new epoch
@@ -624,7 +636,7 @@ class Client:
 
     def _on_history(self, h):
         r = h.get("room")
-        msgs = [m for m in h.get("msgs", []) if isinstance(m, dict) and isinstance(m.get("seq"), int)]
+        msgs = [_known(m) for m in h.get("msgs", []) if isinstance(m, dict) and isinstance(m.get("seq"), int)]
         if r not in self._last or h.get("epoch") != self.epoch:
             return  # not ours, or from before an epoch change
         self._fill_sent.pop(r, None)

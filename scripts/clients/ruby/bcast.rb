@@ -85,6 +85,8 @@ module Bcast
                  0xd0 => 1, 0xd1 => 2, 0xd2 => 4, 0xd3 => 8, 0xd4 => 2, 0xd5 => 3, 0xd6 => 5, 0xd7 => 9, 0xd8 => 17 }.freeze
   # The largest frame read (PROTOCOL.md 6.3, 12): twice the largest a broker sends.
   MAX_FRAME = 2 * 1024 * 1024
+  # The keys kept of each event: its "t" and those EVENTS defines (see known).
+  KEPT_KEYS = EVENTS.transform_values { |keys| ["t", *keys.map { |k| k.delete_suffix("?") }].freeze }.freeze
 
   class Error < StandardError; end
 
@@ -331,6 +333,15 @@ module Bcast
   # What a held msg costs, in bytes: its strings, and 64 besides.
   def footprint(body)
     64 + body["text"].bytesize + body["from"].bytesize + body["room"].bytesize
+  end
+
+  # +body+ with only the keys KEPT_KEYS has for its type (an unknown type as
+  # it is: it is not kept). Unknown keys are ignored on input, and dropped
+  # before an event is kept (held, stashed for the welcome, queued): what
+  # footprint and stash_cost count is then what is kept (PROTOCOL.md 10.2).
+  def known(body)
+    keys = KEPT_KEYS[body["t"]]
+    keys ? body.slice(*keys) : body
   end
 
   # What keeping publication +body+ until the welcome costs, in bytes (as the
@@ -647,6 +658,7 @@ module Bcast
     end
 
     def on_reply(m)
+      m = Bcast.known(m) # what is queued or kept, no more (PROTOCOL.md 10.2)
       @last_heard = now
       t, id, code = m["t"], m["id"], m["code"]
       case t
@@ -775,6 +787,7 @@ module Bcast
       return m["msgs"].each { |item| on_published(item) } if m["t"] == "batch"
       return Bcast.pack_msgs(m).each { |item| on_published(item) } if m["t"] == "pack"
 
+      m = Bcast.known(m) # what is stashed, held or queued, no more (PROTOCOL.md 10.2)
       @last_heard, @heard_sub = now, true
       rejoin if @joined && !m["epoch"].nil? && m["epoch"] != @epoch # a new epoch
       unless @joined
@@ -820,7 +833,7 @@ module Bcast
       @fill_sent.delete(r)
       held, last = @held[r], @last[r]
       @announced[r] = [@announced[r], h["last"]].max
-      h["msgs"].each { |m| hold(r, m) if m["seq"] > last }
+      h["msgs"].each { |m| hold(r, Bcast.known(m)) if m["seq"] > last }
       # Seqs older than the oldest kept, and not held from SUB, are gone.
       gone_until = [h["first"], held.empty? ? @announced[r] + 1 : held.keys.min].min
       lose(r, gone_until - 1)

@@ -24,6 +24,8 @@ import { fileURLToPath } from "node:url";
 const CLIENT_DIR = fileURLToPath(new URL("../../../scripts/clients/node/", import.meta.url));
 const { Client, decode, encode } = await import(new URL("bcast.js", `file://${CLIENT_DIR}`).href);
 const zmq = createRequire(`${CLIENT_DIR}package.json`)("zeromq");
+const msgpackEncoder = new (createRequire(`${CLIENT_DIR}package.json`)("@msgpack/msgpack").Encoder)();
+const { KEYS } = await import(new URL("schema.js", `file://${CLIENT_DIR}`).href);
 const VECTORS = Object.fromEntries(
   JSON.parse(readFileSync(new URL("../../../proto/vectors/messages.json", import.meta.url), "utf8")).map((v) => [v.name, v]));
 const EPOCH = VECTORS.welcome.message.epoch;
@@ -388,6 +390,37 @@ test("messages held after a gap are bounded at 64 MiB and the rest filled", () =
   await sync();
   assert.deepEqual(seqs(), range(43, 1544), "1544 was held");
   assert.deepEqual(ofType(events, "lost"), []);
+}, () => (body) => (body.t === "history" ? [] : undefined))); // answered here
+
+// PROTOCOL.md 10.2 bounds what is held and kept by the strings it counts,
+// and unknown keys are ignored (section 6): msgs and a join padded with
+// unknown keys are held, kept and delivered without them, so what is
+// counted is what is kept.
+test("what is held, kept or queued carries only the keys the schema defines", () => withAlice(async ({ broker, client, events }) => {
+  const pad = Object.fromEntries(range(0, 7).map((i) => [`pad${i}`, "x".repeat(1000)]));
+  const padded = (name, changes) => msgpackEncoder.encode({ ...vector(name, changes), ...pad });
+  const extra = (m) => Object.keys(m).filter((k) => k !== "t" && k !== "id" && !(k in KEYS[m.t]));
+  for (const seq of [44, 45]) broker.publish("room/lobby/", padded("room_msg", { seq, from: "bob" }));
+  broker.publish("sys/", padded("join"));
+  await until("the join after them", () => ofType(events, "join").length, events);
+  const s = client._streams.get("lobby");
+  assert.deepEqual([...s.held.keys()], [44n, 45n]);
+  assert.deepEqual([...s.held.values()].map(extra), [[], []], "held with its padding");
+  assert.deepEqual(extra(ofType(events, "join")[0]), [], "queued with its padding");
+  const answer = vector("history_answer", { msgs: [{ ...vector("room_msg", { seq: 43, from: "bob" }), ...pad }], first: 1,
+                                            last: 45, id: undefined });
+  delete answer.id;
+  broker.reply(msgpackEncoder.encode({ ...answer, ...pad }));
+  await until("the answer", () => ofType(events, "msg").length === 3, events);
+  assert.deepEqual(ofType(events, "msg").map(extra), [[], [], []], "delivered with its padding");
+  // Kept until a welcome: a resume waits for one.
+  broker.answer = (body) => (body.t === "hello" ? [] : undefined);
+  broker.reply({ t: "error", code: "no-session", reason: "no session" });
+  await until("the resume's hello", () => broker.bodies("hello").length === 2);
+  broker.publish("room/lobby/", padded("room_msg", { seq: 46, from: "bob" }));
+  broker.publish("sys/", padded("join", { seq: 9 }));
+  await until("both kept", () => client._stash.filter((m) => m.t !== "hb").length === 2);
+  assert.deepEqual(client._stash.filter((m) => m.t !== "hb").map(extra), [[], []], "kept with its padding");
 }, () => (body) => (body.t === "history" ? [] : undefined))); // answered here
 
 // PROTOCOL.md 10.2: 1200 msgs of 60000 bytes (72 MB) published while a

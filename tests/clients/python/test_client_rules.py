@@ -35,6 +35,7 @@ import zmq
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "scripts", "clients", "python"))
 import bcast_client  # noqa: E402
+import bcast_schema  # noqa: E402
 from bcast_client import Client, decode, encode  # noqa: E402
 
 with open(os.path.join(ROOT, "proto", "vectors", "messages.json"), encoding="utf-8") as f:
@@ -308,6 +309,40 @@ class ClientRules(unittest.TestCase):
         self.sync()
         self.assertEqual([e["seq"] for e in self.of_type("msg")], list(range(43, 1545)), "1544 was held")
         self.assertEqual(self.of_type("lost"), [])
+
+    def test_what_is_held_kept_or_queued_carries_only_the_keys_the_schema_defines(self):
+        # PROTOCOL.md 10.2 bounds what is held and kept by the strings it
+        # counts, and unknown keys are ignored (section 6): msgs and a join
+        # padded with unknown keys are held, kept and queued without them, so
+        # what is counted is what is kept.
+        pad = {f"pad{i}": "x" * 1000 for i in range(8)}
+        known = {t: {"t", *bcast_schema.EVENT_KEY_ORDER[t]} for t in ("msg", "join")}
+        padded = lambda name, **kw: msgpack.packb({**vector(name, **kw), **pad})  # noqa: E731
+        bob = {"from": "bob"}
+        self.broker.answer = lambda body: [] if body["t"] == "history" else None  # answered below
+        for seq in (44, 45):
+            self.broker.publish("room/lobby/", padded("room_msg", seq=seq, **bob))
+        self.broker.publish("sys/", padded("join"))
+        self.until("the join after them", lambda: self.of_type("join"))
+        held = self.client._held["lobby"]
+        self.assertEqual(sorted(held), [44, 45])
+        self.assertEqual([sorted(set(m) - known["msg"]) for m in held.values()], [[], []], "held with its padding")
+        self.assertEqual(self.client._held_bytes["lobby"], sum(map(bcast_client._footprint, held.values())))
+        self.assertEqual(set(self.of_type("join")[0]) - known["join"], set(), "queued with its padding")
+        answer = vector("history_answer", msgs=[{**vector("room_msg", seq=43, **bob), **pad}], first=1, last=45,
+                        id=None)
+        self.broker.reply(msgpack.packb({**answer, **pad}))
+        self.until("the answer", lambda: len(self.of_type("msg")) == 3)
+        self.assertEqual([sorted(set(e) - known["msg"]) for e in self.of_type("msg")], [[], [], []])
+        # Kept until a welcome: a resume waits for one.
+        self.broker.answer = lambda body: [] if body["t"] == "hello" else None
+        self.broker.reply({"t": "error", "code": "no-session", "reason": "no session"})
+        self.until("the resume's hello", lambda: len(self.broker.bodies("hello")) == 2)
+        self.broker.publish("room/lobby/", padded("room_msg", seq=46, **bob))
+        self.broker.publish("sys/", padded("join", seq=9))
+        self.until("both kept", lambda: len(self.client._stash) >= 2)
+        self.assertEqual([sorted(set(m) - known[m["t"]]) for m in self.client._stash if m["t"] != "hb"],
+                         [[], []], "kept with its padding")
 
     def test_publications_kept_until_the_welcome_are_bounded_at_64_mib_and_the_rest_filled(self):
         # PROTOCOL.md 10.2: 1200 msgs of 60000 bytes (72 MB) published while a

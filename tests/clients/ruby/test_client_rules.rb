@@ -354,6 +354,38 @@ class TestClientRules < Minitest::Test
     assert_empty of_type("lost")
   end
 
+  # PROTOCOL.md 10.2 bounds what is held and kept by the strings it counts,
+  # and unknown keys are ignored (section 6): msgs and a join padded with
+  # unknown keys are held, kept and queued without them, so what is counted
+  # is what is kept.
+  def test_what_is_held_kept_or_queued_carries_only_the_keys_the_schema_defines
+    pad = (0..7).to_h { |i| ["pad#{i}", "x" * 1000] }
+    padded = ->(name, **changes) { MessagePack.pack(vector(name, **changes).merge(pad)) }
+    extra = ->(m) { m.keys - ["t", *Bcast::EVENTS[m["t"]].map { |k| k.delete_suffix("?") }] }
+    @broker.answer = ->(body) { [] if body["t"] == "history" } # answered below
+    [44, 45].each { |seq| @broker.publish("room/lobby/", padded.call("room_msg", seq: seq, from: "bob")) }
+    @broker.publish("sys/", padded.call("join"))
+    wait_until("the join after them") { of_type("join").any? }
+    held = @client.instance_variable_get(:@held)["lobby"]
+    assert_equal [44, 45], held.keys.sort
+    assert_equal [[], []], held.values.map(&extra), "held with its padding"
+    assert_equal held.values.sum { |m| Bcast.footprint(m) }, @client.instance_variable_get(:@held_bytes)["lobby"]
+    assert_equal [], extra.call(of_type("join").first), "queued with its padding"
+    answer = vector("history_answer", msgs: [vector("room_msg", seq: 43, from: "bob").merge(pad)], last: 45).except("id")
+    @broker.reply(MessagePack.pack(answer.merge(pad)))
+    wait_until("the answer") { of_type("msg").size == 3 }
+    assert_equal [[], [], []], of_type("msg").map(&extra), "delivered with its padding"
+    # Kept until a welcome: a resume waits for one.
+    @broker.answer = ->(body) { [] if body["t"] == "hello" }
+    @broker.reply({ "t" => "error", "code" => "no-session", "reason" => "no session" })
+    wait_until("the resume's hello") { @broker.bodies("hello").size == 2 }
+    @broker.publish("room/lobby/", padded.call("room_msg", seq: 46, from: "bob"))
+    @broker.publish("sys/", padded.call("join", seq: 9))
+    kept = -> { @client.instance_variable_get(:@stash).reject { |m| m["t"] == "hb" } }
+    wait_until("both kept") { kept.call.size == 2 }
+    assert_equal [[], []], kept.call.map(&extra), "kept with its padding"
+  end
+
   # PROTOCOL.md 10.2: 1200 msgs of 60000 bytes (72 MB) published while a
   # resume waits for its welcome are kept for it only up to 64 MiB; after it
   # the rest is asked for from history.
