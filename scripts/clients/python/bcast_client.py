@@ -169,6 +169,10 @@ def check_event(body):
     for key, kind in EVENT_SHAPES.get(body["t"], {}).items():
         if not _KINDS[kind](body.get(key)):
             raise ValueError(f"{body['t']}.{key} is missing or not a {kind}")
+    # A room -> last seq map (hb, welcome): what a kept hb is counted by.
+    if body["t"] in ("hb", "welcome") and not all(
+            isinstance(r, str) and _KINDS["uint"](s) for r, s in body["rooms"].items()):
+        raise ValueError(f"{body['t']}.rooms maps something other than a room to a seq")
     for entry in body.get("msgs", []) if body["t"] in ("batch", "history") else []:
         if not isinstance(entry, dict) or entry.get("t") != "msg":
             raise ValueError(f"{body['t']}.msgs holds a body that is not a msg")

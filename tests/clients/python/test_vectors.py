@@ -63,6 +63,14 @@ class Vectors(unittest.TestCase):
                 bcast_client.decode(bytes.fromhex(vectors[name]["msgpack"]))
 
 
+    def test_an_hb_or_welcome_whose_rooms_are_not_room_to_seq_is_refused(self):
+        for rooms in ({"lobby": "x" * 1000}, {"lobby": -1}, {"lobby": [1]}):
+            with self.subTest(rooms=rooms), self.assertRaises(ValueError):
+                bcast_client.check_event({"t": "hb", "epoch": 1, "ts": 2, "sys_seq": 0, "rooms": rooms,
+                                          "clients": 1})
+        self.assertEqual(bcast_client.check_event({"t": "hb", "epoch": 1, "ts": 2, "sys_seq": 0,
+                                                   "rooms": {"lobby": 7}, "clients": 1})["t"], "hb")
+
     def test_the_decoder_limits_hold_for_every_body(self):
         # PROTOCOL.md 5 item 7, 12: at most 8 levels (the body's map is the
         # first), no str, bin, array or map over 65536 bytes or entries.
