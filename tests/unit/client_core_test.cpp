@@ -220,21 +220,29 @@ TEST(client_core, publications_kept_until_the_welcome_count_every_kind_and_keep_
   EXPECT_EQ(c.core.state(), link_state::joined);
 }
 
-// A pause for an answer that moved nothing belongs to its epoch: the new
-// epoch's first gap is asked for at once.
-TEST(client_core, a_new_epoch_ends_a_fill_pause) {
-  client c;
+// Joins, shows seq 1 and holds a forged seq 2^64 - 1 that history will never
+// bring; returns the one fill that opens (after 1).
+request::history fill_for_a_seq_history_never_brings(client& c) {
   c.join();
   c.publish(msg(1));
   c.publish(msg(std::numeric_limits<std::uint64_t>::max()));
   auto asked = c.dealer.take<request::history>();
-  ASSERT_EQ(asked.size(), 1U);
-  c.reply(event::history{"lobby", {}, 1, 1, epoch1, asked[0].id});  // moves nothing: paused
+  EXPECT_EQ(asked.size(), 1U);
+  EXPECT_EQ(asked.at(0).after, 1U);
+  return asked.at(0);
+}
+
+// A pause for an answer that moved nothing belongs to its epoch: the new
+// epoch's first gap is asked for at once.
+TEST(client_core, a_new_epoch_ends_a_fill_pause) {
+  client c;
+  const auto fill = fill_for_a_seq_history_never_brings(c);
+  c.reply(event::history{"lobby", {}, 1, 1, epoch1, fill.id});  // moves nothing: paused
   c.publish(msg(1, "new", "bob", epoch2));  // the broker restarted with a new epoch
   c.reply(welcome(epoch2, 0));
   c.dealer.sent.clear();
   c.publish(msg(3, "x", "bob", epoch2));  // 2 is missing
-  asked = c.dealer.take<request::history>();
+  const auto asked = c.dealer.take<request::history>();
   ASSERT_EQ(asked.size(), 1U) << "the old epoch's pause held the new epoch's fill back";
   EXPECT_EQ(asked[0].after, 1U);
 }
@@ -244,12 +252,7 @@ TEST(client_core, a_new_epoch_ends_a_fill_pause) {
 // once per heartbeat interval, not at once and without end.
 TEST(client_core, a_fill_answer_that_moves_nothing_is_asked_again_after_a_heartbeat_interval) {
   client c;
-  c.join();
-  c.publish(msg(1));
-  c.publish(msg(std::numeric_limits<std::uint64_t>::max()));
-  auto asked = c.dealer.take<request::history>();
-  ASSERT_EQ(asked.size(), 1U);
-  EXPECT_EQ(asked[0].after, 1U);
+  std::vector<request::history> asked{fill_for_a_seq_history_never_brings(c)};
   for (int answer = 0; answer < 3; ++answer) {
     c.reply(event::history{"lobby", {}, 1, 1, epoch1, asked[0].id});
     EXPECT_TRUE(c.dealer.take<request::history>().empty()) << "asked again at once, answer " << answer;
