@@ -515,7 +515,7 @@ def gen_python(s):
     out += [py_entry(py_repr(m["t"]), [py_repr(k["key"]) for k in m["keys"]], "(", ")") for m in s["requests"]]
     out.append("}\nEVENT_KEY_ORDER = {\n")
     out += [py_entry(py_repr(m["t"]), [py_repr(k["key"]) for k in m["keys"]], "(", ")") for m in s["events"]]
-    out.append("}\n\n# The REQUIRED keys of each event and their kind (uint, str, map, array):\n"
+    out.append("}\n\n# The REQUIRED keys of each event and their kind (uint, str, seq_map, array):\n"
                "# what scripts/conformance checks of every body it receives.\nEVENT_SHAPES = {\n")
     for m in s["events"]:
         shape = [f"{py_repr(k['key'])}: {py_repr(s['types'][k['type']]['conformance'])}"

@@ -43,7 +43,7 @@ EVENT_KEY_ORDER = {
     "shutdown": ("epoch", "seq", "ts", "reason"),
 }
 
-# The REQUIRED keys of each event and their kind (uint, str, map, array):
+# The REQUIRED keys of each event and their kind (uint, str, seq_map, array):
 # what scripts/conformance checks of every body it receives.
 EVENT_SHAPES = {
     "welcome": {
@@ -54,7 +54,7 @@ EVENT_SHAPES = {
         "hb_ivl": "uint",
         "liveness": "uint",
         "sys_seq": "uint",
-        "rooms": "map",
+        "rooms": "seq_map",
         "max_text": "uint",
         "ts": "uint",
     },
@@ -84,6 +84,12 @@ EVENT_SHAPES = {
     },
     "join": {"epoch": "uint", "seq": "uint", "ts": "uint", "name": "str"},
     "leave": {"epoch": "uint", "seq": "uint", "ts": "uint", "name": "str", "reason": "str"},
-    "hb": {"epoch": "uint", "ts": "uint", "sys_seq": "uint", "rooms": "map", "clients": "uint"},
+    "hb": {
+        "epoch": "uint",
+        "ts": "uint",
+        "sys_seq": "uint",
+        "rooms": "seq_map",
+        "clients": "uint",
+    },
     "shutdown": {"epoch": "uint", "seq": "uint", "ts": "uint", "reason": "str"},
 }
