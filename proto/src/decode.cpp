@@ -2,6 +2,7 @@
 // walking its schema's key list (schema_tables.hpp); body_reader records the
 // first problem, and any problem turns into one decode_error carrying the
 // request id if it had one.
+#include <array>
 #include <map>
 #include <string>
 #include <tuple>
@@ -10,7 +11,6 @@
 
 #include "bcast/proto/codec.hpp"
 #include "bcast/proto/limits.hpp"
-#include "bcast/proto/validate.hpp"
 #include "body_reader.hpp"
 #include "msgpack_cursor.hpp"
 #include "pack_rules.hpp"
@@ -59,44 +59,40 @@ std::vector<event::room_seq> read_room_seqs(body_reader& r, std::string_view key
 template <typename Message>
 Message read_map(body_reader& r);
 
-// One value of a positional struct's array. Read in place when it is what
-// the schema says; otherwise body_reader fails, and only then is the value's
-// name put together (a pack has up to 64 entries of three values).
-std::string value_name(std::string_view key, std::string_view field) {
-  return std::string(key) + " entry's " + std::string(field);
+// One value of a positional struct's array, `what` naming it in an error.
+void read_value(body_reader& r, const msgpack::object& value, std::string_view what, std::uint64_t& into) {
+  into = r.as_u64(value, what).value_or(0);
 }
-void read_value(body_reader& r, const msgpack::object& value, std::string_view key, std::string_view field,
-                std::uint64_t& into) {
-  if (value.type == msgpack::type::POSITIVE_INTEGER) {
-    into = value.via.u64;
-  } else {
-    r.as_u64(value, value_name(key, field));
-  }
+void read_value(body_reader& r, const msgpack::object& value, std::string_view what, std::string& into) {
+  into = r.as_str(value, what).value_or("");
 }
-void read_value(body_reader& r, const msgpack::object& value, std::string_view key, std::string_view field,
-                std::string& into) {
-  const auto text = value.type == msgpack::type::STR ? std::string_view(value.via.str.ptr, value.via.str.size)
-                                                     : std::string_view();
-  if (value.type == msgpack::type::STR && is_valid_utf8(text)) {
-    into.assign(text);
-  } else {
-    r.as_str(value, value_name(key, field));
-  }
+
+// The number of values of a positional struct, and their names in errors
+// ("entries entry's dts"): made once per array, not once per entry.
+template <typename Entry>
+constexpr std::size_t value_count = std::tuple_size_v<std::remove_cvref_t<decltype(schema<Entry>::fields)>>;
+template <typename Entry>
+std::array<std::string, value_count<Entry>> value_names(std::string_view key) {
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<std::string, value_count<Entry>>{
+        (std::string(key) + " entry's " + std::string(std::get<I>(schema<Entry>::fields).key))...};
+  }(std::make_index_sequence<value_count<Entry>>{});
 }
 
 // An entry of a positional struct (a `pack` entry): an array of exactly its
 // values, in key order.
 template <typename Entry>
-Entry read_positional(body_reader& r, const msgpack::object& entry, std::string_view key) {
+Entry read_positional(body_reader& r, const msgpack::object& entry, std::string_view key,
+                      const std::array<std::string, value_count<Entry>>& names) {
   Entry out;
   constexpr auto& fields = schema<Entry>::fields;
-  constexpr std::size_t count = std::tuple_size_v<std::remove_cvref_t<decltype(fields)>>;
+  constexpr std::size_t count = value_count<Entry>;
   if (entry.type != msgpack::type::ARRAY || entry.via.array.size != count) {
     r.fail(std::string(key) + " entry: not an array of " + std::to_string(count) + " values");
     return out;
   }
   [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (read_value(r, entry.via.array.ptr[I], key, std::get<I>(fields).key, out.*(std::get<I>(fields).member)), ...);
+    (read_value(r, entry.via.array.ptr[I], names[I], out.*(std::get<I>(fields).member)), ...);
   }(std::make_index_sequence<count>{});
   return out;
 }
@@ -109,10 +105,13 @@ std::vector<Entry> read_maps(body_reader& r, std::string_view key) {
   std::vector<Entry> out;
   const msgpack::object* array = r.opt_array(key);
   if (array == nullptr) r.fail("key '" + std::string(key) + "' is missing");
-  for (std::uint32_t i = 0; array != nullptr && i < array->via.array.size; ++i) {
-    if constexpr (requires { schema<Entry>::positional; }) {
-      out.push_back(read_positional<Entry>(r, array->via.array.ptr[i], key));
-    } else {
+  if constexpr (requires { schema<Entry>::positional; }) {
+    const auto names = value_names<Entry>(key);
+    for (std::uint32_t i = 0; array != nullptr && i < array->via.array.size; ++i) {
+      out.push_back(read_positional<Entry>(r, array->via.array.ptr[i], key, names));
+    }
+  } else {
+    for (std::uint32_t i = 0; array != nullptr && i < array->via.array.size; ++i) {
       body_reader entry(array->via.array.ptr[i]);
       if constexpr (requires { schema<Entry>::type; }) {
         if (entry.str("t") != schema<Entry>::type) {
